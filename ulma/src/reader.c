@@ -1,0 +1,433 @@
+/* reader.c - draining a segment written by another, untrusted, process.
+ * The pairing of producer and consumer is drawn once, in ring.h. */
+#define _GNU_SOURCE
+#include "ulma/reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ulma/barrier.h"
+#include "ulma/clock.h"
+
+struct ulma_reader {
+    char *path;
+    int fd;
+    uint8_t *base;
+    size_t map_len;
+    ulma_seg_header_t *hdr; /* live, untrusted: read single words only */
+    ulma_seg_info_t info;
+    /* geometry validated at open; never re-read from the header */
+    uint64_t slot_offset;
+    uint32_t slot_size, ring_bytes, nslots;
+    uint64_t *tail; /* our position per slot */
+    ulma_slot_stats_t *stats;
+    int broken;     /* faulted once: never touch the mapping again */
+};
+
+/* ---- SIGBUS guard: a segment truncated under our mapping ---------------- */
+
+static __thread sigjmp_buf *bus_guard;
+static struct sigaction old_bus;
+static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    if (bus_guard)
+        siglongjmp(*bus_guard, 1);
+    /* not ours: behave as before we were installed */
+    if (old_bus.sa_flags & SA_SIGINFO) {
+        if (old_bus.sa_sigaction) {
+            old_bus.sa_sigaction(sig, si, uc);
+            return;
+        }
+    } else if (old_bus.sa_handler != SIG_DFL && old_bus.sa_handler != SIG_IGN) {
+        old_bus.sa_handler(sig);
+        return;
+    }
+    signal(SIGBUS, SIG_DFL);
+    raise(SIGBUS);
+}
+
+static void install_bus_guard(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &old_bus);
+}
+
+/* ---- open / validate ------------------------------------------------------ */
+
+static void copy_field(char *dst, const char *src, size_t len)
+{
+    memcpy(dst, src, len);
+    dst[len - 1] = '\0';
+}
+
+static int validate(const ulma_seg_header_t *h, uint64_t file_size)
+{
+    if (h->magic != ULMA_SEG_MAGIC)
+        return -EINVAL;
+    if (h->version != ULMA_SEG_VERSION)
+        return -EPROTONOSUPPORT;
+    if (h->header_size < sizeof(ulma_seg_header_t) || h->header_size > ULMA_SEG_HEADER_BYTES)
+        return -EINVAL;
+    if (h->ring_bytes < ULMA_MIN_RING_BYTES || h->ring_bytes > ULMA_MAX_RING_BYTES ||
+        (h->ring_bytes & (h->ring_bytes - 1u)) != 0)
+        return -EINVAL;
+    if (h->slot_header_size != ULMA_SLOT_HEADER_BYTES ||
+        (uint64_t)h->slot_size != (uint64_t)ULMA_SLOT_HEADER_BYTES + h->ring_bytes)
+        return -EINVAL;
+    if (h->nslots == 0 || h->nslots > ULMA_MAX_SLOTS)
+        return -EINVAL;
+    if (h->slot_offset < ULMA_SEG_HEADER_BYTES || h->slot_offset % 64 != 0 ||
+        h->slot_offset > file_size)
+        return -EINVAL;
+    /* nslots <= 4096 and slot_size <= 2^30 + 256: no overflow in 64 bits */
+    uint64_t end = h->slot_offset + (uint64_t)h->nslots * h->slot_size;
+    if (end > h->segment_size || h->segment_size > file_size)
+        return -ENODATA;
+    return 0;
+}
+
+int ulma_reader_open(const char *path, ulma_reader_t **out)
+{
+    pthread_once(&bus_once, install_bus_guard);
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    int err;
+    struct stat st;
+    ulma_seg_header_t h;
+    if (fstat(fd, &st) != 0) {
+        err = -errno;
+        goto fail_fd;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err = -EINVAL;
+        goto fail_fd;
+    }
+    if ((uint64_t)st.st_size < ULMA_SEG_HEADER_BYTES) {
+        err = -ENODATA;
+        goto fail_fd;
+    }
+    /* validate a private copy before mapping anything */
+    if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+        err = -ENODATA;
+        goto fail_fd;
+    }
+    err = validate(&h, (uint64_t)st.st_size);
+    if (err)
+        goto fail_fd;
+
+    ulma_reader_t *r = calloc(1, sizeof(*r));
+    if (!r) {
+        err = -ENOMEM;
+        goto fail_fd;
+    }
+    r->fd = fd;
+    r->path = strdup(path);
+    r->tail = calloc(h.nslots, sizeof(*r->tail));
+    r->stats = calloc(h.nslots, sizeof(*r->stats));
+    if (!r->path || !r->tail || !r->stats) {
+        err = -ENOMEM;
+        goto fail_r;
+    }
+    r->map_len = (size_t)h.segment_size;
+    void *base = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+        err = -errno;
+        goto fail_r;
+    }
+    r->base = base;
+    r->hdr = base;
+    r->slot_offset = h.slot_offset;
+    r->slot_size = h.slot_size;
+    r->ring_bytes = h.ring_bytes;
+    r->nslots = h.nslots;
+
+    ulma_seg_info_t *in = &r->info;
+    in->pid = h.pid;
+    in->uid = h.uid;
+    in->start_time = h.start_time;
+    in->created_ns = h.created_ns;
+    copy_field(in->host, h.host, sizeof(in->host));
+    copy_field(in->exe, h.exe, sizeof(in->exe));
+    copy_field(in->job, h.job, sizeof(in->job));
+    in->mpi_rank = h.mpi_rank;
+    in->mpi_size = h.mpi_size;
+    in->nslots = h.nslots;
+    in->ring_bytes = h.ring_bytes;
+
+    /* resume where an earlier reader stopped; a nonsense tail is fixed at
+     * the first drain */
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 1) == 0) {
+        bus_guard = &jb;
+        for (uint32_t i = 0; i < r->nslots; i++) {
+            ulma_slot_header_t *sh =
+                (ulma_slot_header_t *)(void *)(r->base + r->slot_offset + (uint64_t)i * r->slot_size);
+            r->tail[i] = ulma_load_acquire(&sh->tail);
+        }
+        bus_guard = NULL;
+    } else {
+        bus_guard = NULL;
+        munmap(r->base, r->map_len);
+        r->base = NULL;
+        err = -EFAULT;
+        goto fail_r;
+    }
+    *out = r;
+    return 0;
+fail_r:
+    free(r->path);
+    free(r->tail);
+    free(r->stats);
+    free(r);
+fail_fd:
+    close(fd);
+    return err;
+}
+
+void ulma_reader_destroy(ulma_reader_t **r_p)
+{
+    if (!r_p || !*r_p)
+        return;
+    ulma_reader_t *r = *r_p;
+    if (r->base)
+        munmap(r->base, r->map_len);
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->path);
+    free(r->tail);
+    free(r->stats);
+    free(r);
+    *r_p = NULL;
+}
+
+const ulma_seg_info_t *ulma_reader_info(const ulma_reader_t *r) { return &r->info; }
+const char *ulma_reader_path(const ulma_reader_t *r) { return r->path; }
+
+const ulma_slot_stats_t *ulma_reader_slot_stats(const ulma_reader_t *r, unsigned i)
+{
+    return i < r->nslots ? &r->stats[i] : NULL;
+}
+
+/* ---- draining ----------------------------------------------------------- */
+
+static ulma_slot_header_t *slot_hdr(const ulma_reader_t *r, uint32_t i)
+{
+    return (ulma_slot_header_t *)(void *)(r->base + r->slot_offset + (uint64_t)i * r->slot_size);
+}
+
+static long drain_slot(ulma_reader_t *r, uint32_t i, ulma_batch_fn fn, void *ctx, size_t max_units)
+{
+    ulma_slot_header_t *sh = slot_hdr(r, i);
+    ulma_slot_stats_t *st = &r->stats[i];
+    const uint64_t cap = r->ring_bytes;
+    const uint8_t *data = (const uint8_t *)sh + ULMA_SLOT_HEADER_BYTES;
+
+    uint32_t state = ulma_load_relaxed(&sh->state);
+    st->state = state;
+    st->dropped = ulma_load_relaxed(&sh->dropped);
+    uint32_t gen = ulma_load_relaxed(&sh->generation);
+    if (gen != st->generation) {
+        st->generation = gen;
+        st->tid = sh->tid;
+    }
+    /* pairs with the producer's release store: records below h are whole */
+    uint64_t h = ulma_load_acquire(&sh->head);
+    uint64_t t = r->tail[i];
+    if (h == t) {
+        if (state == ULMA_SLOT_RETIRED) {
+            uint32_t expect = ULMA_SLOT_RETIRED;
+            atomic_compare_exchange_strong_explicit(&sh->state, &expect, (uint32_t)ULMA_SLOT_FREE,
+                                                    memory_order_acq_rel, memory_order_relaxed);
+        }
+        return 0;
+    }
+    if (h < t || h - t > cap || (h - t) % ULMA_UNIT != 0 || t % ULMA_UNIT != 0) {
+        /* the producer broke the rules: skip to what it claims, if that is
+         * a position at all, and count it */
+        st->corrupt++;
+        r->tail[i] = (h % ULMA_UNIT == 0) ? h : t;
+        ulma_store_release(&sh->tail, r->tail[i]);
+        return 0;
+    }
+    uint64_t end = h;
+    if (max_units && (end - t) / ULMA_UNIT > max_units)
+        end = t + (uint64_t)max_units * ULMA_UNIT;
+    long units = 0;
+    while (t < end) {
+        uint64_t off = t & (cap - 1u);
+        uint64_t n = end - t;
+        if (n > cap - off)
+            n = cap - off; /* records never wrap: the batch ends at the ring's end */
+        if (fn(ctx, i, (const ulma_rec_t *)(const void *)(data + off), (size_t)(n / ULMA_UNIT)) != 0) {
+            st->corrupt++;
+            t = h; /* we cannot find record boundaries in what is left */
+            break;
+        }
+        t += n;
+        units += (long)(n / ULMA_UNIT);
+    }
+    st->units += (uint64_t)units;
+    st->bytes += (uint64_t)units * ULMA_UNIT;
+    r->tail[i] = t;
+    /* hand the space back: pairs with the producer's acquire load of tail */
+    ulma_store_release(&sh->tail, t);
+    return units;
+}
+
+long ulma_reader_drain(ulma_reader_t *r, ulma_batch_fn fn, void *ctx, size_t max_units_per_slot)
+{
+    if (r->broken || !r->base)
+        return -EFAULT;
+    sigjmp_buf jb;
+    volatile long total = 0;
+    if (sigsetjmp(jb, 1) != 0) {
+        bus_guard = NULL;
+        r->broken = 1;
+        return -EFAULT;
+    }
+    bus_guard = &jb;
+    for (uint32_t i = 0; i < r->nslots; i++)
+        total += drain_slot(r, i, fn, ctx, max_units_per_slot);
+    bus_guard = NULL;
+    return total;
+}
+
+uint64_t ulma_reader_total_dropped(const ulma_reader_t *r)
+{
+    uint64_t s = 0;
+    for (uint32_t i = 0; i < r->nslots; i++)
+        s += r->stats[i].dropped;
+    return s;
+}
+
+uint64_t ulma_reader_total_corrupt(const ulma_reader_t *r)
+{
+    uint64_t s = 0;
+    for (uint32_t i = 0; i < r->nslots; i++)
+        s += r->stats[i].corrupt;
+    return s;
+}
+
+uint64_t ulma_reader_total_units(const ulma_reader_t *r)
+{
+    uint64_t s = 0;
+    for (uint32_t i = 0; i < r->nslots; i++)
+        s += r->stats[i].units;
+    return s;
+}
+
+/* ---- header words --------------------------------------------------------- */
+
+/* Read one live header word under the SIGBUS guard; `dflt` if it faults. */
+#define GUARDED_READ(r, expr, dflt)                                                        \
+    do {                                                                                   \
+        if ((r)->broken || !(r)->base)                                                     \
+            return (dflt);                                                                 \
+        sigjmp_buf jb_;                                                                    \
+        if (sigsetjmp(jb_, 1) != 0) {                                                      \
+            bus_guard = NULL;                                                              \
+            return (dflt);                                                                 \
+        }                                                                                  \
+        bus_guard = &jb_;                                                                  \
+        __typeof__(expr) v_ = (expr);                                                      \
+        bus_guard = NULL;                                                                  \
+        return v_;                                                                         \
+    } while (0)
+
+static uint64_t read_hz(const ulma_reader_t *r)
+{
+    ulma_seg_header_t *h = r->hdr;
+    uint64_t t1 = ulma_load_relaxed(&h->calib_tsc1), n1 = ulma_load_relaxed(&h->calib_ns1);
+    if (n1 > h->calib_ns0 && n1 - h->calib_ns0 >= 100000000u) {
+        uint64_t hz = ulma_clock_rate_from_pairs(h->calib_tsc0, h->calib_ns0, t1, n1);
+        if (hz)
+            return hz;
+    }
+    uint64_t hz = ulma_load_relaxed(&h->cycles_per_sec);
+    return (hz >= 1000000u && hz <= 100000000000ull) ? hz : 0;
+}
+
+uint64_t ulma_reader_hz(const ulma_reader_t *r) { GUARDED_READ(r, read_hz(r), 0); }
+uint32_t ulma_reader_state(const ulma_reader_t *r)
+{
+    GUARDED_READ(r, ulma_load_acquire(&r->hdr->state), (uint32_t)ULMA_SEG_EXITED);
+}
+uint32_t ulma_reader_active_mode(const ulma_reader_t *r)
+{
+    GUARDED_READ(r, ulma_load_relaxed(&r->hdr->active_mode), 0u);
+}
+uint32_t ulma_reader_applied_seq(const ulma_reader_t *r)
+{
+    GUARDED_READ(r, ulma_load_acquire(&r->hdr->applied_seq), 0u);
+}
+uint32_t ulma_reader_threads_lost(const ulma_reader_t *r)
+{
+    GUARDED_READ(r, ulma_load_relaxed(&r->hdr->threads_lost), 0u);
+}
+uint64_t ulma_reader_problems(const ulma_reader_t *r)
+{
+    GUARDED_READ(r, ulma_load_relaxed(&r->hdr->problems), (uint64_t)0);
+}
+
+static uint32_t do_request(ulma_reader_t *r, uint32_t control)
+{
+    ulma_store_relaxed(&r->hdr->control, control | ULMA_CTL_VALID);
+    /* the new control word is visible before the bumped sequence number */
+    uint32_t seq = atomic_fetch_add_explicit(&r->hdr->control_seq, 1, memory_order_release) + 1;
+    return seq;
+}
+
+uint32_t ulma_reader_request(ulma_reader_t *r, uint32_t control)
+{
+    GUARDED_READ(r, do_request(r, control), 0u);
+}
+
+void ulma_reader_thread_name(const ulma_reader_t *r, unsigned i, char *buf, size_t len)
+{
+    if (!len)
+        return;
+    buf[0] = '\0';
+    if (i >= r->nslots || r->broken || !r->base)
+        return;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 1) != 0) {
+        bus_guard = NULL;
+        buf[0] = '\0';
+        return;
+    }
+    bus_guard = &jb;
+    char tmp[ULMA_THREAD_NAME_MAX];
+    memcpy(tmp, slot_hdr(r, i)->name, sizeof(tmp));
+    bus_guard = NULL;
+    tmp[sizeof(tmp) - 1] = '\0';
+    size_t n = strnlen(tmp, len - 1);
+    memcpy(buf, tmp, n);
+    buf[n] = '\0';
+}
+
+int ulma_reader_writer_alive(const ulma_reader_t *r)
+{
+    if (r->info.pid <= 0)
+        return 0;
+    if (kill(r->info.pid, 0) != 0 && errno != EPERM)
+        return 0;
+    uint64_t st = ulma_proc_start_time(r->info.pid);
+    return st != 0 && st == r->info.start_time;
+}
+
+int ulma_reader_unlink(ulma_reader_t *r) { return unlink(r->path) == 0 ? 0 : -errno; }
