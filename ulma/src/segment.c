@@ -191,6 +191,7 @@ int ulma_segment_create(const ulma_segment_opts_t *opts, ulma_segment_t **out)
     h->calib_ns0 = ulma_clock_mono_ns();
     ulma_store_relaxed(&h->cycles_per_sec, ulma_clock_calibrate(opts->calib_window_ns));
     ulma_store_relaxed(&h->heartbeat_ns, ulma_clock_mono_ns());
+    ulma_store_relaxed(&h->reader_pid, opts->reader_pid);
     ulma_store_relaxed(&h->state, (uint32_t)ULMA_SEG_LIVE);
     /* the magic last: a reader that sees it sees a complete header */
     atomic_thread_fence(memory_order_release);

@@ -95,7 +95,12 @@ typedef struct ulma_seg_header {
     _Atomic uint32_t threads_lost;/* threads that found no free slot */
     _Atomic uint64_t heartbeat_ns;/* CLOCK_MONOTONIC of the process's last sign */
     _Atomic uint64_t problems;    /* hook-side problems counted (never raised) */
-    _Atomic int32_t reader_pid;   /* the agent draining it, 0 if none */
+    _Atomic int32_t reader_pid;   /* the agent draining it, 0 if none. Set by the
+                                   * writer at creation when a private agent is
+                                   * reserved for it; otherwise an agent claims
+                                   * it by CAS from 0 (or from a dead pid). An
+                                   * agent leaves alone a segment whose
+                                   * reader_pid is another live process. */
     uint32_t pad0;
 } ulma_seg_header_t;
 
@@ -135,6 +140,7 @@ typedef struct ulma_segment_opts {
     int32_t mpi_rank, mpi_size; /* -1 / 0 if unknown */
     const char *job;     /* may be NULL */
     uint64_t calib_window_ns; /* 0: 5 ms */
+    int32_t reader_pid;  /* agent reserved to drain it (a private agent), 0: any */
 } ulma_segment_opts_t;
 
 /* Fill `o` with defaults (everything unknown, environment consulted at
