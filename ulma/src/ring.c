@@ -94,11 +94,19 @@ static void count_drop(ulma_producer_t *p)
     p->limit = 0; /* the next put must come here to write the DROP record */
 }
 
+/* Blocking mode: account the time we waited for the consumer. */
+static void add_blocked(ulma_producer_t *p, uint64_t since)
+{
+    uint64_t waited = mono_ns() - since;
+    ulma_store_relaxed(&p->slot->blocked_ns, ulma_load_relaxed(&p->slot->blocked_ns) + waited);
+}
+
 int ulma_producer_make_room(ulma_producer_t *p, unsigned units, uint16_t depth)
 {
     if (!p->slot)
         return 0;
     const uint64_t cap = p->mask + 1u;
+    uint64_t wait_start = 0;
     for (;;) {
         /* pairs with the consumer's release store of tail */
         uint64_t tail = ulma_load_acquire(&p->slot->tail);
@@ -124,6 +132,8 @@ int ulma_producer_make_room(ulma_producer_t *p, unsigned units, uint16_t depth)
             if (p->head != h) /* publish DROP / PAD now; the record follows */
                 ulma_store_release(&p->slot->head, p->head);
             p->limit = tail + cap;
+            if (wait_start)
+                add_blocked(p, wait_start);
             return 1;
         }
         if (p->blocking) {
@@ -132,14 +142,15 @@ int ulma_producer_make_room(ulma_producer_t *p, unsigned units, uint16_t depth)
                 p->last_tail = tail;
                 p->last_move_ns = now;
             }
+            if (!wait_start)
+                wait_start = now;
             if (now - p->last_move_ns < p->block_wait_ns) {
                 sched_yield();
-                uint64_t after = mono_ns();
-                ulma_store_relaxed(&p->slot->blocked_ns,
-                                   ulma_load_relaxed(&p->slot->blocked_ns) + (after - now));
                 continue;
             }
         }
+        if (wait_start)
+            add_blocked(p, wait_start);
         count_drop(p);
         return 0;
     }

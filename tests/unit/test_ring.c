@@ -1,0 +1,397 @@
+/* test_ring.c - segment, producer and reader in one process. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "ulma/clock.h"
+#include "ulma/reader.h"
+#include "ulma/ring.h"
+#include "ulma/segment.h"
+
+static char *dir;
+
+/* Collects every record of a drain. */
+typedef struct collect {
+    uint64_t n;
+    ulma_rec_t recs[1 << 16];
+    uint8_t payload[1 << 16][64];
+    uint32_t plen[1 << 16];
+    unsigned slot[1 << 16];
+} collect_t;
+
+static collect_t col;
+
+static int on_batch(void *ctx, unsigned slot, const ulma_rec_t *recs, size_t nunits)
+{
+    collect_t *c = ctx;
+    ulma_iter_t it;
+    ulma_rec_t h;
+    const void *pl;
+    uint32_t plen;
+    ulma_iter_init(&it, recs, nunits);
+    while (ulma_iter_next(&it, &h, &pl, &plen)) {
+        if (h.kind == ULMA_EV_PAD)
+            continue;
+        CHECK(c->n < (1u << 16));
+        c->recs[c->n] = h;
+        c->plen[c->n] = plen;
+        c->slot[c->n] = slot;
+        memcpy(c->payload[c->n], pl, plen < 64 ? plen : 64);
+        c->n++;
+    }
+    return it.bad ? -1 : 0;
+}
+
+static ulma_segment_t *make_seg(uint32_t nslots, uint32_t ring)
+{
+    ulma_segment_opts_t o;
+    ulma_segment_opts_init(&o);
+    o.dir = dir;
+    o.nslots = nslots;
+    o.ring_bytes = ring;
+    o.exe = "test_ring";
+    o.mpi_rank = 3;
+    o.mpi_size = 8;
+    o.job = "job42";
+    o.calib_window_ns = 1000000;
+    ulma_segment_t *seg = NULL;
+    CHECK_EQ_INT(ulma_segment_create(&o, &seg), 0);
+    return seg;
+}
+
+static ulma_reader_t *open_reader(ulma_segment_t *seg)
+{
+    ulma_reader_t *r = NULL;
+    CHECK_EQ_INT(ulma_reader_open(ulma_segment_path(seg), &r), 0);
+    return r;
+}
+
+static void test_names(void)
+{
+    char buf[256];
+    ulma_segment_name(buf, sizeof(buf), "/d", 1000, 1234, 987654321);
+    CHECK(strcmp(buf, "/d/ulma.1000.1234.987654321.seg") == 0);
+    uint32_t uid;
+    int32_t pid;
+    uint64_t st;
+    CHECK_EQ_INT(ulma_segment_parse_name("ulma.1000.1234.987654321.seg", &uid, &pid, &st), 0);
+    CHECK_EQ_U64(uid, 1000);
+    CHECK_EQ_INT(pid, 1234);
+    CHECK_EQ_U64(st, 987654321);
+    CHECK(ulma_segment_parse_name("ulma.1000.1234.9.segx", &uid, &pid, &st) != 0);
+    CHECK(ulma_segment_parse_name("ulma.1000.-5.9.seg", &uid, &pid, &st) != 0);
+    CHECK(ulma_segment_parse_name("ulma.1000.0.9.seg", &uid, &pid, &st) != 0);
+    CHECK(ulma_segment_parse_name(".ulma-tmp.5", &uid, &pid, &st) != 0);
+    CHECK(ulma_segment_parse_name("ulma.99999999999.1.1.seg", &uid, &pid, &st) != 0);
+    CHECK(ulma_proc_start_time(getpid()) > 0);
+    CHECK_EQ_U64(ulma_proc_start_time(0x7ffffff0), 0);
+}
+
+static void test_clock(void)
+{
+    uint64_t hz = ulma_clock_calibrate(2000000);
+    CHECK(hz >= 10000000u && hz <= 100000000000ull);
+    CHECK_EQ_U64(ulma_clock_rate_from_pairs(0, 0, 3000000000ull, 1000000000ull), 3000000000ull);
+    CHECK_EQ_U64(ulma_clock_rate_from_pairs(5, 5, 5, 10), 0);
+    CHECK_EQ_U64(ulma_clock_rate_from_pairs(0, 0, 10, 1000000000ull), 0); /* 10 Hz: nonsense */
+    uint64_t a = ulma_clock_read(), b = ulma_clock_read();
+    CHECK(b >= a);
+    CHECK(ulma_cycles_to_sec(hz, hz) == 1.0);
+    CHECK(ulma_cycles_to_sec(5, 0) == 0.0);
+}
+
+static void test_header(void)
+{
+    ulma_segment_t *seg = make_seg(4, 5000); /* rounds up to 8192 */
+    char expect[512];
+    ulma_segment_name(expect, sizeof(expect), dir, getuid(), getpid(),
+                      ulma_proc_start_time(getpid()));
+    CHECK(strcmp(ulma_segment_path(seg), expect) == 0);
+    struct stat st;
+    CHECK_EQ_INT(stat(expect, &st), 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    ulma_reader_t *r = open_reader(seg);
+    const ulma_seg_info_t *in = ulma_reader_info(r);
+    CHECK_EQ_INT(in->pid, getpid());
+    CHECK_EQ_U64(in->uid, getuid());
+    CHECK_EQ_U64(in->start_time, ulma_proc_start_time(getpid()));
+    CHECK_EQ_INT(in->mpi_rank, 3);
+    CHECK_EQ_INT(in->mpi_size, 8);
+    CHECK(strcmp(in->job, "job42") == 0);
+    CHECK(strcmp(in->exe, "test_ring") == 0);
+    CHECK_EQ_U64(in->nslots, 4);
+    CHECK_EQ_U64(in->ring_bytes, 8192);
+    char host[256] = "";
+    gethostname(host, sizeof(host));
+    CHECK(strncmp(in->host, host, ULMA_HOST_MAX - 1) == 0);
+    CHECK(ulma_reader_hz(r) > 0);
+    CHECK_EQ_INT(ulma_reader_writer_alive(r), 1);
+    CHECK_EQ_U64(ulma_reader_state(r), ULMA_SEG_LIVE);
+
+    /* control word round trip */
+    uint32_t seq = ulma_reader_request(r, ULMA_MODE_FULL | ULMA_CTL_OBJECTS);
+    ulma_seg_header_t *h = ulma_segment_header(seg);
+    CHECK_EQ_U64(atomic_load(&h->control_seq), seq);
+    CHECK_EQ_U64(atomic_load(&h->control), ULMA_MODE_FULL | ULMA_CTL_OBJECTS | ULMA_CTL_VALID);
+    atomic_store(&h->applied_seq, seq);
+    CHECK_EQ_U64(ulma_reader_applied_seq(r), seq);
+
+    ulma_segment_destroy(&seg, 0);
+    CHECK(seg == NULL);
+    ulma_segment_destroy(&seg, 0); /* NULL-safe */
+    CHECK_EQ_U64(ulma_reader_state(r), ULMA_SEG_EXITED);
+    CHECK_EQ_INT(stat(expect, &st), 0); /* outlives its process handle */
+    CHECK_EQ_INT(ulma_reader_unlink(r), 0);
+    CHECK(stat(expect, &st) != 0);
+    ulma_reader_destroy(&r);
+    CHECK(r == NULL);
+    ulma_reader_destroy(&r);
+}
+
+static void test_in_order(void)
+{
+    ulma_segment_t *seg = make_seg(2, 1 << 16); /* 4096 units */
+    ulma_producer_t p;
+    CHECK_EQ_INT(ulma_producer_attach(seg, &p, 77, "main"), 0);
+    ulma_reader_t *r = open_reader(seg);
+    for (uint32_t round = 0; round < 5; round++) {
+        for (uint32_t i = 0; i < 3000; i++)
+            ulma_put(&p, 1000 + i, i & 1 ? ULMA_EV_RETURN : ULMA_EV_CALL, round * 10000 + i,
+                     (uint16_t)(i % 7));
+        col.n = 0;
+        CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 3000);
+        CHECK_EQ_U64(col.n, 3000);
+        for (uint32_t i = 0; i < 3000; i++) {
+            CHECK_EQ_U64(col.recs[i].id, round * 10000 + i);
+            CHECK_EQ_U64(col.recs[i].tsc, 1000 + i);
+            CHECK_EQ_U64(col.recs[i].depth, i % 7);
+            CHECK_EQ_U64(col.recs[i].kind, i & 1 ? ULMA_EV_RETURN : ULMA_EV_CALL);
+            CHECK_EQ_U64(col.slot[i], 0);
+        }
+    }
+    CHECK_EQ_U64(ulma_reader_total_dropped(r), 0);
+    CHECK_EQ_U64(ulma_reader_total_units(r), 15000);
+    const ulma_slot_stats_t *s = ulma_reader_slot_stats(r, 0);
+    CHECK_EQ_INT(s->tid, 77);
+    CHECK(ulma_reader_slot_stats(r, 2) == NULL);
+    char name[8];
+    ulma_reader_thread_name(r, 0, name, sizeof(name));
+    CHECK(strcmp(name, "main") == 0);
+    ulma_reader_destroy(&r);
+    ulma_segment_destroy(&seg, 1);
+}
+
+static void test_drop_exact(void)
+{
+    ulma_segment_t *seg = make_seg(1, 4096); /* 256 units */
+    ulma_producer_t p;
+    CHECK_EQ_INT(ulma_producer_attach(seg, &p, 1, "t"), 0);
+    ulma_reader_t *r = open_reader(seg);
+    for (uint32_t i = 0; i < 256 + 100; i++)
+        ulma_put(&p, i, ULMA_EV_CALL, i, 1);
+    col.n = 0;
+    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 256);
+    CHECK_EQ_U64(col.n, 256);
+    CHECK_EQ_U64(col.recs[255].id, 255);
+    CHECK_EQ_U64(ulma_reader_total_dropped(r), 100);
+    /* the next record is preceded by a DROP record saying how many, and the depth */
+    ulma_put(&p, 999, ULMA_EV_RETURN, 4242, 9);
+    col.n = 0;
+    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 2);
+    CHECK_EQ_U64(col.n, 2);
+    CHECK_EQ_U64(col.recs[0].kind, ULMA_EV_DROP);
+    CHECK_EQ_U64(col.recs[0].id, 100);
+    CHECK_EQ_U64(col.recs[0].depth, 9);
+    CHECK_EQ_U64(col.recs[1].kind, ULMA_EV_RETURN);
+    CHECK_EQ_U64(col.recs[1].id, 4242);
+    CHECK_EQ_U64(ulma_reader_total_dropped(r), 100);
+    /* the bounded drain hands out at most what was asked */
+    for (uint32_t i = 0; i < 50; i++)
+        ulma_put(&p, i, ULMA_EV_CALL, i, 1);
+    col.n = 0;
+    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 20), 20);
+    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 30);
+    CHECK_EQ_U64(col.recs[49].id, 49);
+    ulma_reader_destroy(&r);
+    ulma_segment_destroy(&seg, 1);
+}
+
+static void test_payload_wrap(void)
+{
+    ulma_segment_t *seg = make_seg(1, 4096);
+    ulma_producer_t p;
+    CHECK_EQ_INT(ulma_producer_attach(seg, &p, 1, "t"), 0);
+    ulma_reader_t *r = open_reader(seg);
+    uint32_t seq = 0, seen = 0;
+    unsigned pads = 0;
+    for (int round = 0; round < 400; round++) {
+        /* a mix of one-unit and payload records that must wrap many times */
+        for (int k = 0; k < 5; k++) {
+            uint8_t buf[64];
+            uint32_t len = (uint32_t)((round * 7 + k * 13) % 60);
+            for (uint32_t b = 0; b < len; b++)
+                buf[b] = (uint8_t)(seq + b);
+            if (k % 2)
+                ulma_put(&p, seq, ULMA_EV_CALL, seq, 0);
+            else
+                CHECK_EQ_INT(ulma_put_payload(&p, seq, ULMA_EV_DEF_TYPE, seq, 0, buf, len), 1);
+            seq++;
+        }
+        col.n = 0;
+        long got = ulma_reader_drain(r, on_batch, &col, 0);
+        CHECK(got >= 5);
+        for (uint64_t i = 0; i < col.n; i++, seen++) {
+            CHECK_EQ_U64(col.recs[i].id, seen);
+            if (col.recs[i].kind == ULMA_EV_DEF_TYPE) {
+                uint32_t len = (uint32_t)((round * 7 + (seen % 5) * 13) % 60);
+                CHECK_EQ_U64(col.plen[i], (len + 15) / 16 * 16);
+                for (uint32_t b = 0; b < len; b++)
+                    CHECK_EQ_U64(col.payload[i][b], (uint8_t)(seen + b));
+                for (uint32_t b = len; b < col.plen[i]; b++)
+                    CHECK_EQ_U64(col.payload[i][b], 0);
+            }
+        }
+        pads += (unsigned)got - (unsigned)col.n; /* units, not records: only a hint */
+    }
+    CHECK_EQ_U64(seen, seq);
+    CHECK_EQ_U64(ulma_reader_total_dropped(r), 0);
+    (void)pads;
+    ulma_reader_destroy(&r);
+    ulma_segment_destroy(&seg, 1);
+}
+
+static void test_def_code(void)
+{
+    ulma_segment_t *seg = make_seg(1, 1 << 16);
+    ulma_producer_t p;
+    CHECK_EQ_INT(ulma_producer_attach(seg, &p, 1, "t"), 0);
+    CHECK_EQ_INT(ulma_put_def_code(&p, ULMA_EV_DEF_CODE, 7, 42, "Foo.bar", 7, "x.py", 4), 1);
+    static char big[10000];
+    memset(big, 'a', sizeof(big));
+    CHECK_EQ_INT(ulma_put_def_code(&p, ULMA_EV_DEF_CODE, 8, 1, big, sizeof(big), big, 100), 1);
+    ulma_reader_t *r = open_reader(seg);
+    col.n = 0;
+    CHECK(ulma_reader_drain(r, on_batch, &col, 0) > 0);
+    CHECK_EQ_U64(col.n, 2);
+    ulma_def_code_t d;
+    memcpy(&d, col.payload[0], sizeof(d));
+    CHECK_EQ_U64(d.firstline, 42);
+    CHECK_EQ_U64(d.name_len, 7);
+    CHECK_EQ_U64(d.file_len, 4);
+    CHECK(memcmp(col.payload[0] + sizeof(d), "Foo.barx.py", 11) == 0);
+    memcpy(&d, col.payload[1], sizeof(d));
+    CHECK_EQ_U64(col.recs[1].units, ULMA_MAX_UNITS);
+    CHECK(sizeof(d) + d.name_len + d.file_len <= ULMA_MAX_PAYLOAD);
+    CHECK_EQ_U64(d.file_len, 0); /* the name took all the room */
+    ulma_reader_destroy(&r);
+    ulma_segment_destroy(&seg, 1);
+}
+
+static void test_blocking_bounded(void)
+{
+    ulma_segment_t *seg = make_seg(1, 4096);
+    ulma_producer_t p;
+    CHECK_EQ_INT(ulma_producer_attach(seg, &p, 1, "t"), 0);
+    ulma_producer_set_blocking(&p, 1);
+    p.block_wait_ns = 20000000; /* 20 ms with no consumer progress, then drop */
+    for (uint32_t i = 0; i < 256; i++)
+        ulma_put(&p, i, ULMA_EV_CALL, i, 0);
+    /* nobody drains: the writer waits a bounded time, then drops and counts */
+    for (uint32_t i = 0; i < 10; i++)
+        ulma_put(&p, i, ULMA_EV_CALL, i, 0);
+    ulma_reader_t *r = open_reader(seg);
+    col.n = 0;
+    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 256);
+    CHECK_EQ_U64(ulma_reader_total_dropped(r), 10);
+    CHECK(atomic_load(&p.slot->blocked_ns) >= 20000000);
+    ulma_reader_destroy(&r);
+    ulma_segment_destroy(&seg, 1);
+}
+
+static void test_slots(void)
+{
+    ulma_segment_t *seg = make_seg(2, 4096);
+    ulma_producer_t a, b, c;
+    CHECK_EQ_INT(ulma_producer_attach(seg, &a, 1, "a"), 0);
+    CHECK_EQ_INT(ulma_producer_attach(seg, &b, 2, "b"), 0);
+    CHECK_EQ_INT(ulma_producer_attach(seg, &c, 3, "c"), -ENOSPC);
+    ulma_reader_t *r = open_reader(seg);
+    CHECK_EQ_U64(ulma_reader_threads_lost(r), 1);
+    ulma_put(&a, 1, ULMA_EV_CALL, 11, 1);
+    ulma_put(&b, 2, ULMA_EV_CALL, 22, 1);
+    ulma_producer_detach(&b);
+    ulma_producer_detach(&b); /* twice is harmless */
+    /* a retired slot with undrained records is not reused */
+    CHECK_EQ_INT(ulma_producer_attach(seg, &c, 3, "c"), -ENOSPC);
+    col.n = 0;
+    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 3);
+    CHECK_EQ_U64(col.recs[2].kind, ULMA_EV_THREAD_END);
+    CHECK_EQ_U64(col.slot[2], 1);
+    /* drained: the next drain gives the slot back, and a new thread gets it */
+    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 0);
+    CHECK_EQ_U64(ulma_reader_slot_stats(r, 1)->state, ULMA_SLOT_RETIRED);
+    CHECK_EQ_INT(ulma_producer_attach(seg, &c, 3, "c"), 0);
+    CHECK_EQ_U64(c.slot_index, 1);
+    ulma_put(&c, 3, ULMA_EV_CALL, 33, 1);
+    col.n = 0;
+    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 1);
+    CHECK_EQ_U64(col.recs[0].id, 33);
+    CHECK_EQ_INT(ulma_reader_slot_stats(r, 1)->tid, 3);
+    CHECK_EQ_U64(ulma_reader_slot_stats(r, 1)->generation, 2);
+    ulma_reader_destroy(&r);
+    ulma_segment_destroy(&seg, 1);
+}
+
+static void test_env_defaults(void)
+{
+    setenv("ULMA_DIR", dir, 1);
+    setenv("ULMA_RING_SIZE", "64k", 1);
+    setenv("ULMA_SLOTS", "3", 1);
+    CHECK(strcmp(ulma_default_dir(), dir) == 0);
+    ulma_segment_t *seg = NULL;
+    CHECK_EQ_INT(ulma_segment_create(NULL, &seg), 0);
+    CHECK(strncmp(ulma_segment_path(seg), dir, strlen(dir)) == 0);
+    ulma_reader_t *r = open_reader(seg);
+    CHECK_EQ_U64(ulma_reader_info(r)->ring_bytes, 65536);
+    CHECK_EQ_U64(ulma_reader_info(r)->nslots, 3);
+    CHECK_EQ_INT(ulma_reader_info(r)->mpi_rank, -1);
+    ulma_reader_destroy(&r);
+    ulma_segment_destroy(&seg, 1);
+    setenv("ULMA_RING_SIZE", "nonsense", 1);
+    CHECK_EQ_INT(ulma_segment_create(NULL, &seg), 0);
+    r = open_reader(seg);
+    CHECK_EQ_U64(ulma_reader_info(r)->ring_bytes, ULMA_DEFAULT_RING_BYTES);
+    ulma_reader_destroy(&r);
+    ulma_segment_destroy(&seg, 1);
+    unsetenv("ULMA_DIR");
+    unsetenv("ULMA_RING_SIZE");
+    unsetenv("ULMA_SLOTS");
+    CHECK(strcmp(ulma_default_dir(), "/dev/shm") == 0);
+    ulma_segment_opts_t o;
+    ulma_segment_opts_init(&o);
+    o.dir = "/nonexistent/dir";
+    CHECK_EQ_INT(ulma_segment_create(&o, &seg), -ENOENT);
+    CHECK(seg == NULL);
+}
+
+int main(void)
+{
+    dir = tmpdir_make();
+    RUN(test_names);
+    RUN(test_clock);
+    RUN(test_header);
+    RUN(test_in_order);
+    RUN(test_drop_exact);
+    RUN(test_payload_wrap);
+    RUN(test_def_code);
+    RUN(test_blocking_bounded);
+    RUN(test_slots);
+    RUN(test_env_defaults);
+    tmpdir_remove(dir);
+    fprintf(stderr, "test_ring: all passed\n");
+    return 0;
+}
