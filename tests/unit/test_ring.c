@@ -1,6 +1,7 @@
 /* test_ring.c - segment, producer and reader in one process. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -378,6 +379,69 @@ static void test_env_defaults(void)
     CHECK(seg == NULL);
 }
 
+/* Producer and consumer threads in one process (what ThreadSanitizer can
+ * check): blocking writer, everything in order. */
+typedef struct thr_arg {
+    ulma_segment_t *seg;
+    uint64_t n;
+} thr_arg_t;
+
+static void *producer_thread(void *vp)
+{
+    thr_arg_t *a = vp;
+    ulma_producer_t p;
+    CHECK_EQ_INT(ulma_producer_attach(a->seg, &p, 5, "prod"), 0);
+    ulma_producer_set_blocking(&p, 1);
+    p.block_wait_ns = 10000000000ull;
+    for (uint64_t i = 0; i < a->n; i++)
+        ulma_put(&p, i, ULMA_EV_CALL, (uint32_t)i, 0);
+    ulma_producer_detach(&p);
+    return NULL;
+}
+
+typedef struct order {
+    uint64_t next;
+    int ended;
+} order_t;
+
+static int order_batch(void *ctx, unsigned slot, const ulma_rec_t *recs, size_t nunits)
+{
+    order_t *o = ctx;
+    ulma_iter_t it;
+    ulma_rec_t h;
+    const void *pl;
+    uint32_t plen;
+    (void)slot;
+    ulma_iter_init(&it, recs, nunits);
+    while (ulma_iter_next(&it, &h, &pl, &plen)) {
+        if (h.kind == ULMA_EV_THREAD_END) {
+            o->ended = 1;
+            continue;
+        }
+        CHECK_EQ_U64(h.kind, ULMA_EV_CALL);
+        CHECK_EQ_U64(h.id, (uint32_t)o->next);
+        o->next++;
+    }
+    return it.bad ? -1 : 0;
+}
+
+static void test_threads(void)
+{
+    const char *env = getenv("ULMA_TEST_RECORDS");
+    thr_arg_t a = {make_seg(1, 4096), env ? strtoull(env, NULL, 0) : 300000};
+    ulma_reader_t *r = open_reader(a.seg);
+    pthread_t th;
+    CHECK_EQ_INT(pthread_create(&th, NULL, producer_thread, &a), 0);
+    order_t o = {0, 0};
+    while (!o.ended)
+        CHECK(ulma_reader_drain(r, order_batch, &o, 0) >= 0);
+    CHECK_EQ_INT(pthread_join(th, NULL), 0);
+    CHECK_EQ_U64(o.next, a.n);
+    CHECK_EQ_U64(ulma_reader_total_dropped(r), 0);
+    ulma_reader_destroy(&r);
+    ulma_segment_destroy(&a.seg, 1);
+}
+
 int main(void)
 {
     dir = tmpdir_make();
@@ -391,6 +455,7 @@ int main(void)
     RUN(test_blocking_bounded);
     RUN(test_slots);
     RUN(test_env_defaults);
+    RUN(test_threads);
     tmpdir_remove(dir);
     fprintf(stderr, "test_ring: all passed\n");
     return 0;
