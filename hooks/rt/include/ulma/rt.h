@@ -22,7 +22,21 @@ typedef struct ulma_rt_thread {
     uint32_t nesting;     /* re-entrancy guard of the hook path */
     uint32_t attached;    /* 1 once a slot was claimed (or tried: see prod.slot) */
     uint32_t generation;  /* rt generation this thread attached under (fork resets) */
+    /* appended fields */
+    uint32_t hook_epoch;  /* the Python hooks' epoch this thread last synced with */
+    int32_t tid;          /* OS thread id, once attached */
 } ulma_rt_thread_t;
+
+/* The calling thread's state, in the static TLS block of libulma-rt
+ * (initial-exec: one %fs-relative access, no call). Zeroed in a new
+ * thread and in a fork()ed child; use ulma_rt_thread() to attach. */
+extern __thread ulma_rt_thread_t ulma_rt_tls __attribute__((tls_model("initial-exec")));
+
+/* Bumped every time the runtime makes a new segment (start, and in a
+ * fork()ed child): a thread whose `generation` differs must re-attach, and
+ * anything "defined once per process" (code names...) must be defined again
+ * in the new segment. */
+extern _Atomic uint32_t ulma_rt_generation;
 
 /*
  * What is switched on, process-wide: ULMA_CTL_MODE_MASK bits (ulma_mode_t)
@@ -48,6 +62,52 @@ ulma_segment_t *ulma_rt_segment(void);
  * Returns NULL if the runtime is not started or no slot is free. Never
  * allocates after the first call on a thread. */
 ulma_rt_thread_t *ulma_rt_thread(void);
+
+/* Like ulma_rt_start() with the initial control word stored in the header
+ * (ULMA_CTL_* bits describing what the process was started with; no
+ * request is pending: applied_seq == control_seq). */
+int ulma_rt_start_control(const char *exe, int32_t reader_pid, uint32_t control);
+
+/*
+ * Control requests. The runtime's watcher thread wakes every
+ * ULMA_RT_WATCH_MS: it refreshes header.heartbeat_ns (and the clock pair
+ * calib_tsc1/calib_ns1 about once a second) and, when header.control_seq
+ * differs from header.applied_seq, calls the registered handler with the
+ * requested control word and its sequence number. The handler applies the
+ * request and then calls ulma_rt_applied(); without a handler the runtime
+ * applies the bits itself (ulma_rt_active, blocking) and acknowledges.
+ * The handler runs on the watcher thread, never on a hooked thread.
+ */
+#define ULMA_RT_WATCH_MS 50u
+typedef void (*ulma_rt_control_fn)(uint32_t control, uint32_t seq, void *ctx);
+
+/* Register (or with NULL remove) the handler. Removing waits for a call in
+ * progress to finish: do not hold a lock the handler needs meanwhile. */
+void ulma_rt_set_control_handler(ulma_rt_control_fn fn, void *ctx);
+
+/* Publish what is in force: ulma_rt_active and header.active_mode = `active`
+ * (mode | ULMA_CTL_OBJECTS...); then, if seq != 0, header.applied_seq = seq
+ * (release: the agent that sees the sequence sees the mode). */
+void ulma_rt_applied(uint32_t active, uint32_t seq);
+
+/* Blocking mode for every thread's producer, present and future. */
+void ulma_rt_set_blocking(int on);
+int ulma_rt_blocking(void);
+
+/* Name an OS thread (`tid`, or 0 for the calling thread). The name goes
+ * into the thread's slot header (now, or when it attaches) and a
+ * ULMA_EV_DEF_THREAD record (id = tid) is written into the calling
+ * thread's ring. Not for a hot path (takes a lock). */
+void ulma_rt_name_thread(int32_t tid, const char *name);
+
+/* Count a hook-side problem in header.problems (never raised). */
+void ulma_rt_problem(void);
+
+/* The reader pid the segment was created with (inherited by fork children). */
+int32_t ulma_rt_reader_pid(void);
+
+/* Sum of every slot's dropped counter of our own segment. */
+uint64_t ulma_rt_dropped(void);
 
 /* Call ids of MPI functions are stable small integers; names are written
  * once per process as ULMA_EV_DEF_MPI records by whoever emits the first

@@ -1,0 +1,905 @@
+/*
+ * _ulma.c - the ulma._ulma CPython extension: the hooks.
+ *
+ * fast mode: a PEP 523 frame-evaluation function (set per interpreter, so
+ *   it covers every thread). One CALL record when a frame is entered or a
+ *   generator/coroutine resumed, one RETURN (return, yield, await) or UNWIND
+ *   (left by an exception) when it is left. The evaluation that only creates
+ *   a generator/coroutine object is passed through unrecorded, as cProfile
+ *   does not count it.
+ * full mode: a C profile hook (Py_tracefunc) on every thread, with the
+ *   events cProfile sees: Python calls and returns, and calls of C
+ *   functions, named the way cProfile names them.
+ *
+ * Per-event path (both modes): the thread state is one initial-exec TLS
+ * access into libulma-rt; the code id is read from the code object's extra
+ * slot; one rdtsc; one 16-byte store; one release store of head. Everything
+ * else (attaching a thread, naming a code object, a mode change seen for the
+ * first time) is behind one predictable branch, in a noinline slow path.
+ *
+ * Code ids: a process-wide counter starting at 1, never reused, kept on the
+ * code object (code-extra API) together with the rt generation in which its
+ * DEF_CODE record was written: a dead code object takes its id with it, and
+ * a fork()ed child writes the definitions again into its own segment.
+ *
+ * Mode changes run with the GIL held (from Python, or from libulma-rt's
+ * watcher thread through on_control()); each bumps `g_epoch`. A thread sees
+ * the new epoch on its next event, writes a MODE record and restarts its
+ * depth at 0. Frames entered under an older epoch leave unrecorded, so
+ * every thread's CALL/RETURN pairs stay balanced.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+#define Py_BUILD_CORE 1
+#include "internal/pycore_frame.h"
+#undef Py_BUILD_CORE
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ulma/clock.h"
+#include "ulma/reader.h"
+#include "ulma/rt.h"
+
+#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
+#error "ulma._ulma supports CPython 3.11 (frame and eval-frame internals)"
+#endif
+
+#define GEN_FLAGS (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)
+
+/* Layout of co_extra in 3.11 (Objects/codeobject.c); checked at import
+ * against _PyCode_GetExtra, with a fallback to the function. */
+typedef struct code_extra {
+    Py_ssize_t ce_size;
+    void *ce_extras[1];
+} code_extra_t;
+
+static Py_ssize_t g_extra_index = -1;
+static int g_extra_direct;          /* the layout check passed */
+static uint32_t g_epoch = 1;        /* bumped at every mode change (GIL held) */
+static uint32_t g_mode;             /* ULMA_MODE_* in force */
+static uint32_t g_objects;          /* ULMA_CTL_OBJECTS asked for (stored only) */
+static uint32_t g_next_code_id = 1; /* GIL held */
+static uint32_t g_next_cfunc_id = 1;
+static PyObject *g_thread_boot;     /* the threading.setprofile callable */
+static PyInterpreterState *g_interp;
+static uint64_t g_codes_defined;
+static uint64_t g_foreign_profile; /* threads whose own profile hook we left alone */
+
+/* ------------------------------------------------------------ code ids */
+
+static inline uint64_t code_extra_get(PyCodeObject *co)
+{
+    if (ULMA_LIKELY(g_extra_direct)) {
+        code_extra_t *ce = (code_extra_t *)co->co_extra;
+        if (ce && ce->ce_size > g_extra_index)
+            return (uint64_t)(uintptr_t)ce->ce_extras[g_extra_index];
+        return 0;
+    }
+    void *v = NULL;
+    if (_PyCode_GetExtra((PyObject *)co, g_extra_index, &v) != 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return (uint64_t)(uintptr_t)v;
+}
+
+/* Definition path of a code object: give it an id (once per process) and
+ * write its DEF_CODE record (once per segment generation) into the calling
+ * thread's ring. Keeps any in-flight exception. */
+static __attribute__((noinline)) uint32_t code_define(ulma_rt_thread_t *t, PyCodeObject *co,
+                                                      uint64_t v, uint32_t gen)
+{
+    uint32_t id = (uint32_t)v;
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    t->nesting++;
+    if (id == 0)
+        id = g_next_code_id++;
+    Py_ssize_t nlen = 0, flen = 0;
+    const char *name = PyUnicode_AsUTF8AndSize(co->co_qualname, &nlen);
+    if (!name) {
+        PyErr_Clear();
+        name = "?", nlen = 1;
+        ulma_rt_problem();
+    }
+    const char *file = PyUnicode_AsUTF8AndSize(co->co_filename, &flen);
+    if (!file) {
+        PyErr_Clear();
+        file = "?", flen = 1;
+        ulma_rt_problem();
+    }
+    if (t->prod.slot)
+        ulma_put_def_code(&t->prod, ULMA_EV_DEF_CODE, id, (uint32_t)co->co_firstlineno, name,
+                          (size_t)nlen, file, (size_t)flen);
+    uint64_t nv = ((uint64_t)gen << 32) | id;
+    if (_PyCode_SetExtra((PyObject *)co, g_extra_index, (void *)(uintptr_t)nv) != 0) {
+        PyErr_Clear();
+        ulma_rt_problem();
+    }
+    g_codes_defined++;
+    t->nesting--;
+    PyErr_Restore(et, ev, etb);
+    return id;
+}
+
+static inline uint32_t code_id(ulma_rt_thread_t *t, PyCodeObject *co)
+{
+    uint64_t v = code_extra_get(co);
+    uint32_t gen = ulma_load_relaxed(&ulma_rt_generation);
+    if (ULMA_UNLIKELY((uint32_t)(v >> 32) != gen))
+        return code_define(t, co, v, gen);
+    return (uint32_t)v;
+}
+
+/* ------------------------------------------------------ C function ids */
+
+/* PyMethodDef address -> id, like cProfile's key for C functions. Open
+ * addressing; grows (allocates) only on the definition path. */
+typedef struct cfunc_ent {
+    const void *key;
+    uint32_t id;
+    uint32_t gen; /* rt generation its DEF_CFUNC was written in */
+} cfunc_ent_t;
+
+static cfunc_ent_t *g_cf;
+static size_t g_cf_cap, g_cf_len;
+
+static inline size_t ptr_hash(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static cfunc_ent_t *cf_find(const void *key)
+{
+    if (!g_cf)
+        return NULL;
+    size_t m = g_cf_cap - 1;
+    for (size_t i = ptr_hash(key) & m;; i = (i + 1) & m) {
+        if (g_cf[i].key == key)
+            return &g_cf[i];
+        if (!g_cf[i].key)
+            return NULL;
+    }
+}
+
+static cfunc_ent_t *cf_insert(const void *key)
+{
+    if ((g_cf_len + 1) * 2 > g_cf_cap) {
+        size_t ncap = g_cf_cap ? g_cf_cap * 2 : 1024;
+        cfunc_ent_t *n = PyMem_RawCalloc(ncap, sizeof(*n));
+        if (!n)
+            return NULL;
+        for (size_t j = 0; j < g_cf_cap; j++) {
+            if (!g_cf[j].key)
+                continue;
+            size_t i = ptr_hash(g_cf[j].key) & (ncap - 1);
+            while (n[i].key)
+                i = (i + 1) & (ncap - 1);
+            n[i] = g_cf[j];
+        }
+        PyMem_RawFree(g_cf);
+        g_cf = n;
+        g_cf_cap = ncap;
+    }
+    size_t m = g_cf_cap - 1;
+    size_t i = ptr_hash(key) & m;
+    while (g_cf[i].key)
+        i = (i + 1) & m;
+    g_cf[i].key = key;
+    g_cf_len++;
+    return &g_cf[i];
+}
+
+/* cProfile's label of a C function object (Modules/_lsprof.c,
+ * normalizeUserObj), and the module or type it belongs to. New reference
+ * or NULL. */
+static PyObject *cfunc_label(PyCFunctionObject *fn, PyObject **where)
+{
+    const char *mlname = fn->m_ml->ml_name;
+    *where = NULL;
+    if (fn->m_self == NULL) {
+        PyObject *mod = fn->m_module, *modname = NULL;
+        if (mod && PyUnicode_Check(mod)) {
+            modname = Py_NewRef(mod);
+        } else if (mod && PyModule_Check(mod)) {
+            modname = PyModule_GetNameObject(mod);
+            if (!modname)
+                PyErr_Clear();
+        }
+        if (modname) {
+            *where = modname;
+            if (PyUnicode_CompareWithASCIIString(modname, "builtins") != 0)
+                return PyUnicode_FromFormat("<%U.%s>", modname, mlname);
+        }
+        return PyUnicode_FromFormat("<%s>", mlname);
+    }
+    PyObject *name = PyUnicode_FromString(mlname);
+    if (name) {
+        PyObject *mo = _PyType_Lookup(Py_TYPE(fn->m_self), name);
+        Py_XINCREF(mo);
+        Py_DECREF(name);
+        if (mo) {
+            PyObject *res = PyObject_Repr(mo);
+            Py_DECREF(mo);
+            if (res) {
+                *where = PyUnicode_FromString(Py_TYPE(fn->m_self)->tp_name);
+                if (!*where)
+                    PyErr_Clear();
+                return res;
+            }
+        }
+    }
+    PyErr_Clear();
+    PyObject *modname = fn->m_module;
+    if (modname && PyUnicode_Check(modname)) {
+        *where = Py_NewRef(modname);
+        return PyUnicode_FromFormat("<built-in method %S.%s>", modname, mlname);
+    }
+    return PyUnicode_FromFormat("<built-in method %s>", mlname);
+}
+
+static __attribute__((noinline)) uint32_t cfunc_define(ulma_rt_thread_t *t, PyCFunctionObject *fn,
+                                                       cfunc_ent_t *e, uint32_t gen)
+{
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    t->nesting++;
+    uint32_t id = 0;
+    if (!e) {
+        e = cf_insert(fn->m_ml);
+        if (!e) {
+            ulma_rt_problem();
+            goto out;
+        }
+        e->id = g_next_cfunc_id++;
+    }
+    id = e->id;
+    e->gen = gen;
+    PyObject *where = NULL;
+    PyObject *label = cfunc_label(fn, &where);
+    Py_ssize_t nlen = 0, wlen = 0;
+    const char *n = label ? PyUnicode_AsUTF8AndSize(label, &nlen) : NULL;
+    const char *w = where ? PyUnicode_AsUTF8AndSize(where, &wlen) : NULL;
+    if (!n) {
+        n = fn->m_ml->ml_name, nlen = (Py_ssize_t)strlen(n);
+        ulma_rt_problem();
+    }
+    if (!w)
+        w = "~", wlen = 1;
+    PyErr_Clear();
+    if (t->prod.slot)
+        ulma_put_def_code(&t->prod, ULMA_EV_DEF_CFUNC, id, 0, n, (size_t)nlen, w, (size_t)wlen);
+    Py_XDECREF(label);
+    Py_XDECREF(where);
+out:
+    t->nesting--;
+    PyErr_Restore(et, ev, etb);
+    return id;
+}
+
+static inline uint32_t cfunc_id(ulma_rt_thread_t *t, PyCFunctionObject *fn)
+{
+    cfunc_ent_t *e = cf_find(fn->m_ml);
+    uint32_t gen = ulma_load_relaxed(&ulma_rt_generation);
+    if (ULMA_UNLIKELY(!e || e->gen != gen))
+        return cfunc_define(t, fn, e, gen);
+    return e->id;
+}
+
+/* ------------------------------------------------------ per-thread sync */
+
+/* First event of a thread under a new epoch (or ever): attach, say which
+ * mode is in force, restart the depth. */
+static __attribute__((noinline)) void thread_sync(ulma_rt_thread_t *t)
+{
+    ulma_rt_thread_t *r = ulma_rt_thread();
+    t->hook_epoch = g_epoch;
+    t->depth = 0;
+    if (r)
+        ulma_put(&t->prod, ulma_clock_read(), ULMA_EV_MODE, g_mode, 0);
+}
+
+/* ------------------------------------------------------------ fast mode */
+
+static PyObject *fast_eval(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+    PyCodeObject *co = f->f_code;
+    /* the step that only creates a generator/coroutine object passes
+     * through: cProfile does not count it (a resume, also by throw() or
+     * close(), is a call) */
+    if (ULMA_UNLIKELY((co->co_flags & GEN_FLAGS) && f->owner != FRAME_OWNED_BY_GENERATOR))
+        return _PyEval_EvalFrameDefault(ts, f, throwflag);
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    if (ULMA_UNLIKELY(t->hook_epoch != g_epoch))
+        thread_sync(t);
+    const uint32_t epoch = t->hook_epoch;
+    const uint32_t id = code_id(t, co);
+    const uint32_t d = ++t->depth;
+    ulma_put(&t->prod, ulma_clock_read(), ULMA_EV_CALL, id, (uint16_t)d);
+    PyObject *r = _PyEval_EvalFrameDefault(ts, f, throwflag);
+    if (ULMA_LIKELY(t->hook_epoch == epoch)) {
+        ulma_put(&t->prod, ulma_clock_read(), r ? ULMA_EV_RETURN : ULMA_EV_UNWIND, id,
+                 (uint16_t)d);
+        t->depth = d - 1;
+    }
+    return r;
+}
+
+/* ------------------------------------------------------------ full mode */
+
+static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    (void)obj;
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    if (ULMA_UNLIKELY(t->hook_epoch != g_epoch))
+        thread_sync(t);
+    if (ULMA_UNLIKELY(t->nesting))
+        return 0;
+    switch (what) {
+    case PyTrace_CALL: {
+        uint32_t id = code_id(t, frame->f_frame->f_code);
+        uint32_t d = ++t->depth;
+        ulma_put(&t->prod, ulma_clock_read(), ULMA_EV_CALL, id, (uint16_t)d);
+        break;
+    }
+    case PyTrace_RETURN: {
+        uint32_t d = t->depth;
+        if (d == 0) /* a frame entered before the hook: not ours to close */
+            break;
+        uint32_t id = code_id(t, frame->f_frame->f_code);
+        ulma_put(&t->prod, ulma_clock_read(), arg ? ULMA_EV_RETURN : ULMA_EV_UNWIND, id,
+                 (uint16_t)d);
+        t->depth = d - 1;
+        break;
+    }
+    case PyTrace_C_CALL:
+        if (PyCFunction_Check(arg)) {
+            uint32_t id = cfunc_id(t, (PyCFunctionObject *)arg);
+            uint32_t d = ++t->depth;
+            ulma_put(&t->prod, ulma_clock_read(), ULMA_EV_C_CALL, id, (uint16_t)d);
+        }
+        break;
+    case PyTrace_C_RETURN:
+    case PyTrace_C_EXCEPTION:
+        if (PyCFunction_Check(arg)) {
+            uint32_t d = t->depth;
+            if (d == 0)
+                break;
+            uint32_t id = cfunc_id(t, (PyCFunctionObject *)arg);
+            ulma_put(&t->prod, ulma_clock_read(), ULMA_EV_C_RETURN, id, (uint16_t)d);
+            t->depth = d - 1;
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* --------------------------------------------------------- mode changes */
+
+/* Name every thread the threading module knows (GIL held). */
+static void name_threads(void)
+{
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    PyObject *mods = PyImport_GetModuleDict();
+    PyObject *threading = mods ? PyDict_GetItemString(mods, "threading") : NULL; /* borrowed */
+    PyObject *list = threading ? PyObject_CallMethod(threading, "enumerate", NULL) : NULL;
+    if (list && PyList_Check(list)) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
+            PyObject *th = PyList_GET_ITEM(list, i);
+            PyObject *tid = PyObject_GetAttrString(th, "native_id");
+            PyObject *name = PyObject_GetAttrString(th, "name");
+            long t = tid && PyLong_Check(tid) ? PyLong_AsLong(tid) : -1;
+            const char *s = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+            if (t > 0 && s)
+                ulma_rt_name_thread((int32_t)t, s);
+            Py_XDECREF(tid);
+            Py_XDECREF(name);
+        }
+    }
+    Py_XDECREF(list);
+    PyErr_Clear();
+    PyErr_Restore(et, ev, etb);
+}
+
+/* threading.setprofile(x) where threading is loaded; only replaces None or
+ * our own callable (a program's own hook is left alone). */
+static void threading_setprofile(PyObject *fn)
+{
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    PyObject *mods = PyImport_GetModuleDict();
+    PyObject *threading = mods ? PyDict_GetItemString(mods, "threading") : NULL;
+    if (threading) {
+        PyObject *cur = PyObject_GetAttrString(threading, "_profile_hook");
+        if (cur && (cur == Py_None || cur == g_thread_boot)) {
+            PyObject *r = PyObject_CallMethod(threading, "setprofile", "O", fn);
+            Py_XDECREF(r);
+        }
+        Py_XDECREF(cur);
+    }
+    PyErr_Clear();
+    PyErr_Restore(et, ev, etb);
+}
+
+static void profile_all(int on)
+{
+    PyThreadState *ts = PyInterpreterState_ThreadHead(g_interp);
+    for (; ts; ts = PyThreadState_Next(ts)) {
+        if (on) {
+            if (ts->c_profilefunc == NULL)
+                _PyEval_SetProfile(ts, prof_hook, NULL);
+            else if (ts->c_profilefunc != prof_hook)
+                g_foreign_profile++, ulma_rt_problem();
+        } else if (ts->c_profilefunc == prof_hook) {
+            _PyEval_SetProfile(ts, NULL, NULL);
+        }
+    }
+    PyErr_Clear();
+}
+
+/* Apply `mode` process-wide. GIL held. */
+static void apply_mode(uint32_t mode)
+{
+    if (mode > ULMA_MODE_FULL)
+        mode = ULMA_MODE_OFF;
+    if (mode == g_mode)
+        return;
+    g_epoch++;
+    if (g_mode == ULMA_MODE_FAST)
+        _PyInterpreterState_SetEvalFrameFunc(g_interp, _PyEval_EvalFrameDefault);
+    else if (g_mode == ULMA_MODE_FULL)
+        profile_all(0);
+    g_mode = mode;
+    if (mode == ULMA_MODE_FAST)
+        _PyInterpreterState_SetEvalFrameFunc(g_interp, fast_eval);
+    else if (mode == ULMA_MODE_FULL)
+        profile_all(1);
+    if (mode != ULMA_MODE_OFF) {
+        threading_setprofile(g_thread_boot);
+        name_threads();
+    } else {
+        threading_setprofile(Py_None);
+    }
+}
+
+/* The runtime's watcher asks for a new control word. */
+static void on_control(uint32_t control, uint32_t seq, void *ctx)
+{
+    (void)ctx;
+    if (_Py_IsFinalizing())
+        return;
+    PyGILState_STATE g = PyGILState_Ensure();
+    apply_mode(control & ULMA_CTL_MODE_MASK);
+    ulma_rt_set_blocking((control & ULMA_CTL_BLOCKING) != 0);
+    g_objects = control & ULMA_CTL_OBJECTS;
+    ulma_rt_applied(g_mode | g_objects, seq);
+    PyGILState_Release(g);
+}
+
+/* ------------------------------------------------------------ Python API */
+
+static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    static char *kwlist[] = {"exe", "reader_pid", "control", NULL};
+    const char *exe = NULL;
+    int reader = 0;
+    unsigned int control = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|ziI", kwlist, &exe, &reader, &control))
+        return NULL;
+    int rc = ulma_rt_start_control(exe, reader, control);
+    if (rc != 0) {
+        errno = -rc;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    ulma_rt_set_control_handler(on_control, NULL);
+    ulma_segment_t *seg = ulma_rt_segment();
+    return PyUnicode_FromString(seg ? ulma_segment_path(seg) : "");
+}
+
+static PyObject *py_stop(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    apply_mode(ULMA_MODE_OFF);
+    Py_BEGIN_ALLOW_THREADS
+    ulma_rt_set_control_handler(NULL, NULL);
+    ulma_rt_stop();
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_detach_handler(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    Py_BEGIN_ALLOW_THREADS
+    ulma_rt_set_control_handler(NULL, NULL);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_set_mode(PyObject *self, PyObject *args)
+{
+    (void)self;
+    unsigned int mode;
+    int blocking = -1;
+    if (!PyArg_ParseTuple(args, "I|i", &mode, &blocking))
+        return NULL;
+    if (mode > ULMA_MODE_FULL) {
+        PyErr_SetString(PyExc_ValueError, "mode must be 0 (off), 1 (fast) or 2 (full)");
+        return NULL;
+    }
+    if (mode != ULMA_MODE_OFF && !ulma_rt_segment()) {
+        PyErr_SetString(PyExc_RuntimeError, "ulma runtime not started");
+        return NULL;
+    }
+    if (blocking >= 0)
+        ulma_rt_set_blocking(blocking);
+    uint32_t old = g_mode;
+    apply_mode(mode);
+    ulma_rt_applied(g_mode | g_objects, 0);
+    /* the calling thread says so at once (others on their next event) */
+    if (old != g_mode && mode == ULMA_MODE_OFF) {
+        ulma_rt_thread_t *t = ulma_rt_thread();
+        if (t) {
+            ulma_put(&t->prod, ulma_clock_read(), ULMA_EV_MODE, ULMA_MODE_OFF, 0);
+            t->hook_epoch = g_epoch;
+            t->depth = 0;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_thread_boot(PyObject *self, PyObject *args)
+{
+    (void)self, (void)args;
+    PyObject *mods = PyImport_GetModuleDict();
+    PyObject *threading = mods ? PyDict_GetItemString(mods, "threading") : NULL;
+    PyObject *cur = threading ? PyObject_CallMethod(threading, "current_thread", NULL) : NULL;
+    PyObject *name = cur ? PyObject_GetAttrString(cur, "name") : NULL;
+    const char *s = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+    if (s && g_mode != ULMA_MODE_OFF)
+        ulma_rt_name_thread(0, s);
+    Py_XDECREF(name);
+    Py_XDECREF(cur);
+    PyErr_Clear();
+    PyThreadState *ts = PyThreadState_Get();
+    _PyEval_SetProfile(ts, g_mode == ULMA_MODE_FULL ? prof_hook : NULL, NULL);
+    PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_name_thread(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int tid;
+    const char *name;
+    if (!PyArg_ParseTuple(args, "is", &tid, &name))
+        return NULL;
+    ulma_rt_name_thread(tid, name);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_status(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    ulma_segment_t *seg = ulma_rt_segment();
+    ulma_seg_header_t *h = seg ? ulma_segment_header(seg) : NULL;
+    PyObject *fp = PyLong_FromVoidPtr((void *)_PyInterpreterState_GetEvalFrameFunc(g_interp));
+    PyObject *d = Py_BuildValue(
+        "{s:I,s:s,s:i,s:i,s:K,s:K,s:I,s:I,s:K,s:K,s:I,s:I,s:O,s:i}", "mode", g_mode, "segment",
+        seg ? ulma_segment_path(seg) : "", "pid", (int)getpid(), "reader_pid",
+        ulma_rt_reader_pid(), "dropped", (unsigned long long)ulma_rt_dropped(), "problems",
+        (unsigned long long)(h ? ulma_load_relaxed(&h->problems) : 0), "threads_lost",
+        h ? ulma_load_relaxed(&h->threads_lost) : 0u, "generation",
+        ulma_load_relaxed(&ulma_rt_generation), "codes_defined",
+        (unsigned long long)g_codes_defined, "foreign_profile",
+        (unsigned long long)g_foreign_profile, "active",
+        ulma_load_relaxed(&ulma_rt_active), "control",
+        h ? ulma_load_relaxed(&h->control) : 0u, "eval_frame", fp, "blocking",
+        ulma_rt_blocking());
+    Py_XDECREF(fp);
+    return d;
+}
+
+static PyObject *py_eval_frame_is_default(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    return PyBool_FromLong(_PyInterpreterState_GetEvalFrameFunc(g_interp) ==
+                           _PyEval_EvalFrameDefault);
+}
+
+static PyObject *py_profile_is_ours(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    return PyBool_FromLong(PyThreadState_Get()->c_profilefunc == prof_hook);
+}
+
+/* ----------------------------------------------- reading (tests, tools) */
+
+typedef struct read_ctx {
+    PyObject *slots;   /* dict slot -> list of (kind, id, depth) */
+    PyObject *codes;   /* id -> (name, file, line) */
+    PyObject *cfuncs;  /* id -> (name, where) */
+    PyObject *threads; /* tid -> name */
+    int failed;
+} read_ctx_t;
+
+static PyObject *def_tuple(const void *payload, uint32_t len)
+{
+    ulma_def_code_t d;
+    if (len < sizeof(d))
+        return NULL;
+    memcpy(&d, payload, sizeof(d));
+    const char *s = (const char *)payload + sizeof(d);
+    if ((size_t)d.name_len + d.file_len > len - sizeof(d))
+        return NULL;
+    return Py_BuildValue("(s#s#I)", s, (Py_ssize_t)d.name_len, s + d.name_len,
+                         (Py_ssize_t)d.file_len, d.firstline);
+}
+
+static int read_batch(void *vctx, unsigned slot, const ulma_rec_t *recs, size_t nunits)
+{
+    read_ctx_t *c = vctx;
+    PyObject *key = PyLong_FromUnsignedLong(slot);
+    PyObject *list = key ? PyDict_GetItemWithError(c->slots, key) : NULL;
+    if (!list && key) {
+        list = PyList_New(0);
+        if (list) {
+            PyDict_SetItem(c->slots, key, list);
+            Py_DECREF(list);
+        }
+    }
+    Py_XDECREF(key);
+    if (!list) {
+        c->failed = 1;
+        return 0;
+    }
+    ulma_iter_t it;
+    ulma_iter_init(&it, recs, nunits);
+    ulma_rec_t h;
+    const void *pl;
+    uint32_t plen;
+    while (ulma_iter_next(&it, &h, &pl, &plen)) {
+        if (h.kind == ULMA_EV_PAD)
+            continue;
+        PyObject *tid, *val;
+        switch (h.kind) {
+        case ULMA_EV_DEF_CODE:
+        case ULMA_EV_DEF_CFUNC:
+            val = def_tuple(pl, plen);
+            tid = PyLong_FromUnsignedLong(h.id);
+            if (val && tid)
+                PyDict_SetItem(h.kind == ULMA_EV_DEF_CODE ? c->codes : c->cfuncs, tid, val);
+            Py_XDECREF(val);
+            Py_XDECREF(tid);
+            break;
+        case ULMA_EV_DEF_THREAD: {
+            const char *s = pl;
+            uint32_t n = 0;
+            while (n < plen && s[n])
+                n++;
+            val = PyUnicode_DecodeUTF8(s, n, "replace");
+            tid = PyLong_FromUnsignedLong(h.id);
+            if (val && tid)
+                PyDict_SetItem(c->threads, tid, val);
+            Py_XDECREF(val);
+            Py_XDECREF(tid);
+            break;
+        }
+        default:
+            break;
+        }
+        PyObject *t = Py_BuildValue("(BIH)", h.kind, h.id, h.depth);
+        if (!t || PyList_Append(list, t) != 0)
+            c->failed = 1;
+        Py_XDECREF(t);
+    }
+    PyErr_Clear();
+    return it.bad ? -1 : 0;
+}
+
+static PyObject *py_read_segment(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *path;
+    if (!PyArg_ParseTuple(args, "s", &path))
+        return NULL;
+    ulma_reader_t *r = NULL;
+    int rc = ulma_reader_open(path, &r);
+    if (rc != 0) {
+        errno = -rc;
+        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+    }
+    read_ctx_t c = {PyDict_New(), PyDict_New(), PyDict_New(), PyDict_New(), 0};
+    PyObject *res = NULL;
+    if (!c.slots || !c.codes || !c.cfuncs || !c.threads)
+        goto out;
+    long n;
+    do {
+        n = ulma_reader_drain(r, read_batch, &c, 0);
+    } while (n > 0);
+    if (c.failed) {
+        PyErr_SetString(PyExc_RuntimeError, "out of memory reading a segment");
+        goto out;
+    }
+    const ulma_seg_info_t *info = ulma_reader_info(r);
+    PyObject *names = PyDict_New(), *drops = PyDict_New(), *tids = PyDict_New();
+    if (!names || !drops || !tids) {
+        Py_XDECREF(names), Py_XDECREF(drops), Py_XDECREF(tids);
+        goto out;
+    }
+    for (unsigned i = 0; i < info->nslots; i++) {
+        const ulma_slot_stats_t *st = ulma_reader_slot_stats(r, i);
+        if (!st || st->generation == 0)
+            continue;
+        char buf[ULMA_THREAD_NAME_MAX + 1];
+        ulma_reader_thread_name(r, i, buf, sizeof(buf));
+        PyObject *k = PyLong_FromUnsignedLong(i);
+        PyObject *v1 = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace");
+        PyObject *v2 = PyLong_FromUnsignedLongLong(st->dropped);
+        PyObject *v3 = PyLong_FromLong(st->tid);
+        if (k && v1 && v2 && v3) {
+            PyDict_SetItem(names, k, v1);
+            PyDict_SetItem(drops, k, v2);
+            PyDict_SetItem(tids, k, v3);
+        }
+        Py_XDECREF(k), Py_XDECREF(v1), Py_XDECREF(v2), Py_XDECREF(v3);
+    }
+    res = Py_BuildValue(
+        "{s:i,s:i,s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:K,s:I,s:K,s:K,s:O,s:O,s:O,s:O,s:N,s:N,s:N}",
+        "pid", info->pid, "rank", info->mpi_rank, "size", info->mpi_size, "job", info->job,
+        "host", info->host, "exe", info->exe, "state", ulma_reader_state(r), "active_mode",
+        ulma_reader_active_mode(r), "applied_seq", ulma_reader_applied_seq(r), "problems",
+        (unsigned long long)ulma_reader_problems(r), "threads_lost",
+        ulma_reader_threads_lost(r), "dropped",
+        (unsigned long long)ulma_reader_total_dropped(r), "corrupt",
+        (unsigned long long)ulma_reader_total_corrupt(r), "slots", c.slots, "codes", c.codes,
+        "cfuncs", c.cfuncs, "threads", c.threads, "names", names, "slot_dropped", drops,
+        "tids", tids);
+out:
+    Py_XDECREF(c.slots);
+    Py_XDECREF(c.codes);
+    Py_XDECREF(c.cfuncs);
+    Py_XDECREF(c.threads);
+    ulma_reader_destroy(&r);
+    return res;
+}
+
+static PyObject *py_request(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *path;
+    unsigned int control;
+    if (!PyArg_ParseTuple(args, "sI", &path, &control))
+        return NULL;
+    ulma_reader_t *r = NULL;
+    int rc = ulma_reader_open(path, &r);
+    if (rc != 0) {
+        errno = -rc;
+        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+    }
+    uint32_t seq = ulma_reader_request(r, control);
+    ulma_reader_destroy(&r);
+    return PyLong_FromUnsignedLong(seq);
+}
+
+static PyObject *py_header(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *path;
+    if (!PyArg_ParseTuple(args, "s", &path))
+        return NULL;
+    ulma_reader_t *r = NULL;
+    int rc = ulma_reader_open(path, &r);
+    if (rc != 0) {
+        errno = -rc;
+        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+    }
+    const ulma_seg_info_t *info = ulma_reader_info(r);
+    PyObject *d = Py_BuildValue("{s:i,s:i,s:i,s:s,s:I,s:I,s:I,s:K,s:i}", "pid", info->pid,
+                                "rank", info->mpi_rank, "size", info->mpi_size, "job",
+                                info->job, "state", ulma_reader_state(r), "active_mode",
+                                ulma_reader_active_mode(r), "applied_seq",
+                                ulma_reader_applied_seq(r), "dropped",
+                                (unsigned long long)ulma_reader_total_dropped(r), "alive",
+                                ulma_reader_writer_alive(r));
+    ulma_reader_destroy(&r);
+    return d;
+}
+
+static PyMethodDef methods[] = {
+    {"start", (PyCFunction)(void (*)(void))py_start, METH_VARARGS | METH_KEYWORDS,
+     "start(exe=None, reader_pid=0, control=0) -> segment path\n"
+     "Create this process's segment (idempotent) and start the control watcher."},
+    {"stop", py_stop, METH_NOARGS, "Switch the hooks off and mark the segment exited."},
+    {"detach_handler", py_detach_handler, METH_NOARGS,
+     "Stop applying control requests (before the interpreter shuts down)."},
+    {"set_mode", py_set_mode, METH_VARARGS,
+     "set_mode(mode, blocking=-1): 0 off, 1 fast, 2 full, process-wide."},
+    {"thread_boot", py_thread_boot, METH_VARARGS,
+     "Installed with threading.setprofile: names a new thread, then installs the C hook\n"
+     "(full mode) or removes itself."},
+    {"name_thread", py_name_thread, METH_VARARGS, "name_thread(tid, name)"},
+    {"status", py_status, METH_NOARGS, "Runtime status as a dict."},
+    {"_eval_frame_is_default", py_eval_frame_is_default, METH_NOARGS, NULL},
+    {"_profile_is_ours", py_profile_is_ours, METH_NOARGS, NULL},
+    {"_read_segment", py_read_segment, METH_VARARGS,
+     "_read_segment(path) -> dict: drain a segment (consumes its records)."},
+    {"_request", py_request, METH_VARARGS, "_request(path, control) -> sequence number"},
+    {"_header", py_header, METH_VARARGS, "_header(path) -> dict of live header words"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moddef = {
+    PyModuleDef_HEAD_INIT, "ulma._ulma", "ULMA hooks (C part of the ulma package).", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+/* Check that co_extra has the layout code_extra_get() reads directly. */
+static int check_extra_layout(void)
+{
+    PyObject *co = (PyObject *)PyCode_NewEmpty("<ulma>", "<ulma>", 1);
+    if (!co)
+        return -1;
+    int ok = 0;
+    if (_PyCode_SetExtra(co, g_extra_index, (void *)(uintptr_t)0x1234567800000042ull) == 0) {
+        g_extra_direct = 1;
+        ok = code_extra_get((PyCodeObject *)co) == 0x1234567800000042ull;
+        void *v = NULL;
+        ok = ok && _PyCode_GetExtra(co, g_extra_index, &v) == 0 &&
+             (uintptr_t)v == 0x1234567800000042ull;
+    }
+    g_extra_direct = ok;
+    Py_DECREF(co);
+    PyErr_Clear();
+    return 0;
+}
+
+PyMODINIT_FUNC PyInit__ulma(void); /* the module entry point */
+PyMODINIT_FUNC PyInit__ulma(void)
+{
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m)
+        return NULL;
+    g_interp = PyInterpreterState_Get();
+    g_extra_index = _PyEval_RequestCodeExtraIndex(NULL);
+    if (g_extra_index < 0 || check_extra_layout() != 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    g_thread_boot = PyObject_GetAttrString(m, "thread_boot");
+    if (!g_thread_boot) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyModule_AddIntConstant(m, "MODE_OFF", ULMA_MODE_OFF);
+    PyModule_AddIntConstant(m, "MODE_FAST", ULMA_MODE_FAST);
+    PyModule_AddIntConstant(m, "MODE_FULL", ULMA_MODE_FULL);
+    PyModule_AddIntConstant(m, "CTL_OBJECTS", ULMA_CTL_OBJECTS);
+    PyModule_AddIntConstant(m, "CTL_BLOCKING", ULMA_CTL_BLOCKING);
+    PyModule_AddIntConstant(m, "CTL_VALID", (long)ULMA_CTL_VALID);
+    PyModule_AddIntConstant(m, "EV_CALL", ULMA_EV_CALL);
+    PyModule_AddIntConstant(m, "EV_RETURN", ULMA_EV_RETURN);
+    PyModule_AddIntConstant(m, "EV_UNWIND", ULMA_EV_UNWIND);
+    PyModule_AddIntConstant(m, "EV_C_CALL", ULMA_EV_C_CALL);
+    PyModule_AddIntConstant(m, "EV_C_RETURN", ULMA_EV_C_RETURN);
+    PyModule_AddIntConstant(m, "EV_DROP", ULMA_EV_DROP);
+    PyModule_AddIntConstant(m, "EV_MODE", ULMA_EV_MODE);
+    PyModule_AddIntConstant(m, "EV_THREAD_END", ULMA_EV_THREAD_END);
+    PyModule_AddIntConstant(m, "EV_DEF_CODE", ULMA_EV_DEF_CODE);
+    PyModule_AddIntConstant(m, "EV_DEF_CFUNC", ULMA_EV_DEF_CFUNC);
+    PyModule_AddIntConstant(m, "EV_DEF_THREAD", ULMA_EV_DEF_THREAD);
+    PyModule_AddIntConstant(m, "SEG_EXITED", ULMA_SEG_EXITED);
+    return m;
+}

@@ -1,0 +1,332 @@
+"""The launcher (python3 -m ulma) and the autostart session behind ULMA_MODE."""
+import atexit
+import builtins
+import io
+import os
+import signal
+import sys
+import types
+
+import ulma
+from ulma import _agent, _ulma
+
+HELP = """\
+NAME
+    python3 -m ulma - run a Python program under the ULMA profiler
+
+SYNOPSIS
+    python3 -m ulma [options] script.py [args ...]
+    python3 -m ulma [options] -m module [args ...]
+
+DESCRIPTION
+    Runs the program as `python3 script.py args` (or `python3 -m module args`)
+    would: same sys.argv, __main__ module, sys.path[0], output and exit
+    status, including SystemExit codes and the traceback of an uncaught
+    exception. Every Python thread of the program writes cycle-stamped
+    call and return records into its own ring of a shared-memory segment
+    (<dir>/ulma.<uid>.<pid>.<starttime>.seg); an agent (ulma-agent) drains
+    it on another CPU and builds the cProfile-compatible top table.
+
+    If no node agent runs (one holds an exclusive lock on
+    <dir>/ulma-agent.lock), or if -o, --json or -s is given, a private agent
+    is started for this program: it prints the table on standard output
+    when the program ends and writes the files asked for. Without --no-agent
+    and with no ulma-agent installed, the program still runs profiled and a
+    warning says that nothing will be printed.
+
+    Under MPI: mpirun -np 4 python3 -m ulma app.py. Without changing the
+    command line: mpirun -x ULMA_MODE=fast python3 app.py (see ENVIRONMENT).
+
+OPTIONS
+    --mode fast|full
+        fast (default): wrap CPython's frame evaluation; every Python
+        function call, generator/coroutine resume, return, suspension and
+        exit by exception is recorded, C functions are not.
+        full: the C profile hook on every thread; adds calls of C
+        functions (builtins, extension methods), named as cProfile names
+        them. Slower: CPython 3.11 makes a frame object for every call.
+    -o FILE
+        Write pstats data to FILE (readable with pstats.Stats).
+    --json FILE
+        Write the table as JSON to FILE.
+    -s KEY
+        Sort the printed table by KEY (pstats names: cumulative, tottime,
+        calls, ncalls, name, filename, ...).
+        FILE names may contain {rank} and {pid}, expanded by the agent.
+    --objects
+        Ask for object allocation statistics. Accepted and recorded in the
+        segment's control word; the object wedges come with a later release.
+    --blocking
+        Never drop records: a writer whose ring is full waits for the agent
+        (giving up after 0.2 s without progress, so a stuck agent cannot
+        hang the program).
+    --off
+        Load the hooks but leave them off: the program runs at full speed
+        until an agent switches profiling on through the control word.
+    --no-agent
+        Never start an agent; the segment is left for a node agent.
+    --dir DIR
+        Segment directory (default: $ULMA_DIR, else /dev/shm).
+    -h, --help
+        Show this text and exit.
+
+ENVIRONMENT
+    ULMA_DIR      segment directory when --dir is not given
+    ULMA_AGENT    path of the ulma-agent binary to start
+    ULMA_MODE     fast|full|off: with ulma-autostart.pth installed, turns the
+                  hooks on at interpreter start without `-m ulma`; then also
+                  ULMA_OUTPUT=FILE (as -o), ULMA_JSON=FILE (as --json),
+                  ULMA_SORT=KEY (as -s), ULMA_BLOCKING=1, ULMA_NO_AGENT=1
+    ULMA_SLOTS, ULMA_RING_SIZE
+                  threads per process and bytes per thread ring
+
+EXIT STATUS
+    The program's own: 0, its SystemExit code, 1 after an uncaught
+    exception; 2 for a usage error of this launcher or a missing script.
+
+EXAMPLES
+    python3 -m ulma -s cumulative app.py --size 10
+    python3 -m ulma --mode full -o app.{pid}.pstats -m mypkg.tool
+    mpirun -np 4 python3 -m ulma --json prof.{rank}.json app.py
+"""
+
+USAGE = ("usage: python3 -m ulma [--mode fast|full] [-o FILE] [--json FILE] [-s KEY] "
+         "[--objects] [--blocking] [--off] [--no-agent] [--dir DIR] "
+         "(script.py | -m module) [args ...]\n")
+
+
+class UsageError(Exception):
+    pass
+
+
+class Options:
+    def __init__(self):
+        self.mode = "fast"
+        self.output = None
+        self.json = None
+        self.sort = None
+        self.objects = False
+        self.blocking = False
+        self.off = False
+        self.no_agent = False
+        self.dir = None
+        self.module = None
+        self.script = None
+        self.args = []
+
+
+_WITH_VALUE = {"--mode": "mode", "-o": "output", "--json": "json", "-s": "sort", "--dir": "dir"}
+_FLAGS = {"--objects": "objects", "--blocking": "blocking", "--off": "off",
+          "--no-agent": "no_agent"}
+
+
+def parse(argv):
+    """Options up to the script or -m module; everything after belongs to
+    the program."""
+    o = Options()
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("-h", "--help"):
+            sys.stdout.write(HELP)
+            raise SystemExit(0)
+        if a == "-m":
+            if i + 1 >= len(argv):
+                raise UsageError("-m needs a module name")
+            o.module, o.args = argv[i + 1], argv[i + 2:]
+            break
+        if a == "--":
+            if i + 1 >= len(argv):
+                raise UsageError("no script given")
+            o.script, o.args = argv[i + 1], argv[i + 2:]
+            break
+        key, val = a, None
+        if a.startswith("--") and "=" in a:
+            key, val = a.split("=", 1)
+        elif a[:2] in ("-o", "-s") and len(a) > 2:
+            key, val = a[:2], a[2:]
+        if key in _WITH_VALUE:
+            if val is None:
+                if i + 1 >= len(argv):
+                    raise UsageError("%s needs a value" % key)
+                i += 1
+                val = argv[i]
+            setattr(o, _WITH_VALUE[key], val)
+        elif key in _FLAGS and val is None:
+            setattr(o, _FLAGS[key], True)
+        elif a.startswith("-") and a != "-":
+            raise UsageError("unknown option %s" % a)
+        else:
+            o.script, o.args = a, argv[i + 1:]
+            break
+        i += 1
+    if o.mode not in ("fast", "full"):
+        raise UsageError("--mode must be fast or full")
+    if o.script is None and o.module is None:
+        raise UsageError("no script or -m module given")
+    return o
+
+
+class Session:
+    """One profiled process: agent, segment, hooks, and the end of it all."""
+
+    def __init__(self, mode, directory, sort=None, output=None, json_file=None, objects=False,
+                 blocking=False, off=False, no_agent=False, exe=None):
+        self.owner = os.getpid()
+        self.agent = None
+        self.interrupted = False
+        self.directory = directory
+        os.environ["ULMA_DIR"] = directory  # the runtime and our children agree
+        reader = _inherited_agent()
+        if reader == 0 and not no_agent and (
+                output or json_file or sort or not _agent.node_agent_running(directory)):
+            self.agent = _agent.spawn_private(directory, self.owner, sort, output, json_file)
+            if self.agent is not None:
+                reader = self.agent.pid
+                # children (fork, spawn) report to the same agent
+                os.environ["ULMA_AGENT_PID"] = str(reader)
+        m = ulma.MODES[mode]
+        control = ((0 if off else m) | (_ulma.CTL_OBJECTS if objects else 0)
+                   | (_ulma.CTL_BLOCKING if blocking else 0))
+        self.path = ulma.start(exe, reader, control)
+        atexit.register(self.finish)
+        if not off:
+            _ulma.set_mode(m, 1 if blocking else 0)
+
+    def finish(self):
+        """At exit: hooks off, segment exited, output flushed, agent done."""
+        try:
+            _ulma.stop()
+        except Exception:
+            pass
+        for f in (sys.stdout, sys.stderr):
+            try:
+                f.flush()
+            except Exception:
+                pass
+        if os.getpid() == self.owner and self.agent is not None:
+            _agent.wait(self.agent)
+        if self.interrupted:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def _inherited_agent():
+    """The private agent of a parent process, if it still runs."""
+    try:
+        pid = int(os.environ.get("ULMA_AGENT_PID", "0"))
+        if pid > 0:
+            os.kill(pid, 0)
+            return pid
+    except (ValueError, OSError):
+        pass
+    return 0
+
+
+def _exit_status(e):
+    """What the interpreter does with an uncaught SystemExit."""
+    code = e.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    try:
+        sys.stderr.write(str(code) + "\n")
+    except Exception:
+        pass
+    return 1
+
+
+def _main_module(name="__main__"):
+    mod = types.ModuleType(name)
+    mod.__dict__.update(__builtins__=builtins, __annotations__={}, __package__=None,
+                        __spec__=None, __loader__=None)
+    return mod
+
+
+def _prepare_script(path):
+    """Compile a script and give it a fresh __main__ module. Returns (code,
+    module) or an exit status."""
+    try:
+        with io.open_code(path) as f:
+            source = f.read()
+    except OSError as e:
+        sys.stderr.write("%s: can't open file %r: [Errno %d] %s\n"
+                         % (sys.executable, os.path.abspath(path), e.errno, e.strerror))
+        return 2
+    from importlib.machinery import SourceFileLoader
+
+    mod = _main_module()
+    mod.__file__ = path
+    mod.__cached__ = None
+    mod.__loader__ = SourceFileLoader("__main__", path)
+    sys.argv[:] = [path]
+    sys.path[0] = os.path.dirname(os.path.realpath(path))
+    return compile(source, path, "exec", dont_inherit=True), mod
+
+
+def _prepare_module(name):
+    import runpy
+
+    try:
+        mod_name, spec, code = runpy._get_module_details(name, runpy._Error)
+    except runpy._Error as e:
+        sys.stderr.write("%s: %s\n" % (sys.executable, e))
+        return 1
+    mod = _main_module()
+    mod.__dict__.update(__file__=spec.origin, __cached__=spec.cached, __loader__=spec.loader,
+                        __package__=spec.parent, __spec__=spec)
+    sys.argv[:] = [spec.origin]
+    return code, mod
+
+
+def _run(code, mod, session):
+    """Run the program's code as __main__; return its exit status."""
+    sys.modules["__main__"] = mod
+    try:
+        exec(code, mod.__dict__)
+    except SystemExit as e:
+        return _exit_status(e)
+    except BaseException as e:
+        tb = e.__traceback__.tb_next if e.__traceback__ else None  # our own frame
+        sys.excepthook(type(e), e, tb)
+        if isinstance(e, KeyboardInterrupt):
+            session.interrupted = True
+        return 1
+    return 0
+
+
+def main(argv):
+    try:
+        o = parse(argv)
+    except UsageError as e:
+        sys.stderr.write(USAGE + "python3 -m ulma: error: %s\n" % e)
+        return 2
+    directory = o.dir or os.environ.get("ULMA_DIR") or "/dev/shm"
+    if o.script is not None:
+        prep = _prepare_script(o.script)
+        exe = o.script
+    else:
+        prep = _prepare_module(o.module)
+        exe = o.module
+    if isinstance(prep, int):
+        return prep
+    code, mod = prep
+    sys.argv.extend(o.args)
+    session = Session(o.mode, directory, o.sort, o.output, o.json, o.objects, o.blocking,
+                      o.off, o.no_agent, exe=exe)
+    return _run(code, mod, session)
+
+
+def autostart(mode):
+    """ULMA_MODE at interpreter start (see _autostart.py)."""
+    mode = mode.strip().lower()
+    if mode not in ulma.MODES:
+        raise ValueError("ULMA_MODE=%r: use fast, full or off" % mode)
+    os.environ["ULMA_AUTOSTARTED"] = str(os.getpid())
+    env = os.environ.get
+    Session("fast" if mode == "off" else mode, env("ULMA_DIR") or "/dev/shm",
+            env("ULMA_SORT") or None, env("ULMA_OUTPUT") or None, env("ULMA_JSON") or None,
+            blocking=env("ULMA_BLOCKING") == "1", off=(mode == "off"),
+            no_agent=env("ULMA_NO_AGENT") == "1",
+            exe=None)

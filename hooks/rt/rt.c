@@ -1,0 +1,514 @@
+/*
+ * rt.c - libulma-rt: the process's segment, the per-thread producers, the
+ * control watcher, fork handling. See ulma/rt.h for the contract.
+ *
+ * Locking: `g_lock` guards the segment pointer, the registry of attached
+ * threads and the pending thread names; it is taken on a thread's first
+ * event (attach), at thread exit, on start/stop and by the watcher, never
+ * on a per-event path. `g_handler_lock` serialises handler calls with
+ * handler removal.
+ *
+ * The segment's mapping is never unmapped while the process runs: a thread
+ * may still be inside a hook when profiling stops, and its producer points
+ * into the mapping. ulma_rt_stop() marks the segment exited and forgets it;
+ * the pages stay mapped (and cost nothing once the agent unlinks the file).
+ */
+#define _GNU_SOURCE
+#include "ulma/rt.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ulma/clock.h"
+
+_Atomic uint32_t ulma_rt_active;
+_Atomic uint32_t ulma_rt_generation;
+__thread ulma_rt_thread_t ulma_rt_tls __attribute__((tls_model("initial-exec")));
+
+#define PENDING_NAMES 128
+
+typedef struct pending_name {
+    int32_t tid;
+    char name[ULMA_THREAD_NAME_MAX];
+} pending_name_t;
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static ulma_segment_t *_Atomic g_seg;
+static char g_exe[ULMA_EXE_MAX];
+static int32_t g_reader_pid;
+static _Atomic int g_blocking;
+static ulma_rt_thread_t *g_threads[ULMA_MAX_SLOTS]; /* attached threads (registry) */
+static uint32_t g_nthreads;
+static pending_name_t g_names[PENDING_NAMES];
+static uint32_t g_nnames;
+
+static pthread_key_t g_key;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+/* watcher */
+static pthread_mutex_t g_watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_watch_cond = PTHREAD_COND_INITIALIZER;
+static pthread_t g_watcher;
+static int g_watcher_running;
+static int g_watcher_stop;
+
+/* control handler */
+static pthread_mutex_t g_handler_lock = PTHREAD_MUTEX_INITIALIZER;
+static ulma_rt_control_fn g_handler;
+static void *g_handler_ctx;
+
+static int32_t gettid_(void) { return (int32_t)syscall(SYS_gettid); }
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------- identity */
+
+static const char *env_first(const char *const *names)
+{
+    for (; *names; names++) {
+        const char *v = getenv(*names);
+        if (v && *v)
+            return v;
+    }
+    return NULL;
+}
+
+static int32_t env_int(const char *const *names, int32_t dflt)
+{
+    const char *v = env_first(names);
+    if (!v)
+        return dflt;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end != '\0' || x < 0 || x > INT32_MAX)
+        return dflt;
+    return (int32_t)x;
+}
+
+static void identity_from_env(ulma_segment_opts_t *o)
+{
+    static const char *const rank[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK",
+                                       "SLURM_PROCID", NULL};
+    static const char *const size[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS",
+                                       "SLURM_NPROCS", NULL};
+    static const char *const job[] = {"OMPI_MCA_ess_base_jobid", "OMPI_MCA_orte_ess_jobid",
+                                      "PMIX_NAMESPACE", "SLURM_JOB_ID", NULL};
+    o->mpi_rank = env_int(rank, -1);
+    o->mpi_size = env_int(size, 0);
+    o->job = env_first(job);
+}
+
+/* ------------------------------------------------------------------ threads */
+
+static void registry_remove(ulma_rt_thread_t *t)
+{
+    for (uint32_t i = 0; i < g_nthreads; i++) {
+        if (g_threads[i] == t) {
+            g_threads[i] = g_threads[--g_nthreads];
+            return;
+        }
+    }
+}
+
+/* pthread key destructor: the thread ends. */
+static void thread_exit(void *arg)
+{
+    ulma_rt_thread_t *t = arg;
+    pthread_mutex_lock(&g_lock);
+    registry_remove(t);
+    if (t->prod.slot && t->generation == ulma_load_relaxed(&ulma_rt_generation) &&
+        ulma_load_relaxed(&g_seg))
+        ulma_producer_detach(&t->prod);
+    t->prod.slot = NULL;
+    t->prod.limit = 0;
+    t->attached = 1; /* no re-attach from this dying thread */
+    pthread_mutex_unlock(&g_lock);
+}
+
+static void atfork_prepare(void);
+static void atfork_parent(void);
+static void atfork_child(void);
+static void at_exit(void);
+
+static void init_once(void)
+{
+    pthread_key_create(&g_key, thread_exit);
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    atexit(at_exit);
+}
+
+static const char *pending_lookup(int32_t tid)
+{
+    for (uint32_t i = 0; i < g_nnames; i++)
+        if (g_names[i].tid == tid)
+            return g_names[i].name;
+    return NULL;
+}
+
+/* Write a DEF_THREAD record into `t`'s ring. */
+static void put_def_thread(ulma_rt_thread_t *t, int32_t tid, const char *name)
+{
+    if (!t->prod.slot)
+        return;
+    ulma_put_payload(&t->prod, ulma_clock_read(), ULMA_EV_DEF_THREAD, (uint32_t)tid,
+                     (uint16_t)t->depth, name, (uint32_t)strnlen(name, ULMA_THREAD_NAME_MAX - 1));
+}
+
+/* Attach the calling thread; g_lock held. */
+static ulma_rt_thread_t *attach_locked(ulma_rt_thread_t *t)
+{
+    ulma_segment_t *seg = ulma_load_relaxed(&g_seg);
+    if (!seg)
+        return NULL;
+    uint32_t gen = ulma_load_relaxed(&ulma_rt_generation);
+    if (t->attached && t->generation == gen)
+        return t->prod.slot ? t : NULL;
+    if (t->attached && t->generation != gen)
+        registry_remove(t); /* attached to a segment that was stopped */
+    int32_t tid = gettid_();
+    char name[ULMA_THREAD_NAME_MAX] = "";
+    const char *pn = pending_lookup(tid);
+    if (pn)
+        snprintf(name, sizeof(name), "%s", pn);
+    else
+        pthread_getname_np(pthread_self(), name, sizeof(name));
+    memset(&t->prod, 0, sizeof(t->prod));
+    t->attached = 1;
+    t->generation = gen;
+    t->tid = tid;
+    pthread_setspecific(g_key, t);
+    if (ulma_producer_attach(seg, &t->prod, tid, name) != 0)
+        return NULL; /* counted in threads_lost */
+    if (atomic_load(&g_blocking))
+        ulma_producer_set_blocking(&t->prod, 1);
+    if (g_nthreads < ULMA_MAX_SLOTS)
+        g_threads[g_nthreads++] = t;
+    if (pn)
+        put_def_thread(t, tid, name);
+    return t;
+}
+
+ulma_rt_thread_t *ulma_rt_thread(void)
+{
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    if (ULMA_LIKELY(t->attached && t->generation == ulma_load_relaxed(&ulma_rt_generation)))
+        return t->prod.slot ? t : NULL;
+    pthread_mutex_lock(&g_lock);
+    ulma_rt_thread_t *r = attach_locked(t);
+    pthread_mutex_unlock(&g_lock);
+    return r;
+}
+
+void ulma_rt_name_thread(int32_t tid, const char *name)
+{
+    if (!name)
+        return;
+    int32_t self = gettid_();
+    if (tid == 0)
+        tid = self;
+    pthread_mutex_lock(&g_lock);
+    pending_name_t *pn = NULL;
+    for (uint32_t i = 0; i < g_nnames; i++)
+        if (g_names[i].tid == tid)
+            pn = &g_names[i];
+    if (!pn) {
+        /* a full table forgets its oldest entry: names only matter at attach */
+        if (g_nnames == PENDING_NAMES) {
+            memmove(g_names, g_names + 1, sizeof(g_names) - sizeof(g_names[0]));
+            g_nnames--;
+        }
+        pn = &g_names[g_nnames++];
+        pn->tid = tid;
+    }
+    snprintf(pn->name, sizeof(pn->name), "%s", name);
+    /* a thread already attached: rename its slot (readers copy the name) */
+    for (uint32_t i = 0; i < g_nthreads; i++) {
+        ulma_rt_thread_t *o = g_threads[i];
+        if (o->tid == tid && o->prod.slot) {
+            ulma_slot_header_t *sh = o->prod.slot;
+            size_t n = strnlen(name, ULMA_THREAD_NAME_MAX - 1);
+            memset(sh->name, 0, sizeof(sh->name));
+            memcpy(sh->name, name, n);
+        }
+    }
+    ulma_rt_thread_t *me = attach_locked(&ulma_rt_tls);
+    if (me)
+        put_def_thread(me, tid, pn->name);
+    pthread_mutex_unlock(&g_lock);
+}
+
+void ulma_rt_set_blocking(int on)
+{
+    pthread_mutex_lock(&g_lock);
+    atomic_store(&g_blocking, on ? 1 : 0);
+    /* `blocking` is read only in the producer's slow path; a plain word
+     * store is seen there at the latest on the next slow path */
+    for (uint32_t i = 0; i < g_nthreads; i++)
+        __atomic_store_n(&g_threads[i]->prod.blocking, on ? 1u : 0u, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&g_lock);
+}
+
+int ulma_rt_blocking(void) { return atomic_load(&g_blocking); }
+
+/* ------------------------------------------------------------------ watcher */
+
+static void refresh(ulma_seg_header_t *h, int calib)
+{
+    ulma_store_relaxed(&h->heartbeat_ns, mono_ns());
+    if (calib) {
+        ulma_store_relaxed(&h->calib_tsc1, ulma_clock_read());
+        ulma_store_relaxed(&h->calib_ns1, ulma_clock_mono_ns());
+    }
+}
+
+static void poll_control(void)
+{
+    ulma_segment_t *seg = ulma_load_relaxed(&g_seg);
+    if (!seg)
+        return;
+    ulma_seg_header_t *h = ulma_segment_header(seg);
+    /* acquire: the control word written before control_seq is seen */
+    uint32_t seq = ulma_load_acquire(&h->control_seq);
+    if (seq == ulma_load_relaxed(&h->applied_seq))
+        return;
+    uint32_t control = ulma_load_relaxed(&h->control);
+    pthread_mutex_lock(&g_handler_lock);
+    if (g_handler) {
+        g_handler(control, seq, g_handler_ctx);
+    } else {
+        ulma_rt_set_blocking((control & ULMA_CTL_BLOCKING) != 0);
+        ulma_rt_applied(control & (ULMA_CTL_MODE_MASK | ULMA_CTL_OBJECTS), seq);
+    }
+    pthread_mutex_unlock(&g_handler_lock);
+}
+
+static void *watcher_main(void *arg)
+{
+    (void)arg;
+    unsigned ticks = 0;
+    pthread_mutex_lock(&g_watch_lock);
+    while (!g_watcher_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)ULMA_RT_WATCH_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g_watch_cond, &g_watch_lock, &ts);
+        if (g_watcher_stop)
+            break;
+        pthread_mutex_unlock(&g_watch_lock);
+        ulma_segment_t *seg = ulma_load_relaxed(&g_seg);
+        if (seg)
+            refresh(ulma_segment_header(seg), ++ticks % (1000u / ULMA_RT_WATCH_MS) == 0);
+        poll_control();
+        pthread_mutex_lock(&g_watch_lock);
+    }
+    pthread_mutex_unlock(&g_watch_lock);
+    return NULL;
+}
+
+static void watcher_start(void)
+{
+    if (g_watcher_running)
+        return;
+    sigset_t all, old;
+    sigfillset(&all);
+    /* the watcher takes no signals: they stay with the program's threads */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    g_watcher_stop = 0;
+    if (pthread_create(&g_watcher, NULL, watcher_main, NULL) == 0) {
+        g_watcher_running = 1;
+        pthread_setname_np(g_watcher, "ulma-watcher");
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void watcher_stop(void)
+{
+    if (!g_watcher_running)
+        return;
+    pthread_mutex_lock(&g_watch_lock);
+    g_watcher_stop = 1;
+    pthread_cond_signal(&g_watch_cond);
+    pthread_mutex_unlock(&g_watch_lock);
+    if (!pthread_equal(pthread_self(), g_watcher))
+        pthread_join(g_watcher, NULL);
+    else
+        pthread_detach(g_watcher);
+    g_watcher_running = 0;
+}
+
+void ulma_rt_set_control_handler(ulma_rt_control_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&g_handler_lock);
+    g_handler = fn;
+    g_handler_ctx = ctx;
+    pthread_mutex_unlock(&g_handler_lock);
+}
+
+void ulma_rt_applied(uint32_t active, uint32_t seq)
+{
+    atomic_store_explicit(&ulma_rt_active, active, memory_order_relaxed);
+    ulma_segment_t *seg = ulma_load_relaxed(&g_seg);
+    if (!seg)
+        return;
+    ulma_seg_header_t *h = ulma_segment_header(seg);
+    ulma_store_relaxed(&h->active_mode, active);
+    if (seq)
+        ulma_store_release(&h->applied_seq, seq); /* the mode above is seen with it */
+}
+
+void ulma_rt_problem(void)
+{
+    ulma_segment_t *seg = ulma_load_relaxed(&g_seg);
+    if (seg)
+        atomic_fetch_add_explicit(&ulma_segment_header(seg)->problems, 1, memory_order_relaxed);
+}
+
+int32_t ulma_rt_reader_pid(void) { return g_reader_pid; }
+
+uint64_t ulma_rt_dropped(void)
+{
+    uint64_t n = 0;
+    pthread_mutex_lock(&g_lock);
+    ulma_segment_t *seg = ulma_load_relaxed(&g_seg);
+    if (seg) {
+        ulma_seg_header_t *h = ulma_segment_header(seg);
+        uint8_t *base = (uint8_t *)h;
+        for (uint32_t i = 0; i < h->nslots; i++) {
+            ulma_slot_header_t *sh =
+                (ulma_slot_header_t *)(void *)(base + h->slot_offset + (uint64_t)i * h->slot_size);
+            n += ulma_load_relaxed(&sh->dropped);
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    return n;
+}
+
+/* ------------------------------------------------------------ start / stop */
+
+static int create_locked(uint64_t calib_window_ns, uint32_t control)
+{
+    ulma_segment_opts_t o;
+    ulma_segment_opts_init(&o);
+    identity_from_env(&o);
+    o.exe = g_exe[0] ? g_exe : NULL;
+    o.reader_pid = g_reader_pid;
+    o.calib_window_ns = calib_window_ns;
+    ulma_segment_t *seg = NULL;
+    int rc = ulma_segment_create(&o, &seg);
+    if (rc != 0)
+        return rc;
+    ulma_seg_header_t *h = ulma_segment_header(seg);
+    ulma_store_relaxed(&h->control, control);
+    ulma_store_relaxed(&h->active_mode, ulma_load_relaxed(&ulma_rt_active));
+    atomic_fetch_add(&ulma_rt_generation, 1);
+    atomic_store(&g_seg, seg);
+    return 0;
+}
+
+int ulma_rt_start_control(const char *exe, int32_t reader_pid, uint32_t control)
+{
+    pthread_once(&g_once, init_once);
+    pthread_mutex_lock(&g_lock);
+    int rc = 0;
+    if (!ulma_load_relaxed(&g_seg)) {
+        snprintf(g_exe, sizeof(g_exe), "%s", exe ? exe : "");
+        g_reader_pid = reader_pid;
+        rc = create_locked(0, control);
+    }
+    pthread_mutex_unlock(&g_lock);
+    if (rc == 0) {
+        pthread_mutex_lock(&g_watch_lock);
+        watcher_start();
+        pthread_mutex_unlock(&g_watch_lock);
+    }
+    return rc;
+}
+
+int ulma_rt_start(const char *exe, int32_t reader_pid)
+{
+    return ulma_rt_start_control(exe, reader_pid, 0);
+}
+
+ulma_segment_t *ulma_rt_segment(void) { return ulma_load_relaxed(&g_seg); }
+
+void ulma_rt_stop(void)
+{
+    watcher_stop();
+    pthread_mutex_lock(&g_lock);
+    ulma_segment_t *seg = ulma_load_relaxed(&g_seg);
+    if (seg) {
+        atomic_store(&ulma_rt_active, 0);
+        ulma_seg_header_t *h = ulma_segment_header(seg);
+        ulma_store_relaxed(&h->active_mode, 0u);
+        /* everything written before is visible to a reader that sees EXITED;
+         * the mapping stays (see the top of this file) */
+        ulma_store_release(&h->state, (uint32_t)ULMA_SEG_EXITED);
+        atomic_store(&g_seg, (ulma_segment_t *)NULL);
+        g_nthreads = 0;
+    }
+    pthread_mutex_unlock(&g_lock);
+}
+
+static void at_exit(void)
+{
+    /* no join here: the watcher may wait for an interpreter that is gone */
+    pthread_mutex_lock(&g_watch_lock);
+    g_watcher_stop = 1;
+    pthread_cond_signal(&g_watch_cond);
+    pthread_mutex_unlock(&g_watch_lock);
+    ulma_segment_t *seg = atomic_exchange(&g_seg, (ulma_segment_t *)NULL);
+    if (seg)
+        ulma_store_release(&ulma_segment_header(seg)->state, (uint32_t)ULMA_SEG_EXITED);
+}
+
+/* -------------------------------------------------------------------- fork */
+
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&g_watch_lock);
+    pthread_mutex_lock(&g_lock);
+}
+
+static void atfork_parent(void)
+{
+    pthread_mutex_unlock(&g_lock);
+    pthread_mutex_unlock(&g_watch_lock);
+}
+
+/* The child: only the forking thread lives on. It abandons the parent's
+ * mapping, forgets every thread state, makes its own segment (same reader,
+ * same mode) and restarts the watcher. */
+static void atfork_child(void)
+{
+    pthread_mutex_init(&g_lock, NULL);
+    pthread_mutex_init(&g_watch_lock, NULL);
+    pthread_cond_init(&g_watch_cond, NULL);
+    pthread_mutex_init(&g_handler_lock, NULL);
+    g_watcher_running = 0;
+    g_nthreads = 0;
+    g_nnames = 0;
+    memset(&ulma_rt_tls, 0, sizeof(ulma_rt_tls));
+    ulma_segment_t *seg = atomic_exchange(&g_seg, (ulma_segment_t *)NULL);
+    if (!seg)
+        return;
+    uint32_t control = ulma_load_relaxed(&ulma_segment_header(seg)->control);
+    ulma_segment_abandon(&seg);
+    if (create_locked(1000000u, control) == 0)
+        watcher_start();
+}
