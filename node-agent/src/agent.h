@@ -1,0 +1,72 @@
+/*
+ * agent.h - ulma-agent: discovery, draining, harvesting, the query
+ * endpoint and the control path, in one reactor (agent_run) plus one
+ * periodic function (agent_cron).
+ *
+ * Two ways to run:
+ *   node agent     one per node and directory, holds <dir>/ulma-agent.lock,
+ *                  claims every segment it may read, answers queries on
+ *                  ipc://<dir>/ulma-agent.ipc (and --listen tcp://...).
+ *   private agent  --private PID: drains the segments of PID and its
+ *                  descendants until they are all done, then prints the
+ *                  table and writes the files asked for, and exits.
+ */
+#ifndef AGENT_AGENT_H
+#define AGENT_AGENT_H
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "profile.h"
+#include "ulma/reader.h"
+#include "util.h"
+
+#define AGENT_MAX_UIDS 64
+#define AGENT_PATH_MAX 4096
+
+/* The whole configuration; filled from the option table in config.c. */
+typedef struct agent_config {
+    char dir[AGENT_PATH_MAX];      /* segment directory */
+    int32_t private_pid;           /* 0: node agent */
+    char sort[32];                 /* table sort key */
+    char out_pstats[AGENT_PATH_MAX], out_json[AGENT_PATH_MAX];
+    char out_collapsed[AGENT_PATH_MAX], out_speedscope[AGENT_PATH_MAX];
+    char out_pprof[AGENT_PATH_MAX], out_svg[AGENT_PATH_MAX];
+    char endpoint[AGENT_PATH_MAX]; /* "" default ipc, "none": no endpoint */
+    char listen[256];              /* extra tcp endpoint or "" */
+    uint32_t allow_uids[AGENT_MAX_UIDS];
+    uint32_t n_allow_uids;
+    double keep_s;                 /* keep results of ended processes */
+    uint32_t scan_ms;              /* periodic directory scan */
+    uint32_t cron_ms;              /* cron period */
+    uint32_t interval_ms;          /* rate interval */
+    uint32_t idle_us;              /* sleep when every ring is empty */
+    uint32_t rows;                 /* table rows (0 = all) */
+    double run_for_s;              /* node agent: stop after this long (0 = never) */
+    uint32_t no_table;             /* private: print no table */
+    uint32_t quiet, verbose;
+    prof_limits_t lim;
+} agent_config_t;
+
+typedef struct agent agent_t;
+
+/* Parse argv into `cfg` (defaults first). Returns 0 to run, 1 if it printed
+ * help/version (exit 0), -1 on a usage error (message printed). */
+int agent_config_parse(agent_config_t *cfg, int argc, char **argv);
+void agent_config_help(FILE *out);
+
+/* Create the agent: lock (node mode), inotify, endpoint. On failure returns
+ * NULL with a message in err. Caller owns the return value. */
+agent_t *agent_new(const agent_config_t *cfg, char *err, size_t errlen);
+void agent_destroy(agent_t **a_p);
+
+/* Run until stopped (signal), --run-for elapses, or (private mode) every
+ * process is done. Returns the exit status. */
+int agent_run(agent_t *a);
+
+/* Ask a running agent_run to return (async-signal-safe). */
+void agent_stop(agent_t *a);
+
+#endif /* AGENT_AGENT_H */

@@ -1,0 +1,92 @@
+/*
+ * agent_int.h - what agent.c shares with query.c (not installed, not for
+ * other programs): the agent's state, its processes, pending control
+ * answers.
+ */
+#ifndef AGENT_AGENT_INT_H
+#define AGENT_AGENT_INT_H
+
+#include "agent.h"
+
+/* One monitored process (one segment). */
+typedef struct aproc {
+    char *path;
+    ulma_reader_t *rd;
+    prof_t *prof;
+    ulma_seg_info_t info;
+    int finished;            /* writer gone and drained (file removed) */
+    int faulted;             /* the mapping faulted: results kept as they were */
+    int writer_gone;         /* exited or dead: next empty drain finishes it */
+    int outputs_written;
+    uint64_t claimed_ns, finished_ns;
+    struct aproc *next;
+} aproc_t;
+
+/* A path we saw and left alone (another live reader, not ours, bad file). */
+typedef struct askip {
+    char *path;
+    uint64_t until_ns;       /* look again after this */
+    struct askip *next;
+} askip_t;
+
+#define CTL_MAX_FRAMES 8
+#define CTL_MAX_TARGETS 4096
+
+/* A control request waiting for the processes to apply it. */
+typedef struct ctl_wait {
+    void *env[CTL_MAX_FRAMES]; /* envelope frames (copied) */
+    size_t env_len[CTL_MAX_FRAMES];
+    int nenv;
+    uint64_t deadline_ns;
+    uint32_t control;
+    uint32_t n;
+    struct {
+        aproc_t *proc;
+        uint32_t seq;
+    } t[CTL_MAX_TARGETS];
+    struct ctl_wait *next;
+} ctl_wait_t;
+
+struct agent {
+    agent_config_t cfg;
+    int private_mode;
+    pid_t self;
+    int lock_fd;
+    int inotify_fd;
+    void *zctx, *router;
+    char ipc_path[AGENT_PATH_MAX];
+    aproc_t *procs;
+    askip_t *skips;
+    ctl_wait_t *waits;
+    volatile sig_atomic_t stop;
+    uint64_t start_ns, next_scan_ns, next_cron_ns, next_mark_ns;
+    /* private mode */
+    int root_seen;
+    uint64_t root_gone_ns;   /* when PID was first seen dead without a segment */
+    /* counters */
+    uint64_t requests, bad_requests, segments_claimed, segments_finished, segments_skipped;
+    uint64_t loops, idle_loops;
+};
+
+aproc_t *agent_find_proc(agent_t *a, int32_t pid);
+
+/* Scan the directory now (also done periodically). */
+void agent_scan(agent_t *a);
+/* Drain every claimed segment once; returns units delivered. */
+long agent_drain_all(agent_t *a);
+
+/* Handle one request body; append the answer JSON to `ans` and an optional
+ * binary second frame to `data`. Returns 0 to answer now, 1 if the answer
+ * was deferred (a ctl_wait was queued with a copy of `env`). */
+int query_handle(agent_t *a, const char *body, size_t len, void *const *env,
+                 const size_t *env_len, int nenv, sbuf_t *ans, sbuf_t *data);
+
+/* Finish the control answers whose processes applied or whose time is up;
+ * `force` finishes them all. Sends through a->router. */
+void query_check_waits(agent_t *a, int force);
+
+/* Send [env..., ans, (data)] on the router, never blocking. */
+void agent_send(agent_t *a, void *const *env, const size_t *env_len, int nenv, const sbuf_t *ans,
+                const sbuf_t *data);
+
+#endif /* AGENT_AGENT_INT_H */

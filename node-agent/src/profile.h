@@ -1,0 +1,240 @@
+/*
+ * profile.h - one profiled process's aggregates, rebuilt from its records.
+ *
+ * prof_consume() is the agent's hot path: it walks a batch of records of
+ * one thread slot, keeps that thread's shadow stack, and adds every
+ * completed call into
+ *
+ *   - the function table (one row per code object / C function / MPI call,
+ *     indexed by a dense "fidx"), with exactly cProfile's (_lsprof's)
+ *     counting: ncalls, primitive calls, tottime, cumtime;
+ *   - the caller -> callee edges ("subentries"), same rules on their own;
+ *   - the calling context tree (CCT: one node per distinct call path);
+ *   - object statistics per type and per constructing function;
+ *   - drop / resynchronisation counters.
+ *
+ * Everything is a cumulative sum of integers (counts, cycles), so two
+ * profiles of the same program are merged by adding rows that share a
+ * name (file, line, function) and paths that share their sequence of names.
+ * Cycles become seconds in one place, prof_sec(), with the segment's
+ * calibration.
+ *
+ * Steady state allocates nothing: ids map to rows through arrays indexed by
+ * id, the shadow-stack entry caches its CCT node and subentry, and every
+ * table only grows when a new function / path / edge is seen for the first
+ * time. All ids come from an untrusted process and are bounded
+ * (prof_limits_t); anything out of bounds is counted, never trusted.
+ *
+ * The structures below are readable by the reporting code (report.c,
+ * export.c); only profile.c changes them.
+ */
+#ifndef AGENT_PROFILE_H
+#define AGENT_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ulma/event.h"
+#include "ulma/segment.h"
+
+/* Namespaces of ids: each has its own id space in the records. */
+enum { PROF_NS_CODE = 0, PROF_NS_CFUNC = 1, PROF_NS_MPI = 2, PROF_NS_COUNT = 3 };
+
+/* fidx 0 is "[unknown]": frames whose identity was lost, and the CCT root. */
+#define PROF_FIDX_UNKNOWN 0u
+
+typedef struct prof_func {
+    uint32_t ns, id;          /* identity in the records */
+    uint64_t callcount;       /* ncalls */
+    uint64_t reccallcount;    /* ncalls - primitive calls */
+    int64_t tt;               /* cumtime: cycles of outermost activations */
+    int64_t it;               /* tottime: cycles in its own body */
+    uint64_t mpi_bytes;       /* MPI rows: bytes moved */
+    uint32_t first_sub;       /* first edge where this function is the caller */
+    uint32_t pad;
+    /* interval rates (prof_mark) */
+    uint64_t mark_calls;
+    int64_t mark_it, mark_tt;
+    double rate_calls;        /* calls per second over the last interval */
+    double rate_it;           /* tottime seconds per second over the last interval */
+} prof_func_t;
+
+typedef struct prof_sub {     /* caller -> callee edge (_lsprof subentry) */
+    uint32_t caller, callee;  /* fidx */
+    uint32_t next_of_caller;  /* next edge with the same caller, 0 ends */
+    uint32_t pad;
+    uint64_t callcount, reccallcount;
+    int64_t tt, it;
+} prof_sub_t;
+
+typedef struct prof_node {    /* calling context tree node */
+    uint32_t fidx, parent;
+    uint32_t first_child, next_sibling;
+    uint32_t sub;             /* edge parent->this, 0 if none */
+    uint32_t cache;           /* last child looked up from here */
+    uint64_t count;           /* completed calls on this path */
+    int64_t it;               /* cycles in the function's body on this path */
+    int64_t ct;               /* cycles including callees on this path */
+} prof_node_t;
+
+enum { PROF_FRAME_C = 1u, PROF_FRAME_PLACEHOLDER = 2u };
+
+typedef struct prof_frame {   /* shadow-stack entry */
+    uint32_t fidx, node, sub, flags;
+    uint64_t t0;              /* cycle count at entry */
+    int64_t subt;             /* cycles spent in completed callees */
+} prof_frame_t;
+
+typedef struct prof_thread {
+    unsigned slot;
+    int32_t tid;
+    char name[ULMA_THREAD_NAME_MAX];
+    prof_frame_t *stack;
+    uint32_t depth, cap;      /* frames on the shadow stack */
+    uint32_t pydepth;         /* Python frames among them (the writer's depth) */
+    uint32_t mode;            /* last MODE record */
+    uint32_t *flevel;         /* active activations per fidx on this thread */
+    uint32_t flevel_cap;
+    uint32_t *slevel;         /* active activations per edge on this thread */
+    uint32_t slevel_cap;
+    uint64_t first_tsc, last_tsc;
+    uint64_t events;          /* records consumed */
+    uint64_t drop_events;     /* DROP records seen */
+    uint64_t dropped;         /* records the writer lost (sum of DROP ids) */
+    uint64_t resyncs;         /* times the shadow stack was repaired */
+    uint64_t discarded;       /* frames thrown away unaccounted by a repair */
+    uint64_t mismatches;      /* RETURNs whose id differed from the stack's */
+    int ended;
+    struct prof_thread *next; /* all threads of the process, newest first */
+} prof_thread_t;
+
+typedef struct prof_type {    /* object statistics per type id */
+    uint64_t news, frees;
+    uint64_t bytes_new, bytes_free;
+} prof_type_t;
+
+typedef struct prof_objsite { /* constructions per (function, type) */
+    uint32_t fidx, type_id;
+    uint64_t count, bytes;
+} prof_objsite_t;
+
+typedef struct prof_name {    /* a definition record, stored */
+    uint32_t name_off, file_off; /* into prof_t.strings; 0 = not defined */
+    uint32_t name_len, file_len;
+    uint32_t line;
+    uint32_t defined;
+} prof_name_t;
+
+typedef struct prof_limits {
+    uint32_t max_id;          /* ids >= this are counted as out of range */
+    uint32_t max_cct_nodes;   /* beyond: new paths share one overflow node */
+    uint32_t max_stack;       /* shadow-stack depth bound per thread */
+    uint32_t max_threads;     /* thread records kept per process */
+} prof_limits_t;
+
+typedef struct prof_hmap {    /* open addressing, u64 key -> u32 value */
+    uint64_t *keys;
+    uint32_t *vals;
+    uint32_t cap, n;
+} prof_hmap_t;
+
+typedef struct prof {
+    prof_limits_t lim;
+    uint64_t hz;              /* cycles per second (segment calibration) */
+    /* id -> fidx, per namespace (0 = not seen yet) */
+    uint32_t *map[PROF_NS_COUNT];
+    uint32_t map_cap[PROF_NS_COUNT];
+    /* definitions per namespace, indexed by id */
+    prof_name_t *names[PROF_NS_COUNT];
+    uint32_t names_cap[PROF_NS_COUNT];
+    prof_name_t *type_names;
+    uint32_t type_names_cap;
+    char *strings;
+    size_t strings_len, strings_cap;
+    /* tables */
+    prof_func_t *funcs;
+    uint32_t nfuncs, funcs_cap;
+    prof_sub_t *subs;
+    uint32_t nsubs, subs_cap;
+    prof_hmap_t sub_map;      /* caller<<32|callee -> sub */
+    prof_node_t *nodes;
+    uint32_t nnodes, nodes_cap;
+    prof_hmap_t node_map;     /* parent<<32|fidx -> node */
+    uint32_t overflow_node;   /* 0 until the CCT is full */
+    prof_type_t *types;
+    uint32_t types_cap;
+    prof_objsite_t *sites;
+    uint32_t nsites, sites_cap;
+    prof_hmap_t site_map;     /* fidx<<32|type -> site */
+    /* threads by slot (current owner) and all of them */
+    prof_thread_t **slot_thread;
+    unsigned nslots;
+    prof_thread_t *threads;
+    uint32_t nthreads;
+    /* counters */
+    uint64_t events;
+    uint64_t bad_records;     /* malformed payloads, unknown kinds */
+    uint64_t ids_out_of_range;
+    uint64_t cct_overflows;
+    uint64_t stack_overflows;
+    uint64_t threads_dropped; /* beyond max_threads */
+    uint64_t first_tsc, last_tsc;
+    uint64_t mark_ns;         /* time of the last prof_mark */
+} prof_t;
+
+/* Defaults for prof_new(NULL limits). */
+void prof_limits_default(prof_limits_t *l);
+
+/* A new empty profile for a segment of `nslots` thread slots. Caller owns
+ * the return value (free with prof_destroy). Aborts on OOM. */
+prof_t *prof_new(const prof_limits_t *lim, unsigned nslots);
+void prof_destroy(prof_t **p_p);
+
+/* Consume a batch of records of slot `slot` (an ulma_batch_fn). `tid` and
+ * `name` identify the slot's current thread when a new one starts there
+ * (may be 0 / NULL). Returns 0, or -1 if the batch was malformed (records
+ * before the bad one are consumed). */
+int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits);
+
+/* Give the slot's thread its OS identity (from the slot header). */
+void prof_slot_identity(prof_t *p, unsigned slot, int32_t tid, const char *name);
+
+/* The process ended: close every open frame at its thread's last record,
+ * like cProfile closes unmatched frames when it is disabled. */
+void prof_finish(prof_t *p);
+
+/* Start a new rate interval at `now_ns` (monotonic): rates become the
+ * change since the previous mark divided by the time between marks. */
+void prof_mark(prof_t *p, uint64_t now_ns);
+
+/* Seconds from cycles: the one conversion (ulma_cycles_to_sec, p->hz). */
+double prof_sec(const prof_t *p, int64_t cycles);
+
+/* Name, file and line of a row, as cProfile labels it: Python functions
+ * (file, firstline, co_name), C functions ("~", 0, name). `qualname` gets the
+ * full qualified name. Pointers into p, valid until the next consume. */
+typedef struct prof_label {
+    const char *file;
+    size_t file_len;
+    const char *name;      /* co_name: last component of the qualified name */
+    size_t name_len;
+    const char *qualname;
+    size_t qualname_len;
+    uint32_t line;
+    int defined;
+    char buf[48];          /* holds the name of an undefined id */
+} prof_label_t;
+void prof_func_label(const prof_t *p, uint32_t fidx, prof_label_t *out);
+
+/* Name of an object type / MPI call; "" if undefined. */
+const char *prof_type_name(const prof_t *p, uint32_t type_id, size_t *len);
+
+/* Totals in the cProfile sense. */
+uint64_t prof_total_calls(const prof_t *p);
+uint64_t prof_prim_calls(const prof_t *p);
+int64_t prof_total_tt(const prof_t *p);        /* sum of tottime cycles */
+int64_t prof_span(const prof_t *p);            /* last - first record, cycles */
+uint64_t prof_total_dropped(const prof_t *p);  /* records lost by the writer */
+uint64_t prof_total_resyncs(const prof_t *p);
+
+#endif /* AGENT_PROFILE_H */
