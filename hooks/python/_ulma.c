@@ -461,16 +461,17 @@ static void apply_mode(uint32_t mode)
     else if (g_mode == ULMA_MODE_FULL)
         profile_all(0);
     g_mode = mode;
-    if (mode == ULMA_MODE_FAST)
-        _PyInterpreterState_SetEvalFrameFunc(g_interp, fast_eval);
-    else if (mode == ULMA_MODE_FULL)
-        profile_all(1);
+    /* Python-level bookkeeping first, so that it is not profiled itself */
     if (mode != ULMA_MODE_OFF) {
         threading_setprofile(g_thread_boot);
         name_threads();
     } else {
         threading_setprofile(Py_None);
     }
+    if (mode == ULMA_MODE_FAST)
+        _PyInterpreterState_SetEvalFrameFunc(g_interp, fast_eval);
+    else if (mode == ULMA_MODE_FULL)
+        profile_all(1);
 }
 
 /* The runtime's watcher asks for a new control word. */

@@ -243,7 +243,12 @@ void ulma_rt_name_thread(int32_t tid, const char *name)
             memcpy(sh->name, name, n);
         }
     }
-    ulma_rt_thread_t *me = attach_locked(&ulma_rt_tls);
+    /* the DEF_THREAD record goes into the caller's ring; a caller that has
+     * none (the watcher) does not take a slot for it: the named thread
+     * writes it itself when it attaches */
+    ulma_rt_thread_t *me = NULL;
+    if (ulma_rt_tls.attached || tid == self)
+        me = attach_locked(&ulma_rt_tls);
     if (me)
         put_def_thread(me, tid, pn->name);
     pthread_mutex_unlock(&g_lock);
