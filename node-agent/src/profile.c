@@ -342,8 +342,6 @@ static inline void push(prof_t *p, prof_thread_t *t, uint32_t fidx, uint64_t tsc
     f->flags = flags;
     f->t0 = tsc;
     f->subt = 0;
-    if (!(flags & PROF_FRAME_C))
-        t->pydepth++;
     if (flags & PROF_FRAME_PLACEHOLDER)
         return; /* identity and levels come with the RETURN that closes it */
     if (__builtin_expect(fidx >= t->flevel_cap || sub >= t->slevel_cap, 0))
@@ -361,8 +359,6 @@ static inline void pop_account(prof_t *p, prof_thread_t *t, uint64_t tsc)
     int64_t it = tt - f->subt;
     if (t->depth)
         t->stack[t->depth - 1].subt += tt;
-    if (!(f->flags & PROF_FRAME_C))
-        t->pydepth--;
     prof_func_t *fn = &p->funcs[f->fidx];
     if (--t->flevel[f->fidx] == 0)
         fn->tt += tt;
@@ -387,7 +383,7 @@ static inline void pop_account(prof_t *p, prof_thread_t *t, uint64_t tsc)
 
 /* Give a placeholder frame (top of stack) its identity, so that it can be
  * accounted like any other. */
-static void resolve_top(prof_t *p, prof_thread_t *t, uint32_t fidx)
+static void resolve_top(prof_t *p, prof_thread_t *t, uint32_t fidx, uint32_t flags)
 {
     prof_frame_t *f = &t->stack[t->depth - 1];
     uint32_t parent = t->depth > 1 ? t->stack[t->depth - 2].node : 0;
@@ -395,7 +391,7 @@ static void resolve_top(prof_t *p, prof_thread_t *t, uint32_t fidx)
     f->fidx = fidx;
     f->node = cct_child(p, parent, fidx);
     f->sub = f->node == p->overflow_node ? sub_of(p, caller, fidx) : p->nodes[f->node].sub;
-    f->flags &= ~(uint32_t)PROF_FRAME_PLACEHOLDER;
+    f->flags = flags;
     levels_fit(t, fidx, f->sub);
     t->flevel[fidx]++;
     if (f->sub)
@@ -406,8 +402,6 @@ static void resolve_top(prof_t *p, prof_thread_t *t, uint32_t fidx)
 static void pop_discard(prof_thread_t *t)
 {
     prof_frame_t *f = &t->stack[--t->depth];
-    if (!(f->flags & PROF_FRAME_C))
-        t->pydepth--;
     t->discarded++;
     if (f->flags & PROF_FRAME_PLACEHOLDER)
         return;
@@ -416,18 +410,16 @@ static void pop_discard(prof_thread_t *t)
         t->slevel[f->sub]--;
 }
 
-/* Make the number of Python frames on the shadow stack `want` (the writer's
- * depth): drop frames above it, or pad with placeholders entered at `tsc`. */
+/* Make the shadow stack `want` frames deep (the writer's depth): drop
+ * frames above it, or pad with placeholders entered at `tsc`. */
 static void resync(prof_t *p, prof_thread_t *t, uint32_t want, uint64_t tsc)
 {
     t->resyncs++;
-    while (t->pydepth > want)
+    while (t->depth > want)
         pop_discard(t);
-    /* C frames above the last Python frame we keep are stale too only if
-     * the writer says so: a DROP keeps them (a C call may still run) */
-    while (t->pydepth < want && t->depth < p->lim.max_stack)
+    while (t->depth < want && t->depth < p->lim.max_stack)
         push(p, t, PROF_FIDX_UNKNOWN, tsc, PROF_FRAME_PLACEHOLDER);
-    if (t->pydepth < want)
+    if (t->depth < want)
         p->stack_overflows++;
 }
 
@@ -582,29 +574,43 @@ static prof_thread_t *slot_thread(prof_t *p, unsigned slot)
 
 static void on_return(prof_t *p, prof_thread_t *t, unsigned ns, const ulma_rec_t *r)
 {
-    if (ns == PROF_NS_CODE) {
-        uint32_t d = unwrap_depth(t->pydepth, r->depth);
-        if (__builtin_expect(d != t->pydepth, 0)) {
-            if (d == 0 && t->pydepth == 0)
-                return; /* a frame entered before profiling started */
-            resync(p, t, d, r->tsc);
-        }
-        /* C frames left above the returning Python frame lost their end */
-        while (t->depth && (t->stack[t->depth - 1].flags & PROF_FRAME_C))
-            pop_discard(t);
-    } else if (!t->depth || !(t->stack[t->depth - 1].flags & PROF_FRAME_C)) {
-        t->mismatches++; /* a C return with no C call open: ignore */
-        return;
+    uint32_t d = unwrap_depth(t->depth, r->depth);
+    if (__builtin_expect(d != t->depth, 0)) {
+        if (d == 0 && t->depth == 0)
+            return; /* a frame entered before profiling started */
+        resync(p, t, d, r->tsc);
     }
     if (__builtin_expect(t->depth == 0, 0))
         return;
     prof_frame_t *top = &t->stack[t->depth - 1];
+    uint32_t cflag = ns == PROF_NS_CODE ? 0u : PROF_FRAME_C;
     if (__builtin_expect(top->flags & PROF_FRAME_PLACEHOLDER, 0)) {
-        resolve_top(p, t, func_of(p, ns, r->id));
-    } else if (__builtin_expect(p->funcs[top->fidx].id != r->id, 0)) {
+        resolve_top(p, t, func_of(p, ns, r->id), cflag);
+    } else if (__builtin_expect(p->funcs[top->fidx].id != r->id ||
+                                    (top->flags & PROF_FRAME_C) != cflag, 0)) {
+        /* the record names another function: ours ended in lost records and
+         * this one was entered then. Replace it, entered no earlier than
+         * the last loss, keeping the time of callees seen since. */
         t->mismatches++;
+        uint64_t t0 = top->t0 > t->last_drop_tsc ? top->t0 : t->last_drop_tsc;
+        int64_t subt = top->subt;
+        pop_discard(t);
+        push(p, t, PROF_FIDX_UNKNOWN, t0, PROF_FRAME_PLACEHOLDER);
+        if (t->depth) {
+            int64_t span = (int64_t)(r->tsc - t0);
+            t->stack[t->depth - 1].subt = subt < span ? subt : span;
+            resolve_top(p, t, func_of(p, ns, r->id), cflag);
+        }
     }
     pop_account(p, t, r->tsc);
+}
+
+static inline void on_call(prof_t *p, prof_thread_t *t, unsigned ns, const ulma_rec_t *r)
+{
+    uint32_t d = unwrap_depth(t->depth + 1, r->depth);
+    if (__builtin_expect(d != t->depth + 1, 0))
+        resync(p, t, d ? d - 1 : 0, r->tsc);
+    push(p, t, func_of(p, ns, r->id), r->tsc, ns == PROF_NS_CODE ? 0u : PROF_FRAME_C);
 }
 
 int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits)
@@ -628,19 +634,15 @@ int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits
         cur += r.units;
         events++;
         switch (r.kind) {
-        case ULMA_EV_CALL: {
-            uint32_t d = unwrap_depth(t->pydepth + 1, r.depth);
-            if (__builtin_expect(d != t->pydepth + 1, 0))
-                resync(p, t, d ? d - 1 : 0, r.tsc);
-            push(p, t, func_of(p, PROF_NS_CODE, r.id), r.tsc, 0);
+        case ULMA_EV_CALL:
+            on_call(p, t, PROF_NS_CODE, &r);
             break;
-        }
         case ULMA_EV_RETURN:
         case ULMA_EV_UNWIND:
             on_return(p, t, PROF_NS_CODE, &r);
             break;
         case ULMA_EV_C_CALL:
-            push(p, t, func_of(p, PROF_NS_CFUNC, r.id), r.tsc, PROF_FRAME_C);
+            on_call(p, t, PROF_NS_CFUNC, &r);
             break;
         case ULMA_EV_C_RETURN:
             on_return(p, t, PROF_NS_CFUNC, &r);
@@ -651,7 +653,8 @@ int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits
         case ULMA_EV_DROP:
             t->drop_events++;
             t->dropped += r.id;
-            resync(p, t, unwrap_depth(t->pydepth, r.depth), r.tsc);
+            t->last_drop_tsc = r.tsc;
+            resync(p, t, unwrap_depth(t->depth, r.depth), r.tsc);
             break;
         case ULMA_EV_MODE:
             flush(p, t, r.tsc);

@@ -90,14 +90,15 @@ typedef struct prof_thread {
     int32_t tid;
     char name[ULMA_THREAD_NAME_MAX];
     prof_frame_t *stack;
-    uint32_t depth, cap;      /* frames on the shadow stack */
-    uint32_t pydepth;         /* Python frames among them (the writer's depth) */
+    uint32_t depth, cap;      /* frames on the shadow stack: the writer's depth
+                               * (Python and C frames alike) */
     uint32_t mode;            /* last MODE record */
     uint32_t *flevel;         /* active activations per fidx on this thread */
     uint32_t flevel_cap;
     uint32_t *slevel;         /* active activations per edge on this thread */
     uint32_t slevel_cap;
     uint64_t first_tsc, last_tsc;
+    uint64_t last_drop_tsc;   /* time of the last DROP record */
     uint64_t events;          /* records consumed */
     uint64_t drop_events;     /* DROP records seen */
     uint64_t dropped;         /* records the writer lost (sum of DROP ids) */

@@ -1,0 +1,451 @@
+/* test_profile.c - cProfile semantics of the aggregation, exactly, with a
+ * fake clock (1 tick = 1 microsecond): recursion, mutual recursion,
+ * generators, exceptions, threads, drops with resynchronisation, mode
+ * changes, C functions, MPI, objects, call paths; the table text; the pstats
+ * file read back by Python's pstats; the exports parsed by Python. */
+#include "agent_test.h"
+#include "export.h"
+#include "marshal.h"
+#include "profile.h"
+#include "report.h"
+
+#define US 1e-6
+
+static prof_t *new_prof(void)
+{
+    prof_t *p = prof_new(NULL, 4);
+    p->hz = 1000000;
+    return p;
+}
+
+static void feed(prof_t *p, unsigned slot, recbuf_t *b)
+{
+    CHECK(prof_consume(p, slot, b->r, b->n) == 0);
+    b->n = 0;
+}
+
+static const rep_row_t *row(const rep_t *r, const char *name)
+{
+    uint32_t i = rep_find(r, name);
+    if (i == UINT32_MAX) {
+        fprintf(stderr, "no row %s\n", name);
+        exit(1);
+    }
+    return &r->rows[i];
+}
+
+/* Edge caller->callee of a report: nc, cc, tt, ct. */
+static void edge(const rep_t *r, const char *caller, const char *callee, uint64_t nc, uint64_t cc,
+                 double tt, double ct)
+{
+    const prof_t *p = r->p;
+    uint32_t a = rep_find(r, caller), b = rep_find(r, callee);
+    CHECK(a != UINT32_MAX && b != UINT32_MAX);
+    uint64_t gnc = 0, gcc = 0;
+    double gtt = 0, gct = 0;
+    for (uint32_t s = 1; s < p->nsubs; s++) {
+        if (r->row_of[p->subs[s].caller] == a && r->row_of[p->subs[s].callee] == b) {
+            gnc += p->subs[s].callcount;
+            gcc += p->subs[s].callcount - p->subs[s].reccallcount;
+            gtt += prof_sec(p, p->subs[s].it);
+            gct += prof_sec(p, p->subs[s].tt);
+        }
+    }
+    CHECK_EQ_U(gnc, nc);
+    CHECK_EQ_U(gcc, cc);
+    CHECK_NEAR(gtt, tt);
+    CHECK_NEAR(gct, ct);
+}
+
+static void defs(recbuf_t *b)
+{
+    rb_def(b, ULMA_EV_DEF_CODE, 1, 1, "<module>", "prog.py");
+    rb_def(b, ULMA_EV_DEF_CODE, 2, 10, "f", "prog.py");
+    rb_def(b, ULMA_EV_DEF_CODE, 3, 20, "a", "prog.py");
+    rb_def(b, ULMA_EV_DEF_CODE, 4, 30, "b", "prog.py");
+    rb_def(b, ULMA_EV_DEF_CODE, 5, 40, "gen", "prog.py");
+    rb_def(b, ULMA_EV_DEF_CODE, 6, 50, "Klass.method", "prog.py");
+    rb_def(b, ULMA_EV_DEF_CFUNC, 1, 0, "<built-in method builtins.len>", "builtins");
+}
+
+/* f -> f -> f (direct recursion) */
+static void test_recursion(void)
+{
+    prof_t *p = new_prof();
+    recbuf_t b = {0};
+    defs(&b);
+    rb_put(&b, 100, ULMA_EV_CALL, 1, 1);
+    rb_put(&b, 100, ULMA_EV_CALL, 2, 2);
+    rb_put(&b, 110, ULMA_EV_CALL, 2, 3);
+    rb_put(&b, 120, ULMA_EV_CALL, 2, 4);
+    rb_put(&b, 130, ULMA_EV_RETURN, 2, 4);
+    rb_put(&b, 140, ULMA_EV_RETURN, 2, 3);
+    rb_put(&b, 150, ULMA_EV_RETURN, 2, 2);
+    rb_put(&b, 160, ULMA_EV_RETURN, 1, 1);
+    feed(p, 0, &b);
+    rep_t *r = rep_new(p);
+    const rep_row_t *f = row(r, "f");
+    CHECK_EQ_U(f->nc, 3);
+    CHECK_EQ_U(f->cc, 1);
+    CHECK_NEAR(f->tt, 50 * US);
+    CHECK_NEAR(f->ct, 50 * US);
+    edge(r, "f", "f", 2, 1, 30 * US, 30 * US);
+    edge(r, "<module>", "f", 1, 1, 20 * US, 50 * US);
+    CHECK_EQ_U(r->total_calls, 4);
+    CHECK_EQ_U(r->prim_calls, 2);
+    CHECK_NEAR(r->total_tt, 60 * US);
+    /* the table, like cProfile's */
+    rep_sort(r, "stdname");
+    sbuf_t t = {0};
+    rep_table(r, "stdname", 0, &t);
+    CHECK(strstr(t.data, "         4 function calls (2 primitive calls) in 0.000 seconds\n\n"
+                         "   Ordered by: standard name\n\n"));
+    CHECK(strstr(t.data, "      3/1    0.000    0.000    0.000    0.000   83.3    0.0  100.0 "
+                         "prog.py:10(f)\n"));
+    CHECK(!strstr(t.data, "Dropped"));
+    sbuf_free(&t);
+    /* pstats through Python */
+    char dir[256], path[300], cmd[2048];
+    make_tmpdir(dir, sizeof(dir), "prof");
+    snprintf(path, sizeof(path), "%s/out.pstats", dir);
+    sbuf_t ps = {0};
+    rep_pstats(r, &ps);
+    CHECK(write_file(path, ps.data, ps.len) == 0);
+    snprintf(cmd, sizeof(cmd),
+             "%s %s/check_pstats.py %s \"{('prog.py',10,'f'):(1,3,50e-6,50e-6,"
+             "{('prog.py',10,'f'):(2,1,30e-6,30e-6),('prog.py',1,'<module>'):(1,1,20e-6,50e-6)}),"
+             "('prog.py',1,'<module>'):(1,1,10e-6,60e-6,{})}\"",
+             PYTHON, SRCDIR, path);
+    CHECK(run(cmd) == 0);
+    sbuf_free(&ps);
+    rm_tree(dir);
+    rep_destroy(&r);
+    prof_destroy(&p);
+    CHECK(p == NULL);
+    free(b.r);
+}
+
+/* a -> b -> a -> b (mutual recursion) */
+static void test_mutual(void)
+{
+    prof_t *p = new_prof();
+    recbuf_t b = {0};
+    defs(&b);
+    rb_put(&b, 0, ULMA_EV_CALL, 3, 1);
+    rb_put(&b, 10, ULMA_EV_CALL, 4, 2);
+    rb_put(&b, 20, ULMA_EV_CALL, 3, 3);
+    rb_put(&b, 30, ULMA_EV_CALL, 4, 4);
+    rb_put(&b, 40, ULMA_EV_RETURN, 4, 4);
+    rb_put(&b, 50, ULMA_EV_RETURN, 3, 3);
+    rb_put(&b, 60, ULMA_EV_RETURN, 4, 2);
+    rb_put(&b, 70, ULMA_EV_RETURN, 3, 1);
+    feed(p, 0, &b);
+    rep_t *r = rep_new(p);
+    const rep_row_t *a = row(r, "a"), *bb = row(r, "b");
+    CHECK_EQ_U(a->nc, 2);
+    CHECK_EQ_U(a->cc, 1);
+    CHECK_NEAR(a->tt, 40 * US);
+    CHECK_NEAR(a->ct, 70 * US);
+    CHECK_EQ_U(bb->nc, 2);
+    CHECK_EQ_U(bb->cc, 1);
+    CHECK_NEAR(bb->tt, 30 * US);
+    CHECK_NEAR(bb->ct, 50 * US);
+    edge(r, "a", "b", 2, 1, 30 * US, 50 * US);
+    edge(r, "b", "a", 1, 1, 20 * US, 30 * US);
+    /* call paths: a, a/b, a/b/a, a/b/a/b each once */
+    CHECK_EQ_U(p->nnodes, 5);
+    for (uint32_t n = 1; n < p->nnodes; n++)
+        CHECK_EQ_U(p->nodes[n].count, 1);
+    CHECK_NEAR(prof_sec(p, p->nodes[4].ct), 10 * US);
+    rep_destroy(&r);
+    prof_destroy(&p);
+    free(b.r);
+}
+
+/* generator resumed 3 times (each resume a call), an exception unwinding
+ * a method, a C function in full mode */
+static void test_gen_exc_c(void)
+{
+    prof_t *p = new_prof();
+    recbuf_t b = {0};
+    defs(&b);
+    rb_put(&b, 0, ULMA_EV_CALL, 1, 1);
+    for (int i = 0; i < 3; i++) {
+        rb_put(&b, 10 + 20 * i, ULMA_EV_CALL, 5, 2);
+        rb_put(&b, 15 + 20 * i, ULMA_EV_RETURN, 5, 2);
+    }
+    rb_put(&b, 100, ULMA_EV_CALL, 6, 2);
+    rb_put(&b, 101, ULMA_EV_C_CALL, 1, 3);
+    rb_put(&b, 103, ULMA_EV_C_RETURN, 1, 3);
+    rb_put(&b, 110, ULMA_EV_UNWIND, 6, 2);
+    rb_put(&b, 200, ULMA_EV_RETURN, 1, 1);
+    feed(p, 0, &b);
+    rep_t *r = rep_new(p);
+    const rep_row_t *g = row(r, "gen");
+    CHECK_EQ_U(g->nc, 3);
+    CHECK_EQ_U(g->cc, 3);
+    CHECK_NEAR(g->tt, 15 * US);
+    const rep_row_t *m = row(r, "prog.py:50(method)");
+    CHECK_EQ_U(m->nc, 1);
+    CHECK_NEAR(m->tt, 8 * US);
+    CHECK_NEAR(m->ct, 10 * US);
+    CHECK(strcmp(m->lab.qualname, "Klass.method") == 0);
+    const rep_row_t *c = row(r, "{built-in method builtins.len}");
+    CHECK_EQ_U(c->nc, 1);
+    CHECK_NEAR(c->ct, 2 * US);
+    CHECK(c->lab.file_len == 1 && c->lab.file[0] == '~' && c->lab.line == 0);
+    edge(r, "prog.py:50(method)", "{built-in method builtins.len}", 1, 1, 2 * US, 2 * US);
+    rep_destroy(&r);
+    prof_destroy(&p);
+    free(b.r);
+}
+
+/* the same function active on two threads: primitive on each */
+static void test_threads(void)
+{
+    prof_t *p = new_prof();
+    recbuf_t b = {0};
+    defs(&b);
+    rb_put(&b, 0, ULMA_EV_CALL, 2, 1);
+    feed(p, 0, &b);
+    rb_put(&b, 5, ULMA_EV_CALL, 2, 1);
+    rb_put(&b, 6, ULMA_EV_CALL, 2, 2);
+    rb_put(&b, 8, ULMA_EV_RETURN, 2, 2);
+    feed(p, 1, &b);
+    rb_put(&b, 20, ULMA_EV_RETURN, 2, 1);
+    rb_put(&b, 21, ULMA_EV_THREAD_END, 0, 0);
+    feed(p, 0, &b);
+    /* thread 1 ends with f still open: closed at its end like cProfile's disable */
+    rb_put(&b, 30, ULMA_EV_THREAD_END, 0, 1);
+    feed(p, 1, &b);
+    rep_t *r = rep_new(p);
+    const rep_row_t *f = row(r, "f");
+    CHECK_EQ_U(f->nc, 3);
+    CHECK_EQ_U(f->cc, 2); /* primitive on thread 0 and on thread 1 (closed at its end) */
+    CHECK_NEAR(f->ct, 20 * US + 25 * US);
+    CHECK_EQ_U(p->nthreads, 2);
+    /* a new thread on slot 0 after THREAD_END */
+    rb_put(&b, 40, ULMA_EV_CALL, 3, 1);
+    feed(p, 0, &b);
+    CHECK_EQ_U(p->nthreads, 3);
+    CHECK_EQ_U(p->slot_thread[0]->depth, 1);
+    sbuf_t s = {0};
+    rep_destroy(&r);
+    r = rep_new(p);
+    export_threads_json(r, 0, &s);
+    CHECK(strstr(s.data, "\"std\":\"prog.py:20(a)\""));
+    sbuf_free(&s);
+    rep_destroy(&r);
+    prof_destroy(&p);
+    free(b.r);
+}
+
+/* lost records: truncate, pad with placeholders named by their RETURN */
+static void test_drops(void)
+{
+    prof_t *p = new_prof();
+    recbuf_t b = {0};
+    defs(&b);
+    /* <module> -> f -> [lost: f returns, a and b entered] -> b returns, a returns */
+    rb_put(&b, 0, ULMA_EV_CALL, 1, 1);
+    rb_put(&b, 10, ULMA_EV_CALL, 2, 2);
+    rb_put(&b, 50, ULMA_EV_DROP, 7, 3);
+    rb_put(&b, 60, ULMA_EV_RETURN, 4, 3);
+    rb_put(&b, 70, ULMA_EV_RETURN, 3, 2);
+    /* then a RETURN at a depth we do not have: truncates */
+    rb_put(&b, 80, ULMA_EV_CALL, 2, 2);
+    rb_put(&b, 85, ULMA_EV_CALL, 2, 3);
+    rb_put(&b, 90, ULMA_EV_DROP, 3, 1);
+    rb_put(&b, 100, ULMA_EV_RETURN, 1, 1);
+    feed(p, 0, &b);
+    rep_t *r = rep_new(p);
+    /* f (depth 2) was discarded at the first drop: its end was lost */
+    CHECK_EQ_U(row(r, "f")->nc, 0);
+    CHECK_EQ_U(row(r, "b")->nc, 1);
+    CHECK_NEAR(row(r, "b")->ct, 10 * US);
+    CHECK_EQ_U(row(r, "a")->nc, 1);
+    CHECK_NEAR(row(r, "a")->ct, 20 * US);
+    CHECK_NEAR(row(r, "a")->tt, 10 * US);
+    CHECK_EQ_U(row(r, "<module>")->nc, 1);
+    CHECK_NEAR(row(r, "<module>")->ct, 100 * US);
+    CHECK_EQ_U(prof_total_dropped(p), 10);
+    CHECK(prof_total_resyncs(p) >= 2);
+    CHECK_EQ_U(p->slot_thread[0]->depth, 0);
+    /* every level went back to zero: nothing stays "active" */
+    for (uint32_t f = 0; f < p->slot_thread[0]->flevel_cap; f++)
+        CHECK_EQ_U(p->slot_thread[0]->flevel[f], 0);
+    rep_sort(r, "tottime");
+    sbuf_t t = {0};
+    rep_table(r, "tottime", 0, &t);
+    CHECK(strstr(t.data, "Dropped: 10 records lost by the writer"));
+    CHECK(strstr(t.data, "Ordered by: internal time"));
+    sbuf_free(&t);
+    rep_destroy(&r);
+    prof_destroy(&p);
+    free(b.r);
+}
+
+/* MODE closes open frames; MPI as a callee; objects per type and function */
+static void test_mode_mpi_objects(void)
+{
+    prof_t *p = new_prof();
+    recbuf_t b = {0};
+    defs(&b);
+    const char *mpiname = "MPI_Allreduce";
+    rb_payload(&b, 0, ULMA_EV_DEF_MPI, 9, 0, mpiname, (uint32_t)strlen(mpiname));
+    const char *ty = "list";
+    rb_payload(&b, 0, ULMA_EV_DEF_TYPE, 3, 0, ty, (uint32_t)strlen(ty));
+    rb_put(&b, 0, ULMA_EV_MODE, ULMA_MODE_FAST, 0);
+    rb_put(&b, 0, ULMA_EV_CALL, 1, 1);
+    rb_put(&b, 10, ULMA_EV_CALL, 2, 2);
+    ulma_mpi_payload_t mp = {25, 4096, 1, 4, 0};
+    rb_payload(&b, 20, ULMA_EV_MPI, 9, 2, &mp, sizeof(mp));
+    ulma_obj_payload_t op = {64, 0x1000};
+    rb_payload(&b, 50, ULMA_EV_OBJ_NEW, 3, 2, &op, sizeof(op));
+    rb_payload(&b, 51, ULMA_EV_OBJ_NEW, 3, 2, &op, sizeof(op));
+    rb_payload(&b, 52, ULMA_EV_OBJ_FREE, 3, 2, &op, sizeof(op));
+    rb_put(&b, 60, ULMA_EV_RETURN, 2, 2);
+    rb_put(&b, 100, ULMA_EV_MODE, ULMA_MODE_FULL, 0); /* <module> is closed here */
+    feed(p, 0, &b);
+    rep_t *r = rep_new(p);
+    const rep_row_t *m = row(r, "MPI_Allreduce");
+    CHECK_EQ_U(m->nc, 1);
+    CHECK_NEAR(m->ct, 25 * US);
+    CHECK_EQ_U(m->mpi_bytes, 4096);
+    CHECK_NEAR(row(r, "f")->tt, 25 * US);
+    CHECK_NEAR(row(r, "f")->ct, 50 * US);
+    CHECK_EQ_U(row(r, "<module>")->nc, 1);
+    CHECK_NEAR(row(r, "<module>")->ct, 100 * US);
+    CHECK_EQ_U(p->types[3].news, 2);
+    CHECK_EQ_U(p->types[3].frees, 1);
+    CHECK_EQ_U(p->types[3].bytes_new, 128);
+    CHECK_EQ_U(p->nsites, 2);
+    CHECK_EQ_U(p->sites[1].count, 2);
+    CHECK(r->row_of[p->sites[1].fidx] == rep_find(r, "f"));
+    CHECK_EQ_U(p->slot_thread[0]->mode, ULMA_MODE_FULL);
+    sbuf_t s = {0};
+    export_mpi_json(r, &s);
+    CHECK(strstr(s.data, "\"name\":\"MPI_Allreduce\",\"calls\":1"));
+    sbuf_free(&s);
+    export_objects_json(r, 10, &s);
+    CHECK(strstr(s.data, "\"name\":\"list\",\"new\":2,\"freed\":1,\"live\":1"));
+    sbuf_free(&s);
+    rep_destroy(&r);
+    prof_destroy(&p);
+    free(b.r);
+}
+
+/* definitions arriving on another thread's ring after the first use; an
+ * undefined id keeps a placeholder name */
+static void test_lazy_names(void)
+{
+    prof_t *p = new_prof();
+    recbuf_t b = {0};
+    rb_put(&b, 0, ULMA_EV_CALL, 77, 1);
+    rb_put(&b, 5, ULMA_EV_RETURN, 77, 1);
+    rb_put(&b, 6, ULMA_EV_CALL, 78, 1);
+    rb_put(&b, 9, ULMA_EV_RETURN, 78, 1);
+    feed(p, 0, &b);
+    rb_def(&b, ULMA_EV_DEF_CODE, 77, 7, "late", "other.py");
+    feed(p, 1, &b);
+    rep_t *r = rep_new(p);
+    CHECK_EQ_U(row(r, "other.py:7(late)")->nc, 1);
+    CHECK_EQ_U(row(r, "<code 78>")->nc, 1);
+    rep_destroy(&r);
+    prof_destroy(&p);
+    free(b.r);
+}
+
+/* marshal: the integer and float encodings Python reads back */
+static void test_marshal(void)
+{
+    char dir[256], path[300], cmd[1024];
+    make_tmpdir(dir, sizeof(dir), "marshal");
+    snprintf(path, sizeof(path), "%s/m.bin", dir);
+    sbuf_t b = {0};
+    marshal_tuple(&b, 7);
+    marshal_int(&b, 0);
+    marshal_int(&b, -5);
+    marshal_int(&b, 3000000000ll);
+    marshal_int(&b, -9000000000000000000ll);
+    marshal_float(&b, 0.125);
+    marshal_str(&b, "h\xc3\xa9llo", 6);
+    marshal_str(&b, "bad\xff", 4);
+    CHECK(write_file(path, b.data, b.len) == 0);
+    snprintf(cmd, sizeof(cmd),
+             "%s -c \"import marshal,sys; v=marshal.load(open(sys.argv[1],'rb')); "
+             "sys.exit(0 if v==(0,-5,3000000000,-9000000000000000000,0.125,'h\\u00e9llo','bad?') "
+             "else print(v) or 1)\" %s",
+             PYTHON, path);
+    CHECK(run(cmd) == 0);
+    sbuf_free(&b);
+    rm_tree(dir);
+}
+
+/* every export of a profile with everything in it parses */
+static void test_exports(void)
+{
+    prof_t *p = new_prof();
+    recbuf_t b = {0};
+    defs(&b);
+    rb_put(&b, 0, ULMA_EV_CALL, 1, 1);
+    for (int i = 0; i < 5; i++) {
+        rb_put(&b, 10 + 100 * i, ULMA_EV_CALL, 3, 2);
+        rb_put(&b, 20 + 100 * i, ULMA_EV_CALL, 4, 3);
+        rb_put(&b, 40 + 100 * i, ULMA_EV_RETURN, 4, 3);
+        rb_put(&b, 90 + 100 * i, ULMA_EV_RETURN, 3, 2);
+    }
+    rb_put(&b, 1000, ULMA_EV_RETURN, 1, 1);
+    feed(p, 0, &b);
+    rep_t *r = rep_new(p);
+    char dir[256], path[300], cmd[2048];
+    make_tmpdir(dir, sizeof(dir), "export");
+    const char *checks[] = {
+        "import json,sys; d=json.load(open(sys.argv[1])); "
+        "assert d['format']=='ulma-profile'; f={x['name']:x for x in d['functions']}; "
+        "assert f['a']['ncalls']==5 and f['b']['ncalls']==5; assert len(d['paths'])==3",
+        NULL,
+        "import sys; L=open(sys.argv[1]).read().split(chr(10)); "
+        "assert 'prog.py:1(<module>);prog.py:20(a);prog.py:30(b) 100' in L, L",
+        "import json,sys; d=json.load(open(sys.argv[1])); "
+        "assert d['profiles'][0]['type']=='sampled'; assert len(d['profiles'][0]['samples'])==3",
+        "import gzip,sys; d=gzip.open(sys.argv[1]).read(); assert d[:1]==bytes([0x0a]) and "
+        "b'prog.py:30(b)' in d",
+        "import xml.dom.minidom,sys; d=xml.dom.minidom.parse(sys.argv[1]); "
+        "assert len(d.getElementsByTagName('rect'))>=4",
+    };
+    for (int f = EXPORT_JSON; f <= EXPORT_SVG; f++) {
+        if (!checks[f])
+            continue;
+        sbuf_t s = {0};
+        export_meta_t m = {0};
+        CHECK(export_write(r, &m, f, &s) == 0);
+        snprintf(path, sizeof(path), "%s/out.%d", dir, f);
+        CHECK(write_file(path, s.data, s.len) == 0);
+        snprintf(cmd, sizeof(cmd), "%s -c \"%s\" %s", PYTHON, checks[f], path);
+        if (run(cmd) != 0) {
+            fprintf(stderr, "export %d failed its check\n", f);
+            exit(1);
+        }
+        sbuf_free(&s);
+    }
+    rm_tree(dir);
+    rep_destroy(&r);
+    prof_destroy(&p);
+    free(b.r);
+}
+
+int main(void)
+{
+    test_recursion();
+    test_mutual();
+    test_gen_exc_c();
+    test_threads();
+    test_drops();
+    test_mode_mpi_objects();
+    test_lazy_names();
+    test_marshal();
+    test_exports();
+    printf("test_profile: ok\n");
+    return 0;
+}
