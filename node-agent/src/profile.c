@@ -324,6 +324,11 @@ static int stack_fit(prof_t *p, prof_thread_t *t)
     return 1;
 }
 
+/* Cycle sums wrap instead of overflowing: records with nonsense clocks
+ * from a broken writer make nonsense times, never undefined behaviour. */
+#define WADD(x, v) ((x) = (int64_t)((uint64_t)(x) + (uint64_t)(v)))
+#define WSUB(a, b) ((int64_t)((uint64_t)(a) - (uint64_t)(b)))
+
 /* ---- the shadow stack ------------------------------------------------------------ */
 
 static inline void push(prof_t *p, prof_thread_t *t, uint32_t fidx, uint64_t tsc, uint32_t flags)
@@ -356,29 +361,29 @@ static inline void pop_account(prof_t *p, prof_thread_t *t, uint64_t tsc)
 {
     prof_frame_t *f = &t->stack[--t->depth];
     int64_t tt = (int64_t)(tsc - f->t0);
-    int64_t it = tt - f->subt;
+    int64_t it = WSUB(tt, f->subt);
     if (t->depth)
-        t->stack[t->depth - 1].subt += tt;
+        WADD(t->stack[t->depth - 1].subt, tt);
     prof_func_t *fn = &p->funcs[f->fidx];
     if (--t->flevel[f->fidx] == 0)
-        fn->tt += tt;
+        WADD(fn->tt, tt);
     else
         fn->reccallcount++;
-    fn->it += it;
+    WADD(fn->it, it);
     fn->callcount++;
     if (f->sub) {
         prof_sub_t *s = &p->subs[f->sub];
         if (--t->slevel[f->sub] == 0)
-            s->tt += tt;
+            WADD(s->tt, tt);
         else
             s->reccallcount++;
-        s->it += it;
+        WADD(s->it, it);
         s->callcount++;
     }
     prof_node_t *n = &p->nodes[f->node];
     n->count++;
-    n->it += it;
-    n->ct += tt;
+    WADD(n->it, it);
+    WADD(n->ct, tt);
 }
 
 /* Give a placeholder frame (top of stack) its identity, so that it can be
@@ -749,7 +754,7 @@ void prof_mark(prof_t *p, uint64_t now_ns)
         prof_func_t *fn = &p->funcs[f];
         if (dt > 0) {
             fn->rate_calls = (double)(fn->callcount - fn->mark_calls) / dt;
-            fn->rate_it = prof_sec(p, fn->it - fn->mark_it) / dt;
+            fn->rate_it = prof_sec(p, WSUB(fn->it, fn->mark_it)) / dt;
         }
         fn->mark_calls = fn->callcount;
         fn->mark_it = fn->it;
@@ -761,7 +766,7 @@ void prof_mark(prof_t *p, uint64_t now_ns)
 double prof_sec(const prof_t *p, int64_t cycles)
 {
     if (cycles < 0)
-        return -ulma_cycles_to_sec((uint64_t)-cycles, p->hz);
+        return -ulma_cycles_to_sec((uint64_t)0 - (uint64_t)cycles, p->hz);
     return ulma_cycles_to_sec((uint64_t)cycles, p->hz);
 }
 
@@ -844,7 +849,7 @@ int64_t prof_total_tt(const prof_t *p)
 {
     int64_t s = 0;
     for (uint32_t f = 0; f < p->nfuncs; f++)
-        s += p->funcs[f].it;
+        WADD(s, p->funcs[f].it);
     return s;
 }
 
