@@ -2,8 +2,8 @@
  *
  *   BENCH agent_drain_rate <rec/s> rec/s
  *       drain + aggregate on one core: a segment ring filled by a synthetic
- *       producer (a realistic CALL/RETURN mix over 300 functions with
- *       recursion, 90% of calls to 30 hot functions), drained with
+ *       producer (a program-like call graph of 300 functions in 10 layers,
+ *       3 callees each, with recursion), drained with
  *       ulma_reader_drain into a profile; only the drain is timed. Median
  *       of 5 runs.
  *   BENCH agent_drain_rate_replay_fib <rec/s> rec/s
@@ -71,32 +71,40 @@ typedef struct ev {
 
 static ev_t *make_mix(size_t n)
 {
+    /* a program-like call graph: 300 functions in 10 layers of 30; each
+     * calls 3 fixed functions of the next layer (hot ones more often), and
+     * one in ten may also call itself (recursion up to 3 deep) */
+    enum { NF = 300, LAYER = 30, FANOUT = 3 };
+    static uint32_t callee[NF + 1][FANOUT];
+    for (uint32_t f = 1; f <= NF; f++) {
+        uint32_t layer = (f - 1) / LAYER;
+        for (int k = 0; k < FANOUT; k++)
+            callee[f][k] = layer + 1 < NF / LAYER ? 1 + (layer + 1) * LAYER + rnd() % LAYER : 0;
+    }
     ev_t *e = malloc(n * sizeof(*e));
     uint32_t stack[64];
     int d = 0;
     size_t i = 0;
-    while (i < n) {
-        int call = d == 0 || (d < 40 && rnd() % 100 < 50);
-        if (i + d + 1 >= n)
-            call = 0;
-        if (call) {
-            uint32_t id;
-            if (d && rnd() % 100 < 10)
-                id = stack[d - 1]; /* recursion */
-            else if (rnd() % 100 < 90)
-                id = 1 + rnd() % 30;
-            else
-                id = 1 + rnd() % 300;
-            stack[d++] = id;
-            e[i++] = (ev_t){ULMA_EV_CALL, id, (uint16_t)d};
-        } else if (d) {
-            e[i++] = (ev_t){ULMA_EV_RETURN, stack[d - 1], (uint16_t)d};
-            d--;
-        } else {
-            break;
+    while (i + 80 < n) {
+        if (d == 0) {
+            stack[d++] = 1 + rnd() % LAYER;
+            e[i++] = (ev_t){ULMA_EV_CALL, stack[0], 1};
+            continue;
         }
-        if (d == 0 && i + 64 >= n)
-            break;
+        uint32_t top = stack[d - 1];
+        uint32_t r = rnd() % 100;
+        uint32_t next = 0;
+        if (top % 10 == 0 && r < 30 && d < 60 && (d < 3 || stack[d - 3] != top))
+            next = top; /* recursion */
+        else if (r < 55 && callee[top][0])
+            next = callee[top][rnd() % FANOUT];
+        if (next) {
+            stack[d++] = next;
+            e[i++] = (ev_t){ULMA_EV_CALL, next, (uint16_t)d};
+        } else {
+            e[i++] = (ev_t){ULMA_EV_RETURN, top, (uint16_t)d};
+            d--;
+        }
     }
     while (d) {
         e[i++] = (ev_t){ULMA_EV_RETURN, stack[d - 1], (uint16_t)d};
