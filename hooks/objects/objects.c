@@ -1,0 +1,1031 @@
+/*
+ * objects.c - the ulma._objects CPython extension: object construction and
+ * destruction events ("wedges"), installed and removed at run time.
+ *
+ * What is wedged while installed (every pointer is put back exactly by
+ * uninstall(); nothing of this module runs while it is off):
+ *
+ *   the object allocator   PyMem_SetAllocator(PYMEM_DOMAIN_OBJ) wraps the
+ *                          allocator in force. Builtins of the eight tracked
+ *                          types (int float str bytes list dict tuple set)
+ *                          are seen here: every one of them is born in a
+ *                          fresh PyObject_Malloc block (see "free lists") and
+ *                          int/float/str/bytes die in PyObject_Free, whatever
+ *                          path freed them (the 3.11 specialised instructions
+ *                          call _PyFloat_ExactDealloc, _PyUnicode_ExactDealloc
+ *                          or PyObject_Free directly, bypassing tp_dealloc).
+ *   tp_dealloc of list, dict, tuple, set
+ *                          destruction of the GC'd builtins, and the free-list
+ *                          guard (below). The wedge runs CPython's trashcan
+ *                          itself, since _PyTrash_cond() compares tp_dealloc.
+ *   tp_alloc / tp_free of every user class (heap type) alive at install, and
+ *                          of every class created later (tp_new of `type` and
+ *                          of metaclasses that inherited it).
+ *   tp_dealloc of `type`   forgets a dying class (its address may be reused).
+ *
+ * Free lists: CPython 3.11 recycles dead floats, lists, dicts and small
+ * tuples without the allocator. At install the lists are emptied; the float
+ * list is then disabled by setting its count to "full" (float_dealloc and
+ * _PyFloat_ExactDealloc then call PyObject_Free), and a list/dict/tuple that
+ * its dealloc pushed back is popped again by the wedge and freed. So while
+ * the wedges are on every construction of a tracked builtin allocates.
+ *
+ * Allocation events are deferred: the allocator sees a block before the
+ * object's type is written. The block (and the frame depth at that moment)
+ * is kept per thread and classified at the thread's next allocator call or
+ * wedge, or by flush() (the C API), which the frame hooks call before their
+ * own records so that each OBJ_NEW precedes the record that follows it.
+ *
+ * Event path: no allocation, no Python exception, no recursion (the
+ * thread's `nesting` guard of libulma-rt: objects the hooks make for
+ * themselves are not reported as constructions).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define Py_BUILD_CORE 1
+#include "internal/pycore_interp.h"
+#undef Py_BUILD_CORE
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ulma/clock.h"
+#include "ulma/reader.h"
+#include "ulma/rt.h"
+#include "ulma_objects.h"
+
+#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
+/* Free-list layouts, the float free-list rule and the GC pre-header are those
+ * of 3.11; see OBJECTS.md for what 3.12+ would need. */
+#error "ulma._objects supports CPython 3.11"
+#endif
+
+/* ------------------------------------------------------------ type ids */
+
+typedef struct type_ent {
+    PyTypeObject *tp;  /* NULL: empty slot, TOMB: deleted */
+    uint32_t id;
+    uint32_t defgen;   /* rt generation + 1 of the last DEF_TYPE written */
+    char *name;        /* "module.QualName" (PyMem_Raw, or static) */
+    uint32_t name_len;
+    uint32_t is_static;
+} type_ent_t;
+
+#define TOMB ((PyTypeObject *)(uintptr_t)1)
+
+/* The builtins, fixed ids 1..8. 0..3 are not GC'd (object at block start),
+ * 4..7 are (object after the 16-byte PyGC_Head). */
+enum { B_INT, B_FLOAT, B_STR, B_BYTES, B_LIST, B_DICT, B_TUPLE, B_SET, B_N };
+static type_ent_t g_builtin[B_N] = {
+    {&PyLong_Type, 1, 0, "builtins.int", 12, 1},
+    {&PyFloat_Type, 2, 0, "builtins.float", 14, 1},
+    {&PyUnicode_Type, 3, 0, "builtins.str", 12, 1},
+    {&PyBytes_Type, 4, 0, "builtins.bytes", 14, 1},
+    {&PyList_Type, 5, 0, "builtins.list", 13, 1},
+    {&PyDict_Type, 6, 0, "builtins.dict", 13, 1},
+    {&PyTuple_Type, 7, 0, "builtins.tuple", 14, 1},
+    {&PySet_Type, 8, 0, "builtins.set", 12, 1},
+};
+#define FIRST_CLASS_ID 16u
+
+static type_ent_t *g_reg;  /* user classes: open addressing on the type pointer */
+static size_t g_reg_cap, g_reg_used; /* used counts tombstones too */
+static uint32_t g_next_id = FIRST_CLASS_ID;
+
+static inline size_t ptr_hash(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static type_ent_t *reg_find(PyTypeObject *tp)
+{
+    if (!g_reg)
+        return NULL;
+    size_t m = g_reg_cap - 1;
+    for (size_t i = ptr_hash(tp) & m;; i = (i + 1) & m) {
+        if (g_reg[i].tp == tp)
+            return &g_reg[i];
+        if (!g_reg[i].tp)
+            return NULL;
+    }
+}
+
+static int reg_grow(void)
+{
+    size_t ncap = g_reg_cap ? g_reg_cap * 2 : 256;
+    type_ent_t *n = PyMem_RawCalloc(ncap, sizeof(*n));
+    if (!n)
+        return -ENOMEM;
+    size_t used = 0;
+    for (size_t j = 0; j < g_reg_cap; j++) {
+        if (!g_reg[j].tp || g_reg[j].tp == TOMB)
+            continue;
+        size_t i = ptr_hash(g_reg[j].tp) & (ncap - 1);
+        while (n[i].tp)
+            i = (i + 1) & (ncap - 1);
+        n[i] = g_reg[j];
+        used++;
+    }
+    PyMem_RawFree(g_reg);
+    g_reg = n;
+    g_reg_cap = ncap;
+    g_reg_used = used;
+    return 0;
+}
+
+static void reg_remove(PyTypeObject *tp)
+{
+    type_ent_t *e = reg_find(tp);
+    if (!e)
+        return;
+    PyMem_RawFree(e->name);
+    e->name = NULL;
+    e->tp = TOMB;
+}
+
+static void reg_clear(void)
+{
+    for (size_t i = 0; i < g_reg_cap; i++)
+        if (g_reg[i].tp && g_reg[i].tp != TOMB)
+            PyMem_RawFree(g_reg[i].name);
+    PyMem_RawFree(g_reg);
+    g_reg = NULL;
+    g_reg_cap = g_reg_used = 0;
+}
+
+/* "module.QualName" of a class into a new PyMem_Raw buffer. Not on the
+ * event path (may run Python code through str conversions); keeps any
+ * in-flight exception. */
+static char *class_name(PyTypeObject *tp, uint32_t *len)
+{
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    const char *mod = NULL, *qual = NULL;
+    Py_ssize_t ml = 0, ql = 0;
+    PyObject *m = tp->tp_dict ? PyDict_GetItemString(tp->tp_dict, "__module__") : NULL;
+    if (m && PyUnicode_Check(m))
+        mod = PyUnicode_AsUTF8AndSize(m, &ml);
+    PyObject *q = (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) ? ((PyHeapTypeObject *)tp)->ht_qualname
+                                                        : NULL;
+    if (q && PyUnicode_Check(q))
+        qual = PyUnicode_AsUTF8AndSize(q, &ql);
+    if (!qual)
+        qual = tp->tp_name, ql = (Py_ssize_t)strlen(tp->tp_name);
+    if (!mod)
+        mod = "?", ml = 1;
+    PyErr_Clear();
+    PyErr_Restore(et, ev, etb);
+    size_t n = (size_t)ml + 1 + (size_t)ql;
+    if (n > ULMA_MAX_PAYLOAD)
+        n = ULMA_MAX_PAYLOAD;
+    char *s = PyMem_RawMalloc(n + 1);
+    if (!s)
+        return NULL;
+    snprintf(s, n + 1, "%.*s.%.*s", (int)ml, mod, (int)ql, qual);
+    *len = (uint32_t)strlen(s);
+    return s;
+}
+
+static type_ent_t *reg_add(PyTypeObject *tp)
+{
+    type_ent_t *e = reg_find(tp);
+    if (e)
+        return e;
+    if ((g_reg_used + 1) * 2 > g_reg_cap && reg_grow() != 0)
+        return NULL;
+    uint32_t len = 0;
+    char *name = class_name(tp, &len);
+    if (!name)
+        return NULL;
+    size_t m = g_reg_cap - 1;
+    size_t i = ptr_hash(tp) & m;
+    while (g_reg[i].tp && g_reg[i].tp != TOMB)
+        i = (i + 1) & m;
+    if (!g_reg[i].tp)
+        g_reg_used++;
+    g_reg[i] = (type_ent_t){tp, g_next_id++, 0, name, len, 0};
+    return &g_reg[i];
+}
+
+/* --------------------------------------------------------------- state */
+
+static int g_installed;
+static uint32_t g_epoch = 1;         /* bumped at install and uninstall */
+static PyInterpreterState *g_interp;
+static PyMemAllocatorEx g_orig_obj;  /* the OBJ allocator we wrap */
+static PyMemAllocatorEx g_hook_obj;
+static destructor g_orig_dealloc[B_N];
+static newfunc g_orig_type_new;
+static destructor g_orig_type_dealloc;
+static uint64_t g_news, g_frees, g_pend_lost, g_classes, g_problems;
+
+#define FLOAT_FREELIST_OFF (1 << 30) /* numfree "full": floats go to PyObject_Free */
+
+/* ---------------------------------------------------------- the events */
+
+static uint64_t builtin_size(PyObject *o, int b)
+{
+    Py_ssize_t n;
+    switch (b) {
+    case B_INT:
+        n = Py_SIZE(o);
+        n = n < 0 ? -n : n;
+        return offsetof(PyLongObject, ob_digit) + (uint64_t)(n ? n : 1) * sizeof(digit);
+    case B_FLOAT:
+        return sizeof(PyFloatObject);
+    case B_STR:
+        n = ((PyASCIIObject *)o)->length;
+        if (((PyASCIIObject *)o)->state.compact) {
+            if (((PyASCIIObject *)o)->state.ascii)
+                return sizeof(PyASCIIObject) + (uint64_t)n + 1;
+            return sizeof(PyCompactUnicodeObject) +
+                   ((uint64_t)n + 1) * ((PyASCIIObject *)o)->state.kind;
+        }
+        return sizeof(PyUnicodeObject);
+    case B_BYTES:
+        return offsetof(PyBytesObject, ob_sval) + (uint64_t)Py_SIZE(o) + 1;
+    case B_LIST:
+        return sizeof(PyListObject);
+    case B_DICT:
+        return sizeof(PyDictObject);
+    case B_TUPLE:
+        return sizeof(PyTupleObject) - sizeof(PyObject *) + (uint64_t)Py_SIZE(o) * sizeof(PyObject *);
+    default:
+        return sizeof(PySetObject);
+    }
+}
+
+static uint64_t class_size(PyObject *o, PyTypeObject *tp)
+{
+    uint64_t s = (uint64_t)tp->tp_basicsize;
+    if (tp->tp_itemsize) {
+        Py_ssize_t n = Py_SIZE(o);
+        s += (uint64_t)(n < 0 ? -n : n) * (uint64_t)tp->tp_itemsize;
+    }
+    return s;
+}
+
+static void emit(unsigned kind, type_ent_t *e, const void *addr, uint64_t size, uint32_t depth)
+{
+    ulma_rt_thread_t *t = ulma_rt_thread();
+    if (!t)
+        return;
+    uint64_t tsc = ulma_clock_read();
+    uint32_t gen = ulma_load_relaxed(&ulma_rt_generation) + 1u;
+    if (ULMA_UNLIKELY(e->defgen != gen)) {
+        e->defgen = gen;
+        ulma_put_payload(&t->prod, tsc, ULMA_EV_DEF_TYPE, e->id, 0, e->name, e->name_len);
+    }
+    ulma_obj_payload_t pl = {size, (uint64_t)(uintptr_t)addr};
+    ulma_put_payload(&t->prod, tsc, kind, e->id, (uint16_t)depth, &pl, sizeof(pl));
+    if (kind == ULMA_EV_OBJ_NEW)
+        g_news++;
+    else
+        g_frees++;
+}
+
+static inline int nongc_index(PyTypeObject *tp)
+{
+    if (tp == &PyLong_Type)
+        return B_INT;
+    if (tp == &PyFloat_Type)
+        return B_FLOAT;
+    if (tp == &PyUnicode_Type)
+        return B_STR;
+    if (tp == &PyBytes_Type)
+        return B_BYTES;
+    return -1;
+}
+
+static inline int gc_index(PyTypeObject *tp)
+{
+    if (tp == &PyList_Type)
+        return B_LIST;
+    if (tp == &PyDict_Type)
+        return B_DICT;
+    if (tp == &PyTuple_Type)
+        return B_TUPLE;
+    if (tp == &PySet_Type)
+        return B_SET;
+    return -1;
+}
+
+/* ------------------------------------------------ deferred constructions */
+
+#define PEND_MAX 16
+#define GC_HEAD ((size_t)sizeof(PyGC_Head))
+
+typedef struct pend {
+    uintptr_t mem;  /* block from the allocator */
+    size_t size;    /* bytes asked for */
+    uint32_t depth; /* frame depth when it was allocated */
+} pend_t;
+
+typedef struct pend_list {
+    uint32_t n;
+    uint32_t epoch;
+    pend_t e[PEND_MAX];
+} pend_list_t;
+
+static __thread pend_list_t tl_pend;
+
+static inline uintptr_t word_at(uintptr_t mem, size_t off)
+{
+    uintptr_t w;
+    memcpy(&w, (const void *)(mem + off), sizeof(w));
+    return w;
+}
+
+/* 1: done with (reported, or not a tracked object); 0: not initialised yet */
+static int pend_classify(const pend_t *p)
+{
+    PyObject *o = (PyObject *)p->mem;
+    int b = nongc_index(Py_TYPE(o));
+    if (b >= 0) {
+        if (Py_REFCNT(o) >= 1)
+            emit(ULMA_EV_OBJ_NEW, &g_builtin[b], o, builtin_size(o, b), p->depth);
+        return 1;
+    }
+    if (p->size >= 32) {
+        PyObject *g = (PyObject *)(p->mem + GC_HEAD);
+        b = gc_index(Py_TYPE(g));
+        if (b >= 0) {
+            if (Py_REFCNT(g) >= 1)
+                emit(ULMA_EV_OBJ_NEW, &g_builtin[b], g, builtin_size(g, b), p->depth);
+            return 1;
+        }
+        return word_at(p->mem, 8) != 0 || word_at(p->mem, 24) != 0;
+    }
+    return word_at(p->mem, 8) != 0;
+}
+
+/* Classify every deferred block of this thread (in allocation order) but
+ * `except`. A block whose type is not written yet stays only while a GC
+ * collection runs: in 3.11 gc_alloc() may collect between the allocation
+ * and the object's initialisation. */
+static void pend_flush(pend_list_t *s, uintptr_t except)
+{
+    if (ULMA_UNLIKELY(s->epoch != g_epoch)) {
+        s->n = 0;
+        s->epoch = g_epoch;
+        return;
+    }
+    uint32_t k = 0;
+    int collecting = -1;
+    for (uint32_t i = 0; i < s->n; i++) {
+        pend_t *p = &s->e[i];
+        if (p->mem == except || !pend_classify(p)) {
+            if (p->mem != except) {
+                if (collecting < 0)
+                    collecting = g_interp && g_interp->gc.collecting;
+                if (!collecting)
+                    continue;
+            }
+            s->e[k++] = *p;
+        }
+    }
+    s->n = k;
+}
+
+static void pend_push(pend_list_t *s, void *mem, size_t n)
+{
+    if (ULMA_UNLIKELY(s->epoch != g_epoch)) {
+        s->n = 0;
+        s->epoch = g_epoch;
+    }
+    /* the words classification reads start at zero: whatever a reused
+     * block held before cannot be taken for a type */
+    memset((char *)mem + 8, 0, 8);
+    if (n >= 32)
+        memset((char *)mem + 24, 0, 8);
+    if (s->n == PEND_MAX) {
+        /* keep the oldest (an allocation that triggered a collection) */
+        s->n--;
+        g_pend_lost++;
+        ulma_rt_problem();
+    }
+    s->e[s->n++] = (pend_t){(uintptr_t)mem, n, ulma_rt_tls.depth};
+}
+
+/* ------------------------------------------------------ allocator hook */
+
+static void *h_malloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    pend_list_t *s = &tl_pend;
+    if (s->n)
+        pend_flush(s, 0);
+    void *r = g_orig_obj.malloc(g_orig_obj.ctx, n);
+    if (r && n >= 16 && ulma_rt_tls.nesting == 0)
+        pend_push(s, r, n);
+    return r;
+}
+
+static void *h_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    (void)ctx;
+    pend_list_t *s = &tl_pend;
+    if (s->n)
+        pend_flush(s, 0);
+    void *r = g_orig_obj.calloc(g_orig_obj.ctx, nelem, elsize);
+    size_t n = nelem * elsize;
+    if (r && n >= 16 && ulma_rt_tls.nesting == 0)
+        pend_push(s, r, n);
+    return r;
+}
+
+static void *h_realloc(void *ctx, void *ptr, size_t n)
+{
+    if (!ptr)
+        return h_malloc(ctx, n);
+    pend_list_t *s = &tl_pend;
+    int was_pending = 0;
+    uint32_t depth = 0;
+    size_t psize = 0;
+    if (s->n && s->epoch == g_epoch) {
+        for (uint32_t i = 0; i < s->n; i++) {
+            if (s->e[i].mem == (uintptr_t)ptr) {
+                was_pending = 1;
+                depth = s->e[i].depth;
+                psize = s->e[i].size;
+                memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(s->e[0]));
+                s->n--;
+                break;
+            }
+        }
+    }
+    if (s->n)
+        pend_flush(s, 0);
+    /* a live int/float/str/bytes being resized (unicode writer, bytes
+     * resize): its type word is readable in any block */
+    int b = -1;
+    uint64_t osize = 0;
+    if (!was_pending) {
+        b = nongc_index(Py_TYPE((PyObject *)ptr));
+        if (b >= 0 && Py_REFCNT((PyObject *)ptr) >= 1)
+            osize = builtin_size((PyObject *)ptr, b);
+        else
+            b = -1;
+    }
+    void *r = g_orig_obj.realloc(g_orig_obj.ctx, ptr, n);
+    if (was_pending) {
+        /* still to be classified, at its new address (one entry was taken
+         * out above, so there is room) */
+        s->e[s->n++] = (pend_t){(uintptr_t)(r ? r : ptr), r ? n : psize, depth};
+        return r;
+    }
+    if (!r)
+        return NULL;
+    if (r == ptr || ulma_rt_tls.nesting)
+        return r;
+    if (b >= 0) {
+        /* moved: the old address dies, the new one is born */
+        emit(ULMA_EV_OBJ_FREE, &g_builtin[b], ptr, osize, ulma_rt_tls.depth);
+        emit(ULMA_EV_OBJ_NEW, &g_builtin[b], r, builtin_size((PyObject *)r, b),
+             ulma_rt_tls.depth);
+    } else if (n >= 48 && word_at((uintptr_t)r, 0) == 0) {
+        /* _PyTuple_Resize() of an untracked tuple: read in the new block,
+         * whose first bytes are the old ones (ob_size is still the old) */
+        PyObject *g = (PyObject *)((char *)r + GC_HEAD);
+        if (Py_TYPE(g) == &PyTuple_Type && Py_REFCNT(g) >= 1) {
+            emit(ULMA_EV_OBJ_FREE, &g_builtin[B_TUPLE], (char *)ptr + GC_HEAD,
+                 builtin_size(g, B_TUPLE), ulma_rt_tls.depth);
+            uint64_t ns = n - GC_HEAD;
+            emit(ULMA_EV_OBJ_NEW, &g_builtin[B_TUPLE], g, ns, ulma_rt_tls.depth);
+        }
+    }
+    return r;
+}
+
+static void h_free(void *ctx, void *ptr)
+{
+    (void)ctx;
+    pend_list_t *s = &tl_pend;
+    if (s->n)
+        pend_flush(s, 0);
+    if (ptr) {
+        PyObject *o = ptr;
+        int b = nongc_index(Py_TYPE(o));
+        if (b >= 0 && Py_REFCNT(o) == 0 && ulma_rt_tls.nesting == 0)
+            emit(ULMA_EV_OBJ_FREE, &g_builtin[b], o, builtin_size(o, b), ulma_rt_tls.depth);
+    }
+    g_orig_obj.free(g_orig_obj.ctx, ptr);
+}
+
+static void objects_flush(void)
+{
+    pend_list_t *s = &tl_pend;
+    if (s->n)
+        pend_flush(s, 0);
+}
+
+/* ------------------------------------------- GC'd builtins: tp_dealloc */
+
+/* After the type's own dealloc: if it put `op` on its free list, take it
+ * back and free it, so that the next construction allocates. */
+static void freelist_reclaim(PyObject *op, int b, Py_ssize_t tsize)
+{
+    PyInterpreterState *in = g_interp;
+    if (!in)
+        return;
+    switch (b) {
+    case B_LIST: {
+        struct _Py_list_state *st = &in->list;
+        if (st->numfree > 0 && (PyObject *)st->free_list[st->numfree - 1] == op) {
+            st->numfree--;
+            PyObject_GC_Del(op);
+        }
+        break;
+    }
+    case B_DICT: {
+        struct _Py_dict_state *st = &in->dict_state;
+        if (st->numfree > 0 && (PyObject *)st->free_list[st->numfree - 1] == op) {
+            st->numfree--;
+            PyObject_GC_Del(op);
+        }
+        break;
+    }
+    case B_TUPLE: {
+        struct _Py_tuple_state *st = &in->tuple;
+        /* 3.11 keeps tuples of size n in free_list[n - 1] */
+        Py_ssize_t i = tsize - 1;
+        if (i >= 0 && i < PyTuple_NFREELISTS && (PyObject *)st->free_list[i] == op) {
+            st->free_list[i] = (PyTupleObject *)((PyTupleObject *)op)->ob_item[0];
+            st->numfree[i]--;
+            PyObject_GC_Del(op);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+#define DEALLOC_WEDGE(fn, b)                                                                     \
+    static void fn(PyObject *op)                                                                 \
+    {                                                                                            \
+        /* the type's own dealloc untracks first too; the trashcan needs it */                  \
+        PyObject_GC_UnTrack(op);                                                                 \
+        Py_TRASHCAN_BEGIN(op, fn)                                                                \
+        int exact = Py_IS_TYPE(op, g_builtin[b].tp);                                             \
+        Py_ssize_t tsize = Py_SIZE(op);                                                          \
+        if (exact && ulma_rt_tls.nesting == 0) {                                                 \
+            pend_list_t *s = &tl_pend;                                                           \
+            if (s->n)                                                                            \
+                pend_flush(s, 0);                                                                \
+            emit(ULMA_EV_OBJ_FREE, &g_builtin[b], op, builtin_size(op, b), ulma_rt_tls.depth);  \
+        }                                                                                        \
+        g_orig_dealloc[b](op);                                                                   \
+        if (exact)                                                                               \
+            freelist_reclaim(op, b, tsize);                                                      \
+        Py_TRASHCAN_END                                                                          \
+    }
+
+DEALLOC_WEDGE(w_list_dealloc, B_LIST)
+DEALLOC_WEDGE(w_dict_dealloc, B_DICT)
+DEALLOC_WEDGE(w_tuple_dealloc, B_TUPLE)
+DEALLOC_WEDGE(w_set_dealloc, B_SET)
+
+static const destructor g_wedge_dealloc[B_N] = {
+    NULL, NULL, NULL, NULL, w_list_dealloc, w_dict_dealloc, w_tuple_dealloc, w_set_dealloc,
+};
+
+/* ---------------------------------------------------------- user classes */
+
+static PyObject *w_alloc(PyTypeObject *tp, Py_ssize_t nitems)
+{
+    PyObject *o = PyType_GenericAlloc(tp, nitems);
+    if (o && ulma_rt_tls.nesting == 0) {
+        objects_flush();
+        type_ent_t *e = reg_find(tp);
+        if (e)
+            emit(ULMA_EV_OBJ_NEW, e, o, class_size(o, tp), ulma_rt_tls.depth);
+    }
+    return o;
+}
+
+static void class_freed(PyObject *o)
+{
+    objects_flush();
+    type_ent_t *e = reg_find(Py_TYPE(o));
+    if (e && ulma_rt_tls.nesting == 0)
+        emit(ULMA_EV_OBJ_FREE, e, o, class_size(o, Py_TYPE(o)), ulma_rt_tls.depth);
+}
+
+static void w_free_gc(void *p)
+{
+    class_freed(p);
+    PyObject_GC_Del(p);
+}
+
+static void w_free_plain(void *p)
+{
+    class_freed(p);
+    PyObject_Free(p);
+}
+
+/* Wedge one class (GIL held, not on the event path). */
+static void class_patch(PyTypeObject *tp)
+{
+    if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        return;
+    if (tp->tp_alloc != PyType_GenericAlloc && tp->tp_alloc != w_alloc)
+        return;
+    freefunc f = tp->tp_free;
+    if (f == PyObject_GC_Del)
+        f = w_free_gc;
+    else if (f == PyObject_Free)
+        f = w_free_plain;
+    else if (f != w_free_gc && f != w_free_plain)
+        return; /* a class with its own allocator: left alone */
+    if (!reg_add(tp)) {
+        g_problems++;
+        ulma_rt_problem();
+        return;
+    }
+    tp->tp_alloc = w_alloc;
+    tp->tp_free = f;
+    g_classes++;
+}
+
+static void class_unpatch(PyTypeObject *tp)
+{
+    if (tp->tp_alloc == w_alloc)
+        tp->tp_alloc = PyType_GenericAlloc;
+    if (tp->tp_free == w_free_gc)
+        tp->tp_free = PyObject_GC_Del;
+    else if (tp->tp_free == w_free_plain)
+        tp->tp_free = PyObject_Free;
+}
+
+static PyObject *w_type_new(PyTypeObject *meta, PyObject *args, PyObject *kw)
+{
+    PyObject *r = g_orig_type_new(meta, args, kw);
+    if (r && g_installed && PyType_Check(r)) {
+        ulma_rt_tls.nesting++;
+        class_patch((PyTypeObject *)r);
+        ulma_rt_tls.nesting--;
+    }
+    return r;
+}
+
+static void w_type_dealloc(PyObject *o)
+{
+    reg_remove((PyTypeObject *)o);
+    g_orig_type_dealloc(o);
+}
+
+/* Visit `tp` and its subclasses, depth first (each class once: a class
+ * with several bases is met several times, the operations are idempotent). */
+static int walk_classes(PyTypeObject *tp, int on, int depth)
+{
+    if (depth > 1000)
+        return 0;
+    if (on) {
+        class_patch(tp);
+        if (PyType_IsSubtype(tp, &PyType_Type) && tp->tp_new == g_orig_type_new)
+            tp->tp_new = w_type_new;
+    } else {
+        class_unpatch(tp);
+        if (tp->tp_new == w_type_new)
+            tp->tp_new = g_orig_type_new;
+    }
+    PyObject *subs = PyObject_CallMethod((PyObject *)tp, "__subclasses__", NULL);
+    if (!subs || !PyList_Check(subs)) {
+        Py_XDECREF(subs);
+        PyErr_Clear();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(subs); i++) {
+        PyObject *c = PyList_GET_ITEM(subs, i);
+        if (PyType_Check(c))
+            walk_classes((PyTypeObject *)c, on, depth + 1);
+    }
+    Py_DECREF(subs);
+    return 0;
+}
+
+/* ------------------------------------------------------ install / remove */
+
+static void freelists_drain(PyInterpreterState *in)
+{
+    struct _Py_float_state *fs = &in->float_state;
+    PyFloatObject *f = fs->free_list;
+    while (f) {
+        PyFloatObject *next = (PyFloatObject *)Py_TYPE(f);
+        PyObject_Free(f);
+        f = next;
+    }
+    fs->free_list = NULL;
+    fs->numfree = 0;
+    while (in->list.numfree > 0)
+        PyObject_GC_Del(in->list.free_list[--in->list.numfree]);
+    while (in->dict_state.numfree > 0)
+        PyObject_GC_Del(in->dict_state.free_list[--in->dict_state.numfree]);
+    for (int i = 0; i < PyTuple_NFREELISTS; i++) {
+        PyTupleObject *t = in->tuple.free_list[i];
+        while (t) {
+            PyTupleObject *next = (PyTupleObject *)t->ob_item[0];
+            PyObject_GC_Del(t);
+            t = next;
+        }
+        in->tuple.free_list[i] = NULL;
+        in->tuple.numfree[i] = 0;
+    }
+}
+
+static int objects_install(void)
+{
+    if (g_installed)
+        return 0;
+    PyInterpreterState *in = PyInterpreterState_Get();
+    if (in != PyInterpreterState_Main())
+        return -ENOTSUP; /* the free-list guard is per interpreter: main only */
+    g_interp = in;
+    ulma_rt_tls.nesting++;
+    g_epoch++;
+    g_orig_type_new = PyType_Type.tp_new;
+    g_orig_type_dealloc = PyType_Type.tp_dealloc;
+    /* classes first (runs Python-level calls: nothing of it is reported) */
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    walk_classes(&PyBaseObject_Type, 1, 0);
+    PyErr_Restore(et, ev, etb);
+    /* no Python code runs from here to the allocator hook */
+    freelists_drain(in);
+    in->float_state.numfree = FLOAT_FREELIST_OFF;
+    g_installed = 1; /* from here on w_type_new wedges new classes */
+    PyType_Type.tp_dealloc = w_type_dealloc;
+    PyType_Type.tp_new = w_type_new;
+    for (int b = B_LIST; b < B_N; b++) {
+        g_orig_dealloc[b] = g_builtin[b].tp->tp_dealloc;
+        g_builtin[b].tp->tp_dealloc = g_wedge_dealloc[b];
+    }
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &g_orig_obj);
+    g_hook_obj = (PyMemAllocatorEx){NULL, h_malloc, h_calloc, h_realloc, h_free};
+    PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &g_hook_obj);
+    ulma_rt_tls.nesting--;
+    return 0;
+}
+
+static void objects_uninstall(void)
+{
+    if (!g_installed)
+        return;
+    ulma_rt_tls.nesting++;
+    objects_flush();
+    PyMemAllocatorEx cur;
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &cur);
+    if (cur.malloc == h_malloc && cur.free == h_free)
+        PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &g_orig_obj);
+    else
+        g_problems++, ulma_rt_problem(); /* someone wrapped us: leave their chain */
+    g_epoch++;
+    for (int b = B_LIST; b < B_N; b++)
+        if (g_builtin[b].tp->tp_dealloc == g_wedge_dealloc[b])
+            g_builtin[b].tp->tp_dealloc = g_orig_dealloc[b];
+    if (PyType_Type.tp_new == w_type_new)
+        PyType_Type.tp_new = g_orig_type_new;
+    if (PyType_Type.tp_dealloc == w_type_dealloc)
+        PyType_Type.tp_dealloc = g_orig_type_dealloc;
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    walk_classes(&PyBaseObject_Type, 0, 0);
+    PyErr_Restore(et, ev, etb);
+    /* floats may use their free list again (nothing was pushed meanwhile) */
+    if (g_interp->float_state.free_list == NULL)
+        g_interp->float_state.numfree = 0;
+    reg_clear();
+    g_installed = 0;
+    ulma_rt_tls.nesting--;
+}
+
+static int objects_installed(void)
+{
+    return g_installed;
+}
+
+static const ulma_objects_api_t g_api = {
+    ULMA_OBJECTS_ABI, sizeof(ulma_objects_api_t), objects_install, objects_uninstall,
+    objects_installed, objects_flush,
+};
+
+/* ------------------------------------------------------------ Python API */
+
+static PyObject *py_install(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    int rc = objects_install();
+    if (rc != 0) {
+        errno = -rc;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_uninstall(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    objects_uninstall();
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_installed(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    return PyBool_FromLong(g_installed);
+}
+
+static PyObject *py_flush(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    objects_flush();
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_status(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    return Py_BuildValue("{s:O,s:K,s:K,s:K,s:K,s:K}", "installed",
+                         g_installed ? Py_True : Py_False, "news",
+                         (unsigned long long)g_news, "frees", (unsigned long long)g_frees,
+                         "pending_lost", (unsigned long long)g_pend_lost, "classes",
+                         (unsigned long long)g_classes, "problems",
+                         (unsigned long long)g_problems);
+}
+
+/* The slot pointers the wedges touch, as integers (tests: "off" restores
+ * every one of them exactly). */
+static PyObject *py_slots(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *tp;
+    if (!PyArg_ParseTuple(args, "O!", &PyType_Type, &tp))
+        return NULL;
+    PyTypeObject *t = (PyTypeObject *)tp;
+    return Py_BuildValue("(KKKKK)", (unsigned long long)(uintptr_t)t->tp_alloc,
+                         (unsigned long long)(uintptr_t)t->tp_free,
+                         (unsigned long long)(uintptr_t)t->tp_dealloc,
+                         (unsigned long long)(uintptr_t)t->tp_new,
+                         (unsigned long long)(uintptr_t)t->tp_vectorcall);
+}
+
+static PyObject *py_allocator(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    PyMemAllocatorEx a;
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &a);
+    return Py_BuildValue("(KKKKK)", (unsigned long long)(uintptr_t)a.ctx,
+                         (unsigned long long)(uintptr_t)a.malloc,
+                         (unsigned long long)(uintptr_t)a.calloc,
+                         (unsigned long long)(uintptr_t)a.realloc,
+                         (unsigned long long)(uintptr_t)a.free);
+}
+
+/* ---------------------------------------- reading a segment (tests only) */
+
+typedef struct rd_ctx {
+    PyObject *slots; /* slot -> list of (kind, id, depth, size, addr) */
+    PyObject *types; /* id -> name */
+    int failed;
+} rd_ctx_t;
+
+static int rd_batch(void *vctx, unsigned slot, const ulma_rec_t *recs, size_t nunits)
+{
+    rd_ctx_t *c = vctx;
+    PyObject *key = PyLong_FromUnsignedLong(slot);
+    PyObject *list = key ? PyDict_GetItemWithError(c->slots, key) : NULL;
+    if (!list && key && !PyErr_Occurred()) {
+        list = PyList_New(0);
+        if (list && PyDict_SetItem(c->slots, key, list) != 0)
+            c->failed = 1;
+        Py_XDECREF(list);
+    }
+    Py_XDECREF(key);
+    if (!list) {
+        c->failed = 1;
+        return 0;
+    }
+    ulma_iter_t it;
+    ulma_iter_init(&it, recs, nunits);
+    ulma_rec_t h;
+    const void *pl;
+    uint32_t plen;
+    while (ulma_iter_next(&it, &h, &pl, &plen)) {
+        if (h.kind == ULMA_EV_PAD)
+            continue;
+        ulma_obj_payload_t op = {0, 0};
+        if ((h.kind == ULMA_EV_OBJ_NEW || h.kind == ULMA_EV_OBJ_FREE) && plen >= sizeof(op))
+            memcpy(&op, pl, sizeof(op));
+        if (h.kind == ULMA_EV_DEF_TYPE) {
+            PyObject *k = PyLong_FromUnsignedLong(h.id);
+            uint32_t n = 0; /* the payload is padded to a whole unit */
+            while (n < plen && ((const char *)pl)[n])
+                n++;
+            PyObject *v = PyUnicode_DecodeUTF8(pl, n, "replace");
+            if (!k || !v || PyDict_SetItem(c->types, k, v) != 0)
+                c->failed = 1;
+            Py_XDECREF(k);
+            Py_XDECREF(v);
+        }
+        PyObject *t = Py_BuildValue("(BIHKK)", h.kind, h.id, h.depth,
+                                    (unsigned long long)op.size, (unsigned long long)op.addr);
+        if (!t || PyList_Append(list, t) != 0)
+            c->failed = 1;
+        Py_XDECREF(t);
+    }
+    return it.bad ? -1 : 0;
+}
+
+static PyObject *py_read(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *path;
+    if (!PyArg_ParseTuple(args, "s", &path))
+        return NULL;
+    ulma_reader_t *r = NULL;
+    int rc = ulma_reader_open(path, &r);
+    if (rc != 0) {
+        errno = -rc;
+        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+    }
+    rd_ctx_t c = {PyDict_New(), PyDict_New(), 0};
+    PyObject *res = NULL;
+    if (c.slots && c.types) {
+        /* one pass: what was published when it started (reading makes
+         * objects too, whose records are left for the next read) */
+        ulma_reader_drain(r, rd_batch, &c, 0);
+        if (c.failed) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_RuntimeError, "out of memory reading a segment");
+        } else {
+            res = Py_BuildValue("{s:O,s:O,s:K,s:K}", "slots", c.slots, "types", c.types,
+                                "dropped", (unsigned long long)ulma_reader_total_dropped(r),
+                                "problems", (unsigned long long)ulma_reader_problems(r));
+        }
+    }
+    Py_XDECREF(c.slots);
+    Py_XDECREF(c.types);
+    ulma_reader_destroy(&r);
+    return res;
+}
+
+static PyMethodDef methods[] = {
+    {"install", py_install, METH_NOARGS,
+     "install(): put the object wedges in (idempotent). GIL held."},
+    {"uninstall", py_uninstall, METH_NOARGS,
+     "uninstall(): restore every wedged pointer exactly (idempotent)."},
+    {"installed", py_installed, METH_NOARGS, "installed() -> bool"},
+    {"flush", py_flush, METH_NOARGS, "Write this thread's deferred constructions now."},
+    {"status", py_status, METH_NOARGS, "Counters of the wedges, as a dict."},
+    {"_slots", py_slots, METH_VARARGS,
+     "_slots(type) -> (tp_alloc, tp_free, tp_dealloc, tp_new, tp_vectorcall)"},
+    {"_allocator", py_allocator, METH_NOARGS, "_allocator() -> the OBJ allocator in force"},
+    {"_read", py_read, METH_VARARGS,
+     "_read(path) -> {'slots': {slot: [(kind, id, depth, size, addr)]}, 'types': {id: name}}\n"
+     "Drain a segment (consumes its records)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moddef = {
+    PyModuleDef_HEAD_INIT, "ulma._objects",
+    "ULMA object wedges: construction/destruction events of builtins and user classes.", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__objects(void); /* the module entry point */
+PyMODINIT_FUNC PyInit__objects(void)
+{
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m)
+        return NULL;
+    PyObject *cap = PyCapsule_New((void *)&g_api, ULMA_OBJECTS_CAPSULE, NULL);
+    if (!cap || PyModule_AddObject(m, "_C_API", cap) != 0) {
+        Py_XDECREF(cap);
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyModule_AddIntConstant(m, "EV_OBJ_NEW", ULMA_EV_OBJ_NEW);
+    PyModule_AddIntConstant(m, "EV_OBJ_FREE", ULMA_EV_OBJ_FREE);
+    PyModule_AddIntConstant(m, "EV_DEF_TYPE", ULMA_EV_DEF_TYPE);
+    PyModule_AddIntConstant(m, "FIRST_CLASS_ID", FIRST_CLASS_ID);
+    PyObject *ids = PyDict_New();
+    for (int b = 0; ids && b < B_N; b++) {
+        PyObject *v = PyLong_FromUnsignedLong(g_builtin[b].id);
+        if (v)
+            PyDict_SetItemString(ids, g_builtin[b].tp->tp_name, v);
+        Py_XDECREF(v);
+    }
+    if (!ids || PyModule_AddObject(m, "BUILTIN_IDS", ids) != 0) {
+        Py_XDECREF(ids);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
