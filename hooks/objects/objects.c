@@ -955,6 +955,8 @@ static PyObject *py_read(PyObject *self, PyObject *args)
         errno = -rc;
         return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
     }
+    /* what the reader makes is not reported (as for any hook's own objects) */
+    ulma_rt_tls.nesting++;
     rd_ctx_t c = {PyDict_New(), PyDict_New(), 0};
     PyObject *res = NULL;
     if (c.slots && c.types) {
@@ -973,6 +975,7 @@ static PyObject *py_read(PyObject *self, PyObject *args)
     Py_XDECREF(c.slots);
     Py_XDECREF(c.types);
     ulma_reader_destroy(&r);
+    ulma_rt_tls.nesting--;
     return res;
 }
 
