@@ -77,7 +77,9 @@ def spawn_private(directory, owner_pid, sort=None, output=None, json_file=None):
     try:
         # its own session: a Ctrl-C aimed at the program leaves the agent to
         # finish the table; it ends by itself when the segment is done
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
+        # never profile the agent itself (nor let it start agents of its own)
+        env = {k: v for k, v in os.environ.items() if k not in ("ULMA_MODE", "ULMA_AGENT_PID")}
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     except OSError as e:
         sys.stderr.write("ulma: warning: cannot start %s: %s; profiling without an agent\n"
                          % (cmd[0], e))

@@ -257,12 +257,13 @@ def _prepare_script(path):
     from importlib.machinery import SourceFileLoader
 
     mod = _main_module()
-    mod.__file__ = path
+    full = os.path.abspath(path)
+    mod.__file__ = full
     mod.__cached__ = None
-    mod.__loader__ = SourceFileLoader("__main__", path)
+    mod.__loader__ = SourceFileLoader("__main__", full)
     sys.argv[:] = [path]
     sys.path[0] = os.path.dirname(os.path.realpath(path))
-    return compile(source, path, "exec", dont_inherit=True), mod
+    return compile(source, full, "exec", dont_inherit=True), mod
 
 
 def _prepare_module(name):
@@ -289,6 +290,7 @@ def _run(code, mod, session):
         return _exit_status(e)
     except BaseException as e:
         tb = e.__traceback__.tb_next if e.__traceback__ else None  # our own frame
+        e.__traceback__ = tb
         sys.excepthook(type(e), e, tb)
         if isinstance(e, KeyboardInterrupt):
             session.interrupted = True
