@@ -1,0 +1,70 @@
+"""Hooked mpi4py ranks with libulma-mpi: every MPI call the program makes is
+in each rank's profile with the right count and bytes, as a callee of the
+Python function that called mpi4py.
+
+Usage: test_mpi4py.py BUILD_DIR MPIEXEC
+"""
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+build, mpiexec = sys.argv[1], sys.argv[2]
+here = os.path.dirname(os.path.abspath(__file__))
+failures = 0
+passes = 0
+
+
+def check(cond, what):
+    global failures, passes
+    print(("ok   " if cond else "FAIL ") + what)
+    if cond:
+        passes += 1
+    else:
+        failures += 1
+
+
+with tempfile.TemporaryDirectory(prefix="ulma-mpi4py-") as tmp:
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               ULMA_DIR=tmp, PYTHONPATH=os.path.join(build, "python"),
+               LD_PRELOAD=os.path.join(build, "hooks", "mpi", "libulma-mpi.so"))
+    out = os.path.join(tmp, "out.{rank}.json")
+    cmd = [mpiexec, "-np", "2", "--oversubscribe", "--mca", "btl", "self,vader",
+           "-x", "ULMA_DIR", "-x", "PYTHONPATH", "-x", "LD_PRELOAD",
+           "/usr/bin/python3", "-m", "ulma", "--json", out, os.path.join(here, "mpi4py_known.py")]
+    print("+", " ".join(cmd))
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, f"mpirun exit status 0 (got {r.returncode}: {r.stderr[-2000:]})")
+    files = sorted(glob.glob(os.path.join(tmp, "out.*.json")))
+    check(len(files) == 2, f"one profile per rank ({files})")
+    for f in files:
+        prof = json.load(open(f))
+        rank = prof["process"]["rank"]
+        check(prof["process"]["size"] == 2, f"rank {rank}: size 2")
+        check(prof["drops"]["records_lost"] == 0, f"rank {rank}: nothing lost")
+        funcs = prof["functions"]
+        mpi = {m["name"]: m for m in prof["mpi"]}
+
+        def expect(name, calls, nbytes, caller):
+            m = mpi.get(name)
+            check(m is not None and m["calls"] == calls and m["bytes"] == nbytes,
+                  f"rank {rank}: {name} {calls} calls {nbytes} bytes (got {m})")
+            if m is None:
+                return
+            row = funcs[m["row"]]
+            callers = [c["std"] for c in row["callers"]]
+            check(any(caller in c for c in callers),
+                  f"rank {rank}: {name} called from {caller} (callers {callers})")
+
+        if rank == 0:
+            expect("MPI_Send", 10, 10 * 800, "(exchange)")
+        else:
+            expect("MPI_Recv", 10, 10 * 800, "(exchange)")
+        expect("MPI_Bcast", 4, 4 * 400, "(collectives)")
+        expect("MPI_Allreduce", 3, 3 * 2 * 10 * 8, "(collectives)")
+        expect("MPI_Barrier", 2, 0, "(collectives)")
+
+print(f"{passes} checks passed, {failures} failed")
+sys.exit(1 if failures else 0)
