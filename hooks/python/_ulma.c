@@ -333,6 +333,35 @@ static PyObject *fast_eval(PyThreadState *ts, _PyInterpreterFrame *f, int throwf
     return r;
 }
 
+/* Stripped-down wrappers, for the overhead benchmark only (what each part
+ * of fast_eval costs): 1 = pass-through, 2 = records without the clock. */
+static PyObject *fast_eval_empty(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+    return _PyEval_EvalFrameDefault(ts, f, throwflag);
+}
+
+static PyObject *fast_eval_noclock(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+    PyCodeObject *co = f->f_code;
+    if (ULMA_UNLIKELY((co->co_flags & GEN_FLAGS) && f->owner != FRAME_OWNED_BY_GENERATOR))
+        return _PyEval_EvalFrameDefault(ts, f, throwflag);
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    if (ULMA_UNLIKELY(t->hook_epoch != g_epoch))
+        thread_sync(t);
+    const uint32_t epoch = t->hook_epoch;
+    const uint32_t id = code_id(t, co);
+    const uint32_t d = ++t->depth;
+    ulma_put(&t->prod, 0, ULMA_EV_CALL, id, (uint16_t)d);
+    PyObject *r = _PyEval_EvalFrameDefault(ts, f, throwflag);
+    if (ULMA_LIKELY(t->hook_epoch == epoch)) {
+        ulma_put(&t->prod, 0, r ? ULMA_EV_RETURN : ULMA_EV_UNWIND, id, (uint16_t)d);
+        t->depth = d - 1;
+    }
+    return r;
+}
+
+static _PyFrameEvalFunction g_fast_fn = fast_eval;
+
 /* ------------------------------------------------------------ full mode */
 
 static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
@@ -469,7 +498,7 @@ static void apply_mode(uint32_t mode)
         threading_setprofile(Py_None);
     }
     if (mode == ULMA_MODE_FAST)
-        _PyInterpreterState_SetEvalFrameFunc(g_interp, fast_eval);
+        _PyInterpreterState_SetEvalFrameFunc(g_interp, g_fast_fn);
     else if (mode == ULMA_MODE_FULL)
         profile_all(1);
 }
@@ -558,6 +587,20 @@ static PyObject *py_set_mode(PyObject *self, PyObject *args)
             t->depth = 0;
         }
     }
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_set_fast_variant(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int v;
+    if (!PyArg_ParseTuple(args, "i", &v))
+        return NULL;
+    if (g_mode == ULMA_MODE_FAST) {
+        PyErr_SetString(PyExc_RuntimeError, "switch fast mode off first");
+        return NULL;
+    }
+    g_fast_fn = v == 1 ? fast_eval_empty : v == 2 ? fast_eval_noclock : fast_eval;
     Py_RETURN_NONE;
 }
 
@@ -833,6 +876,8 @@ static PyMethodDef methods[] = {
      "(full mode) or removes itself."},
     {"name_thread", py_name_thread, METH_VARARGS, "name_thread(tid, name)"},
     {"status", py_status, METH_NOARGS, "Runtime status as a dict."},
+    {"_set_fast_variant", py_set_fast_variant, METH_VARARGS,
+     "benchmark only: 0 normal fast mode, 1 empty wrapper, 2 records without the clock"},
     {"_eval_frame_is_default", py_eval_frame_is_default, METH_NOARGS, NULL},
     {"_profile_is_ours", py_profile_is_ours, METH_NOARGS, NULL},
     {"_read_segment", py_read_segment, METH_VARARGS,
