@@ -79,7 +79,7 @@ def enable(mode="fast", blocking=None):
     `blocking`: True makes writers wait (bounded) for the agent instead of
     dropping records when a ring is full."""
     m = _mode_value(mode)
-    if m != _ulma.MODE_OFF and _ulma.status()["generation"] == 0:
+    if m != _ulma.MODE_OFF and not _ulma.status()["segment"]:
         start()
     _ulma.set_mode(m, -1 if blocking is None else int(bool(blocking)))
 
