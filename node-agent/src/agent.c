@@ -351,6 +351,7 @@ static int write_outputs(agent_t *a, aproc_t *p, int several)
 static void finish_proc(agent_t *a, aproc_t *p, uint64_t now)
 {
     p->prof->hz = ulma_reader_hz(p->rd);
+    p->prof->writer_dropped = ulma_reader_total_dropped(p->rd);
     prof_finish(p->prof);
     p->finished = 1;
     p->finished_ns = now;
@@ -377,6 +378,9 @@ long agent_drain_all(agent_t *a)
             continue;
         }
         total += n;
+        /* the exact loss: every drop is counted in the slot headers, also
+         * the ones no DROP record reports (the ring stayed full) */
+        p->prof->writer_dropped = ulma_reader_total_dropped(p->rd);
         if (n == 0 && !p->writer_gone && ulma_reader_state(p->rd) == ULMA_SEG_EXITED)
             p->writer_gone = 1;
         if (n == 0 && p->writer_gone) {
@@ -713,6 +717,28 @@ static int private_report(agent_t *a)
     return rc;
 }
 
+/* Private mode, until PID's segment is claimed: look for it on every loop
+ * (a program writes a full ring in milliseconds; waiting for the next
+ * cron or scan loses records). inotify first, then the expected name. */
+static void private_probe(agent_t *a)
+{
+    read_inotify(a);
+    if (a->root_seen)
+        return;
+    if (!a->root_start_time)
+        a->root_start_time = ulma_proc_start_time(a->cfg.private_pid);
+    if (!a->root_start_time)
+        return;
+    char path[AGENT_PATH_MAX];
+    int n = ulma_segment_name(path, sizeof(path), a->cfg.dir, (uint32_t)geteuid(),
+                              a->cfg.private_pid, a->root_start_time);
+    struct stat sb;
+    if (n > 0 && (size_t)n < sizeof(path) && stat(path, &sb) == 0) {
+        const char *base = strrchr(path, '/');
+        consider(a, base ? base + 1 : path);
+    }
+}
+
 int agent_run(agent_t *a)
 {
     a->next_scan_ns = 0;
@@ -720,6 +746,8 @@ int agent_run(agent_t *a)
     uint64_t end_ns = a->cfg.run_for_s > 0 ? a->start_ns + (uint64_t)(a->cfg.run_for_s * 1e9) : 0;
     int idle_streak = 0;
     while (!a->stop) {
+        if (a->private_mode && !a->root_seen)
+            private_probe(a);
         long n = agent_drain_all(a);
         a->loops++;
         uint64_t now = now_ns();
@@ -739,7 +767,9 @@ int agent_run(agent_t *a)
             continue;
         }
         a->idle_loops++;
-        /* idle: sleep a little, but wake at once for a request or a new file */
+        /* idle: new files first (non-blocking), then sleep a little, but
+         * wake at once for a request or a new file */
+        read_inotify(a);
         idle_streak++;
         int timeout_ms = idle_streak > 100 ? 1 : 0;
         if (a->router) {

@@ -62,6 +62,7 @@ struct agent {
     uint64_t start_ns, next_scan_ns, next_cron_ns, next_mark_ns;
     /* private mode */
     int root_seen;
+    uint64_t root_start_time; /* PID's start time (segment name), 0 unknown */
     uint64_t root_gone_ns;   /* when PID was first seen dead without a segment */
     /* counters */
     uint64_t requests, bad_requests, segments_claimed, segments_finished, segments_skipped;

@@ -179,6 +179,10 @@ typedef struct prof {
     uint64_t cct_overflows;
     uint64_t stack_overflows;
     uint64_t threads_dropped; /* beyond max_threads */
+    uint64_t writer_dropped;  /* records the writer dropped, from the slot
+                               * headers' counters (set by whoever reads the
+                               * segment; exact even when no DROP record
+                               * followed the loss) */
     uint64_t first_tsc, last_tsc;
     uint64_t mark_ns;         /* time of the last prof_mark */
 } prof_t;
@@ -235,7 +239,9 @@ uint64_t prof_total_calls(const prof_t *p);
 uint64_t prof_prim_calls(const prof_t *p);
 int64_t prof_total_tt(const prof_t *p);        /* sum of tottime cycles */
 int64_t prof_span(const prof_t *p);            /* last - first record, cycles */
-uint64_t prof_total_dropped(const prof_t *p);  /* records lost by the writer */
+/* Records lost by the writer: the slot counters (writer_dropped) when
+ * known, never less than what the DROP records said. */
+uint64_t prof_total_dropped(const prof_t *p);
 uint64_t prof_total_resyncs(const prof_t *p);
 
 #endif /* AGENT_PROFILE_H */

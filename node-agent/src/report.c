@@ -257,8 +257,12 @@ void rep_table(const rep_t *r, const char *key, uint32_t limit, sbuf_t *out)
     sbuf_printf(out, "         %llu function calls", (unsigned long long)r->total_calls);
     if (r->total_calls != r->prim_calls)
         sbuf_printf(out, " (%llu primitive calls)", (unsigned long long)r->prim_calls);
-    sbuf_printf(out, " in %.3f seconds\n\n", r->total_tt);
+    sbuf_printf(out, " in %.3f seconds", r->total_tt);
     uint64_t dropped = prof_total_dropped(p);
+    if (dropped)
+        sbuf_printf(out, "; %llu records lost (ring full): counts are incomplete",
+                    (unsigned long long)dropped);
+    sbuf_adds(out, "\n\n");
     if (dropped || p->bad_records || p->cct_overflows || p->stack_overflows) {
         sbuf_printf(out,
                     "   Dropped: %llu records lost by the writer, %llu stack repairs, "
