@@ -10,7 +10,16 @@
  *
  * so a call is primitive when the function was not already active on this
  * thread's stack, and cumulative time is added only when the outermost
- * activation returns. */
+ * activation returns.
+ *
+ * The hot path does not keep those levels. It keeps the calling context
+ * tree (CCT), where the stack at a call is the node's path: so "f already
+ * active" is "f on an ancestor node", and prof_derive() computes the
+ * function table and the edges from the tree, by one depth-first walk with
+ * per-function and per-edge activation counters, at report time. Per
+ * record the drain touches the record, the top frames of the shadow stack
+ * and one node (64 bytes, its first children inline). Frames that find the
+ * CCT full are accounted "flat" with the levels above (exact, slower). */
 #include "profile.h"
 
 #include <stdio.h>
@@ -114,23 +123,29 @@ void prof_limits_default(prof_limits_t *l)
     l->max_threads = 4096;
 }
 
-static uint32_t new_node(prof_t *p, uint32_t parent, uint32_t fidx, uint32_t sub)
+static uint32_t sub_of(prof_t *p, uint32_t caller, uint32_t callee);
+
+/* A node, not linked into its parent's children (the caller does that). */
+static uint32_t new_node(prof_t *p, uint32_t parent, uint32_t fidx)
 {
     if (p->nnodes == p->nodes_cap) {
-        uint32_t cap = p->nodes_cap;
-        grow_zero((void **)&p->nodes, &cap, p->nnodes, sizeof(*p->nodes));
-        p->nodes_cap = cap;
+        uint32_t ncap = p->nodes_cap ? p->nodes_cap * 2 : 256;
+        prof_node_t *n = aligned_alloc(64, sizeof(*n) * ncap);
+        if (!n)
+            abort();
+        if (p->nnodes)
+            memcpy(n, p->nodes, sizeof(*n) * p->nnodes);
+        free(p->nodes);
+        p->nodes = n;
+        p->node_sub = xrealloc(p->node_sub, sizeof(*p->node_sub) * ncap);
+        p->nodes_cap = ncap;
     }
     uint32_t n = p->nnodes++;
     prof_node_t *nd = &p->nodes[n];
     memset(nd, 0, sizeof(*nd));
     nd->fidx = fidx;
     nd->parent = parent;
-    nd->sub = sub;
-    if (n != parent) {
-        nd->next_sibling = p->nodes[parent].first_child;
-        p->nodes[parent].first_child = n;
-    }
+    p->node_sub[n] = n == parent ? 0 : sub_of(p, p->nodes[parent].fidx, fidx);
     return n;
 }
 
@@ -155,7 +170,7 @@ prof_t *prof_new(const prof_limits_t *lim, unsigned nslots)
     p->nsubs = 1;
     grow_zero((void **)&p->sites, &p->sites_cap, 0, sizeof(*p->sites));
     p->nsites = 1;
-    new_node(p, 0, PROF_FIDX_UNKNOWN, 0);
+    new_node(p, 0, PROF_FIDX_UNKNOWN);
     p->strings_cap = 4096;
     p->strings = xmalloc(p->strings_cap);
     p->strings_len = 1; /* offset 0 means "none" */
@@ -178,6 +193,7 @@ void prof_destroy(prof_t **p_p)
     free(p->subs);
     hmap_free(&p->sub_map);
     free(p->nodes);
+    free(p->node_sub);
     hmap_free(&p->node_map);
     free(p->types);
     free(p->sites);
@@ -185,7 +201,7 @@ void prof_destroy(prof_t **p_p)
     prof_thread_t *t = p->threads;
     while (t) {
         prof_thread_t *n = t->next;
-        free(t->stack);
+        free(t->stack - 1);
         free(t->flevel);
         free(t->slevel);
         free(t);
@@ -199,13 +215,9 @@ void prof_destroy(prof_t **p_p)
 /* ---- identities --------------------------------------------------------------- */
 
 /* Row of (ns, id), created on first sight. Out-of-range ids share row 0. */
-static uint32_t func_of(prof_t *p, unsigned ns, uint32_t id)
+static uint32_t func_of_slow(prof_t *p, unsigned ns, uint32_t id)
 {
-    if (__builtin_expect(id < p->map_cap[ns], 1)) {
-        uint32_t f = p->map[ns][id];
-        if (__builtin_expect(f != 0, 1))
-            return f;
-    } else if (id >= p->lim.max_id) {
+    if (id >= p->lim.max_id) {
         p->ids_out_of_range++;
         return PROF_FIDX_UNKNOWN;
     }
@@ -220,6 +232,16 @@ static uint32_t func_of(prof_t *p, unsigned ns, uint32_t id)
     p->funcs[f].id = id;
     p->map[ns][id] = f;
     return f;
+}
+
+static inline __attribute__((always_inline)) uint32_t func_of(prof_t *p, unsigned ns, uint32_t id)
+{
+    if (__builtin_expect(id < p->map_cap[ns], 1)) {
+        uint32_t f = p->map[ns][id];
+        if (__builtin_expect(f != 0, 1))
+            return f;
+    }
+    return func_of_slow(p, ns, id);
 }
 
 /* Edge caller->callee, created on first sight; 0 if either is unknown. */
@@ -246,27 +268,49 @@ static uint32_t sub_of(prof_t *p, uint32_t caller, uint32_t callee)
     return s;
 }
 
-/* CCT child of `parent` for `fidx`, created on first sight. */
-static uint32_t cct_child(prof_t *p, uint32_t parent, uint32_t fidx)
+/* CCT child of `parent` for `fidx` beyond the inline ones: from the map,
+ * or created; 0 when the tree is full. */
+static uint32_t cct_child_slow(prof_t *p, uint32_t parent, uint32_t fidx)
 {
-    uint32_t c = p->nodes[parent].cache;
-    if (__builtin_expect(c != 0 && p->nodes[c].fidx == fidx && p->nodes[c].parent == parent, 1))
-        return c;
-    uint64_t key = (uint64_t)parent << 32 | fidx;
-    c = hmap_get(&p->node_map, key);
-    if (!c) {
-        if (p->nnodes >= p->lim.max_cct_nodes) {
-            p->cct_overflows++;
-            if (!p->overflow_node)
-                p->overflow_node = new_node(p, 0, PROF_FIDX_UNKNOWN, 0);
-            return p->overflow_node;
+    prof_node_t *pn = &p->nodes[parent];
+    int free_kid = -1;
+    for (int i = 0; i < PROF_KIDS; i++) {
+        if (!pn->kid_node[i]) {
+            free_kid = i;
+            break;
         }
-        uint32_t sub = sub_of(p, p->nodes[parent].fidx, fidx);
-        c = new_node(p, parent, fidx, sub);
+    }
+    uint64_t key = (uint64_t)parent << 32 | fidx;
+    if (free_kid < 0) {
+        uint32_t c = hmap_get(&p->node_map, key);
+        if (c)
+            return c;
+    }
+    if (p->nnodes >= p->lim.max_cct_nodes) {
+        p->cct_overflows++;
+        return 0;
+    }
+    uint32_t c = new_node(p, parent, fidx);
+    pn = &p->nodes[parent]; /* moved */
+    if (free_kid >= 0) {
+        pn->kid_fidx[free_kid] = fidx;
+        pn->kid_node[free_kid] = c;
+    } else {
         hmap_put(&p->node_map, key, c);
     }
-    p->nodes[parent].cache = c;
     return c;
+}
+
+/* CCT child of `parent` for `fidx`, created on first sight; 0 when the
+ * tree is full. */
+static inline __attribute__((always_inline)) uint32_t cct_child(prof_t *p, uint32_t parent,
+                                                                uint32_t fidx)
+{
+    const prof_node_t *pn = &p->nodes[parent];
+    for (int i = 0; i < PROF_KIDS; i++)
+        if (pn->kid_fidx[i] == fidx && pn->kid_node[i])
+            return pn->kid_node[i];
+    return cct_child_slow(p, parent, fidx);
 }
 
 /* ---- threads ------------------------------------------------------------------ */
@@ -276,7 +320,9 @@ static prof_thread_t *thread_new(prof_t *p, unsigned slot)
     prof_thread_t *t = xcalloc(1, sizeof(*t));
     t->slot = slot;
     t->cap = 64;
-    t->stack = xmalloc(sizeof(*t->stack) * t->cap);
+    /* one more in front: the root's sentinel frame, so that the top frame
+     * always has a caller */
+    t->stack = (prof_frame_t *)xcalloc(t->cap + 1, sizeof(*t->stack)) + 1;
     t->next = p->threads;
     p->threads = t;
     p->nthreads++;
@@ -308,10 +354,8 @@ static void levels_fit(prof_thread_t *t, uint32_t fidx, uint32_t sub)
         grow_zero((void **)&t->slevel, &t->slevel_cap, sub, sizeof(uint32_t));
 }
 
-static int stack_fit(prof_t *p, prof_thread_t *t)
+static int stack_grow(prof_t *p, prof_thread_t *t)
 {
-    if (__builtin_expect(t->depth < t->cap, 1))
-        return 1;
     if (t->cap >= p->lim.max_stack) {
         p->stack_overflows++;
         return 0;
@@ -319,7 +363,7 @@ static int stack_fit(prof_t *p, prof_thread_t *t)
     uint32_t ncap = t->cap * 2;
     if (ncap > p->lim.max_stack)
         ncap = p->lim.max_stack;
-    t->stack = xrealloc(t->stack, sizeof(*t->stack) * ncap);
+    t->stack = (prof_frame_t *)xrealloc(t->stack - 1, sizeof(*t->stack) * (ncap + 1)) + 1;
     t->cap = ncap;
     return 1;
 }
@@ -329,56 +373,109 @@ static int stack_fit(prof_t *p, prof_thread_t *t)
 #define WADD(x, v) ((x) = (int64_t)((uint64_t)(x) + (uint64_t)(v)))
 #define WSUB(a, b) ((int64_t)((uint64_t)(a) - (uint64_t)(b)))
 
-/* ---- the shadow stack ------------------------------------------------------------ */
+/* ---- flat accounting (beyond a full CCT) --------------------------------------- */
 
-static inline void push(prof_t *p, prof_thread_t *t, uint32_t fidx, uint64_t tsc, uint32_t flags)
+/* Add `dir` to the levels of the first `n` frames (all in the CCT): done
+ * when the first flat frame is pushed (+1) and when the last one leaves
+ * (-1), so that flat frames see every activation below them. */
+static void seed_levels(prof_t *p, prof_thread_t *t, uint32_t n, int dir)
 {
-    if (__builtin_expect(!stack_fit(p, t), 0))
-        return;
-    uint32_t parent = t->depth ? t->stack[t->depth - 1].node : 0;
-    uint32_t node = cct_child(p, parent, fidx);
-    uint32_t sub = p->nodes[node].sub;
-    if (__builtin_expect(node == p->overflow_node && node != 0, 0))
-        sub = sub_of(p, t->depth ? t->stack[t->depth - 1].fidx : 0, fidx);
-    prof_frame_t *f = &t->stack[t->depth++];
-    f->fidx = fidx;
-    f->node = node;
-    f->sub = sub;
-    f->flags = flags;
-    f->t0 = tsc;
-    f->subt = 0;
-    if (flags & PROF_FRAME_PLACEHOLDER)
+    for (uint32_t i = 0; i < n; i++) {
+        const prof_frame_t *f = &t->stack[i];
+        if (f->flags & PROF_FRAME_PLACEHOLDER)
+            continue;
+        uint32_t sub = sub_of(p, t->stack[(int)i - 1].fidx, f->fidx);
+        levels_fit(t, f->fidx, sub);
+        t->flevel[f->fidx] += (uint32_t)dir;
+        if (sub)
+            t->slevel[sub] += (uint32_t)dir;
+    }
+}
+
+/* Make the top frame `f` (identity known unless a placeholder) flat. */
+static void make_flat(prof_t *p, prof_thread_t *t, prof_frame_t *f)
+{
+    if (!(f[-1].flags & PROF_FRAME_FLAT))
+        seed_levels(p, t, (uint32_t)(f - t->stack), +1);
+    if (!p->overflow_node)
+        p->overflow_node = new_node(p, 0, PROF_FIDX_UNKNOWN);
+    f->flags |= PROF_FRAME_FLAT;
+    f->node = 0;
+    if (f->flags & PROF_FRAME_PLACEHOLDER)
         return; /* identity and levels come with the RETURN that closes it */
-    if (__builtin_expect(fidx >= t->flevel_cap || sub >= t->slevel_cap, 0))
-        levels_fit(t, fidx, sub);
-    t->flevel[fidx]++;
+    uint32_t sub = sub_of(p, f[-1].fidx, f->fidx);
+    f->node = sub;
+    levels_fit(t, f->fidx, sub);
+    t->flevel[f->fidx]++;
     if (sub)
         t->slevel[sub]++;
 }
 
+/* The last flat frame left: the levels of the CCT frames go back to 0. */
+static inline void flat_left(prof_t *p, prof_thread_t *t)
+{
+    if (!(t->stack[(int)t->depth - 1].flags & PROF_FRAME_FLAT))
+        seed_levels(p, t, t->depth, -1);
+}
+
+static void pop_flat(prof_t *p, prof_thread_t *t, const prof_frame_t *f, int64_t tt, int64_t it)
+{
+    prof_func_t *fn = &p->funcs[f->fidx];
+    if (--t->flevel[f->fidx] == 0)
+        WADD(fn->flat_tt, tt);
+    else
+        fn->flat_rec++;
+    WADD(fn->flat_it, it);
+    fn->flat_calls++;
+    if (f->node) {
+        prof_sub_t *s = &p->subs[f->node];
+        if (--t->slevel[f->node] == 0)
+            WADD(s->flat_tt, tt);
+        else
+            s->flat_rec++;
+        WADD(s->flat_it, it);
+        s->flat_calls++;
+    }
+    prof_node_t *n = &p->nodes[p->overflow_node];
+    n->count++;
+    WADD(n->it, it);
+    WADD(n->ct, tt);
+    flat_left(p, t);
+}
+
+/* ---- the shadow stack ------------------------------------------------------------ */
+
+static inline __attribute__((always_inline)) void push(prof_t *p, prof_thread_t *t,
+                                                       uint32_t fidx, uint32_t id, uint64_t tsc,
+                                                       uint32_t flags)
+{
+    if (__builtin_expect(t->depth >= t->cap, 0) && !stack_grow(p, t))
+        return;
+    prof_frame_t *f = &t->stack[t->depth++];
+    f->fidx = fidx;
+    f->id = id;
+    f->flags = flags;
+    f->t0 = tsc;
+    f->subt = 0;
+    uint32_t node = 0;
+    if (__builtin_expect(!(f[-1].flags & PROF_FRAME_FLAT), 1))
+        node = cct_child(p, f[-1].node, fidx);
+    f->node = node;
+    if (__builtin_expect(!node, 0))
+        make_flat(p, t, f);
+}
+
 /* Pop the top frame and account it as returning at `tsc`. */
-static inline void pop_account(prof_t *p, prof_thread_t *t, uint64_t tsc)
+static inline __attribute__((always_inline)) void pop_account(prof_t *p, prof_thread_t *t,
+                                                              uint64_t tsc)
 {
     prof_frame_t *f = &t->stack[--t->depth];
     int64_t tt = (int64_t)(tsc - f->t0);
     int64_t it = WSUB(tt, f->subt);
-    if (t->depth)
-        WADD(t->stack[t->depth - 1].subt, tt);
-    prof_func_t *fn = &p->funcs[f->fidx];
-    if (--t->flevel[f->fidx] == 0)
-        WADD(fn->tt, tt);
-    else
-        fn->reccallcount++;
-    WADD(fn->it, it);
-    fn->callcount++;
-    if (f->sub) {
-        prof_sub_t *s = &p->subs[f->sub];
-        if (--t->slevel[f->sub] == 0)
-            WADD(s->tt, tt);
-        else
-            s->reccallcount++;
-        WADD(s->it, it);
-        s->callcount++;
+    WADD(f[-1].subt, tt);
+    if (__builtin_expect(f->flags & PROF_FRAME_FLAT, 0)) {
+        pop_flat(p, t, f, tt, it);
+        return;
     }
     prof_node_t *n = &p->nodes[f->node];
     n->count++;
@@ -388,31 +485,40 @@ static inline void pop_account(prof_t *p, prof_thread_t *t, uint64_t tsc)
 
 /* Give a placeholder frame (top of stack) its identity, so that it can be
  * accounted like any other. */
-static void resolve_top(prof_t *p, prof_thread_t *t, uint32_t fidx, uint32_t flags)
+static void resolve_top(prof_t *p, prof_thread_t *t, uint32_t fidx, uint32_t id, uint32_t flags)
 {
     prof_frame_t *f = &t->stack[t->depth - 1];
-    uint32_t parent = t->depth > 1 ? t->stack[t->depth - 2].node : 0;
-    uint32_t caller = t->depth > 1 ? t->stack[t->depth - 2].fidx : PROF_FIDX_UNKNOWN;
     f->fidx = fidx;
-    f->node = cct_child(p, parent, fidx);
-    f->sub = f->node == p->overflow_node ? sub_of(p, caller, fidx) : p->nodes[f->node].sub;
-    f->flags = flags;
-    levels_fit(t, fidx, f->sub);
+    f->id = id;
+    if (!(f->flags & PROF_FRAME_FLAT)) {
+        f->flags = flags;
+        f->node = cct_child(p, f[-1].node, fidx);
+        if (!f->node)
+            make_flat(p, t, f);
+        return;
+    }
+    f->flags = flags | PROF_FRAME_FLAT;
+    uint32_t sub = sub_of(p, f[-1].fidx, fidx);
+    f->node = sub;
+    levels_fit(t, fidx, sub);
     t->flevel[fidx]++;
-    if (f->sub)
-        t->slevel[f->sub]++;
+    if (sub)
+        t->slevel[sub]++;
 }
 
 /* Pop the top frame without accounting it (its end was lost). */
-static void pop_discard(prof_thread_t *t)
+static void pop_discard(prof_t *p, prof_thread_t *t)
 {
     prof_frame_t *f = &t->stack[--t->depth];
     t->discarded++;
-    if (f->flags & PROF_FRAME_PLACEHOLDER)
+    if (!(f->flags & PROF_FRAME_FLAT))
         return;
-    t->flevel[f->fidx]--;
-    if (f->sub)
-        t->slevel[f->sub]--;
+    if (!(f->flags & PROF_FRAME_PLACEHOLDER)) {
+        t->flevel[f->fidx]--;
+        if (f->node)
+            t->slevel[f->node]--;
+    }
+    flat_left(p, t);
 }
 
 /* Make the shadow stack `want` frames deep (the writer's depth): drop
@@ -421,9 +527,9 @@ static void resync(prof_t *p, prof_thread_t *t, uint32_t want, uint64_t tsc)
 {
     t->resyncs++;
     while (t->depth > want)
-        pop_discard(t);
+        pop_discard(p, t);
     while (t->depth < want && t->depth < p->lim.max_stack)
-        push(p, t, PROF_FIDX_UNKNOWN, tsc, PROF_FRAME_PLACEHOLDER);
+        push(p, t, PROF_FIDX_UNKNOWN, 0, tsc, PROF_FRAME_PLACEHOLDER);
     if (t->depth < want)
         p->stack_overflows++;
 }
@@ -444,7 +550,7 @@ static void flush(prof_t *p, prof_thread_t *t, uint64_t tsc)
 {
     while (t->depth) {
         if (t->stack[t->depth - 1].flags & PROF_FRAME_PLACEHOLDER)
-            pop_discard(t);
+            pop_discard(p, t);
         else
             pop_account(p, t, tsc);
     }
@@ -577,45 +683,66 @@ static prof_thread_t *slot_thread(prof_t *p, unsigned slot)
     return t;
 }
 
-static void on_return(prof_t *p, prof_thread_t *t, unsigned ns, const ulma_rec_t *r)
+/* A RETURN whose depth or identity does not match the stack: repair it,
+ * then account. */
+static __attribute__((noinline)) void on_return_slow(prof_t *p, prof_thread_t *t, uint32_t cflag,
+                                                     const ulma_rec_t *r)
 {
     uint32_t d = unwrap_depth(t->depth, r->depth);
-    if (__builtin_expect(d != t->depth, 0)) {
+    if (d != t->depth) {
         if (d == 0 && t->depth == 0)
             return; /* a frame entered before profiling started */
         resync(p, t, d, r->tsc);
     }
-    if (__builtin_expect(t->depth == 0, 0))
+    if (t->depth == 0)
         return;
+    unsigned ns = cflag ? PROF_NS_CFUNC : PROF_NS_CODE;
     prof_frame_t *top = &t->stack[t->depth - 1];
-    uint32_t cflag = ns == PROF_NS_CODE ? 0u : PROF_FRAME_C;
-    if (__builtin_expect(top->flags & PROF_FRAME_PLACEHOLDER, 0)) {
-        resolve_top(p, t, func_of(p, ns, r->id), cflag);
-    } else if (__builtin_expect(p->funcs[top->fidx].id != r->id ||
-                                    (top->flags & PROF_FRAME_C) != cflag, 0)) {
+    if (top->flags & PROF_FRAME_PLACEHOLDER) {
+        resolve_top(p, t, func_of(p, ns, r->id), r->id, cflag);
+    } else if (top->id != r->id || (top->flags & PROF_FRAME_C) != cflag) {
         /* the record names another function: ours ended in lost records and
          * this one was entered then. Replace it, entered no earlier than
          * the last loss, keeping the time of callees seen since. */
         t->mismatches++;
         uint64_t t0 = top->t0 > t->last_drop_tsc ? top->t0 : t->last_drop_tsc;
         int64_t subt = top->subt;
-        pop_discard(t);
-        push(p, t, PROF_FIDX_UNKNOWN, t0, PROF_FRAME_PLACEHOLDER);
+        pop_discard(p, t);
+        push(p, t, PROF_FIDX_UNKNOWN, 0, t0, PROF_FRAME_PLACEHOLDER);
         if (t->depth) {
             int64_t span = (int64_t)(r->tsc - t0);
             t->stack[t->depth - 1].subt = subt < span ? subt : span;
-            resolve_top(p, t, func_of(p, ns, r->id), cflag);
+            resolve_top(p, t, func_of(p, ns, r->id), r->id, cflag);
         }
     }
     pop_account(p, t, r->tsc);
 }
 
-static inline void on_call(prof_t *p, prof_thread_t *t, unsigned ns, const ulma_rec_t *r)
+static inline __attribute__((always_inline)) void on_return(prof_t *p, prof_thread_t *t,
+                                                            uint32_t cflag, const ulma_rec_t *r)
 {
-    uint32_t d = unwrap_depth(t->depth + 1, r->depth);
-    if (__builtin_expect(d != t->depth + 1, 0))
+    uint32_t d = t->depth;
+    if (__builtin_expect(d != 0 && r->depth == (uint16_t)d, 1)) {
+        const prof_frame_t *top = &t->stack[d - 1];
+        if (__builtin_expect(top->id == r->id &&
+                                 (top->flags & (PROF_FRAME_C | PROF_FRAME_PLACEHOLDER)) == cflag,
+                             1)) {
+            pop_account(p, t, r->tsc);
+            return;
+        }
+    }
+    on_return_slow(p, t, cflag, r);
+}
+
+static inline __attribute__((always_inline)) void on_call(prof_t *p, prof_thread_t *t,
+                                                          unsigned ns, uint32_t cflag,
+                                                          const ulma_rec_t *r)
+{
+    if (__builtin_expect(r->depth != (uint16_t)(t->depth + 1), 0)) {
+        uint32_t d = unwrap_depth(t->depth + 1, r->depth);
         resync(p, t, d ? d - 1 : 0, r->tsc);
-    push(p, t, func_of(p, ns, r->id), r->tsc, ns == PROF_NS_CODE ? 0u : PROF_FRAME_C);
+    }
+    push(p, t, func_of(p, ns, r->id), r->id, r->tsc, cflag);
 }
 
 int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits)
@@ -640,17 +767,17 @@ int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits
         events++;
         switch (r.kind) {
         case ULMA_EV_CALL:
-            on_call(p, t, PROF_NS_CODE, &r);
+            on_call(p, t, PROF_NS_CODE, 0, &r);
             break;
         case ULMA_EV_RETURN:
         case ULMA_EV_UNWIND:
-            on_return(p, t, PROF_NS_CODE, &r);
+            on_return(p, t, 0, &r);
             break;
         case ULMA_EV_C_CALL:
-            on_call(p, t, PROF_NS_CFUNC, &r);
+            on_call(p, t, PROF_NS_CFUNC, PROF_FRAME_C, &r);
             break;
         case ULMA_EV_C_RETURN:
-            on_return(p, t, PROF_NS_CFUNC, &r);
+            on_return(p, t, PROF_FRAME_C, &r);
             break;
         case ULMA_EV_PAD:
             events--;
@@ -692,7 +819,7 @@ int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits
             }
             memcpy(&mp, pl, sizeof(mp));
             uint32_t f = func_of(p, PROF_NS_MPI, r.id);
-            push(p, t, f, r.tsc, PROF_FRAME_C);
+            push(p, t, f, r.id, r.tsc, PROF_FRAME_C);
             if (t->depth && t->stack[t->depth - 1].fidx == f) {
                 pop_account(p, t, r.tsc + mp.duration);
                 p->funcs[f].mpi_bytes += mp.bytes;
@@ -732,6 +859,7 @@ int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits
     }
     t->events += events;
     p->events += events;
+    p->gen++;
     if (t->last_tsc) {
         if (!p->first_tsc || t->first_tsc < p->first_tsc)
             p->first_tsc = t->first_tsc;
@@ -745,10 +873,96 @@ void prof_finish(prof_t *p)
 {
     for (prof_thread_t *t = p->threads; t; t = t->next)
         flush(p, t, t->last_tsc);
+    p->gen++;
+}
+
+/* ---- the function table and the edges, from the CCT ------------------------------ */
+
+void prof_derive(prof_t *p)
+{
+    if (p->derived_gen == p->gen && p->gen)
+        return;
+    p->derived_gen = p->gen;
+    for (uint32_t f = 0; f < p->nfuncs; f++) {
+        prof_func_t *fn = &p->funcs[f];
+        fn->callcount = fn->flat_calls;
+        fn->reccallcount = fn->flat_rec;
+        fn->tt = fn->flat_tt;
+        fn->it = fn->flat_it;
+    }
+    for (uint32_t e = 0; e < p->nsubs; e++) {
+        prof_sub_t *sb = &p->subs[e];
+        sb->callcount = sb->flat_calls;
+        sb->reccallcount = sb->flat_rec;
+        sb->tt = sb->flat_tt;
+        sb->it = sb->flat_it;
+    }
+    uint32_t nn = p->nnodes;
+    /* children of every node, from the parent links (parent < child) */
+    uint32_t *start = xcalloc((size_t)nn + 1, sizeof(uint32_t));
+    uint32_t *kids = xmalloc(sizeof(uint32_t) * (nn ? nn : 1));
+    for (uint32_t n = 1; n < nn; n++)
+        start[p->nodes[n].parent + 1]++;
+    for (uint32_t n = 0; n < nn; n++)
+        start[n + 1] += start[n];
+    uint32_t *fill = xmalloc(sizeof(uint32_t) * (nn ? nn : 1));
+    memcpy(fill, start, sizeof(uint32_t) * nn);
+    for (uint32_t n = 1; n < nn; n++)
+        kids[fill[p->nodes[n].parent]++] = n;
+    /* depth-first: entering a node activates its function and its edge */
+    uint32_t *flev = xcalloc(p->nfuncs ? p->nfuncs : 1, sizeof(uint32_t));
+    uint32_t *slev = xcalloc(p->nsubs ? p->nsubs : 1, sizeof(uint32_t));
+    uint32_t *stk = fill; /* reused: a path is at most nn nodes */
+    uint32_t *next = xmalloc(sizeof(uint32_t) * (nn ? nn : 1));
+    uint32_t sp = 0;
+    stk[sp] = 0;
+    next[sp++] = start[0];
+    while (sp) {
+        uint32_t n = stk[sp - 1];
+        if (next[sp - 1] == start[n + 1]) {
+            sp--; /* leave n */
+            if (n) {
+                flev[p->nodes[n].fidx]--;
+                if (p->node_sub[n])
+                    slev[p->node_sub[n]]--;
+            }
+            continue;
+        }
+        uint32_t c = kids[next[sp - 1]++];
+        if (c == p->overflow_node)
+            continue; /* flat frames: accounted flat */
+        const prof_node_t *nd = &p->nodes[c];
+        prof_func_t *fn = &p->funcs[nd->fidx];
+        fn->callcount += nd->count;
+        WADD(fn->it, nd->it);
+        if (flev[nd->fidx]++)
+            fn->reccallcount += nd->count;
+        else
+            WADD(fn->tt, nd->ct);
+        uint32_t e = p->node_sub[c];
+        if (e) {
+            prof_sub_t *sb = &p->subs[e];
+            sb->callcount += nd->count;
+            WADD(sb->it, nd->it);
+            if (slev[e]++)
+                sb->reccallcount += nd->count;
+            else
+                WADD(sb->tt, nd->ct);
+        }
+        stk[sp] = c;
+        next[sp++] = start[c];
+    }
+    free(start);
+    free(kids);
+    free(fill);
+    free(next);
+    free(flev);
+    free(slev);
 }
 
 void prof_mark(prof_t *p, uint64_t now_ns)
 {
+    prof_derive(p);
     double dt = p->mark_ns && now_ns > p->mark_ns ? (double)(now_ns - p->mark_ns) / 1e9 : 0.0;
     for (uint32_t f = 0; f < p->nfuncs; f++) {
         prof_func_t *fn = &p->funcs[f];

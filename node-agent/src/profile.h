@@ -19,9 +19,14 @@
  * Cycles become seconds in one place, prof_sec(), with the segment's
  * calibration.
  *
- * Steady state allocates nothing: ids map to rows through arrays indexed by
- * id, the shadow-stack entry caches its CCT node and subentry, and every
- * table only grows when a new function / path / edge is seen for the first
+ * The hot path touches only the shadow stack and the CCT: a call finds
+ * the child node of the caller's node (inline children first), a return
+ * adds count and cycles to its node. The function table and the edges are
+ * derived from the CCT at report time (prof_derive). When the CCT is full
+ * (prof_limits_t.max_cct_nodes), frames beyond it are accounted "flat",
+ * exactly, with per-thread activation levels. Steady state allocates
+ * nothing: ids map to rows through arrays indexed by id, and every table
+ * only grows when a new function / path / edge is seen for the first
  * time. All ids come from an untrusted process and are bounded
  * (prof_limits_t); anything out of bounds is counted, never trusted.
  *
@@ -45,6 +50,8 @@ enum { PROF_NS_CODE = 0, PROF_NS_CFUNC = 1, PROF_NS_MPI = 2, PROF_NS_COUNT = 3 }
 
 typedef struct prof_func {
     uint32_t ns, id;          /* identity in the records */
+    /* cProfile's numbers, derived from the CCT (prof_derive) plus the
+     * frames accounted flat after the CCT filled up */
     uint64_t callcount;       /* ncalls */
     uint64_t reccallcount;    /* ncalls - primitive calls */
     int64_t tt;               /* cumtime: cycles of outermost activations */
@@ -52,6 +59,8 @@ typedef struct prof_func {
     uint64_t mpi_bytes;       /* MPI rows: bytes moved */
     uint32_t first_sub;       /* first edge where this function is the caller */
     uint32_t pad;
+    uint64_t flat_calls, flat_rec; /* the flat part (frames beyond the CCT) */
+    int64_t flat_tt, flat_it;
     /* interval rates (prof_mark) */
     uint64_t mark_calls;
     int64_t mark_it, mark_tt;
@@ -63,24 +72,31 @@ typedef struct prof_sub {     /* caller -> callee edge (_lsprof subentry) */
     uint32_t caller, callee;  /* fidx */
     uint32_t next_of_caller;  /* next edge with the same caller, 0 ends */
     uint32_t pad;
-    uint64_t callcount, reccallcount;
+    uint64_t callcount, reccallcount; /* derived, like prof_func_t */
     int64_t tt, it;
+    uint64_t flat_calls, flat_rec;
+    int64_t flat_tt, flat_it;
 } prof_sub_t;
 
-typedef struct prof_node {    /* calling context tree node */
+/* Children kept inline in a node, looked up linearly before the map. */
+#define PROF_KIDS 4
+
+typedef struct prof_node {    /* calling context tree node: one cache line */
     uint32_t fidx, parent;
-    uint32_t first_child, next_sibling;
-    uint32_t sub;             /* edge parent->this, 0 if none */
-    uint32_t cache;           /* last child looked up from here */
     uint64_t count;           /* completed calls on this path */
     int64_t it;               /* cycles in the function's body on this path */
     int64_t ct;               /* cycles including callees on this path */
+    uint32_t kid_fidx[PROF_KIDS]; /* first children: function ... */
+    uint32_t kid_node[PROF_KIDS]; /* ... and node (0: free) */
 } prof_node_t;
 
-enum { PROF_FRAME_C = 1u, PROF_FRAME_PLACEHOLDER = 2u };
+enum { PROF_FRAME_C = 1u, PROF_FRAME_PLACEHOLDER = 2u, PROF_FRAME_FLAT = 4u };
 
-typedef struct prof_frame {   /* shadow-stack entry */
-    uint32_t fidx, node, sub, flags;
+typedef struct prof_frame {   /* shadow-stack entry, 32 bytes */
+    uint32_t fidx;
+    uint32_t node;            /* CCT node; FLAT frames: the caller->callee edge */
+    uint32_t id;              /* the record's id (checked by the RETURN) */
+    uint32_t flags;
     uint64_t t0;              /* cycle count at entry */
     int64_t subt;             /* cycles spent in completed callees */
 } prof_frame_t;
@@ -89,13 +105,15 @@ typedef struct prof_thread {
     unsigned slot;
     int32_t tid;
     char name[ULMA_THREAD_NAME_MAX];
-    prof_frame_t *stack;
+    prof_frame_t *stack;      /* stack[-1] is a sentinel for the root */
     uint32_t depth, cap;      /* frames on the shadow stack: the writer's depth
                                * (Python and C frames alike) */
     uint32_t mode;            /* last MODE record */
-    uint32_t *flevel;         /* active activations per fidx on this thread */
+    /* activations per fidx / edge on this thread, kept only while FLAT
+     * frames (beyond a full CCT) are on the stack */
+    uint32_t *flevel;
     uint32_t flevel_cap;
-    uint32_t *slevel;         /* active activations per edge on this thread */
+    uint32_t *slevel;
     uint32_t slevel_cap;
     uint64_t first_tsc, last_tsc;
     uint64_t last_drop_tsc;   /* time of the last DROP record */
@@ -158,10 +176,13 @@ typedef struct prof {
     prof_sub_t *subs;
     uint32_t nsubs, subs_cap;
     prof_hmap_t sub_map;      /* caller<<32|callee -> sub */
-    prof_node_t *nodes;
+    prof_node_t *nodes;       /* 64-byte aligned */
     uint32_t nnodes, nodes_cap;
-    prof_hmap_t node_map;     /* parent<<32|fidx -> node */
-    uint32_t overflow_node;   /* 0 until the CCT is full */
+    uint32_t *node_sub;       /* edge parent->node per node (0: none) */
+    prof_hmap_t node_map;     /* parent<<32|fidx -> node, beyond PROF_KIDS */
+    uint32_t overflow_node;   /* 0 until the CCT is full; then the path of
+                               * every frame accounted flat */
+    uint64_t gen, derived_gen; /* changes consumed / last derived */
     prof_type_t *types;
     uint32_t types_cap;
     prof_objsite_t *sites;
@@ -208,6 +229,13 @@ void prof_slot_identity(prof_t *p, unsigned slot, int32_t tid, const char *name)
  * like cProfile closes unmatched frames when it is disabled. */
 void prof_finish(prof_t *p);
 
+/* Fill the function table and the edges (callcount, reccallcount, tt, it)
+ * from the CCT, with _lsprof's rules: a node's calls are recursive when an
+ * ancestor has the same function (the same edge, for edges), cumulative
+ * time counts the outermost activations only; plus the flat part. Cached:
+ * does nothing if nothing was consumed since. */
+void prof_derive(prof_t *p);
+
 /* Start a new rate interval at `now_ns` (monotonic): rates become the
  * change since the previous mark divided by the time between marks. */
 void prof_mark(prof_t *p, uint64_t now_ns);
@@ -234,7 +262,7 @@ void prof_func_label(const prof_t *p, uint32_t fidx, prof_label_t *out);
 /* Name of an object type / MPI call; "" if undefined. */
 const char *prof_type_name(const prof_t *p, uint32_t type_id, size_t *len);
 
-/* Totals in the cProfile sense. */
+/* Totals in the cProfile sense (as of the last prof_derive). */
 uint64_t prof_total_calls(const prof_t *p);
 uint64_t prof_prim_calls(const prof_t *p);
 int64_t prof_total_tt(const prof_t *p);        /* sum of tottime cycles */

@@ -52,8 +52,9 @@ static void std_string(rep_row_t *row)
     }
 }
 
-rep_t *rep_new(const prof_t *p)
+rep_t *rep_new(prof_t *p)
 {
+    prof_derive(p);
     rep_t *r = xcalloc(1, sizeof(*r));
     r->p = p;
     uint32_t *fl = xmalloc(sizeof(*fl) * (p->nfuncs + 1));

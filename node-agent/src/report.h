@@ -38,8 +38,9 @@ typedef struct rep {
     double total_tt;      /* sum of tottime: the "in X seconds" figure */
 } rep_t;
 
-/* Snapshot of `p`'s function table. Caller owns the return value. */
-rep_t *rep_new(const prof_t *p);
+/* Snapshot of `p`'s function table (derives it first: prof_derive).
+ * Caller owns the return value. */
+rep_t *rep_new(prof_t *p);
 void rep_destroy(rep_t **r_p);
 
 /* Canonical pstats sort key for `key` (exact, or a unique prefix like
