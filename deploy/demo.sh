@@ -20,12 +20,11 @@ mkdir -p "$out/segments"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export PYTHONPATH="$build/python${PYTHONPATH:+:$PYTHONPATH}"
 export ULMA_DIR="$out/segments"
-export LD_PRELOAD="$build/hooks/mpi/libulma-mpi.so${LD_PRELOAD:+:$LD_PRELOAD}"
 
 cmd=(mpirun -np "$ranks" --oversubscribe --mca btl self,vader
-     -x PYTHONPATH -x ULMA_DIR -x LD_PRELOAD --output-filename "$out/log"
+     -x PYTHONPATH -x ULMA_DIR --output-filename "$out/log"
      "$py" -m ulma -s tottime
-     -o "$out/rank{rank}.pstats" --json "$out/rank{rank}.json"
+     -o "$out/rank{rank}.pstats" --json "$out/rank{rank}.json" --svg "$out/rank{rank}.svg"
      "$src/deploy/demo_app.py" "$seconds")
 echo "== the job"
 echo "${cmd[*]}"
@@ -45,7 +44,7 @@ for ((r = 0; r < ranks; r++)); do
 done
 
 echo "== files written"
-ls -l "$out"/rank*.pstats "$out"/rank*.json | awk '{print $5, $NF}'
+ls -l "$out"/rank*.pstats "$out"/rank*.json "$out"/rank*.svg | awk '{print $5, $NF}'
 echo
 echo "== pstats reads rank 0's file (top 5 by internal time)"
 "$py" - "$out/rank0.pstats" <<'PY'

@@ -43,6 +43,7 @@
 #include "ulma/clock.h"
 #include "ulma/reader.h"
 #include "ulma/rt.h"
+#include "ulma_objects.h"
 
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
 #error "ulma._ulma supports CPython 3.11 (frame and eval-frame internals)"
@@ -61,7 +62,8 @@ static Py_ssize_t g_extra_index = -1;
 static int g_extra_direct;          /* the layout check passed */
 static uint32_t g_epoch = 1;        /* bumped at every mode change (GIL held) */
 static uint32_t g_mode;             /* ULMA_MODE_* in force */
-static uint32_t g_objects;          /* ULMA_CTL_OBJECTS asked for (stored only) */
+static uint32_t g_objects;          /* ULMA_CTL_OBJECTS when the object wedges are in */
+static const ulma_objects_api_t *g_obj; /* ulma._objects, once imported */
 static uint32_t g_next_code_id = 1; /* GIL held */
 static uint32_t g_next_cfunc_id = 1;
 static PyObject *g_thread_boot;     /* the threading.setprofile callable */
@@ -323,9 +325,13 @@ static PyObject *fast_eval(PyThreadState *ts, _PyInterpreterFrame *f, int throwf
     const uint32_t epoch = t->hook_epoch;
     const uint32_t id = code_id(t, co);
     const uint32_t d = ++t->depth;
+    if (ULMA_UNLIKELY(g_objects))
+        g_obj->flush(); /* constructions land before the next frame event */
     ulma_put(&t->prod, ulma_clock_read(), ULMA_EV_CALL, id, (uint16_t)d);
     PyObject *r = _PyEval_EvalFrameDefault(ts, f, throwflag);
     if (ULMA_LIKELY(t->hook_epoch == epoch)) {
+        if (ULMA_UNLIKELY(g_objects))
+            g_obj->flush();
         ulma_put(&t->prod, ulma_clock_read(), r ? ULMA_EV_RETURN : ULMA_EV_UNWIND, id,
                  (uint16_t)d);
         t->depth = d - 1;
@@ -372,6 +378,8 @@ static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
         thread_sync(t);
     if (ULMA_UNLIKELY(t->nesting))
         return 0;
+    if (ULMA_UNLIKELY(g_objects))
+        g_obj->flush();
     switch (what) {
     case PyTrace_CALL: {
         uint32_t id = code_id(t, frame->f_frame->f_code);
@@ -503,6 +511,31 @@ static void apply_mode(uint32_t mode)
         profile_all(1);
 }
 
+/* Object wedges (ulma._objects) in or out. GIL held. Returns the
+ * ULMA_CTL_OBJECTS bit now in force. */
+static uint32_t set_objects(int on)
+{
+    if (on && !g_obj) {
+        PyObject *et, *ev, *etb;
+        PyErr_Fetch(&et, &ev, &etb);
+        const ulma_objects_api_t *api = PyCapsule_Import(ULMA_OBJECTS_CAPSULE, 0);
+        if (api && api->abi == ULMA_OBJECTS_ABI)
+            g_obj = api;
+        else
+            ulma_rt_problem();
+        PyErr_Clear();
+        PyErr_Restore(et, ev, etb);
+    }
+    if (on && g_obj && g_obj->install() == 0) {
+        g_objects = ULMA_CTL_OBJECTS;
+    } else {
+        g_objects = 0;
+        if (g_obj)
+            g_obj->uninstall();
+    }
+    return g_objects;
+}
+
 /* The runtime's watcher asks for a new control word. */
 static void on_control(uint32_t control, uint32_t seq, void *ctx)
 {
@@ -512,7 +545,7 @@ static void on_control(uint32_t control, uint32_t seq, void *ctx)
     PyGILState_STATE g = PyGILState_Ensure();
     apply_mode(control & ULMA_CTL_MODE_MASK);
     ulma_rt_set_blocking((control & ULMA_CTL_BLOCKING) != 0);
-    g_objects = control & ULMA_CTL_OBJECTS;
+    set_objects(g_mode != ULMA_MODE_OFF && (control & ULMA_CTL_OBJECTS));
     ulma_rt_applied(g_mode | g_objects, seq);
     PyGILState_Release(g);
 }
@@ -542,6 +575,7 @@ static PyObject *py_stop(PyObject *self, PyObject *noargs)
 {
     (void)self, (void)noargs;
     apply_mode(ULMA_MODE_OFF);
+    set_objects(0);
     Py_BEGIN_ALLOW_THREADS
     ulma_rt_set_control_handler(NULL, NULL);
     ulma_rt_stop();
@@ -577,6 +611,8 @@ static PyObject *py_set_mode(PyObject *self, PyObject *args)
         ulma_rt_set_blocking(blocking);
     uint32_t old = g_mode;
     apply_mode(mode);
+    if (g_mode == ULMA_MODE_OFF && g_objects)
+        set_objects(0); /* off means off: the wedges go too */
     ulma_rt_applied(g_mode | g_objects, 0);
     /* the calling thread says so at once (others on their next event) */
     if (old != g_mode && mode == ULMA_MODE_OFF) {
@@ -588,6 +624,21 @@ static PyObject *py_set_mode(PyObject *self, PyObject *args)
         }
     }
     Py_RETURN_NONE;
+}
+
+static PyObject *py_set_objects(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int on;
+    if (!PyArg_ParseTuple(args, "p", &on))
+        return NULL;
+    if (on && !ulma_rt_segment()) {
+        PyErr_SetString(PyExc_RuntimeError, "ulma runtime not started");
+        return NULL;
+    }
+    set_objects(on);
+    ulma_rt_applied(g_mode | g_objects, 0);
+    return PyBool_FromLong(g_objects != 0);
 }
 
 static PyObject *py_set_fast_variant(PyObject *self, PyObject *args)
@@ -653,6 +704,11 @@ static PyObject *py_status(PyObject *self, PyObject *noargs)
         h ? ulma_load_relaxed(&h->control) : 0u, "eval_frame", fp, "blocking",
         ulma_rt_blocking());
     Py_XDECREF(fp);
+    if (d) {
+        PyObject *ob = PyBool_FromLong(g_objects != 0);
+        PyDict_SetItemString(d, "objects", ob);
+        Py_DECREF(ob);
+    }
     return d;
 }
 
@@ -869,6 +925,8 @@ static PyMethodDef methods[] = {
     {"stop", py_stop, METH_NOARGS, "Switch the hooks off and mark the segment exited."},
     {"detach_handler", py_detach_handler, METH_NOARGS,
      "Stop applying control requests (before the interpreter shuts down)."},
+    {"set_objects", py_set_objects, METH_VARARGS,
+     "set_objects(on): install or remove the object wedges; returns whether they are in."},
     {"set_mode", py_set_mode, METH_VARARGS,
      "set_mode(mode, blocking=-1): 0 off, 1 fast, 2 full, process-wide."},
     {"thread_boot", py_thread_boot, METH_VARARGS,

@@ -1,6 +1,7 @@
-"""Hooked mpi4py ranks with libulma-mpi: every MPI call the program makes is
-in each rank's profile with the right count and bytes, as a callee of the
-Python function that called mpi4py.
+"""Hooked mpi4py ranks under `mpirun python3 -m ulma`: the launcher preloads
+libulma-mpi, and every MPI call the program makes is in each rank's profile
+with the right count and bytes, as a callee of the Python function that
+called mpi4py.
 
 Usage: test_mpi4py.py BUILD_DIR MPIEXEC
 """
@@ -27,12 +28,13 @@ def check(cond, what):
 
 
 with tempfile.TemporaryDirectory(prefix="ulma-mpi4py-") as tmp:
+    # no LD_PRELOAD here: the launcher preloads libulma-mpi under mpirun
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               ULMA_DIR=tmp, PYTHONPATH=os.path.join(build, "python"),
-               LD_PRELOAD=os.path.join(build, "hooks", "mpi", "libulma-mpi.so"))
+               ULMA_DIR=tmp, PYTHONPATH=os.path.join(build, "python"))
+    env.pop("LD_PRELOAD", None)
     out = os.path.join(tmp, "out.{rank}.json")
     cmd = [mpiexec, "-np", "2", "--oversubscribe", "--mca", "btl", "self,vader",
-           "-x", "ULMA_DIR", "-x", "PYTHONPATH", "-x", "LD_PRELOAD",
+           "-x", "ULMA_DIR", "-x", "PYTHONPATH",
            "/usr/bin/python3", "-m", "ulma", "--json", out, os.path.join(here, "mpi4py_known.py")]
     print("+", " ".join(cmd))
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)

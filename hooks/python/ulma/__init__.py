@@ -73,31 +73,39 @@ def stop():
     _ulma.stop()
 
 
-def enable(mode="fast", blocking=None):
+def enable(mode="fast", blocking=None, objects=None):
     """Turn profiling on for every thread of the process, present and future.
 
     `blocking`: True makes writers wait (bounded) for the agent instead of
-    dropping records when a ring is full."""
+    dropping records when a ring is full. `objects`: True also installs the
+    object wedges (construction/destruction events of builtins and class
+    instances, see OBJECTS.md), False removes them, None leaves them."""
     m = _mode_value(mode)
     if m != _ulma.MODE_OFF and not _ulma.status()["segment"]:
         start()
     _ulma.set_mode(m, -1 if blocking is None else int(bool(blocking)))
+    if objects is not None and m != _ulma.MODE_OFF:
+        _ulma.set_objects(bool(objects))
 
 
 def disable():
-    """Uninstall every hook: the program runs at full speed again."""
+    """Uninstall every hook, object wedges included: the program runs at
+    full speed again."""
     _ulma.set_mode(_ulma.MODE_OFF)
 
 
 @contextlib.contextmanager
-def profile(mode="fast", blocking=None):
+def profile(mode="fast", blocking=None, objects=None):
     """Profile the body of a with statement, then restore the previous mode."""
     before = _ulma.status()["mode"]
-    enable(mode, blocking)
+    before_objects = _ulma.status().get("objects", False)
+    enable(mode, blocking, objects)
     try:
         yield
     finally:
         _ulma.set_mode(before)
+        if objects is not None and before != _ulma.MODE_OFF:
+            _ulma.set_objects(bool(before_objects))
 
 
 def status():

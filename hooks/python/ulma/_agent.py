@@ -33,6 +33,19 @@ def agent_path():
         return "ulma-agent"
 
 
+def mpi_lib_path():
+    """$ULMA_MPI_LIB, else libulma-mpi.so next to this copy of ulma, or None."""
+    env = os.environ.get("ULMA_MPI_LIB")
+    if env:
+        return env
+    try:
+        from . import _build_config
+
+        return getattr(_build_config, "MPI_LIB", None)
+    except ImportError:
+        return None
+
+
 def node_agent_running(directory):
     """True if a node agent holds the lock of `directory`."""
     path = os.path.join(directory, LOCK_NAME)
@@ -53,9 +66,12 @@ def node_agent_running(directory):
         os.close(fd)
 
 
-def private_command(directory, owner_pid, sort=None, output=None, json_file=None):
-    """The command line of a private agent (file names passed unexpanded)."""
+def private_command(directory, owner_pid, sort=None, output=None, json_file=None, exports=None):
+    """The command line of a private agent (file names passed unexpanded).
+    `exports`: {"--svg": FILE, ...} passed through as they are."""
     cmd = [agent_path(), "--private", str(owner_pid), "--dir", directory]
+    for opt, path in sorted((exports or {}).items()):
+        cmd += [opt, path]
     if sort:
         cmd += ["-s", sort]
     if output:
@@ -65,9 +81,9 @@ def private_command(directory, owner_pid, sort=None, output=None, json_file=None
     return cmd
 
 
-def spawn_private(directory, owner_pid, sort=None, output=None, json_file=None):
+def spawn_private(directory, owner_pid, sort=None, output=None, json_file=None, exports=None):
     """Start a private agent; None (after a warning) if there is no agent."""
-    cmd = private_command(directory, owner_pid, sort, output, json_file)
+    cmd = private_command(directory, owner_pid, sort, output, json_file, exports)
     if not os.path.isfile(cmd[0]) or not os.access(cmd[0], os.X_OK):
         sys.stderr.write(
             "ulma: warning: no agent at %s; profiling without one (the segment stays in %s "

@@ -53,9 +53,15 @@ OPTIONS
         Sort the printed table by KEY (pstats names: cumulative, tottime,
         calls, ncalls, name, filename, ...).
         FILE names may contain {rank} and {pid}, expanded by the agent.
+    --collapsed FILE, --speedscope FILE, --pprof FILE, --svg FILE
+        Also write the call paths as collapsed stacks (flame graph text),
+        a speedscope JSON file, a gzipped pprof profile, or a standalone
+        SVG flame graph. {rank} and {pid} are expanded as for -o.
     --objects
-        Ask for object allocation statistics. Accepted and recorded in the
-        segment's control word; the object wedges come with a later release.
+        Also record object constructions and destructions (int, float,
+        str, bytes, list, dict, tuple, set and instances of classes, with
+        their sizes), attributed to the function that made them; see
+        hooks/objects/OBJECTS.md for what is exact. Costs nothing while off.
     --blocking
         Never drop records: a writer whose ring is full waits for the agent
         (giving up after 0.2 s without progress, so a stuck agent cannot
@@ -79,6 +85,11 @@ ENVIRONMENT
                   ULMA_SORT=KEY (as -s), ULMA_BLOCKING=1, ULMA_NO_AGENT=1
     ULMA_SLOTS, ULMA_RING_SIZE
                   threads per process and bytes per thread ring
+    ULMA_NO_MPI_PRELOAD=1
+                  under mpirun (Open MPI, PMI, Slurm rank variables set) the
+                  launcher re-executes the interpreter once with
+                  libulma-mpi.so in LD_PRELOAD, so that MPI calls are
+                  recorded; this turns that off
 
 EXIT STATUS
     The program's own: 0, its SystemExit code, 1 after an uncaught
@@ -91,6 +102,7 @@ EXAMPLES
 """
 
 USAGE = ("usage: python3 -m ulma [--mode fast|full] [-o FILE] [--json FILE] [-s KEY] "
+         "[--collapsed FILE] [--speedscope FILE] [--pprof FILE] [--svg FILE] "
          "[--objects] [--blocking] [--off] [--no-agent] [--dir DIR] "
          "(script.py | -m module) [args ...]\n")
 
@@ -104,6 +116,7 @@ class Options:
         self.mode = "fast"
         self.output = None
         self.json = None
+        self.exports = {}
         self.sort = None
         self.objects = False
         self.blocking = False
@@ -116,6 +129,7 @@ class Options:
 
 
 _WITH_VALUE = {"--mode": "mode", "-o": "output", "--json": "json", "-s": "sort", "--dir": "dir"}
+_EXPORTS = ("--collapsed", "--speedscope", "--pprof", "--svg")
 _FLAGS = {"--objects": "objects", "--blocking": "blocking", "--off": "off",
           "--no-agent": "no_agent"}
 
@@ -145,13 +159,16 @@ def parse(argv):
             key, val = a.split("=", 1)
         elif a[:2] in ("-o", "-s") and len(a) > 2:
             key, val = a[:2], a[2:]
-        if key in _WITH_VALUE:
+        if key in _WITH_VALUE or key in _EXPORTS:
             if val is None:
                 if i + 1 >= len(argv):
                     raise UsageError("%s needs a value" % key)
                 i += 1
                 val = argv[i]
-            setattr(o, _WITH_VALUE[key], val)
+            if key in _EXPORTS:
+                o.exports[key] = val
+            else:
+                setattr(o, _WITH_VALUE[key], val)
         elif key in _FLAGS and val is None:
             setattr(o, _FLAGS[key], True)
         elif a.startswith("-") and a != "-":
@@ -171,7 +188,8 @@ class Session:
     """One profiled process: agent, segment, hooks, and the end of it all."""
 
     def __init__(self, mode, directory, sort=None, output=None, json_file=None, objects=False,
-                 blocking=False, off=False, no_agent=False, exe=None):
+                 blocking=False, off=False, no_agent=False, exe=None, exports=None,
+                 deferred=False):
         self.owner = os.getpid()
         self.agent = None
         self.interrupted = False
@@ -179,8 +197,10 @@ class Session:
         os.environ["ULMA_DIR"] = directory  # the runtime and our children agree
         reader = _inherited_agent()
         if reader == 0 and not no_agent and (
-                output or json_file or sort or not _agent.node_agent_running(directory)):
-            self.agent = _agent.spawn_private(directory, self.owner, sort, output, json_file)
+                output or json_file or sort or exports
+                or not _agent.node_agent_running(directory)):
+            self.agent = _agent.spawn_private(directory, self.owner, sort, output, json_file,
+                                              exports)
             if self.agent is not None:
                 reader = self.agent.pid
                 # children (fork, spawn) report to the same agent
@@ -190,8 +210,18 @@ class Session:
                    | (_ulma.CTL_BLOCKING if blocking else 0))
         self.path = ulma.start(exe, reader, control)
         atexit.register(self.finish)
-        if not off:
-            _ulma.set_mode(m, 1 if blocking else 0)
+        self.mode, self.objects, self.blocking, self.off = m, objects, blocking, off
+        if not deferred:
+            self.begin()
+
+    def begin(self):
+        """Hooks on (unless started off)."""
+        if not self.off:
+            _ulma.set_mode(self.mode, 1 if self.blocking else 0)
+            if self.objects:
+                _ulma.set_objects(True)
+
+
 
     def finish(self):
         """At exit: hooks off, segment exited, output flushed, agent done."""
@@ -282,10 +312,17 @@ def _prepare_module(name):
 
 
 def _run(code, mod, session):
-    """Run the program's code as __main__; return its exit status."""
+    """Run the program's code as __main__; return its exit status. The hooks
+    go on just before the program's first line and off right after its
+    last, so that the launcher's own frames are not in the profile (as with
+    cProfile)."""
     sys.modules["__main__"] = mod
     try:
-        exec(code, mod.__dict__)
+        session.begin()
+        try:
+            exec(code, mod.__dict__)
+        finally:
+            _ulma.set_mode(_ulma.MODE_OFF)  # a C call: no frame of ours recorded
     except SystemExit as e:
         return _exit_status(e)
     except BaseException as e:
@@ -298,12 +335,45 @@ def _run(code, mod, session):
     return 0
 
 
+_MPI_RANK_VARS = ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID")
+
+
+def preload_mpi():
+    """Under an MPI launcher, re-execute this interpreter once with
+    libulma-mpi.so preloaded, so that the program's MPI calls are recorded.
+    Returns only if no re-execution is needed or possible."""
+    env = os.environ
+    if env.get("ULMA_NO_MPI_PRELOAD") == "1" or env.get("ULMA_MPI_PRELOADED") == "1":
+        return
+    if not any(v in env for v in _MPI_RANK_VARS):
+        return
+    lib = _agent.mpi_lib_path()
+    if not lib or not os.path.isfile(lib):
+        return
+    if lib in env.get("LD_PRELOAD", "").replace(":", " ").split():
+        return
+    argv = list(getattr(sys, "orig_argv", []))
+    if not argv:
+        return
+    new = dict(env)
+    new["LD_PRELOAD"] = lib + (":" + env["LD_PRELOAD"] if env.get("LD_PRELOAD") else "")
+    new["ULMA_MPI_PRELOADED"] = "1"
+    for f in (sys.stdout, sys.stderr):
+        f.flush()
+    try:
+        os.execve(sys.executable, argv, new)
+    except OSError as e:
+        sys.stderr.write("ulma: warning: cannot preload %s (%s); MPI calls are not recorded\n"
+                         % (lib, e))
+
+
 def main(argv):
     try:
         o = parse(argv)
     except UsageError as e:
         sys.stderr.write(USAGE + "python3 -m ulma: error: %s\n" % e)
         return 2
+    preload_mpi()
     directory = o.dir or os.environ.get("ULMA_DIR") or "/dev/shm"
     if o.script is not None:
         prep = _prepare_script(o.script)
@@ -316,7 +386,7 @@ def main(argv):
     code, mod = prep
     sys.argv.extend(o.args)
     session = Session(o.mode, directory, o.sort, o.output, o.json, o.objects, o.blocking,
-                      o.off, o.no_agent, exe=exe)
+                      o.off, o.no_agent, exe=exe, exports=o.exports, deferred=True)
     return _run(code, mod, session)
 
 
@@ -325,6 +395,7 @@ def autostart(mode):
     mode = mode.strip().lower()
     if mode not in ulma.MODES:
         raise ValueError("ULMA_MODE=%r: use fast, full or off" % mode)
+    preload_mpi()
     os.environ["ULMA_AUTOSTARTED"] = str(os.getpid())
     env = os.environ.get
     Session("fast" if mode == "off" else mode, env("ULMA_DIR") or "/dev/shm",
