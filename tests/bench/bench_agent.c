@@ -2,34 +2,48 @@
  *
  *   BENCH agent_drain_rate <rec/s> rec/s
  *       drain + aggregate on one core: a segment ring filled by a synthetic
- *       producer (a program-like call graph of 300 functions in 10 layers,
- *       3 callees each, with recursion), drained with
- *       ulma_reader_drain into a profile; only the drain is timed. Median
- *       of 5 runs.
+ *       producer writing a program-like stream (make_program: 300 functions
+ *       in 6 layers of 50, every function calls 3 fixed functions of the
+ *       next layer, the first of them hot (called in loops); 5 entry points;
+ *       one function in ten of the last layers recurses up to 6 deep: about
+ *       3,000 distinct call paths), drained with ulma_reader_drain into a
+ *       profile; only the drain is timed. Median of 5 runs.
+ *   BENCH agent_drain_rate_many_paths <rec/s> rec/s
+ *       the same with an adversarial stream for a calling context tree:
+ *       300 functions in 10 layers of 30, 3 random callees each, recursion:
+ *       tens of thousands of distinct call paths, no hot loop.
  *   BENCH agent_drain_rate_replay_fib <rec/s> rec/s
- *       the same with the record stream of recursive fib as the hooks write
- *       it (one code id, depth up to 25).
+ *       a synthetic replay of recursive fib's record stream (one code id,
+ *       depth up to 19).
+ *   BENCH agent_drain_rate_hooked_fib <rec/s> rec/s
+ *       REAL hooked records: `python3 -m ulma --no-agent fib.py` (fib(27),
+ *       about 1.6 million records) with ULMA_RING_SIZE=64M so that the
+ *       segment keeps all of them; then a copy of that segment is drained
+ *       into a profile (timed), 5 times; median.
  *   BENCH agent_saturated_ranks_per_core <N> ranks
- *       how many saturated producers one agent core keeps up with at zero
- *       drops with the default ring size: producers paced at the rate of a
- *       saturated hooked Python rank (ULMA_BENCH_RANK_RATE, default 30e6
- *       rec/s, about what the fast mode writes for call-bound code), run
- *       concurrently with one draining thread; N = floor(drain rate / rank
- *       rate), checked for real with as many concurrent producers as this
- *       machine has spare cores (reported as agent_concurrent_zero_drop).
+ *       measured for real: one node agent (ulma-agent --dir TMP, TMP a private
+ *       directory in /dev/shm, the tmpfs segments live in) pinned with
+ *       taskset to CPU 0, and K hooked Python ranks running fib(30)
+ *       (python3 -m ulma --no-agent, default ring size) pinned to the other
+ *       CPUs; zero drops required (ulma-ctl drops). On 2 CPUs only K = 1
+ *       fits (one core for the agent, one for the rank), so N is the largest
+ *       K tested with zero drops.
+ *   BENCH agent_ranks_per_core_computed <N> ranks
+ *       hooked-fib drain rate / records per second one saturated hooked rank
+ *       writes (measured from the real segment: records / its time span).
  *   BENCH agent_mem_per_proc_10k_funcs <KiB> KiB
  *       heap of one process's profile after 10,000 distinct functions were
  *       defined and called.
  */
 #define _GNU_SOURCE
 #include <malloc.h>
-#include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "profile.h"
@@ -115,6 +129,56 @@ static ev_t *make_mix(size_t n)
     return e;
 }
 
+/* A program-like stream (see the top comment): bounded call paths, hot
+ * loops, bounded recursion. */
+static ev_t *make_program(size_t n)
+{
+    enum { NF = 300, LAYER = 50, NLAYERS = 6, FANOUT = 3, ROOTS = 5 };
+    static uint32_t callee[NF + 1][FANOUT];
+    for (uint32_t f = 1; f <= NF; f++) {
+        uint32_t layer = (f - 1) / LAYER;
+        for (int k = 0; k < FANOUT; k++)
+            callee[f][k] = layer + 1 < NLAYERS ? 1 + (layer + 1) * LAYER + rnd() % LAYER : 0;
+    }
+    ev_t *e = malloc(n * sizeof(*e));
+    uint32_t stack[64];
+    int d = 0, rec = 0;
+    size_t i = 0;
+    while (i + 80 < n) {
+        if (d == 0) {
+            stack[d++] = 1 + rnd() % ROOTS;
+            e[i++] = (ev_t){ULMA_EV_CALL, stack[0], 1};
+            continue;
+        }
+        uint32_t top = stack[d - 1];
+        uint32_t r = rnd() % 100;
+        uint32_t next = 0;
+        if (top % 10 == 0 && top > 3 * LAYER && r < 40 && rec < 6) {
+            next = top; /* recursion */
+            rec++;
+        } else if (r < 60 && callee[top][0]) {
+            uint32_t k = rnd() % 8;
+            next = callee[top][k < 6 ? 0 : k - 5]; /* the first callee is hot */
+        }
+        if (next) {
+            stack[d++] = next;
+            e[i++] = (ev_t){ULMA_EV_CALL, next, (uint16_t)d};
+        } else {
+            e[i++] = (ev_t){ULMA_EV_RETURN, top, (uint16_t)d};
+            d--;
+            if (d && stack[d - 1] == top && rec)
+                rec--;
+        }
+    }
+    while (d) {
+        e[i++] = (ev_t){ULMA_EV_RETURN, stack[d - 1], (uint16_t)d};
+        d--;
+    }
+    for (; i < n; i++)
+        e[i] = (ev_t){ULMA_EV_PAD, 0, 0};
+    return e;
+}
+
 static ev_t *make_fib(size_t n)
 {
     ev_t *e = malloc(n * sizeof(*e));
@@ -183,6 +247,8 @@ static void put_defs(ulma_producer_t *pr, uint32_t nfuncs)
 }
 
 /* Drain rate of a pattern: fill the ring (untimed), drain (timed). */
+static uint32_t last_paths; /* CCT nodes of the last drain_rate run */
+
 static double drain_rate(const ev_t *pat, size_t npat, uint64_t total)
 {
     ulma_segment_t *seg = new_segment();
@@ -216,104 +282,176 @@ static double drain_rate(const ev_t *pat, size_t npat, uint64_t total)
         fprintf(stderr, "bench_agent: unexpected drops/resyncs (%llu, %llu)\n", (unsigned long long)ulma_reader_total_dropped(rd), (unsigned long long)prof_total_resyncs(p));
         exit(1);
     }
+    last_paths = p->nnodes - 1;
     prof_destroy(&p);
     ulma_reader_destroy(&rd);
     ulma_segment_destroy(&seg, 1);
     return (double)done / t_drain;
 }
 
-/* ---- concurrent: paced producers and one draining thread ------------------- */
+/* ---- real hooked records ------------------------------------------------------ */
 
-typedef struct prod_arg {
-    const ev_t *pat;
-    size_t npat;
-    double rate, seconds;
-    ulma_segment_t *seg;
-    uint64_t written;
-} prod_arg_t;
-
-static atomic_int stop_drain;
-
-static void *producer(void *arg)
+static const char *build_dir(void)
 {
-    prod_arg_t *a = arg;
-    ulma_producer_t pr;
-    ulma_producer_attach(a->seg, &pr, 2, "rank");
-    put_defs(&pr, 300);
-    double t0 = now_s();
-    size_t at = 0;
-    uint64_t n = 0;
-    for (;;) {
-        double el = now_s() - t0;
-        if (el >= a->seconds)
-            break;
-        uint64_t due = (uint64_t)(el * a->rate);
-        while (n < due) {
-            const ev_t *e = &a->pat[at];
-            at = at + 1 == a->npat ? 0 : at + 1;
-            if (e->kind == ULMA_EV_PAD)
-                continue;
-            ulma_put(&pr, ulma_clock_read(), e->kind, e->id, e->depth);
-            n++;
-        }
-    }
-    a->written = n;
-    return NULL;
+    const char *b = getenv("ULMA_BUILD_DIR");
+    return b && *b ? b : ULMA_BUILD_DIR_DEFAULT;
 }
 
-typedef struct drain_arg {
-    ulma_reader_t **rd;
-    prof_t **p;
-    int n;
-} drain_arg_t;
-
-static void *drainer(void *arg)
+static const char *python(void)
 {
-    drain_arg_t *d = arg;
-    while (!atomic_load(&stop_drain)) {
-        long got = 0;
-        for (int i = 0; i < d->n; i++)
-            got += ulma_reader_drain(d->rd[i], on_batch, d->p[i], 0);
-        if (!got)
-            usleep(200);
-    }
-    for (int i = 0; i < d->n; i++)
-        ulma_reader_drain(d->rd[i], on_batch, d->p[i], 0);
-    return NULL;
+    const char *py = getenv("PYTHON");
+    return py && *py ? py : "/usr/bin/python3";
 }
 
-/* Run `n` producers at `rate` for `secs` with one drainer; returns drops. */
-static uint64_t concurrent(const ev_t *pat, size_t npat, int n, double rate, double secs)
+static void write_fib(const char *path, int n)
 {
-    ulma_segment_t *seg[16];
-    ulma_reader_t *rd[16];
-    prof_t *p[16];
-    prod_arg_t pa[16];
-    pthread_t th[16], dt;
-    for (int i = 0; i < n; i++) {
-        seg[i] = new_segment();
-        if (ulma_reader_open(ulma_segment_path(seg[i]), &rd[i]) != 0)
+    FILE *f = fopen(path, "w");
+    if (!f)
+        exit(1);
+    fprintf(f, "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n\nfib(%d)\n", n);
+    fclose(f);
+}
+
+/* The one segment file in `d` (name into out); exits if there is none. */
+static void find_segment(const char *d, char *out, size_t len)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "ls %s | grep '^ulma\\..*\\.seg$' | head -1", d);
+    FILE *f = popen(cmd, "r");
+    char name[512] = "";
+    if (!f || !fgets(name, sizeof(name), f)) {
+        fprintf(stderr, "bench_agent: the hooked run left no segment in %s\n", d);
+        exit(1);
+    }
+    pclose(f);
+    name[strcspn(name, "\n")] = '\0';
+    snprintf(out, len, "%s/%s", d, name);
+}
+
+static double hooked_rank_rate; /* records/s one hooked fib rank writes */
+
+/* Drain rate of real hooked fib records (median of 5), see the top. */
+static double hooked_fib_rate(void)
+{
+    char hd[400], prog[500], cmd[4096], seg[1024], copy[1100];
+    snprintf(hd, sizeof(hd), "%s/hooked", dir);
+    mkdir(hd, 0700);
+    snprintf(prog, sizeof(prog), "%s/fib.py", hd);
+    write_fib(prog, 27);
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && ULMA_DIR=%s ULMA_SLOTS=4 ULMA_RING_SIZE=64M PYTHONPATH=%s/python %s -m ulma "
+             "--no-agent %s",
+             hd, hd, build_dir(), python(), prog);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "bench_agent: the hooked python run failed (%s); build the python side "
+                        "(it is part of this build)\n", cmd);
+        exit(1);
+    }
+    find_segment(hd, seg, sizeof(seg));
+    snprintf(copy, sizeof(copy), "%s/copy.bin", hd);
+    double r[5];
+    uint64_t events = 0;
+    for (int i = 0; i < 5; i++) {
+        snprintf(cmd, sizeof(cmd), "cp %s %s", seg, copy);
+        if (system(cmd) != 0)
             exit(1);
-        p[i] = prof_new(NULL, 2);
-        pa[i] = (prod_arg_t){pat, npat, rate, secs, seg[i], 0};
+        ulma_reader_t *rd = NULL;
+        if (ulma_reader_open(copy, &rd) != 0)
+            exit(1);
+        prof_t *p = prof_new(NULL, ulma_reader_info(rd)->nslots);
+        p->hz = ulma_reader_hz(rd);
+        double t0 = now_s();
+        long n = ulma_reader_drain(rd, on_batch, p, 0);
+        r[i] = (double)n / (now_s() - t0);
+        if (ulma_reader_total_dropped(rd) || n < 1000000) {
+            fprintf(stderr, "bench_agent: hooked segment: %ld units, %llu dropped\n", n,
+                    (unsigned long long)ulma_reader_total_dropped(rd));
+            exit(1);
+        }
+        events = p->events;
+        double span = prof_sec(p, prof_span(p));
+        hooked_rank_rate = span > 0 ? (double)events / span : 0;
+        prof_destroy(&p);
+        ulma_reader_destroy(&rd);
+        unlink(copy);
     }
-    atomic_store(&stop_drain, 0);
-    drain_arg_t da = {rd, p, n};
-    pthread_create(&dt, NULL, drainer, &da);
-    for (int i = 0; i < n; i++)
-        pthread_create(&th[i], NULL, producer, &pa[i]);
-    for (int i = 0; i < n; i++)
-        pthread_join(th[i], NULL);
-    atomic_store(&stop_drain, 1);
-    pthread_join(dt, NULL);
-    uint64_t drops = 0;
-    for (int i = 0; i < n; i++) {
-        drops += ulma_reader_total_dropped(rd[i]);
-        prof_destroy(&p[i]);
-        ulma_reader_destroy(&rd[i]);
-        ulma_segment_destroy(&seg[i], 1);
+    qsort(r, 5, sizeof(double), cmp_d);
+    printf("hooked fib(27): %llu records, written at %.1f M rec/s by the rank; drained at "
+           "%.1f M rec/s (runs %.1f .. %.1f)\n",
+           (unsigned long long)events, hooked_rank_rate / 1e6, r[2] / 1e6, r[0] / 1e6, r[4] / 1e6);
+    unlink(seg);
+    unlink(prog);
+    rmdir(hd);
+    return r[2];
+}
+
+/* One node agent on CPU 0, `k` hooked fib(30) ranks on the other CPUs:
+ * records lost (from ulma-ctl drops), or UINT64_MAX if it did not run. */
+static uint64_t saturated(int k, long cores)
+{
+    char nd[400], prog[500], cmd[4096];
+    /* segments live in tmpfs in real use (/dev/shm): a private directory
+     * there, since on a disk-backed directory the reader's first touch of
+     * every slot header is a major fault (a default segment has 64) */
+    snprintf(nd, sizeof(nd), "/dev/shm/ulma-bench-node-XXXXXX");
+    if (!mkdtemp(nd))
+        snprintf(nd, sizeof(nd), "%s/node", dir);
+    mkdir(nd, 0700);
+    snprintf(prog, sizeof(prog), "%s/fib.py", nd);
+    write_fib(prog, 30);
+    pid_t a = fork();
+    if (a == 0) {
+        snprintf(cmd, sizeof(cmd), "exec taskset -c 0 %s/node-agent/ulma-agent --dir %s --keep 600",
+                 build_dir(), nd);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
     }
-    return drops;
+    char sock[500];
+    snprintf(sock, sizeof(sock), "%s/ulma-agent.ipc", nd);
+    for (int i = 0; i < 500 && access(sock, F_OK) != 0; i++)
+        usleep(10000);
+    size_t o = 0;
+    o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, "cd %s && ", nd);
+    for (int i = 0; i < k; i++)
+        o += (size_t)snprintf(cmd + o, sizeof(cmd) - o,
+                              "ULMA_DIR=%s PYTHONPATH=%s/python taskset -c %ld %s -m ulma "
+                              "--no-agent %s & ",
+                              nd, build_dir(), 1 + i % (cores - 1), python(), prog);
+    snprintf(cmd + o, sizeof(cmd) - o, "wait");
+    double t0 = now_s();
+    int rc = system(cmd);
+    double el = now_s() - t0;
+    /* the agent harvests the exited segments */
+    for (int i = 0; i < 1000; i++) {
+        char seg[1024];
+        snprintf(cmd, sizeof(cmd), "ls %s | grep -q '^ulma\\..*\\.seg$'", nd);
+        if (system(cmd) != 0)
+            break;
+        (void)seg;
+        usleep(10000);
+    }
+    snprintf(cmd, sizeof(cmd), "%s/node-agent/ulma-ctl --dir %s drops", build_dir(), nd);
+    FILE *f = popen(cmd, "r");
+    char buf[65536];
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        pclose(f);
+    buf[n] = '\0';
+    kill(a, SIGTERM);
+    waitpid(a, NULL, 0);
+    unlink(prog);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", nd);
+    if (system(cmd) != 0)
+        return UINT64_MAX;
+    char *last = NULL;
+    for (char *q = strstr(buf, "\"records_lost\":"); q; q = strstr(q + 1, "\"records_lost\":"))
+        last = q;
+    if (rc != 0 || !last)
+        return UINT64_MAX;
+    uint64_t lost = strtoull(last + 15, NULL, 10);
+    printf("node agent on CPU 0, %d hooked fib(30) rank(s) on the other CPU(s): %.2f s, "
+           "%llu records lost\n", k, el, (unsigned long long)lost);
+    return lost;
 }
 
 /* ---- memory ---------------------------------------------------------------------- */
@@ -353,6 +491,18 @@ static double mem_10k(void)
     return kib;
 }
 
+static double median5(const ev_t *pat, size_t npat, const char *what, uint32_t *paths)
+{
+    double r[5];
+    for (int i = 0; i < 5; i++)
+        r[i] = drain_rate(pat, npat, 20000000);
+    qsort(r, 5, sizeof(double), cmp_d);
+    *paths = last_paths;
+    printf("drain + aggregate, one core, %s: %.1f M rec/s (runs %.1f .. %.1f), %u call paths\n",
+           what, r[2] / 1e6, r[0] / 1e6, r[4] / 1e6, last_paths);
+    return r[2];
+}
+
 int main(void)
 {
     const char *base = getenv("TMPDIR");
@@ -360,37 +510,31 @@ int main(void)
     if (!mkdtemp(dir))
         return 1;
     const size_t npat = 1u << 20;
-    ev_t *mix = make_mix(npat), *fib = make_fib(npat);
-    const int runs = 5;
-    double r_mix[5], r_fib[5];
-    for (int i = 0; i < runs; i++) {
-        r_mix[i] = drain_rate(mix, npat, 20000000);
-        r_fib[i] = drain_rate(fib, npat, 20000000);
-    }
-    qsort(r_mix, runs, sizeof(double), cmp_d);
-    qsort(r_fib, runs, sizeof(double), cmp_d);
-    printf("drain + aggregate, one core, synthetic mix: %.1f M rec/s (runs %.1f .. %.1f)\n",
-           r_mix[2] / 1e6, r_mix[0] / 1e6, r_mix[4] / 1e6);
-    printf("drain + aggregate, one core, fib records:   %.1f M rec/s (runs %.1f .. %.1f)\n",
-           r_fib[2] / 1e6, r_fib[0] / 1e6, r_fib[4] / 1e6);
-    printf("BENCH agent_drain_rate %.0f rec/s\n", r_mix[2]);
-    printf("BENCH agent_drain_rate_replay_fib %.0f rec/s\n", r_fib[2]);
+    ev_t *prog = make_program(npat), *mix = make_mix(npat), *fib = make_fib(npat);
+    uint32_t paths;
+    double r_prog = median5(prog, npat, "program-like stream", &paths);
+    double r_mix = median5(mix, npat, "many call paths", &paths);
+    double r_fib = median5(fib, npat, "fib replay", &paths);
+    double r_hooked = hooked_fib_rate();
+    printf("BENCH agent_drain_rate %.0f rec/s\n", r_prog);
+    printf("BENCH agent_drain_rate_many_paths %.0f rec/s\n", r_mix);
+    printf("BENCH agent_drain_rate_replay_fib %.0f rec/s\n", r_fib);
+    printf("BENCH agent_drain_rate_hooked_fib %.0f rec/s\n", r_hooked);
 
-    const char *rr = getenv("ULMA_BENCH_RANK_RATE");
-    double rank_rate = rr ? atof(rr) : 30e6;
-    int ranks = (int)(r_mix[2] / rank_rate);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int spare = cores > 1 ? (int)cores - 1 : 1;
-    if (spare > ranks)
-        spare = ranks > 0 ? ranks : 1;
-    if (spare > 16)
-        spare = 16;
-    uint64_t drops = concurrent(mix, npat, spare, rank_rate, 1.0);
-    printf("saturated rank = %.0f M rec/s: one agent core keeps up with %d; "
-           "%d concurrent producer(s) on this %ld-core machine: %llu drops\n",
-           rank_rate / 1e6, ranks, spare, cores, (unsigned long long)drops);
-    printf("BENCH agent_saturated_ranks_per_core %d ranks\n", drops ? 0 : ranks);
-    printf("BENCH agent_concurrent_zero_drop %d ranks\n", drops ? 0 : spare);
+    int best = 0;
+    for (int k = 1; k <= (cores > 1 ? cores - 1 : 0); k++) {
+        if (saturated(k, cores) != 0)
+            break;
+        best = k;
+    }
+    printf("one agent core, %ld CPUs: largest number of saturated ranks tested at zero drops: "
+           "%d (only %ld CPU(s) left for ranks)\n", cores, best, cores - 1);
+    printf("BENCH agent_saturated_ranks_per_core %d ranks\n", best);
+    double computed = hooked_rank_rate > 0 ? r_hooked / hooked_rank_rate : 0;
+    printf("computed: hooked-fib drain rate / one saturated rank's rate (%.1f M rec/s) = %.1f\n",
+           hooked_rank_rate / 1e6, computed);
+    printf("BENCH agent_ranks_per_core_computed %.1f ranks\n", computed);
 
     double mem[3];
     for (int i = 0; i < 3; i++)
@@ -398,6 +542,7 @@ int main(void)
     qsort(mem, 3, sizeof(double), cmp_d);
     printf("profile heap with 10,000 functions: %.0f KiB\n", mem[1]);
     printf("BENCH agent_mem_per_proc_10k_funcs %.0f KiB\n", mem[1]);
+    free(prog);
     free(mix);
     free(fib);
     rmdir(dir);
