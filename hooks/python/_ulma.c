@@ -518,7 +518,10 @@ static uint32_t set_objects(int on)
     if (on && !g_obj) {
         PyObject *et, *ev, *etb;
         PyErr_Fetch(&et, &ev, &etb);
-        const ulma_objects_api_t *api = PyCapsule_Import(ULMA_OBJECTS_CAPSULE, 0);
+        /* PyCapsule_Import only walks attributes: import the submodule */
+        PyObject *mod = PyImport_ImportModule("ulma._objects");
+        Py_XDECREF(mod);
+        const ulma_objects_api_t *api = mod ? PyCapsule_Import(ULMA_OBJECTS_CAPSULE, 0) : NULL;
         if (api && api->abi == ULMA_OBJECTS_ABI)
             g_obj = api;
         else

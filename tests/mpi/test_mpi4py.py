@@ -31,10 +31,12 @@ with tempfile.TemporaryDirectory(prefix="ulma-mpi4py-") as tmp:
     # no LD_PRELOAD here: the launcher preloads libulma-mpi under mpirun
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                ULMA_DIR=tmp, PYTHONPATH=os.path.join(build, "python"))
-    env.pop("LD_PRELOAD", None)
+    # (an LD_PRELOAD already set, e.g. a sanitizer runtime, is kept: the
+    # launcher appends to it)
     out = os.path.join(tmp, "out.{rank}.json")
     cmd = [mpiexec, "-np", "2", "--oversubscribe", "--mca", "btl", "self,vader",
-           "-x", "ULMA_DIR", "-x", "PYTHONPATH",
+           "-x", "ULMA_DIR", "-x", "PYTHONPATH"] + (["-x", "LD_PRELOAD", "-x", "ASAN_OPTIONS"]
+           if "LD_PRELOAD" in env else []) + [
            "/usr/bin/python3", "-m", "ulma", "--json", out, os.path.join(here, "mpi4py_known.py")]
     print("+", " ".join(cmd))
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)

@@ -356,7 +356,8 @@ def preload_mpi():
     if not argv:
         return
     new = dict(env)
-    new["LD_PRELOAD"] = lib + (":" + env["LD_PRELOAD"] if env.get("LD_PRELOAD") else "")
+    # appended: a sanitizer runtime already there must stay first
+    new["LD_PRELOAD"] = (env["LD_PRELOAD"] + ":" if env.get("LD_PRELOAD") else "") + lib
     new["ULMA_MPI_PRELOADED"] = "1"
     for f in (sys.stdout, sys.stderr):
         f.flush()

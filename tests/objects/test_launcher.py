@@ -1,0 +1,65 @@
+"""`python3 -m ulma --objects --json`: object statistics reach the profile,
+per type and per constructing function, through the launcher, the wedges
+and the agent."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+PROG = '''
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+def make():
+    return [Point(i, i) for i in range(1000)]
+
+def nest():
+    return [[i] for i in range(500)]
+
+a = make()
+b = nest()
+del a
+'''
+
+failures = passes = 0
+
+
+def check(cond, what):
+    global failures, passes
+    print(("ok   " if cond else "FAIL ") + what)
+    passes += bool(cond)
+    failures += not cond
+
+
+with tempfile.TemporaryDirectory(prefix="ulma-objlaunch-") as tmp:
+    prog = os.path.join(tmp, "prog.py")
+    with open(prog, "w") as f:
+        f.write(PROG)
+    out = os.path.join(tmp, "out.json")
+    env = dict(os.environ, ULMA_DIR=tmp)
+    r = subprocess.run([sys.executable, "-m", "ulma", "--objects", "--json", out, prog],
+                       env=env, capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "exit status 0 (%s)" % r.stderr[-500:])
+    p = json.load(open(out))
+    types = {t["name"]: t for t in p["objects"]["types"]}
+    pt = types.get("__main__.Point")
+    check(pt is not None and pt["new"] == 1000 and pt["freed"] == 1000,
+          "1000 Points made and freed (%s)" % pt)
+    lst = types.get("builtins.list")
+    # 500 inner lists + the two result lists, all alive at exit but `a`
+    check(lst is not None and lst["new"] >= 502, "lists counted (%s)" % lst)
+    sites = [(s["std"], s["type_name"], s["count"]) for s in p["objects"]["sites"]]
+    check(any(std.endswith("(<listcomp>)") and "make" not in std and t == "__main__.Point"
+              and n == 1000 for std, t, n in sites),
+          "the Points are attributed to the comprehension that made them")
+    # 500 inner lists and the comprehension's own result list
+    check(any(t == "builtins.list" and n == 501 for std, t, n in sites
+              if std.endswith(":10(<listcomp>)")),
+          "501 lists attributed to nest's comprehension (%s)"
+          % [s for s in sites if s[1] == "builtins.list"])
+    check(p["drops"]["records_lost"] == 0, "nothing lost")
+
+print(f"{passes} passed, {failures} failed")
+sys.exit(1 if failures else 0)
