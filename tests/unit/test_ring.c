@@ -320,6 +320,8 @@ static void test_slots(void)
     CHECK_EQ_INT(ulma_producer_attach(seg, &a, 1, "a"), 0);
     CHECK_EQ_INT(ulma_producer_attach(seg, &b, 2, "b"), 0);
     CHECK_EQ_INT(ulma_producer_attach(seg, &c, 3, "c"), -ENOSPC);
+    /* the writer's high-water mark tells readers which slots to look at */
+    CHECK_EQ_U64(atomic_load(&ulma_segment_header(seg)->slots_used), 2);
     ulma_reader_t *r = open_reader(seg);
     CHECK_EQ_U64(ulma_reader_threads_lost(r), 1);
     ulma_put(&a, 1, ULMA_EV_CALL, 11, 1);

@@ -28,6 +28,7 @@ struct ulma_reader {
     uint64_t slot_offset;
     uint32_t slot_size, ring_bytes, nslots;
     uint64_t *tail; /* our position per slot */
+    uint32_t seen;  /* slots [0, seen) known to us (below the writer's mark) */
     ulma_slot_stats_t *stats;
     int broken;     /* faulted once: never touch the mapping again */
 };
@@ -169,24 +170,9 @@ int ulma_reader_open(const char *path, ulma_reader_t **out)
     in->nslots = h.nslots;
     in->ring_bytes = h.ring_bytes;
 
-    /* resume where an earlier reader stopped; a nonsense tail is fixed at
-     * the first drain */
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 1) == 0) {
-        bus_guard = &jb;
-        for (uint32_t i = 0; i < r->nslots; i++) {
-            ulma_slot_header_t *sh =
-                (ulma_slot_header_t *)(void *)(r->base + r->slot_offset + (uint64_t)i * r->slot_size);
-            r->tail[i] = ulma_load_acquire(&sh->tail);
-        }
-        bus_guard = NULL;
-    } else {
-        bus_guard = NULL;
-        munmap(r->base, r->map_len);
-        r->base = NULL;
-        err = -EFAULT;
-        goto fail_r;
-    }
+    /* slots are looked at lazily, up to the writer's high-water mark: a
+     * sparse segment on a disk-backed file system costs a page fault per
+     * slot header touched */
     *out = r;
     return 0;
 fail_r:
@@ -289,6 +275,19 @@ static long drain_slot(ulma_reader_t *r, uint32_t i, ulma_batch_fn fn, void *ctx
     return units;
 }
 
+/* Take in slots the writer started using since the last drain: resume
+ * where an earlier reader stopped (a nonsense tail is fixed at the first
+ * drain). Called under the SIGBUS guard. */
+static void admit_slots(ulma_reader_t *r)
+{
+    /* pairs with the writer's release when it raised the mark */
+    uint32_t used = ulma_load_acquire(&r->hdr->slots_used);
+    if (used > r->nslots)
+        used = r->nslots; /* a hostile mark only makes us scan everything */
+    for (; r->seen < used; r->seen++)
+        r->tail[r->seen] = ulma_load_acquire(&slot_hdr(r, r->seen)->tail);
+}
+
 long ulma_reader_drain(ulma_reader_t *r, ulma_batch_fn fn, void *ctx, size_t max_units_per_slot)
 {
     if (r->broken || !r->base)
@@ -301,7 +300,8 @@ long ulma_reader_drain(ulma_reader_t *r, ulma_batch_fn fn, void *ctx, size_t max
         return -EFAULT;
     }
     bus_guard = &jb;
-    for (uint32_t i = 0; i < r->nslots; i++)
+    admit_slots(r);
+    for (uint32_t i = 0; i < r->seen; i++)
         total += drain_slot(r, i, fn, ctx, max_units_per_slot);
     bus_guard = NULL;
     return total;

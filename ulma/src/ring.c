@@ -44,6 +44,13 @@ int ulma_producer_attach(ulma_segment_t *seg, ulma_producer_t *p, int32_t tid, c
         if (n)
             memcpy(sh->name, name, n);
         atomic_fetch_add_explicit(&sh->generation, 1, memory_order_relaxed);
+        /* raise the high-water mark: a reader scans slots below it only;
+         * release: it sees this slot's header once it sees the mark */
+        uint32_t used = ulma_load_relaxed(&h->slots_used);
+        while (used < i + 1 &&
+               !atomic_compare_exchange_weak_explicit(&h->slots_used, &used, i + 1,
+                                                      memory_order_release, memory_order_relaxed))
+            ;
         p->slot = sh;
         p->data = s + ULMA_SLOT_HEADER_BYTES;
         p->mask = (uint64_t)h->ring_bytes - 1u;

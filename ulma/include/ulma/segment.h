@@ -101,7 +101,8 @@ typedef struct ulma_seg_header {
                                    * it by CAS from 0 (or from a dead pid). An
                                    * agent leaves alone a segment whose
                                    * reader_pid is another live process. */
-    uint32_t pad0;
+    _Atomic uint32_t slots_used;  /* high-water mark of claimed slots (process):
+                                   * a reader need not touch slots above it */
 } ulma_seg_header_t;
 
 _Static_assert(sizeof(ulma_seg_header_t) <= ULMA_SEG_HEADER_BYTES, "header fits");
