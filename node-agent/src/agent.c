@@ -366,6 +366,7 @@ long agent_drain_all(agent_t *a)
 {
     long total = 0;
     uint64_t now = 0;
+    a->pace_ok = 1;
     for (aproc_t *p = a->procs; p; p = p->next) {
         if (p->finished)
             continue;
@@ -378,6 +379,10 @@ long agent_drain_all(agent_t *a)
             continue;
         }
         total += n;
+        /* this pass found the process's rings less than 1/16 full: the
+         * next pass can wait a little (see agent_run) */
+        if ((uint64_t)n * 16u * ULMA_UNIT >= (uint64_t)ulma_reader_info(p->rd)->ring_bytes)
+            a->pace_ok = 0;
         /* the exact loss: every drop is counted in the slot headers, also
          * the ones no DROP record reports (the ring stayed full) */
         p->prof->writer_dropped = ulma_reader_total_dropped(p->rd);
@@ -764,6 +769,13 @@ int agent_run(agent_t *a)
             serve(a);
         if (n > 0) {
             idle_streak = 0;
+            /* Records came, but few: wait a little before the next pass
+             * instead of spinning. A reader polling a ring's head moves
+             * that cache line away from the writer on every poll, which
+             * the profiled program pays for; a pause of idle_us lets a
+             * saturated writer fill well under a sixteenth of its ring. */
+            if (a->pace_ok)
+                usleep(a->cfg.idle_us);
             continue;
         }
         a->idle_loops++;

@@ -67,6 +67,7 @@ struct agent {
     /* counters */
     uint64_t requests, bad_requests, segments_claimed, segments_finished, segments_skipped;
     uint64_t loops, idle_loops;
+    int pace_ok;              /* the last drain pass found every ring under 1/16 full */
 };
 
 aproc_t *agent_find_proc(agent_t *a, int32_t pid);

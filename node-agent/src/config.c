@@ -78,7 +78,8 @@ static const opt_t opts[] = {
      "Period of the housekeeping function (liveness of writers, expiry, calibration)."},
     {"interval-ms", 0, "MS", OPT_U32, F(interval_ms), "1000", "Interval of the rates shown."},
     {"idle-us", 0, "US", OPT_U32, F(idle_us), "500",
-     "Sleep this long when every ring is empty (at most; a request wakes the agent)."},
+     "Sleep this long when every ring is empty (at most; a request wakes the agent), "
+     "and between drain passes that found every ring under 1/16 full."},
     {"run-for", 0, "SECONDS", OPT_DBL, F(run_for_s), "0",
      "Stop after this long (0: run until SIGINT/SIGTERM)."},
     {"max-functions", 0, "N", OPT_LIM, L(max_id), "4194304",
