@@ -13,3 +13,42 @@ function(ulma_add_test)
   set_tests_properties(${T_NAME} PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
                        SKIP_RETURN_CODE 77)
 endfunction()
+
+# ulma_python_test(NAME name SCRIPT path LABEL label [TIMEOUT s] [ARGS ...]
+#                  [ENV VAR=value ...])
+# A test run by the target interpreter (${Python3_EXECUTABLE}) against the
+# package staged in ${CMAKE_BINARY_DIR}/python. In an ASan build the
+# sanitizer runtimes are preloaded (a sanitized extension in the stock
+# interpreter needs them first) and leak checking is off for the
+# interpreter's own allocations.
+set(ULMA_PYTHON_TEST_ENV
+    "PYTHONPATH=${CMAKE_BINARY_DIR}/python"
+    "ULMA_BUILD_DIR=${CMAKE_BINARY_DIR}"
+    "ULMA_TEST_PYTHON=${Python3_EXECUTABLE}"
+    "OMPI_ALLOW_RUN_AS_ROOT=1"
+    "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+if(ULMA_ASAN)
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
+                  OUTPUT_VARIABLE _ulma_asan_lib OUTPUT_STRIP_TRAILING_WHITESPACE)
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libubsan.so
+                  OUTPUT_VARIABLE _ulma_ubsan_lib OUTPUT_STRIP_TRAILING_WHITESPACE)
+  list(APPEND ULMA_PYTHON_TEST_ENV "LD_PRELOAD=${_ulma_asan_lib}:${_ulma_ubsan_lib}"
+       "ASAN_OPTIONS=detect_leaks=0")
+endif()
+
+function(ulma_python_test)
+  cmake_parse_arguments(T "" "NAME;SCRIPT;LABEL;TIMEOUT" "ARGS;ENV" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  get_filename_component(_dir ${T_SCRIPT} DIRECTORY)
+  add_test(NAME ${T_NAME} COMMAND ${Python3_EXECUTABLE} ${T_SCRIPT} ${T_ARGS}
+           WORKING_DIRECTORY ${_dir})
+  set_tests_properties(${T_NAME} PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
+                       ENVIRONMENT "${ULMA_PYTHON_TEST_ENV};${T_ENV}" SKIP_RETURN_CODE 77)
+endfunction()
+
+# The same environment for a test registered some other way.
+function(ulma_python_test_env test)
+  set_tests_properties(${test} PROPERTIES ENVIRONMENT "${ULMA_PYTHON_TEST_ENV}")
+endfunction()
