@@ -311,7 +311,10 @@ static __attribute__((noinline)) void thread_sync(ulma_rt_thread_t *t)
 
 /* ------------------------------------------------------------ fast mode */
 
-static PyObject *fast_eval(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+/* The fast-mode wrapper. `with_clock` is a constant in each instance below:
+ * 0 only for the overhead benchmark's "records without the clock" variant. */
+static inline __attribute__((always_inline)) PyObject *
+fast_eval_body(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag, const int with_clock)
 {
     PyCodeObject *co = f->f_code;
     /* the step that only creates a generator/coroutine object passes
@@ -327,16 +330,21 @@ static PyObject *fast_eval(PyThreadState *ts, _PyInterpreterFrame *f, int throwf
     const uint32_t d = ++t->depth;
     if (ULMA_UNLIKELY(g_objects))
         g_obj->flush(); /* constructions land before the next frame event */
-    ulma_put(&t->prod, ulma_clock_read(), ULMA_EV_CALL, id, (uint16_t)d);
+    ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_CALL, id, (uint16_t)d);
     PyObject *r = _PyEval_EvalFrameDefault(ts, f, throwflag);
     if (ULMA_LIKELY(t->hook_epoch == epoch)) {
         if (ULMA_UNLIKELY(g_objects))
             g_obj->flush();
-        ulma_put(&t->prod, ulma_clock_read(), r ? ULMA_EV_RETURN : ULMA_EV_UNWIND, id,
-                 (uint16_t)d);
+        ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0,
+                 r ? ULMA_EV_RETURN : ULMA_EV_UNWIND, id, (uint16_t)d);
         t->depth = d - 1;
     }
     return r;
+}
+
+static PyObject *fast_eval(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+    return fast_eval_body(ts, f, throwflag, 1);
 }
 
 /* Stripped-down wrappers, for the overhead benchmark only (what each part
@@ -348,22 +356,7 @@ static PyObject *fast_eval_empty(PyThreadState *ts, _PyInterpreterFrame *f, int 
 
 static PyObject *fast_eval_noclock(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
 {
-    PyCodeObject *co = f->f_code;
-    if (ULMA_UNLIKELY((co->co_flags & GEN_FLAGS) && f->owner != FRAME_OWNED_BY_GENERATOR))
-        return _PyEval_EvalFrameDefault(ts, f, throwflag);
-    ulma_rt_thread_t *t = &ulma_rt_tls;
-    if (ULMA_UNLIKELY(t->hook_epoch != g_epoch))
-        thread_sync(t);
-    const uint32_t epoch = t->hook_epoch;
-    const uint32_t id = code_id(t, co);
-    const uint32_t d = ++t->depth;
-    ulma_put(&t->prod, 0, ULMA_EV_CALL, id, (uint16_t)d);
-    PyObject *r = _PyEval_EvalFrameDefault(ts, f, throwflag);
-    if (ULMA_LIKELY(t->hook_epoch == epoch)) {
-        ulma_put(&t->prod, 0, r ? ULMA_EV_RETURN : ULMA_EV_UNWIND, id, (uint16_t)d);
-        t->depth = d - 1;
-    }
-    return r;
+    return fast_eval_body(ts, f, throwflag, 0);
 }
 
 static _PyFrameEvalFunction g_fast_fn = fast_eval;

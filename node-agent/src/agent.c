@@ -38,24 +38,7 @@ static int pid_alive(int32_t pid)
 }
 
 /* Parent pid of `pid` from /proc, or 0. */
-static int32_t parent_of(int32_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    int ppid = 0;
-    if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
-        return 0;
-    return ppid;
-}
+static int32_t parent_of(int32_t pid) { return (int32_t)ulma_proc_stat_field(pid, 4); }
 
 static int is_descendant(int32_t pid, int32_t root)
 {

@@ -58,9 +58,11 @@ int ulma_segment_parse_name(const char *name, uint32_t *uid, int32_t *pid, uint6
     return 0;
 }
 
-uint64_t ulma_proc_start_time(int32_t pid)
+uint64_t ulma_proc_stat_field(int32_t pid, int field)
 {
     char path[64], buf[1024];
+    if (field < 3 || field > 52)
+        return 0;
     snprintf(path, sizeof(path), "/proc/%" PRId32 "/stat", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -74,15 +76,16 @@ uint64_t ulma_proc_start_time(int32_t pid)
     char *p = strrchr(buf, ')');
     if (!p)
         return 0;
-    p++;
-    /* fields from 3 (state) on; start time is field 22 */
-    for (int field = 3; field < 22; field++) {
+    p++; /* " S ..." : field 3 (state) follows */
+    for (int f = 3; f < field; f++) {
         p = strchr(p + 1, ' ');
         if (!p)
             return 0;
     }
     return strtoull(p + 1, NULL, 10);
 }
+
+uint64_t ulma_proc_start_time(int32_t pid) { return ulma_proc_stat_field(pid, 22); }
 
 static uint32_t env_u32(const char *name, uint32_t dflt)
 {

@@ -180,4 +180,9 @@ int ulma_segment_parse_name(const char *name, uint32_t *uid, int32_t *pid, uint6
  * process, or 0 if it does not exist. */
 uint64_t ulma_proc_start_time(int32_t pid);
 
+/* Numeric field `field` (3..52, numbered as in proc(5)) of /proc/<pid>/stat,
+ * or 0 if the process does not exist: 4 is the parent pid, 22 the start
+ * time. */
+uint64_t ulma_proc_stat_field(int32_t pid, int field);
+
 #endif /* ULMA_SEGMENT_H */
