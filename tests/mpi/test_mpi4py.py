@@ -37,7 +37,7 @@ with tempfile.TemporaryDirectory(prefix="ulma-mpi4py-") as tmp:
     cmd = [mpiexec, "-np", "2", "--oversubscribe", "--mca", "btl", "self,vader",
            "-x", "ULMA_DIR", "-x", "PYTHONPATH"] + (["-x", "LD_PRELOAD", "-x", "ASAN_OPTIONS"]
            if "LD_PRELOAD" in env else []) + [
-           "/usr/bin/python3", "-m", "ulma", "--json", out, os.path.join(here, "mpi4py_known.py")]
+           "/usr/bin/python3", "-m", "ulma", "--objects", "--json", out, os.path.join(here, "mpi4py_known.py")]
     print("+", " ".join(cmd))
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     check(r.returncode == 0, f"mpirun exit status 0 (got {r.returncode}: {r.stderr[-2000:]})")
@@ -69,6 +69,10 @@ with tempfile.TemporaryDirectory(prefix="ulma-mpi4py-") as tmp:
         expect("MPI_Bcast", 4, 4 * 400, "(collectives)")
         expect("MPI_Allreduce", 3, 3 * 2 * 10 * 8, "(collectives)")
         expect("MPI_Barrier", 2, 0, "(collectives)")
+        # object statistics under mpirun too: Envelopes per rank, by constructor
+        env_t = [t for t in prof["objects"]["types"] if t["name"] == "__main__.Envelope"]
+        check(len(env_t) == 1 and env_t[0]["new"] == 7 + rank,
+              f"rank {rank}: {7 + rank} Envelopes built ({env_t})")
 
 print(f"{passes} checks passed, {failures} failed")
 sys.exit(1 if failures else 0)
