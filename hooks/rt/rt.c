@@ -394,7 +394,9 @@ uint64_t ulma_rt_dropped(void)
     if (seg) {
         ulma_seg_header_t *h = ulma_segment_header(seg);
         uint8_t *base = (uint8_t *)h;
-        for (uint32_t i = 0; i < h->nslots; i++) {
+        /* only slots a thread ever claimed (no page of the others touched) */
+        uint32_t used = ulma_load_acquire(&h->slots_used);
+        for (uint32_t i = 0; i < used && i < h->nslots; i++) {
             ulma_slot_header_t *sh =
                 (ulma_slot_header_t *)(void *)(base + h->slot_offset + (uint64_t)i * h->slot_size);
             n += ulma_load_relaxed(&sh->dropped);
