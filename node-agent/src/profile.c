@@ -745,6 +745,98 @@ static inline __attribute__((always_inline)) void on_call(prof_t *p, prof_thread
     push(p, t, func_of(p, ns, r->id), r->id, r->tsc, cflag);
 }
 
+/* The header unit as two words, each read once from the untrusted ring:
+ * tsc, then id | depth << 32 | kind << 48 | units << 56 (little endian). */
+typedef uint64_t __attribute__((may_alias)) prof_word_t;
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "record words are little endian");
+
+#define KU(kind) (1u << 8 | (kind)) /* one-unit record of `kind`, as hdr >> 48 */
+
+/* The common case in bulk: one-unit CALL / RETURN records that agree with
+ * the shadow stack and find their CCT node among the inline children of
+ * the caller's node. The thread's stack top, the node array and the id
+ * maps stay in registers; anything else (a record of another kind, a
+ * depth or identity mismatch, a new path, a flat frame, a full stack)
+ * stops the run and is handled record by record by the caller. Returns
+ * the first record not consumed. Accounting is exactly pop_account's. */
+static inline __attribute__((always_inline)) const ulma_rec_t *
+fast_run(prof_t *restrict p, prof_thread_t *restrict t, const ulma_rec_t *cur,
+         const ulma_rec_t *end)
+{
+    prof_frame_t *const base = t->stack;
+    prof_frame_t *const lim = base + t->cap;
+    prof_frame_t *sp = base + t->depth; /* the first free frame */
+    prof_node_t *const nodes = p->nodes;
+    const uint32_t *const map0 = p->map[PROF_NS_CODE], *const map1 = p->map[PROF_NS_CFUNC];
+    const uint32_t cap0 = p->map_cap[PROF_NS_CODE], cap1 = p->map_cap[PROF_NS_CFUNC];
+    const ulma_rec_t *c = cur;
+    uint64_t tsc = 0, last = 0;
+    for (; c < end; c++, last = tsc) {
+        const volatile prof_word_t *w = (const volatile prof_word_t *)(const void *)c;
+        uint64_t hdr = w[1];
+        tsc = w[0];
+        uint32_t id = (uint32_t)hdr;
+        uint16_t rd = (uint16_t)(hdr >> 32);
+        uint32_t ku = (uint32_t)(hdr >> 48);
+        if (ku == KU(ULMA_EV_CALL) || ku == KU(ULMA_EV_C_CALL)) {
+            uint32_t cflag = ku == KU(ULMA_EV_C_CALL) ? PROF_FRAME_C : 0;
+            if (__builtin_expect(rd != (uint16_t)(sp - base + 1) || sp == lim, 0))
+                break;
+            const uint32_t *map = cflag ? map1 : map0;
+            uint32_t mcap = cflag ? cap1 : cap0;
+            if (__builtin_expect(id >= mcap, 0))
+                break;
+            uint32_t fidx = map[id];
+            const prof_frame_t *par = sp - 1; /* stack[-1]: the root sentinel */
+            if (__builtin_expect(!fidx || (par->flags & PROF_FRAME_FLAT), 0))
+                break;
+            /* children have distinct functions, and fidx != 0 never
+             * matches a free entry's 0 (placeholder children, fidx 0, are
+             * never looked up here): at most one term is not 0 */
+            const prof_node_t *pn = &nodes[par->node];
+            uint32_t ch = 0;
+            for (int i = 0; i < PROF_KIDS; i++) /* masks: no branch to mispredict */
+                ch |= pn->kid_node[i] & (0u - (uint32_t)(pn->kid_fidx[i] == fidx));
+            if (__builtin_expect(!ch, 0))
+                break;
+            /* its children are looked up at its first call, it is
+             * updated at its return */
+            __builtin_prefetch(&nodes[ch], 1);
+            sp->fidx = fidx;
+            sp->node = ch;
+            sp->id = id;
+            sp->flags = cflag;
+            sp->t0 = tsc;
+            sp->subt = 0;
+            sp++;
+        } else if (ku == KU(ULMA_EV_RETURN) || ku == KU(ULMA_EV_UNWIND) ||
+                   ku == KU(ULMA_EV_C_RETURN)) {
+            uint32_t cflag = ku == KU(ULMA_EV_C_RETURN) ? PROF_FRAME_C : 0;
+            prof_frame_t *f = sp - 1;
+            if (__builtin_expect(sp == base || rd != (uint16_t)(sp - base) || f->id != id ||
+                                     (f->flags & (PROF_FRAME_C | PROF_FRAME_PLACEHOLDER |
+                                                  PROF_FRAME_FLAT)) != cflag,
+                                 0))
+                break;
+            int64_t tt = (int64_t)(tsc - f->t0);
+            int64_t it = WSUB(tt, f->subt);
+            WADD(f[-1].subt, tt);
+            prof_node_t *n = &nodes[f->node];
+            n->count++;
+            WADD(n->it, it);
+            WADD(n->ct, tt);
+            sp = f;
+        } else {
+            break;
+        }
+    }
+    if (c != cur) {
+        t->depth = (uint32_t)(sp - base);
+        t->last_tsc = last;
+    }
+    return c;
+}
+
 int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits)
 {
     if (slot >= p->nslots)
@@ -756,6 +848,11 @@ int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits
     uint64_t events = 0;
     int rc = 0;
     while (cur < end) {
+        const ulma_rec_t *run = cur;
+        cur = fast_run(p, t, cur, end);
+        events += (uint64_t)(cur - run);
+        if (cur == end)
+            break;
         ulma_rec_t r = *(const volatile ulma_rec_t *)cur;
         if (__builtin_expect(r.units == 0 || r.units > (size_t)(end - cur), 0)) {
             rc = -1;

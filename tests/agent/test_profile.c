@@ -435,6 +435,152 @@ static void test_exports(void)
     free(b.r);
 }
 
+/* The hot path (runs of CALL / RETURN handled in bulk, the rest record by
+ * record) against _lsprof's rules written the plain way, per function and
+ * per caller->callee edge: random programs of Python and C frames with
+ * recursion, exceptions and more children per path than a CCT node holds
+ * inline, fed in batches of random sizes, interleaved with records of other
+ * kinds; once with room in the CCT and once with a CCT that fills up, so
+ * that most frames are accounted flat. Integer cycles: exact. */
+enum { REF_NF = 24, REF_N = 2 * REF_NF }; /* keys: code ids 1.., then C ids 1.. */
+typedef struct ref_acc {
+    uint64_t nc, rc;
+    int64_t tt, it;
+    uint32_t level;
+} ref_acc_t;
+
+static uint64_t ref_rs;
+static uint32_t ref_rnd(void)
+{
+    ref_rs ^= ref_rs << 13;
+    ref_rs ^= ref_rs >> 7;
+    ref_rs ^= ref_rs << 17;
+    return (uint32_t)(ref_rs >> 11);
+}
+
+static void ref_leave(ref_acc_t *a, int64_t tt, int64_t it)
+{
+    a->nc++;
+    a->it += it;
+    if (--a->level == 0)
+        a->tt += tt;
+    else
+        a->rc++;
+}
+
+static uint32_t ref_key(const prof_t *p, uint32_t fidx)
+{
+    const prof_func_t *fn = &p->funcs[fidx];
+    CHECK(fn->ns == PROF_NS_CODE || fn->ns == PROF_NS_CFUNC);
+    CHECK(fn->id >= 1 && fn->id <= REF_NF);
+    return (fn->ns == PROF_NS_CFUNC ? REF_NF : 0) + fn->id - 1;
+}
+
+static void test_reference(void)
+{
+    static ref_acc_t fn[REF_N], ed[REF_N][REF_N];
+    for (int variant = 0; variant < 2; variant++) {
+        prof_limits_t lim;
+        prof_limits_default(&lim);
+        if (variant)
+            lim.max_cct_nodes = 64;
+        prof_t *p = prof_new(&lim, 4);
+        p->hz = 1000000;
+        memset(fn, 0, sizeof(fn));
+        memset(ed, 0, sizeof(ed));
+        ref_rs = 0x2545f4914f6cdd1dull + (uint64_t)variant;
+        struct {
+            uint32_t k;
+            uint64_t t0;
+            int64_t subt;
+        } st[48];
+        uint32_t d = 0;
+        uint64_t tsc = 1000, ncalls = 0;
+        size_t batch = 1;
+        recbuf_t b = {0};
+        rb_put(&b, tsc, ULMA_EV_MODE, ULMA_MODE_FULL, 0);
+        for (int i = 0; i < 300000 || d; i++) {
+            tsc += 1 + ref_rnd() % 7;
+            uint32_t r = ref_rnd() % 100;
+            if (i < 300000 && (d == 0 || (d < 48 && r < 52))) {
+                uint32_t k;
+                if (d && r < 10)
+                    k = st[d - 1].k; /* recursion */
+                else if (d && r < 40)
+                    k = (st[d - 1].k * 7 + ref_rnd() % 3) % REF_N; /* a few hot callees */
+                else
+                    k = ref_rnd() % REF_N; /* many children per path */
+                fn[k].level++;
+                if (d)
+                    ed[st[d - 1].k][k].level++;
+                st[d].k = k;
+                st[d].t0 = tsc;
+                st[d].subt = 0;
+                d++;
+                ncalls++;
+                rb_put(&b, tsc, k < REF_NF ? ULMA_EV_CALL : ULMA_EV_C_CALL, k % REF_NF + 1,
+                       (uint16_t)d);
+            } else {
+                uint32_t k = st[--d].k;
+                int64_t tt = (int64_t)(tsc - st[d].t0), it = tt - st[d].subt;
+                ref_leave(&fn[k], tt, it);
+                if (d) {
+                    st[d - 1].subt += tt;
+                    ref_leave(&ed[st[d - 1].k][k], tt, it);
+                }
+                unsigned kind = k >= REF_NF ? ULMA_EV_C_RETURN
+                                : r % 8 == 0 ? ULMA_EV_UNWIND : ULMA_EV_RETURN;
+                rb_put(&b, tsc, kind, k % REF_NF + 1, (uint16_t)(d + 1));
+            }
+            if (r == 99) { /* a record of another kind in the middle of a run */
+                ulma_obj_payload_t op = {32, 0x1000};
+                rb_payload(&b, tsc, ULMA_EV_OBJ_NEW, 1, (uint16_t)d, &op, sizeof(op));
+            }
+            if (b.n >= batch) {
+                feed(p, 0, &b);
+                batch = 1 + ref_rnd() % 400;
+            }
+        }
+        feed(p, 0, &b);
+        CHECK_EQ_U(prof_total_resyncs(p), 0);
+        CHECK_EQ_U(p->threads->mismatches, 0);
+        CHECK_EQ_U(p->types[1].news, p->events - 2 * ncalls - 1);
+        if (variant)
+            CHECK(p->cct_overflows > 0);
+        else
+            CHECK_EQ_U(p->cct_overflows, 0);
+        prof_derive(p);
+        uint64_t seen = 0;
+        for (uint32_t f = 1; f < p->nfuncs; f++) {
+            const prof_func_t *pf = &p->funcs[f];
+            const ref_acc_t *a = &fn[ref_key(p, f)];
+            CHECK_EQ_U(pf->callcount, a->nc);
+            CHECK_EQ_U(pf->reccallcount, a->rc);
+            CHECK_EQ_U((uint64_t)pf->tt, (uint64_t)a->tt);
+            CHECK_EQ_U((uint64_t)pf->it, (uint64_t)a->it);
+            seen += a->nc;
+        }
+        CHECK_EQ_U(seen, ncalls);
+        CHECK_EQ_U(prof_total_calls(p), ncalls);
+        uint64_t eseen = 0, eref = 0;
+        for (uint32_t s = 1; s < p->nsubs; s++) {
+            const prof_sub_t *ps = &p->subs[s];
+            const ref_acc_t *a = &ed[ref_key(p, ps->caller)][ref_key(p, ps->callee)];
+            CHECK_EQ_U(ps->callcount, a->nc);
+            CHECK_EQ_U(ps->reccallcount, a->rc);
+            CHECK_EQ_U((uint64_t)ps->tt, (uint64_t)a->tt);
+            CHECK_EQ_U((uint64_t)ps->it, (uint64_t)a->it);
+            eseen += ps->callcount;
+        }
+        for (uint32_t x = 0; x < REF_N; x++)
+            for (uint32_t y = 0; y < REF_N; y++)
+                eref += ed[x][y].nc;
+        CHECK_EQ_U(eseen, eref);
+        prof_destroy(&p);
+        free(b.r);
+    }
+}
+
 int main(void)
 {
     test_recursion();
@@ -446,6 +592,7 @@ int main(void)
     test_lazy_names();
     test_marshal();
     test_exports();
+    test_reference();
     printf("test_profile: ok\n");
     return 0;
 }

@@ -6,7 +6,7 @@
  *       in 6 layers of 50, every function calls 3 fixed functions of the
  *       next layer, the first of them hot (called in loops); 5 entry points;
  *       one function in ten of the last layers recurses up to 6 deep: about
- *       3,000 distinct call paths), drained with ulma_reader_drain into a
+ *       4,200 distinct call paths), drained with ulma_reader_drain into a
  *       profile; only the drain is timed. Median of 5 runs.
  *   BENCH agent_drain_rate_many_paths <rec/s> rec/s
  *       the same with an adversarial stream for a calling context tree:
