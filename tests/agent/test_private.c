@@ -62,6 +62,10 @@ static void test_private_run(void)
         pid_t child = fork();
         if (child == 0)
             synth_process(dir, agent_pid, SYNTH_EXIT, 2, 0); /* a forked child, own segment */
+        /* like a program that waits for its workers: the child's segment
+         * exists before ours ends (a child that outlives the launcher is
+         * outside what a private agent can promise to see) */
+        waitpid(child, NULL, 0);
         synth_process(dir, agent_pid, SYNTH_EXIT, 4, 0);
     }
     close(go[0]);
