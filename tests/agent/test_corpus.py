@@ -31,15 +31,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus.py")
 WORKLOAD = os.path.abspath(os.path.join(HERE, "..", "hooks", "workload_calls.py"))
 TIMESHARE = os.path.join(HERE, "timeshare.py")
-failures = passes = 0
-
-
-def check(cond, what):
-    global failures, passes
-    if not cond:
-        print("FAIL " + what)
-    failures += not cond
-    passes += bool(cond)
+sys.path.insert(0, os.path.join(HERE, ".."))
+from pycheck import check, finish  # noqa: E402
 
 
 def reference(builtins, prog=CORPUS):
@@ -146,5 +139,4 @@ with tempfile.TemporaryDirectory(prefix="ulma-corpus-") as tmp:
     time_shares("fast", ours("fast", tmp, TIMESHARE), reference(False, TIMESHARE))
     time_shares("full", ours("full", tmp, TIMESHARE), reference(True, TIMESHARE))
 
-print(f"{passes} passed, {failures} failed")
-sys.exit(1 if failures else 0)
+finish()

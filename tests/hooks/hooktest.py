@@ -13,30 +13,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = os.environ.get("ULMA_TEST_PYTHON", "/usr/bin/python3")
 BUILD = os.environ.get("ULMA_BUILD_DIR", os.path.join(HERE, "..", "..", "build"))
 
+sys.path.insert(0, os.path.join(HERE, ".."))
+from pycheck import check, failures, finish  # noqa: E402,F401  (re-exported)
 from ulma import _ulma  # noqa: E402  (PYTHONPATH set by CTest)
 
 EV = {"CALL": _ulma.EV_CALL, "RETURN": _ulma.EV_RETURN, "UNWIND": _ulma.EV_UNWIND,
       "C_CALL": _ulma.EV_C_CALL, "C_RETURN": _ulma.EV_C_RETURN, "DROP": _ulma.EV_DROP,
       "MODE": _ulma.EV_MODE, "THREAD_END": _ulma.EV_THREAD_END}
-
-failures = []
-
-
-def check(cond, what):
-    """Record a failed assertion (the test goes on to report them all)."""
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-    return cond
-
-
-def finish():
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        sys.exit(1)
-    print("ok")
-    sys.exit(0)
-
 
 class SegDir:
     """A private segment directory, removed at the end."""

@@ -14,17 +14,8 @@ import tempfile
 
 build, mpiexec = sys.argv[1], sys.argv[2]
 here = os.path.dirname(os.path.abspath(__file__))
-failures = 0
-passes = 0
-
-
-def check(cond, what):
-    global failures, passes
-    print(("ok   " if cond else "FAIL ") + what)
-    if cond:
-        passes += 1
-    else:
-        failures += 1
+sys.path.insert(0, os.path.join(here, ".."))
+from pycheck import check, finish  # noqa: E402
 
 
 with tempfile.TemporaryDirectory(prefix="ulma-mpi4py-") as tmp:
@@ -74,5 +65,4 @@ with tempfile.TemporaryDirectory(prefix="ulma-mpi4py-") as tmp:
         check(len(env_t) == 1 and env_t[0]["new"] == 7 + rank,
               f"rank {rank}: {7 + rank} Envelopes built ({env_t})")
 
-print(f"{passes} checks passed, {failures} failed")
-sys.exit(1 if failures else 0)
+finish()

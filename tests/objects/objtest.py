@@ -7,23 +7,8 @@ import shutil
 import sys
 import tempfile
 
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-    return cond
-
-
-def finish():
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        sys.exit(1)
-    print("ok")
-    sys.exit(0)
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pycheck import check, failures, finish  # noqa: E402,F401  (re-exported)
 
 _DIR = tempfile.mkdtemp(prefix="ulma-test-objects-")
 os.environ["ULMA_DIR"] = _DIR

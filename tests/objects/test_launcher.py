@@ -23,14 +23,8 @@ b = nest()
 del a
 '''
 
-failures = passes = 0
-
-
-def check(cond, what):
-    global failures, passes
-    print(("ok   " if cond else "FAIL ") + what)
-    passes += bool(cond)
-    failures += not cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pycheck import check, finish  # noqa: E402
 
 
 with tempfile.TemporaryDirectory(prefix="ulma-objlaunch-") as tmp:
@@ -61,5 +55,4 @@ with tempfile.TemporaryDirectory(prefix="ulma-objlaunch-") as tmp:
           % [s for s in sites if s[1] == "builtins.list"])
     check(p["drops"]["records_lost"] == 0, "nothing lost")
 
-print(f"{passes} passed, {failures} failed")
-sys.exit(1 if failures else 0)
+finish()
