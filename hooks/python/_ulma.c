@@ -723,6 +723,20 @@ static PyObject *py_profile_is_ours(PyObject *self, PyObject *noargs)
 
 /* ----------------------------------------------- reading (tests, tools) */
 
+/* Open a segment for reading, or set OSError and return NULL. Caller owns
+ * the return value. */
+static ulma_reader_t *open_reader(const char *path)
+{
+    ulma_reader_t *r = NULL;
+    int rc = ulma_reader_open(path, &r);
+    if (rc != 0) {
+        errno = -rc;
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+        return NULL;
+    }
+    return r;
+}
+
 typedef struct read_ctx {
     PyObject *slots;   /* dict slot -> list of (kind, id, depth) */
     PyObject *codes;   /* id -> (name, file, line) */
@@ -811,12 +825,9 @@ static PyObject *py_read_segment(PyObject *self, PyObject *args)
     const char *path;
     if (!PyArg_ParseTuple(args, "s", &path))
         return NULL;
-    ulma_reader_t *r = NULL;
-    int rc = ulma_reader_open(path, &r);
-    if (rc != 0) {
-        errno = -rc;
-        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
-    }
+    ulma_reader_t *r = open_reader(path);
+    if (!r)
+        return NULL;
     read_ctx_t c = {PyDict_New(), PyDict_New(), PyDict_New(), PyDict_New(), 0};
     PyObject *res = NULL;
     if (!c.slots || !c.codes || !c.cfuncs || !c.threads)
@@ -879,12 +890,9 @@ static PyObject *py_request(PyObject *self, PyObject *args)
     unsigned int control;
     if (!PyArg_ParseTuple(args, "sI", &path, &control))
         return NULL;
-    ulma_reader_t *r = NULL;
-    int rc = ulma_reader_open(path, &r);
-    if (rc != 0) {
-        errno = -rc;
-        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
-    }
+    ulma_reader_t *r = open_reader(path);
+    if (!r)
+        return NULL;
     uint32_t seq = ulma_reader_request(r, control);
     ulma_reader_destroy(&r);
     return PyLong_FromUnsignedLong(seq);
@@ -896,12 +904,9 @@ static PyObject *py_header(PyObject *self, PyObject *args)
     const char *path;
     if (!PyArg_ParseTuple(args, "s", &path))
         return NULL;
-    ulma_reader_t *r = NULL;
-    int rc = ulma_reader_open(path, &r);
-    if (rc != 0) {
-        errno = -rc;
-        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
-    }
+    ulma_reader_t *r = open_reader(path);
+    if (!r)
+        return NULL;
     const ulma_seg_info_t *info = ulma_reader_info(r);
     PyObject *d = Py_BuildValue("{s:i,s:i,s:i,s:s,s:I,s:I,s:I,s:K,s:i}", "pid", info->pid,
                                 "rank", info->mpi_rank, "size", info->mpi_size, "job",
