@@ -66,13 +66,6 @@ static void *g_handler_ctx;
 
 static int32_t gettid_(void) { return (int32_t)syscall(SYS_gettid); }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---------------------------------------------------------------- identity */
 
 static const char *env_first(const char *const *names)
@@ -271,7 +264,7 @@ int ulma_rt_blocking(void) { return atomic_load(&g_blocking); }
 
 static void refresh(ulma_seg_header_t *h, int calib)
 {
-    ulma_store_relaxed(&h->heartbeat_ns, mono_ns());
+    ulma_store_relaxed(&h->heartbeat_ns, ulma_clock_mono_ns());
     if (calib) {
         ulma_store_relaxed(&h->calib_tsc1, ulma_clock_read());
         ulma_store_relaxed(&h->calib_ns1, ulma_clock_mono_ns());

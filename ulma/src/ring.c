@@ -11,13 +11,6 @@
 #include "internal.h"
 #include "ulma/clock.h"
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 int ulma_producer_attach(ulma_segment_t *seg, ulma_producer_t *p, int32_t tid, const char *name)
 {
     ulma_seg_header_t *h = ulma_segment_header(seg);
@@ -104,7 +97,7 @@ static void count_drop(ulma_producer_t *p)
 /* Blocking mode: account the time we waited for the consumer. */
 static void add_blocked(ulma_producer_t *p, uint64_t since)
 {
-    uint64_t waited = mono_ns() - since;
+    uint64_t waited = ulma_clock_mono_ns() - since;
     ulma_store_relaxed(&p->slot->blocked_ns, ulma_load_relaxed(&p->slot->blocked_ns) + waited);
 }
 
@@ -144,7 +137,7 @@ int ulma_producer_make_room(ulma_producer_t *p, unsigned units, uint16_t depth)
             return 1;
         }
         if (p->blocking) {
-            uint64_t now = mono_ns();
+            uint64_t now = ulma_clock_mono_ns();
             if (p->last_move_ns == 0 || tail != p->last_tail) {
                 p->last_tail = tail;
                 p->last_move_ns = now;

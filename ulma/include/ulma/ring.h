@@ -53,7 +53,7 @@ typedef struct ulma_producer {
     uint32_t slot_index;
     uint64_t block_wait_ns; /* blocking mode: give up once tail stood still this long */
     uint64_t last_tail;     /* blocking mode: tail when it last moved ... */
-    uint64_t last_move_ns;  /* ... and when (CLOCK_MONOTONIC) */
+    uint64_t last_move_ns;  /* ... and when (ulma_clock_mono_ns) */
 } ulma_producer_t;
 
 /* Wait this long for a stalled consumer in blocking mode before dropping. */

@@ -96,7 +96,7 @@ typedef struct ulma_seg_header {
     _Atomic uint32_t active_mode; /* ulma_mode_t | ULMA_CTL_OBJECTS... in force */
     _Atomic uint32_t applied_seq; /* last control_seq the process applied */
     _Atomic uint32_t threads_lost;/* threads that found no free slot */
-    _Atomic uint64_t heartbeat_ns;/* CLOCK_MONOTONIC of the process's last sign */
+    _Atomic uint64_t heartbeat_ns;/* ulma_clock_mono_ns() at the process's last sign */
     _Atomic uint64_t problems;    /* hook-side problems counted (never raised) */
     _Atomic int32_t reader_pid;   /* the agent draining it, 0 if none. Set by the
                                    * writer at creation when a private agent is
