@@ -83,6 +83,16 @@ typedef struct ev {
     uint16_t depth;
 } ev_t;
 
+/* End a generated stream: return from every frame still open, then pad
+ * to `n` records. */
+static void close_stream(ev_t *e, size_t i, size_t n, const uint32_t *stack, int d)
+{
+    for (; d > 0; d--)
+        e[i++] = (ev_t){ULMA_EV_RETURN, stack[d - 1], (uint16_t)d};
+    for (; i < n; i++)
+        e[i] = (ev_t){ULMA_EV_PAD, 0, 0};
+}
+
 static ev_t *make_mix(size_t n)
 {
     /* a program-like call graph: 300 functions in 10 layers of 30; each
@@ -120,12 +130,7 @@ static ev_t *make_mix(size_t n)
             d--;
         }
     }
-    while (d) {
-        e[i++] = (ev_t){ULMA_EV_RETURN, stack[d - 1], (uint16_t)d};
-        d--;
-    }
-    for (; i < n; i++)
-        e[i] = (ev_t){ULMA_EV_PAD, 0, 0};
+    close_stream(e, i, n, stack, d);
     return e;
 }
 
@@ -170,12 +175,7 @@ static ev_t *make_program(size_t n)
                 rec--;
         }
     }
-    while (d) {
-        e[i++] = (ev_t){ULMA_EV_RETURN, stack[d - 1], (uint16_t)d};
-        d--;
-    }
-    for (; i < n; i++)
-        e[i] = (ev_t){ULMA_EV_PAD, 0, 0};
+    close_stream(e, i, n, stack, d);
     return e;
 }
 
