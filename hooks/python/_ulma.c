@@ -73,9 +73,10 @@ static uint64_t g_foreign_profile; /* threads whose own profile hook we left alo
 
 /* ------------------------------------------------------------ code ids */
 
-static inline uint64_t code_extra_get(PyCodeObject *co)
+static inline __attribute__((always_inline)) uint64_t code_extra_get(PyCodeObject *co,
+                                                                     const int generic)
 {
-    if (ULMA_LIKELY(g_extra_direct)) {
+    if (!generic || g_extra_direct) {
         code_extra_t *ce = (code_extra_t *)co->co_extra;
         if (ce && ce->ce_size > g_extra_index)
             return (uint64_t)(uintptr_t)ce->ce_extras[g_extra_index];
@@ -128,9 +129,12 @@ static __attribute__((noinline)) uint32_t code_define(ulma_rt_thread_t *t, PyCod
     return id;
 }
 
-static inline uint32_t code_id(ulma_rt_thread_t *t, PyCodeObject *co)
+/* The code id of `co`. `generic` is a constant: 0 in the fast-mode wrapper
+ * used while the direct co_extra read is known to work, 1 elsewhere. */
+static inline __attribute__((always_inline)) uint32_t code_id(ulma_rt_thread_t *t,
+                                                              PyCodeObject *co, const int generic)
 {
-    uint64_t v = code_extra_get(co);
+    uint64_t v = code_extra_get(co, generic);
     uint32_t gen = ulma_load_relaxed(&ulma_rt_generation);
     if (ULMA_UNLIKELY((uint32_t)(v >> 32) != gen))
         return code_define(t, co, v, gen);
@@ -311,10 +315,14 @@ static __attribute__((noinline)) void thread_sync(ulma_rt_thread_t *t)
 
 /* ------------------------------------------------------------ fast mode */
 
-/* The fast-mode wrapper. `with_clock` is a constant in each instance below:
- * 0 only for the overhead benchmark's "records without the clock" variant. */
+/* The fast-mode wrapper. `with_clock` and `generic` are constants in each
+ * instance below: with_clock is 0 only for the overhead benchmark's
+ * "records without the clock" variant; `generic` is 1 in the instance used
+ * while the object wedges are in or when co_extra cannot be read directly,
+ * so that the common instance checks neither. */
 static inline __attribute__((always_inline)) PyObject *
-fast_eval_body(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag, const int with_clock)
+fast_eval_body(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag, const int with_clock,
+               const int generic)
 {
     PyCodeObject *co = f->f_code;
     /* the step that only creates a generator/coroutine object passes
@@ -326,14 +334,14 @@ fast_eval_body(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag, const i
     if (ULMA_UNLIKELY(t->hook_epoch != g_epoch))
         thread_sync(t);
     const uint32_t epoch = t->hook_epoch;
-    const uint32_t id = code_id(t, co);
+    const uint32_t id = code_id(t, co, generic);
     const uint32_t d = ++t->depth;
-    if (ULMA_UNLIKELY(g_objects))
+    if (generic && g_objects)
         g_obj->flush(); /* constructions land before the next frame event */
     ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_CALL, id, (uint16_t)d);
     PyObject *r = _PyEval_EvalFrameDefault(ts, f, throwflag);
     if (ULMA_LIKELY(t->hook_epoch == epoch)) {
-        if (ULMA_UNLIKELY(g_objects))
+        if (generic && g_objects)
             g_obj->flush();
         ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0,
                  r ? ULMA_EV_RETURN : ULMA_EV_UNWIND, id, (uint16_t)d);
@@ -344,11 +352,17 @@ fast_eval_body(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag, const i
 
 static PyObject *fast_eval(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
 {
-    return fast_eval_body(ts, f, throwflag, 1);
+    return fast_eval_body(ts, f, throwflag, 1, 0);
+}
+
+static PyObject *fast_eval_generic(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+    return fast_eval_body(ts, f, throwflag, 1, 1);
 }
 
 /* Stripped-down wrappers, for the overhead benchmark only (what each part
- * of fast_eval costs): 1 = pass-through, 2 = records without the clock. */
+ * of fast_eval costs): 1 = pass-through, 2 = records without the clock,
+ * 3 = the two clock reads without records or bookkeeping. */
 static PyObject *fast_eval_empty(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
 {
     return _PyEval_EvalFrameDefault(ts, f, throwflag);
@@ -356,10 +370,26 @@ static PyObject *fast_eval_empty(PyThreadState *ts, _PyInterpreterFrame *f, int 
 
 static PyObject *fast_eval_noclock(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
 {
-    return fast_eval_body(ts, f, throwflag, 0);
+    return fast_eval_body(ts, f, throwflag, 0, 0);
+}
+
+static PyObject *fast_eval_clockonly(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+    uint64_t c = ulma_clock_read();
+    __asm__ volatile("" : "+r"(c)); /* keep the read */
+    PyObject *r = _PyEval_EvalFrameDefault(ts, f, throwflag);
+    c = ulma_clock_read();
+    __asm__ volatile("" : "+r"(c), "+r"(r));
+    return r;
 }
 
 static _PyFrameEvalFunction g_fast_fn = fast_eval;
+
+/* The eval-frame function fast mode installs now. */
+static _PyFrameEvalFunction fast_fn(void)
+{
+    return g_fast_fn == fast_eval && (g_objects || !g_extra_direct) ? fast_eval_generic : g_fast_fn;
+}
 
 /* ------------------------------------------------------------ full mode */
 
@@ -375,7 +405,7 @@ static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
         g_obj->flush();
     switch (what) {
     case PyTrace_CALL: {
-        uint32_t id = code_id(t, frame->f_frame->f_code);
+        uint32_t id = code_id(t, frame->f_frame->f_code, 1);
         uint32_t d = ++t->depth;
         ulma_put(&t->prod, ulma_clock_read(), ULMA_EV_CALL, id, (uint16_t)d);
         break;
@@ -384,7 +414,7 @@ static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
         uint32_t d = t->depth;
         if (d == 0) /* a frame entered before the hook: not ours to close */
             break;
-        uint32_t id = code_id(t, frame->f_frame->f_code);
+        uint32_t id = code_id(t, frame->f_frame->f_code, 1);
         ulma_put(&t->prod, ulma_clock_read(), arg ? ULMA_EV_RETURN : ULMA_EV_UNWIND, id,
                  (uint16_t)d);
         t->depth = d - 1;
@@ -413,6 +443,17 @@ static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
     }
     return 0;
 }
+
+/* A profile hook that does nothing: the overhead benchmark's floor of the
+ * profile-hook mechanism (full mode's "fullempty" variant). */
+static int prof_hook_empty(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    (void)obj, (void)frame, (void)what, (void)arg;
+    return 0;
+}
+
+/* The profile hook full mode installs (prof_hook but in that benchmark). */
+static Py_tracefunc g_prof_fn = prof_hook;
 
 /* --------------------------------------------------------- mode changes */
 
@@ -468,10 +509,10 @@ static void profile_all(int on)
     for (; ts; ts = PyThreadState_Next(ts)) {
         if (on) {
             if (ts->c_profilefunc == NULL)
-                _PyEval_SetProfile(ts, prof_hook, NULL);
-            else if (ts->c_profilefunc != prof_hook)
+                _PyEval_SetProfile(ts, g_prof_fn, NULL);
+            else if (ts->c_profilefunc != g_prof_fn)
                 g_foreign_profile++, ulma_rt_problem();
-        } else if (ts->c_profilefunc == prof_hook) {
+        } else if (ts->c_profilefunc == g_prof_fn) {
             _PyEval_SetProfile(ts, NULL, NULL);
         }
     }
@@ -499,7 +540,7 @@ static void apply_mode(uint32_t mode)
         threading_setprofile(Py_None);
     }
     if (mode == ULMA_MODE_FAST)
-        _PyInterpreterState_SetEvalFrameFunc(g_interp, g_fast_fn);
+        _PyInterpreterState_SetEvalFrameFunc(g_interp, fast_fn());
     else if (mode == ULMA_MODE_FULL)
         profile_all(1);
 }
@@ -529,6 +570,8 @@ static uint32_t set_objects(int on)
         if (g_obj)
             g_obj->uninstall();
     }
+    if (g_mode == ULMA_MODE_FAST) /* the wrapper that flushes them, or not */
+        _PyInterpreterState_SetEvalFrameFunc(g_interp, fast_fn());
     return g_objects;
 }
 
@@ -647,7 +690,25 @@ static PyObject *py_set_fast_variant(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_RuntimeError, "switch fast mode off first");
         return NULL;
     }
-    g_fast_fn = v == 1 ? fast_eval_empty : v == 2 ? fast_eval_noclock : fast_eval;
+    if (v == 2 && !g_extra_direct) {
+        PyErr_SetString(PyExc_RuntimeError, "co_extra cannot be read directly here");
+        return NULL;
+    }
+    g_fast_fn = v == 1 ? fast_eval_empty : v == 2 ? fast_eval_noclock : v == 3 ? fast_eval_clockonly : fast_eval;
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_set_full_variant(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int v;
+    if (!PyArg_ParseTuple(args, "i", &v))
+        return NULL;
+    if (g_mode == ULMA_MODE_FULL) {
+        PyErr_SetString(PyExc_RuntimeError, "switch full mode off first");
+        return NULL;
+    }
+    g_prof_fn = v == 1 ? prof_hook_empty : prof_hook;
     Py_RETURN_NONE;
 }
 
@@ -665,7 +726,7 @@ static PyObject *py_thread_boot(PyObject *self, PyObject *args)
     Py_XDECREF(cur);
     PyErr_Clear();
     PyThreadState *ts = PyThreadState_Get();
-    _PyEval_SetProfile(ts, g_mode == ULMA_MODE_FULL ? prof_hook : NULL, NULL);
+    _PyEval_SetProfile(ts, g_mode == ULMA_MODE_FULL ? g_prof_fn : NULL, NULL);
     PyErr_Clear();
     Py_RETURN_NONE;
 }
@@ -718,7 +779,7 @@ static PyObject *py_eval_frame_is_default(PyObject *self, PyObject *noargs)
 static PyObject *py_profile_is_ours(PyObject *self, PyObject *noargs)
 {
     (void)self, (void)noargs;
-    return PyBool_FromLong(PyThreadState_Get()->c_profilefunc == prof_hook);
+    return PyBool_FromLong(PyThreadState_Get()->c_profilefunc == g_prof_fn);
 }
 
 /* ----------------------------------------------- reading (tests, tools) */
@@ -936,7 +997,9 @@ static PyMethodDef methods[] = {
     {"name_thread", py_name_thread, METH_VARARGS, "name_thread(tid, name)"},
     {"status", py_status, METH_NOARGS, "Runtime status as a dict."},
     {"_set_fast_variant", py_set_fast_variant, METH_VARARGS,
-     "benchmark only: 0 normal fast mode, 1 empty wrapper, 2 records without the clock"},
+     "benchmark only: 0 normal fast mode, 1 empty wrapper, 2 records without the clock, 3 the clock reads only"},
+    {"_set_full_variant", py_set_full_variant, METH_VARARGS,
+     "benchmark only: 0 normal full mode, 1 a profile hook that does nothing"},
     {"_eval_frame_is_default", py_eval_frame_is_default, METH_NOARGS, NULL},
     {"_profile_is_ours", py_profile_is_ours, METH_NOARGS, NULL},
     {"_read_segment", py_read_segment, METH_VARARGS,
@@ -960,7 +1023,7 @@ static int check_extra_layout(void)
     int ok = 0;
     if (_PyCode_SetExtra(co, g_extra_index, (void *)(uintptr_t)0x1234567800000042ull) == 0) {
         g_extra_direct = 1;
-        ok = code_extra_get((PyCodeObject *)co) == 0x1234567800000042ull;
+        ok = code_extra_get((PyCodeObject *)co, 1) == 0x1234567800000042ull;
         void *v = NULL;
         ok = ok && _PyCode_GetExtra(co, g_extra_index, &v) == 0 &&
              (uintptr_t)v == 0x1234567800000042ull;
