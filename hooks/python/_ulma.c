@@ -393,9 +393,11 @@ static _PyFrameEvalFunction fast_fn(void)
 
 /* ------------------------------------------------------------ full mode */
 
-static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+/* The full-mode profile hook. `with_clock` is a constant: 0 only for the
+ * overhead benchmark's "records without the clock" variant. */
+static inline __attribute__((always_inline)) int
+prof_hook_body(PyFrameObject *frame, int what, PyObject *arg, const int with_clock)
 {
-    (void)obj;
     ulma_rt_thread_t *t = &ulma_rt_tls;
     if (ULMA_UNLIKELY(t->hook_epoch != g_epoch))
         thread_sync(t);
@@ -407,7 +409,7 @@ static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
     case PyTrace_CALL: {
         uint32_t id = code_id(t, frame->f_frame->f_code, 1);
         uint32_t d = ++t->depth;
-        ulma_put(&t->prod, ulma_clock_read(), ULMA_EV_CALL, id, (uint16_t)d);
+        ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_CALL, id, (uint16_t)d);
         break;
     }
     case PyTrace_RETURN: {
@@ -415,8 +417,8 @@ static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
         if (d == 0) /* a frame entered before the hook: not ours to close */
             break;
         uint32_t id = code_id(t, frame->f_frame->f_code, 1);
-        ulma_put(&t->prod, ulma_clock_read(), arg ? ULMA_EV_RETURN : ULMA_EV_UNWIND, id,
-                 (uint16_t)d);
+        ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0,
+                 arg ? ULMA_EV_RETURN : ULMA_EV_UNWIND, id, (uint16_t)d);
         t->depth = d - 1;
         break;
     }
@@ -424,7 +426,8 @@ static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
         if (PyCFunction_Check(arg)) {
             uint32_t id = cfunc_id(t, (PyCFunctionObject *)arg);
             uint32_t d = ++t->depth;
-            ulma_put(&t->prod, ulma_clock_read(), ULMA_EV_C_CALL, id, (uint16_t)d);
+            ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_C_CALL, id,
+                     (uint16_t)d);
         }
         break;
     case PyTrace_C_RETURN:
@@ -434,7 +437,8 @@ static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
             if (d == 0)
                 break;
             uint32_t id = cfunc_id(t, (PyCFunctionObject *)arg);
-            ulma_put(&t->prod, ulma_clock_read(), ULMA_EV_C_RETURN, id, (uint16_t)d);
+            ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_C_RETURN, id,
+                     (uint16_t)d);
             t->depth = d - 1;
         }
         break;
@@ -444,11 +448,32 @@ static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
     return 0;
 }
 
-/* A profile hook that does nothing: the overhead benchmark's floor of the
- * profile-hook mechanism (full mode's "fullempty" variant). */
+static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    (void)obj;
+    return prof_hook_body(frame, what, arg, 1);
+}
+
+/* Stripped-down hooks, for the overhead benchmark only: 1 = a hook doing
+ * nothing (the floor of the profile-hook mechanism), 2 = records without
+ * the clock, 3 = one clock read per event and nothing else. */
 static int prof_hook_empty(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
     (void)obj, (void)frame, (void)what, (void)arg;
+    return 0;
+}
+
+static int prof_hook_noclock(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    (void)obj;
+    return prof_hook_body(frame, what, arg, 0);
+}
+
+static int prof_hook_clockonly(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    (void)obj, (void)frame, (void)what, (void)arg;
+    uint64_t c = ulma_clock_read();
+    __asm__ volatile("" : "+r"(c)); /* keep the read */
     return 0;
 }
 
@@ -708,7 +733,10 @@ static PyObject *py_set_full_variant(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_RuntimeError, "switch full mode off first");
         return NULL;
     }
-    g_prof_fn = v == 1 ? prof_hook_empty : prof_hook;
+    g_prof_fn = v == 1 ? prof_hook_empty
+              : v == 2 ? prof_hook_noclock
+              : v == 3 ? prof_hook_clockonly
+                       : prof_hook;
     Py_RETURN_NONE;
 }
 
@@ -999,7 +1027,8 @@ static PyMethodDef methods[] = {
     {"_set_fast_variant", py_set_fast_variant, METH_VARARGS,
      "benchmark only: 0 normal fast mode, 1 empty wrapper, 2 records without the clock, 3 the clock reads only"},
     {"_set_full_variant", py_set_full_variant, METH_VARARGS,
-     "benchmark only: 0 normal full mode, 1 a profile hook that does nothing"},
+     "benchmark only: 0 normal full mode, 1 a profile hook that does nothing, 2 records "
+     "without the clock, 3 the clock read only"},
     {"_eval_frame_is_default", py_eval_frame_is_default, METH_NOARGS, NULL},
     {"_profile_is_ours", py_profile_is_ours, METH_NOARGS, NULL},
     {"_read_segment", py_read_segment, METH_VARARGS,
