@@ -719,7 +719,10 @@ static PyObject *py_set_fast_variant(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_RuntimeError, "co_extra cannot be read directly here");
         return NULL;
     }
-    g_fast_fn = v == 1 ? fast_eval_empty : v == 2 ? fast_eval_noclock : v == 3 ? fast_eval_clockonly : fast_eval;
+    g_fast_fn = v == 1 ? fast_eval_empty
+              : v == 2 ? fast_eval_noclock
+              : v == 3 ? fast_eval_clockonly
+                       : fast_eval;
     Py_RETURN_NONE;
 }
 
@@ -1025,7 +1028,8 @@ static PyMethodDef methods[] = {
     {"name_thread", py_name_thread, METH_VARARGS, "name_thread(tid, name)"},
     {"status", py_status, METH_NOARGS, "Runtime status as a dict."},
     {"_set_fast_variant", py_set_fast_variant, METH_VARARGS,
-     "benchmark only: 0 normal fast mode, 1 empty wrapper, 2 records without the clock, 3 the clock reads only"},
+     "benchmark only: 0 normal fast mode, 1 empty wrapper, 2 records without the clock, "
+     "3 the clock reads only"},
     {"_set_full_variant", py_set_full_variant, METH_VARARGS,
      "benchmark only: 0 normal full mode, 1 a profile hook that does nothing, 2 records "
      "without the clock, 3 the clock read only"},
