@@ -20,8 +20,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "export.h"
-#include "report.h"
+#include "profile/export.h"
+#include "profile/table.h"
+#include "snapshot.h"
 #include "ulma/segment.h"
 
 #define LOG(a, ...)                                                                        \
@@ -280,16 +281,6 @@ static void expand_name(char *out, size_t len, const char *tmpl, const ulma_seg_
     out[o] = '\0';
 }
 
-static void fill_meta(const aproc_t *p, export_meta_t *m)
-{
-    memset(m, 0, sizeof(*m));
-    m->info = &p->info;
-    m->corrupt = ulma_reader_total_corrupt(p->rd);
-    m->threads_lost = ulma_reader_threads_lost(p->rd);
-    m->state = p->finished ? ULMA_SEG_EXITED : ulma_reader_state(p->rd);
-    m->active_mode = ulma_reader_active_mode(p->rd);
-}
-
 /* Private mode: the files asked for. Returns 0, or -1 if one failed. */
 static int write_outputs(agent_t *a, aproc_t *p, int several)
 {
@@ -297,14 +288,12 @@ static int write_outputs(agent_t *a, aproc_t *p, int several)
         const char *tmpl;
         int format;
     } outs[] = {
-        {a->cfg.out_pstats, EXPORT_PSTATS},       {a->cfg.out_json, EXPORT_JSON},
-        {a->cfg.out_collapsed, EXPORT_COLLAPSED}, {a->cfg.out_speedscope, EXPORT_SPEEDSCOPE},
-        {a->cfg.out_pprof, EXPORT_PPROF},         {a->cfg.out_svg, EXPORT_SVG},
+        {a->cfg.out_pstats, PROFILE_PSTATS},       {a->cfg.out_json, PROFILE_JSON},
+        {a->cfg.out_collapsed, PROFILE_COLLAPSED}, {a->cfg.out_speedscope, PROFILE_SPEEDSCOPE},
+        {a->cfg.out_pprof, PROFILE_PPROF},         {a->cfg.out_svg, PROFILE_SVG},
     };
     int rc = 0;
-    rep_t *r = rep_new(p->prof);
-    export_meta_t m;
-    fill_meta(p, &m);
+    profile_t *pr = snapshot_process(p->prof, p->rd, &p->info, p->finished);
     for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++) {
         if (!outs[i].tmpl[0])
             continue;
@@ -316,7 +305,7 @@ static int write_outputs(agent_t *a, aproc_t *p, int several)
             snprintf(path + n, sizeof(path) - n, ".%d", p->info.pid);
         }
         sbuf_t b = {0};
-        int err = export_write(r, &m, outs[i].format, &b);
+        int err = profile_export(pr, outs[i].format, &b);
         if (!err)
             err = write_file(path, b.data ? b.data : "", b.len);
         if (err) {
@@ -327,7 +316,7 @@ static int write_outputs(agent_t *a, aproc_t *p, int several)
         }
         sbuf_free(&b);
     }
-    rep_destroy(&r);
+    profile_destroy(&pr);
     return rc;
 }
 
@@ -500,7 +489,12 @@ static void serve(agent_t *a)
             /* no identity + body, or too many frames: answer if we can */
             a->bad_requests++;
             if (n >= 2 && nenv <= CTL_MAX_FRAMES) {
-                sbuf_adds(&ans, "{\"ok\":false,\"error\":\"too many frames\"}");
+                jw_t w;
+                jw_init(&w, &ans);
+                jw_obj(&w);
+                jw_kbool(&w, "ok", 0);
+                jw_kstrz(&w, "error", "too many frames");
+                jw_obj_end(&w);
                 agent_send(a, env, env_len, nenv, &ans, NULL);
             }
         } else if (query_handle(a, zmq_msg_data(&parts[n - 1]), zmq_msg_size(&parts[n - 1]), env,
@@ -683,8 +677,7 @@ static int private_report(agent_t *a)
         if (!p->finished)
             finish_proc(a, p, now_ns());
         if (!a->cfg.no_table) {
-            rep_t *r = rep_new(p->prof);
-            rep_sort(r, a->cfg.sort);
+            profile_t *pr = snapshot_process(p->prof, p->rd, &p->info, p->finished);
             sbuf_t b = {0};
             if (n > 1 || p->info.mpi_rank >= 0) {
                 sbuf_printf(&b, "ulma: pid %d", p->info.pid);
@@ -692,10 +685,11 @@ static int private_report(agent_t *a)
                     sbuf_printf(&b, ", rank %d of %d", p->info.mpi_rank, p->info.mpi_size);
                 sbuf_printf(&b, " (%s)\n", p->info.exe);
             }
-            rep_table(r, a->cfg.sort, a->cfg.rows, &b);
+            pf_table_opts_t o = {a->cfg.sort, a->cfg.rows, 0};
+            profile_table(pr, &o, &b);
             fwrite(b.data, 1, b.len, stdout);
             sbuf_free(&b);
-            rep_destroy(&r);
+            profile_destroy(&pr);
         }
         if (write_outputs(a, p, n > 1) != 0)
             rc = 1;

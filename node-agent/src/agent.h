@@ -21,7 +21,7 @@
 
 #include "profile.h"
 #include "ulma/reader.h"
-#include "util.h"
+#include "profile/util.h"
 
 #define AGENT_MAX_UIDS 64
 #define AGENT_PATH_MAX 4096

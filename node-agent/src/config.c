@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "agent.h"
-#include "report.h"
+#include "profile/table.h"
 #include "ulma/segment.h"
 
 #ifndef ULMA_VERSION_STRING
@@ -304,11 +304,11 @@ int agent_config_parse(agent_config_t *cfg, int argc, char **argv)
         if (set_opt(cfg, o, val) != 0)
             return -1;
     }
-    if (!rep_sort_key(cfg->sort)) {
+    if (!profile_sort_key(cfg->sort)) {
         fprintf(stderr, "ulma-agent: unknown sort key '%s' (see --help)\n", cfg->sort);
         return -1;
     }
-    snprintf(cfg->sort, sizeof(cfg->sort), "%s", rep_sort_key(cfg->sort));
+    snprintf(cfg->sort, sizeof(cfg->sort), "%s", profile_sort_key(cfg->sort));
     if (cfg->listen[0] && strspn(cfg->listen, "0123456789") == strlen(cfg->listen)) {
         char port[16];
         snprintf(port, sizeof(port), "%.10s", cfg->listen);

@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "ulma/clock.h"
-#include "util.h"
+#include "profile/util.h"
 
 /* ---- small open-addressing map -------------------------------------------- */
 

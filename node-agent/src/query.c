@@ -7,9 +7,10 @@
 #include <string.h>
 
 #include "agent_int.h"
-#include "export.h"
 #include "jreq.h"
-#include "report.h"
+#include "profile/export.h"
+#include "profile/table.h"
+#include "snapshot.h"
 #include "ulma/segment.h"
 
 #define MAX_LIMIT 100000u
@@ -18,51 +19,47 @@
 static int fail(agent_t *a, sbuf_t *ans, const char *msg)
 {
     a->bad_requests++;
-    sbuf_adds(ans, "{\"ok\":false,\"error\":");
-    sbuf_json_str(ans, msg, strlen(msg));
-    sbuf_addc(ans, '}');
+    jw_t w;
+    jw_init(&w, ans);
+    jw_obj(&w);
+    jw_kbool(&w, "ok", 0);
+    jw_kstrz(&w, "error", msg);
+    jw_obj_end(&w);
     return 0;
 }
 
-static const char *state_name(uint32_t st, int finished)
+static const char *mode_name(uint32_t m) { return profile_mode_name(m); }
+
+/* The profile of a process now. Caller owns the return value. */
+static profile_t *proc_profile(aproc_t *p)
 {
-    if (finished || st == ULMA_SEG_EXITED)
-        return "exited";
-    return st == ULMA_SEG_LIVE ? "live" : "init";
+    return snapshot_process(p->prof, p->rd, &p->info, p->finished);
 }
 
-static const char *mode_name(uint32_t m)
-{
-    switch (m & ULMA_CTL_MODE_MASK) {
-    case ULMA_MODE_OFF: return "off";
-    case ULMA_MODE_FAST: return "fast";
-    case ULMA_MODE_FULL: return "full";
-    default: return "?";
-    }
-}
-
-static void proc_summary(const aproc_t *p, sbuf_t *ans)
+static void proc_summary(const aproc_t *p, jw_t *w)
 {
     const ulma_seg_info_t *in = &p->info;
     uint32_t st = p->finished ? ULMA_SEG_EXITED : ulma_reader_state(p->rd);
     uint32_t am = ulma_reader_active_mode(p->rd);
-    sbuf_printf(ans, "{\"pid\":%d,\"uid\":%u,\"rank\":%d,\"size\":%d,\"job\":", in->pid, in->uid,
-                in->mpi_rank, in->mpi_size);
-    sbuf_json_str(ans, in->job, strlen(in->job));
-    sbuf_adds(ans, ",\"host\":");
-    sbuf_json_str(ans, in->host, strlen(in->host));
-    sbuf_adds(ans, ",\"exe\":");
-    sbuf_json_str(ans, in->exe, strlen(in->exe));
-    sbuf_printf(ans,
-                ",\"start_time\":%llu,\"state\":\"%s\",\"mode\":\"%s\",\"objects\":%s,"
-                "\"events\":%llu,\"functions\":%u,\"paths\":%u,\"threads\":%u,"
-                "\"records_lost\":%llu,\"seconds\":",
-                (unsigned long long)in->start_time, state_name(st, p->finished), mode_name(am),
-                (am & ULMA_CTL_OBJECTS) ? "true" : "false", (unsigned long long)p->prof->events,
-                p->prof->nfuncs - 1, p->prof->nnodes - 1, p->prof->nthreads,
-                (unsigned long long)prof_total_dropped(p->prof));
-    sbuf_json_num(ans, prof_sec(p->prof, prof_span(p->prof)));
-    sbuf_addc(ans, '}');
+    jw_obj(w);
+    jw_ki64(w, "pid", in->pid);
+    jw_ku64(w, "uid", in->uid);
+    jw_ki64(w, "rank", in->mpi_rank);
+    jw_ki64(w, "size", in->mpi_size);
+    jw_kstrz(w, "job", in->job);
+    jw_kstrz(w, "host", in->host);
+    jw_kstrz(w, "exe", in->exe);
+    jw_ku64(w, "start_time", in->start_time);
+    jw_kstrz(w, "state", profile_state_name(st));
+    jw_kstrz(w, "mode", mode_name(am));
+    jw_kbool(w, "objects", (am & ULMA_CTL_OBJECTS) != 0);
+    jw_ku64(w, "events", p->prof->events);
+    jw_ku64(w, "functions", p->prof->nfuncs - 1);
+    jw_ku64(w, "paths", p->prof->nnodes - 1);
+    jw_ku64(w, "threads", p->prof->nthreads);
+    jw_ku64(w, "records_lost", prof_total_dropped(p->prof));
+    jw_knum(w, "seconds", prof_sec(p->prof, prof_span(p->prof)));
+    jw_obj_end(w);
 }
 
 static int cmd_list(agent_t *a, const jreq_t *q, sbuf_t *ans)
@@ -70,25 +67,33 @@ static int cmd_list(agent_t *a, const jreq_t *q, sbuf_t *ans)
     uint64_t limit = 1000;
     if (jreq_uint(q, "limit", MAX_LIMIT, &limit) < 0)
         return fail(a, ans, "limit: expected a non-negative integer");
-    sbuf_printf(ans,
-                "{\"ok\":true,\"agent\":{\"pid\":%d,\"private\":%s,\"dir\":", (int)a->self,
-                a->private_mode ? "true" : "false");
-    sbuf_json_str(ans, a->cfg.dir, strlen(a->cfg.dir));
-    sbuf_printf(ans,
-                ",\"requests\":%llu,\"bad_requests\":%llu,\"claimed\":%llu,\"harvested\":%llu,"
-                "\"skipped\":%llu},\"processes\":[",
-                (unsigned long long)a->requests, (unsigned long long)a->bad_requests,
-                (unsigned long long)a->segments_claimed, (unsigned long long)a->segments_finished,
-                (unsigned long long)a->segments_skipped);
+    jw_t w;
+    jw_init(&w, ans);
+    jw_obj(&w);
+    jw_kbool(&w, "ok", 1);
+    jw_key(&w, "agent");
+    jw_obj(&w);
+    jw_ki64(&w, "pid", a->self);
+    jw_kbool(&w, "private", a->private_mode);
+    jw_kstrz(&w, "dir", a->cfg.dir);
+    jw_ku64(&w, "requests", a->requests);
+    jw_ku64(&w, "bad_requests", a->bad_requests);
+    jw_ku64(&w, "claimed", a->segments_claimed);
+    jw_ku64(&w, "harvested", a->segments_finished);
+    jw_ku64(&w, "skipped", a->segments_skipped);
+    jw_obj_end(&w);
+    jw_key(&w, "processes");
+    jw_arr(&w);
     uint64_t n = 0, total = 0;
     for (aproc_t *p = a->procs; p; p = p->next, total++) {
         if (limit && n >= limit)
             continue;
-        if (n++)
-            sbuf_addc(ans, ',');
-        proc_summary(p, ans);
+        n++;
+        proc_summary(p, &w);
     }
-    sbuf_printf(ans, "],\"total\":%llu}", (unsigned long long)total);
+    jw_arr_end(&w);
+    jw_ku64(&w, "total", total);
+    jw_obj_end(&w);
     return 0;
 }
 
@@ -120,16 +125,6 @@ static int req_limit(agent_t *a, const jreq_t *q, sbuf_t *ans, uint64_t *limit)
     return 0;
 }
 
-static void meta_of(aproc_t *p, export_meta_t *m)
-{
-    memset(m, 0, sizeof(*m));
-    m->info = &p->info;
-    m->corrupt = ulma_reader_total_corrupt(p->rd);
-    m->threads_lost = ulma_reader_threads_lost(p->rd);
-    m->state = p->finished ? ULMA_SEG_EXITED : ulma_reader_state(p->rd);
-    m->active_mode = ulma_reader_active_mode(p->rd);
-}
-
 static int cmd_top(agent_t *a, const jreq_t *q, sbuf_t *ans)
 {
     aproc_t *p = req_proc(a, q, ans);
@@ -137,36 +132,45 @@ static int cmd_top(agent_t *a, const jreq_t *q, sbuf_t *ans)
     if (!p || req_limit(a, q, ans, &limit))
         return 0;
     const char *sort = jreq_str(q, "sort");
-    if (jreq_has(q, "sort") && (!sort || !rep_sort_key(sort)))
-        return fail(a, ans, "sort: unknown key (calls, cumulative, cumtime, time, tottime, "
-                            "ncalls, pcalls, name, filename, module, line, nfl, stdname)");
-    sort = sort ? rep_sort_key(sort) : "cumulative";
-    rep_t *r = rep_new(p->prof);
-    rep_sort(r, sort);
-    export_meta_t m;
-    meta_of(p, &m);
-    sbuf_adds(ans, "{\"ok\":true,\"process\":");
-    export_process_json(r, &m, ans);
-    sbuf_adds(ans, ",\"drops\":");
-    export_drops_json(r, &m, ans);
-    sbuf_printf(ans, ",\"sort\":\"%s\",\"total_rows\":%u,\"rows\":[", sort, r->n);
-    for (uint32_t i = 0; i < r->n && (!limit || i < limit); i++) {
-        if (i)
-            sbuf_addc(ans, ',');
-        rep_row_json(r, &r->rows[r->order[i]], ans);
+    if (jreq_has(q, "sort") && (!sort || !profile_sort_key(sort))) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "sort: unknown key (%s)", profile_sort_keys_list());
+        return fail(a, ans, msg);
     }
-    sbuf_addc(ans, ']');
+    sort = sort ? profile_sort_key(sort) : "cumulative";
+    profile_t *pr = proc_profile(p);
+    uint32_t *order = profile_order(pr, sort);
+    uint32_t n = profile_nfuncs(pr);
+    int64_t total = profile_shown_total_ns(pr);
+    jw_t w;
+    jw_init(&w, ans);
+    jw_obj(&w);
+    jw_kbool(&w, "ok", 1);
+    jw_key(&w, "process");
+    profile_process_json(pr, &w);
+    jw_key(&w, "drops");
+    profile_drops_json(pr, &w);
+    jw_kstrz(&w, "sort", sort);
+    jw_ku64(&w, "total_rows", n);
+    jw_key(&w, "rows");
+    jw_arr(&w);
+    for (uint32_t i = 0; i < n && (!limit || i < limit); i++)
+        profile_func_json(pr, order[i], total, &w);
+    jw_arr_end(&w);
     if (jreq_bool(q, "text", 0)) {
         sbuf_t t = {0};
-        rep_table(r, sort, (uint32_t)limit, &t);
-        sbuf_adds(ans, ",\"text\":");
-        sbuf_json_str(ans, t.data ? t.data : "", t.len);
+        pf_table_opts_t o = {sort, (uint32_t)limit, 0};
+        profile_table(pr, &o, &t);
+        jw_kstr(&w, "text", t.data ? t.data : "", t.len);
         sbuf_free(&t);
     }
-    sbuf_addc(ans, '}');
-    rep_destroy(&r);
+    jw_obj_end(&w);
+    free(order);
+    profile_destroy(&pr);
     return 0;
 }
+
+#define MAX_CANDIDATES 20u
 
 static int cmd_edges(agent_t *a, const jreq_t *q, sbuf_t *ans, int callees)
 {
@@ -177,18 +181,38 @@ static int cmd_edges(agent_t *a, const jreq_t *q, sbuf_t *ans, int callees)
     const char *fn = jreq_str(q, "func");
     if (!fn)
         return fail(a, ans, "func: missing (a name, or file:line(name) as in the table)");
-    rep_t *r = rep_new(p->prof);
-    uint32_t row = rep_find(r, fn);
-    if (row == UINT32_MAX) {
-        rep_destroy(&r);
-        return fail(a, ans, "func: no such function in this process");
+    profile_t *pr = proc_profile(p);
+    uint32_t cand[MAX_CANDIDATES], nmatch;
+    uint32_t row = profile_find(pr, fn, cand, MAX_CANDIDATES, &nmatch);
+    jw_t w;
+    jw_init(&w, ans);
+    if (row == UINT32_MAX && nmatch > 1) {
+        /* ambiguous: say which rows the name could mean */
+        a->bad_requests++;
+        jw_obj(&w);
+        jw_kbool(&w, "ok", 0);
+        char msg[160];
+        snprintf(msg, sizeof(msg), "func: ambiguous name, %u functions match; name one as "
+                 "file:line(name)", nmatch);
+        jw_kstrz(&w, "error", msg);
+        jw_key(&w, "candidates");
+        jw_arr(&w);
+        for (uint32_t i = 0; i < nmatch && i < MAX_CANDIDATES; i++)
+            jw_strz(&w, profile_func(pr, cand[i])->std);
+        jw_arr_end(&w);
+        jw_obj_end(&w);
+    } else if (row == UINT32_MAX) {
+        fail(a, ans, "func: no such function in this process");
+    } else {
+        jw_obj(&w);
+        jw_kbool(&w, "ok", 1);
+        jw_key(&w, "function");
+        profile_func_json(pr, row, profile_shown_total_ns(pr), &w);
+        jw_key(&w, callees ? "callees" : "callers");
+        profile_edges_json(pr, row, callees, (uint32_t)limit, &w);
+        jw_obj_end(&w);
     }
-    sbuf_adds(ans, "{\"ok\":true,\"function\":");
-    rep_row_json(r, &r->rows[row], ans);
-    sbuf_printf(ans, ",\"%s\":", callees ? "callees" : "callers");
-    rep_edges_json(r, row, callees, (uint32_t)limit, ans);
-    sbuf_addc(ans, '}');
-    rep_destroy(&r);
+    profile_destroy(&pr);
     return 0;
 }
 
@@ -198,22 +222,25 @@ static int cmd_simple(agent_t *a, const jreq_t *q, sbuf_t *ans, const char *what
     uint64_t limit;
     if (!p || req_limit(a, q, ans, &limit))
         return 0;
-    rep_t *r = rep_new(p->prof);
-    export_meta_t m;
-    meta_of(p, &m);
-    sbuf_printf(ans, "{\"ok\":true,\"pid\":%d,\"%s\":", p->info.pid, what);
+    profile_t *pr = proc_profile(p);
+    jw_t w;
+    jw_init(&w, ans);
+    jw_obj(&w);
+    jw_kbool(&w, "ok", 1);
+    jw_ki64(&w, "pid", p->info.pid);
+    jw_key(&w, what);
     if (strcmp(what, "paths") == 0)
-        export_paths_json(r, (uint32_t)limit, ans);
+        profile_paths_json(pr, (uint32_t)limit, &w);
     else if (strcmp(what, "threads") == 0)
-        export_threads_json(r, (uint32_t)limit, ans);
+        profile_threads_json(pr, (uint32_t)limit, &w);
     else if (strcmp(what, "objects") == 0)
-        export_objects_json(r, (uint32_t)limit, ans);
+        profile_objects_json(pr, (uint32_t)limit, &w);
     else if (strcmp(what, "mpi") == 0)
-        export_mpi_json(r, ans);
+        profile_mpi_json(pr, &w);
     else
-        export_drops_json(r, &m, ans);
-    sbuf_addc(ans, '}');
-    rep_destroy(&r);
+        profile_drops_json(pr, &w);
+    jw_obj_end(&w);
+    profile_destroy(&pr);
     return 0;
 }
 
@@ -221,22 +248,27 @@ static int cmd_drops(agent_t *a, const jreq_t *q, sbuf_t *ans)
 {
     if (jreq_has(q, "pid"))
         return cmd_simple(a, q, ans, "drops");
-    sbuf_adds(ans, "{\"ok\":true,\"processes\":[");
-    int first = 1;
+    jw_t w;
+    jw_init(&w, ans);
+    jw_obj(&w);
+    jw_kbool(&w, "ok", 1);
+    jw_key(&w, "processes");
+    jw_arr(&w);
     uint64_t lost = 0;
     for (aproc_t *p = a->procs; p; p = p->next) {
         uint64_t d = prof_total_dropped(p->prof);
         lost += d;
         if (!d && !ulma_reader_total_corrupt(p->rd))
             continue;
-        if (!first)
-            sbuf_addc(ans, ',');
-        first = 0;
-        sbuf_printf(ans, "{\"pid\":%d,\"records_lost\":%llu,\"corrupt\":%llu}", p->info.pid,
-                    (unsigned long long)d,
-                    (unsigned long long)ulma_reader_total_corrupt(p->rd));
+        jw_obj(&w);
+        jw_ki64(&w, "pid", p->info.pid);
+        jw_ku64(&w, "records_lost", d);
+        jw_ku64(&w, "corrupt", ulma_reader_total_corrupt(p->rd));
+        jw_obj_end(&w);
     }
-    sbuf_printf(ans, "],\"records_lost\":%llu}", (unsigned long long)lost);
+    jw_arr_end(&w);
+    jw_ku64(&w, "records_lost", lost);
+    jw_obj_end(&w);
     return 0;
 }
 
@@ -246,44 +278,61 @@ static int cmd_export(agent_t *a, const jreq_t *q, sbuf_t *ans, sbuf_t *data)
     if (!p)
         return 0;
     const char *fmt = jreq_str(q, "format");
-    int f = fmt ? export_format_by_name(fmt) : -1;
-    if (f < 0)
-        return fail(a, ans, "format: one of json, pstats, collapsed, speedscope, pprof, svg");
-    rep_t *r = rep_new(p->prof);
-    export_meta_t m;
-    meta_of(p, &m);
-    int err = export_write(r, &m, f, data);
-    rep_destroy(&r);
+    int f = fmt ? profile_format_by_name(fmt) : -1;
+    if (f < 0) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "format: one of %s", profile_formats_list());
+        return fail(a, ans, msg);
+    }
+    profile_t *pr = proc_profile(p);
+    int err = profile_export(pr, f, data);
+    profile_destroy(&pr);
     if (err) {
         data->len = 0;
         return fail(a, ans, "export failed");
     }
-    sbuf_printf(ans, "{\"ok\":true,\"pid\":%d,\"format\":\"%s\",\"bytes\":%zu}", p->info.pid, fmt,
-                data->len);
+    jw_t w;
+    jw_init(&w, ans);
+    jw_obj(&w);
+    jw_kbool(&w, "ok", 1);
+    jw_ki64(&w, "pid", p->info.pid);
+    jw_kstrz(&w, "format", profile_format_name(f));
+    jw_ku64(&w, "bytes", data->len);
+    jw_obj_end(&w);
     return 0;
 }
 
 /* ---- control ---------------------------------------------------------------------- */
 
-static void control_answer(const ctl_wait_t *w, sbuf_t *ans, int timed_out)
+static void control_answer(const ctl_wait_t *cw, sbuf_t *ans, int timed_out)
 {
     uint32_t applied = 0;
-    sbuf_printf(ans, "{\"ok\":true,\"mode\":\"%s\",\"objects\":%s,\"targets\":[",
-                mode_name(w->control), (w->control & ULMA_CTL_OBJECTS) ? "true" : "false");
-    for (uint32_t i = 0; i < w->n; i++) {
-        aproc_t *p = w->t[i].proc;
-        uint32_t seq = w->t[i].seq;
+    jw_t w;
+    jw_init(&w, ans);
+    jw_obj(&w);
+    jw_kbool(&w, "ok", 1);
+    jw_kstrz(&w, "mode", mode_name(cw->control));
+    jw_kbool(&w, "objects", (cw->control & ULMA_CTL_OBJECTS) != 0);
+    jw_key(&w, "targets");
+    jw_arr(&w);
+    for (uint32_t i = 0; i < cw->n; i++) {
+        aproc_t *p = cw->t[i].proc;
+        uint32_t seq = cw->t[i].seq;
         int ok = (int32_t)(ulma_reader_applied_seq(p->rd) - seq) >= 0;
         applied += (uint32_t)ok;
-        if (i)
-            sbuf_addc(ans, ',');
-        sbuf_printf(ans,
-                    "{\"pid\":%d,\"rank\":%d,\"seq\":%u,\"applied\":%s,\"active_mode\":\"%s\"}",
-                    p->info.pid, p->info.mpi_rank, seq, ok ? "true" : "false",
-                    mode_name(ulma_reader_active_mode(p->rd)));
+        jw_obj(&w);
+        jw_ki64(&w, "pid", p->info.pid);
+        jw_ki64(&w, "rank", p->info.mpi_rank);
+        jw_ku64(&w, "seq", seq);
+        jw_kbool(&w, "applied", ok);
+        jw_kstrz(&w, "active_mode", mode_name(ulma_reader_active_mode(p->rd)));
+        jw_obj_end(&w);
     }
-    sbuf_printf(ans, "],\"requested\":%u,\"applied\":%u,\"timed_out\":%s}", w->n, applied,
-                timed_out ? "true" : "false");
+    jw_arr_end(&w);
+    jw_ku64(&w, "requested", cw->n);
+    jw_ku64(&w, "applied", applied);
+    jw_kbool(&w, "timed_out", timed_out);
+    jw_obj_end(&w);
 }
 
 static int cmd_control(agent_t *a, const jreq_t *q, void *const *env, const size_t *env_len,

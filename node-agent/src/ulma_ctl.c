@@ -10,7 +10,7 @@
 
 #include "jreq.h"
 #include "ulma/segment.h"
-#include "util.h"
+#include "profile/util.h"
 
 static void usage(FILE *out)
 {

@@ -12,10 +12,11 @@
 #include <fcntl.h>
 #include <sys/syscall.h>
 
-#include "export.h"
 #include "jreq.h"
 #include "profile.h"
-#include "report.h"
+#include "profile/export.h"
+#include "profile/table.h"
+#include "snapshot.h"
 #include "synth.h"
 #include "ulma/reader.h"
 
@@ -25,23 +26,34 @@ static char tmpdir[256];
 
 static void report_all(prof_t *p)
 {
-    prof_finish(p);
-    rep_t *r = rep_new(p);
-    rep_sort(r, "cumulative");
-    sbuf_t s = {0};
-    rep_table(r, "cumulative", 0, &s);
-    export_meta_t m = {0};
-    for (int f = EXPORT_JSON; f <= EXPORT_SVG; f++)
-        export_write(r, &m, f, &s);
-    export_threads_json(r, 0, &s);
-    export_objects_json(r, 3, &s);
-    export_paths_json(r, 3, &s);
-    for (uint32_t i = 0; i < r->n && i < 4; i++) {
-        rep_edges_json(r, i, 0, 0, &s);
-        rep_edges_json(r, i, 1, 2, &s);
+    pf_meta_t m;
+    memset(&m, 0, sizeof(m));
+    /* a live snapshot first (frames still open), then the finished one */
+    for (int live = 1; live >= 0; live--) {
+        if (!live)
+            prof_finish(p);
+        profile_t *r = snapshot_take(p, &m, 0, 0, live ? p->last_tsc + 1000 : 0);
+        sbuf_t s = {0};
+        pf_table_opts_t o = {"cumulative", 0, 0};
+        profile_table(r, &o, &s);
+        for (int f = PROFILE_JSON; f <= PROFILE_SVG; f++)
+            profile_export(r, f, &s);
+        jw_t w;
+        jw_init(&w, &s);
+        profile_threads_json(r, 0, &w);
+        profile_objects_json(r, 3, &w);
+        profile_paths_json(r, 3, &w);
+        for (uint32_t i = 0; i < profile_nfuncs(r) && i < 4; i++) {
+            profile_edges_json(r, i, 0, 0, &w);
+            profile_edges_json(r, i, 1, 2, &w);
+        }
+        profile_t *merged = profile_new();
+        profile_merge(merged, r);
+        profile_merge(merged, r);
+        profile_destroy(&merged);
+        sbuf_free(&s);
+        profile_destroy(&r);
     }
-    sbuf_free(&s);
-    rep_destroy(&r);
 }
 
 static int consume_cb(void *ctx, unsigned slot, const ulma_rec_t *recs, size_t n)

@@ -4,10 +4,10 @@
  * changes, C functions, MPI, objects, call paths; the table text; the pstats
  * file read back by Python's pstats; the exports parsed by Python. */
 #include "agent_test.h"
-#include "export.h"
-#include "marshal.h"
 #include "profile.h"
-#include "report.h"
+#include "profile/export.h"
+#include "profile/table.h"
+#include "snapshot.h"
 
 #define US 1e-6
 
@@ -24,37 +24,53 @@ static void feed(prof_t *p, unsigned slot, recbuf_t *b)
     b->n = 0;
 }
 
-static const rep_row_t *row(const rep_t *r, const char *name)
+/* The snapshot of a finished process's aggregates: the profile every
+ * table and export is made from. */
+static profile_t *snap(prof_t *p)
 {
-    uint32_t i = rep_find(r, name);
+    pf_meta_t m;
+    memset(&m, 0, sizeof(m));
+    m.rank = -1;
+    return snapshot_take(p, &m, 0, 0, 0);
+}
+
+static uint32_t find(const profile_t *r, const char *name)
+{
+    uint32_t cand[4], n;
+    return profile_find(r, name, cand, 4, &n);
+}
+
+static const pf_func_t *row(const profile_t *r, const char *name)
+{
+    uint32_t i = find(r, name);
     if (i == UINT32_MAX) {
         fprintf(stderr, "no row %s\n", name);
         exit(1);
     }
-    return &r->rows[i];
+    return profile_func(r, i);
 }
 
-/* Edge caller->callee of a report: nc, cc, tt, ct. */
-static void edge(const rep_t *r, const char *caller, const char *callee, uint64_t nc, uint64_t cc,
-                 double tt, double ct)
+#define NC(f) ((f)->c.ncalls)
+#define CC(f) ((f)->c.pcalls)
+#define TT(f) pf_sec((f)->c.tottime_ns)
+#define CT(f) pf_sec((f)->c.cumtime_ns)
+
+/* Edge caller->callee of a profile: nc, cc, tt, ct. */
+static void edge(const profile_t *r, const char *caller, const char *callee, uint64_t nc,
+                 uint64_t cc, double tt, double ct)
 {
-    const prof_t *p = r->p;
-    uint32_t a = rep_find(r, caller), b = rep_find(r, callee);
+    uint32_t a = find(r, caller), b = find(r, callee);
     CHECK(a != UINT32_MAX && b != UINT32_MAX);
-    uint64_t gnc = 0, gcc = 0;
-    double gtt = 0, gct = 0;
-    for (uint32_t s = 1; s < p->nsubs; s++) {
-        if (r->row_of[p->subs[s].caller] == a && r->row_of[p->subs[s].callee] == b) {
-            gnc += p->subs[s].callcount;
-            gcc += p->subs[s].callcount - p->subs[s].reccallcount;
-            gtt += prof_sec(p, p->subs[s].it);
-            gct += prof_sec(p, p->subs[s].tt);
-        }
-    }
-    CHECK_EQ_U(gnc, nc);
-    CHECK_EQ_U(gcc, cc);
-    CHECK_NEAR(gtt, tt);
-    CHECK_NEAR(gct, ct);
+    pf_edge_sum_t *acc = NULL;
+    uint32_t n = profile_edge_sums(r, a, 1, &acc), k = 0;
+    while (k < n && acc[k].other != b)
+        k++;
+    CHECK(k < n);
+    CHECK_EQ_U(acc[k].c.ncalls, nc);
+    CHECK_EQ_U(acc[k].c.pcalls, cc);
+    CHECK_NEAR(pf_sec(acc[k].c.tottime_ns), tt);
+    CHECK_NEAR(pf_sec(acc[k].c.cumtime_ns), ct);
+    free(acc);
 }
 
 static void defs(recbuf_t *b)
@@ -83,21 +99,23 @@ static void test_recursion(void)
     rb_put(&b, 150, ULMA_EV_RETURN, 2, 2);
     rb_put(&b, 160, ULMA_EV_RETURN, 1, 1);
     feed(p, 0, &b);
-    rep_t *r = rep_new(p);
-    const rep_row_t *f = row(r, "f");
-    CHECK_EQ_U(f->nc, 3);
-    CHECK_EQ_U(f->cc, 1);
-    CHECK_NEAR(f->tt, 50 * US);
-    CHECK_NEAR(f->ct, 50 * US);
+    profile_t *r = snap(p);
+    const pf_func_t *f = row(r, "f");
+    CHECK_EQ_U(NC(f), 3);
+    CHECK_EQ_U(CC(f), 1);
+    CHECK_NEAR(TT(f), 50 * US);
+    CHECK_NEAR(CT(f), 50 * US);
     edge(r, "f", "f", 2, 1, 30 * US, 30 * US);
     edge(r, "<module>", "f", 1, 1, 20 * US, 50 * US);
-    CHECK_EQ_U(r->total_calls, 4);
-    CHECK_EQ_U(r->prim_calls, 2);
-    CHECK_NEAR(r->total_tt, 60 * US);
+    pf_totals_t tot;
+    profile_totals(r, &tot);
+    CHECK_EQ_U(tot.calls, 4);
+    CHECK_EQ_U(tot.pcalls, 2);
+    CHECK_NEAR(pf_sec(tot.tottime_ns), 60 * US);
     /* the table, like cProfile's */
-    rep_sort(r, "stdname");
     sbuf_t t = {0};
-    rep_table(r, "stdname", 0, &t);
+    pf_table_opts_t o = {"stdname", 0, 0};
+    profile_table(r, &o, &t);
     CHECK(strstr(t.data, "         4 function calls (2 primitive calls) in 0.000 seconds\n\n"
                          "   Ordered by: standard name\n\n"));
     CHECK(strstr(t.data, "      3/1    0.000    0.000    0.000    0.000   83.3    0.0  100.0 "
@@ -109,7 +127,7 @@ static void test_recursion(void)
     make_tmpdir(dir, sizeof(dir), "prof");
     snprintf(path, sizeof(path), "%s/out.pstats", dir);
     sbuf_t ps = {0};
-    rep_pstats(r, &ps);
+    profile_pstats(r, &ps);
     CHECK(write_file(path, ps.data, ps.len) == 0);
     snprintf(cmd, sizeof(cmd),
              "%s %s/check_pstats.py %s \"{('prog.py',10,'f'):(1,3,50e-6,50e-6,"
@@ -119,7 +137,7 @@ static void test_recursion(void)
     CHECK(run(cmd) == 0);
     sbuf_free(&ps);
     rm_tree(dir);
-    rep_destroy(&r);
+    profile_destroy(&r);
     prof_destroy(&p);
     CHECK(p == NULL);
     free(b.r);
@@ -140,16 +158,16 @@ static void test_mutual(void)
     rb_put(&b, 60, ULMA_EV_RETURN, 4, 2);
     rb_put(&b, 70, ULMA_EV_RETURN, 3, 1);
     feed(p, 0, &b);
-    rep_t *r = rep_new(p);
-    const rep_row_t *a = row(r, "a"), *bb = row(r, "b");
-    CHECK_EQ_U(a->nc, 2);
-    CHECK_EQ_U(a->cc, 1);
-    CHECK_NEAR(a->tt, 40 * US);
-    CHECK_NEAR(a->ct, 70 * US);
-    CHECK_EQ_U(bb->nc, 2);
-    CHECK_EQ_U(bb->cc, 1);
-    CHECK_NEAR(bb->tt, 30 * US);
-    CHECK_NEAR(bb->ct, 50 * US);
+    profile_t *r = snap(p);
+    const pf_func_t *a = row(r, "a"), *bb = row(r, "b");
+    CHECK_EQ_U(NC(a), 2);
+    CHECK_EQ_U(CC(a), 1);
+    CHECK_NEAR(TT(a), 40 * US);
+    CHECK_NEAR(CT(a), 70 * US);
+    CHECK_EQ_U(NC(bb), 2);
+    CHECK_EQ_U(CC(bb), 1);
+    CHECK_NEAR(TT(bb), 30 * US);
+    CHECK_NEAR(CT(bb), 50 * US);
     edge(r, "a", "b", 2, 1, 30 * US, 50 * US);
     edge(r, "b", "a", 1, 1, 20 * US, 30 * US);
     /* call paths: a, a/b, a/b/a, a/b/a/b each once */
@@ -157,7 +175,7 @@ static void test_mutual(void)
     for (uint32_t n = 1; n < p->nnodes; n++)
         CHECK_EQ_U(p->nodes[n].count, 1);
     CHECK_NEAR(prof_sec(p, p->nodes[4].ct), 10 * US);
-    rep_destroy(&r);
+    profile_destroy(&r);
     prof_destroy(&p);
     free(b.r);
 }
@@ -180,22 +198,22 @@ static void test_gen_exc_c(void)
     rb_put(&b, 110, ULMA_EV_UNWIND, 6, 2);
     rb_put(&b, 200, ULMA_EV_RETURN, 1, 1);
     feed(p, 0, &b);
-    rep_t *r = rep_new(p);
-    const rep_row_t *g = row(r, "gen");
-    CHECK_EQ_U(g->nc, 3);
-    CHECK_EQ_U(g->cc, 3);
-    CHECK_NEAR(g->tt, 15 * US);
-    const rep_row_t *m = row(r, "prog.py:50(method)");
-    CHECK_EQ_U(m->nc, 1);
-    CHECK_NEAR(m->tt, 8 * US);
-    CHECK_NEAR(m->ct, 10 * US);
-    CHECK(strcmp(m->lab.qualname, "Klass.method") == 0);
-    const rep_row_t *c = row(r, "{built-in method builtins.len}");
-    CHECK_EQ_U(c->nc, 1);
-    CHECK_NEAR(c->ct, 2 * US);
-    CHECK(c->lab.file_len == 1 && c->lab.file[0] == '~' && c->lab.line == 0);
+    profile_t *r = snap(p);
+    const pf_func_t *g = row(r, "gen");
+    CHECK_EQ_U(NC(g), 3);
+    CHECK_EQ_U(CC(g), 3);
+    CHECK_NEAR(TT(g), 15 * US);
+    const pf_func_t *m = row(r, "prog.py:50(method)");
+    CHECK_EQ_U(NC(m), 1);
+    CHECK_NEAR(TT(m), 8 * US);
+    CHECK_NEAR(CT(m), 10 * US);
+    CHECK(m->qualname.len == 12 && memcmp(m->qualname.s, "Klass.method", 12) == 0);
+    const pf_func_t *c = row(r, "{built-in method builtins.len}");
+    CHECK_EQ_U(NC(c), 1);
+    CHECK_NEAR(CT(c), 2 * US);
+    CHECK(c->file.len == 1 && c->file.s[0] == '~' && c->line == 0);
     edge(r, "prog.py:50(method)", "{built-in method builtins.len}", 1, 1, 2 * US, 2 * US);
-    rep_destroy(&r);
+    profile_destroy(&r);
     prof_destroy(&p);
     free(b.r);
 }
@@ -218,11 +236,11 @@ static void test_threads(void)
     /* thread 1 ends with f still open: closed at its end like cProfile's disable */
     rb_put(&b, 30, ULMA_EV_THREAD_END, 0, 1);
     feed(p, 1, &b);
-    rep_t *r = rep_new(p);
-    const rep_row_t *f = row(r, "f");
-    CHECK_EQ_U(f->nc, 3);
-    CHECK_EQ_U(f->cc, 2); /* primitive on thread 0 and on thread 1 (closed at its end) */
-    CHECK_NEAR(f->ct, 20 * US + 25 * US);
+    profile_t *r = snap(p);
+    const pf_func_t *f = row(r, "f");
+    CHECK_EQ_U(NC(f), 3);
+    CHECK_EQ_U(CC(f), 2); /* primitive on thread 0 and on thread 1 (closed at its end) */
+    CHECK_NEAR(CT(f), 20 * US + 25 * US);
     CHECK_EQ_U(p->nthreads, 2);
     /* a new thread on slot 0 after THREAD_END */
     rb_put(&b, 40, ULMA_EV_CALL, 3, 1);
@@ -230,12 +248,14 @@ static void test_threads(void)
     CHECK_EQ_U(p->nthreads, 3);
     CHECK_EQ_U(p->slot_thread[0]->depth, 1);
     sbuf_t s = {0};
-    rep_destroy(&r);
-    r = rep_new(p);
-    export_threads_json(r, 0, &s);
+    profile_destroy(&r);
+    r = snap(p);
+    jw_t w;
+    jw_init(&w, &s);
+    profile_threads_json(r, 0, &w);
     CHECK(strstr(s.data, "\"std\":\"prog.py:20(a)\""));
     sbuf_free(&s);
-    rep_destroy(&r);
+    profile_destroy(&r);
     prof_destroy(&p);
     free(b.r);
 }
@@ -258,29 +278,29 @@ static void test_drops(void)
     rb_put(&b, 90, ULMA_EV_DROP, 3, 1);
     rb_put(&b, 100, ULMA_EV_RETURN, 1, 1);
     feed(p, 0, &b);
-    rep_t *r = rep_new(p);
+    profile_t *r = snap(p);
     /* f (depth 2) was discarded at the first drop: its end was lost */
-    CHECK_EQ_U(row(r, "f")->nc, 0);
-    CHECK_EQ_U(row(r, "b")->nc, 1);
-    CHECK_NEAR(row(r, "b")->ct, 10 * US);
-    CHECK_EQ_U(row(r, "a")->nc, 1);
-    CHECK_NEAR(row(r, "a")->ct, 20 * US);
-    CHECK_NEAR(row(r, "a")->tt, 10 * US);
-    CHECK_EQ_U(row(r, "<module>")->nc, 1);
-    CHECK_NEAR(row(r, "<module>")->ct, 100 * US);
+    CHECK_EQ_U(NC(row(r, "f")), 0);
+    CHECK_EQ_U(NC(row(r, "b")), 1);
+    CHECK_NEAR(CT(row(r, "b")), 10 * US);
+    CHECK_EQ_U(NC(row(r, "a")), 1);
+    CHECK_NEAR(CT(row(r, "a")), 20 * US);
+    CHECK_NEAR(TT(row(r, "a")), 10 * US);
+    CHECK_EQ_U(NC(row(r, "<module>")), 1);
+    CHECK_NEAR(CT(row(r, "<module>")), 100 * US);
     CHECK_EQ_U(prof_total_dropped(p), 10);
     CHECK(prof_total_resyncs(p) >= 2);
     CHECK_EQ_U(p->slot_thread[0]->depth, 0);
     /* every level went back to zero: nothing stays "active" */
     for (uint32_t f = 0; f < p->slot_thread[0]->flevel_cap; f++)
         CHECK_EQ_U(p->slot_thread[0]->flevel[f], 0);
-    rep_sort(r, "tottime");
     sbuf_t t = {0};
-    rep_table(r, "tottime", 0, &t);
+    pf_table_opts_t o = {"tottime", 0, 0};
+    profile_table(r, &o, &t);
     CHECK(strstr(t.data, "Dropped: 10 records lost by the writer"));
     CHECK(strstr(t.data, "Ordered by: internal time"));
     sbuf_free(&t);
-    rep_destroy(&r);
+    profile_destroy(&r);
     prof_destroy(&p);
     free(b.r);
 }
@@ -307,30 +327,34 @@ static void test_mode_mpi_objects(void)
     rb_put(&b, 60, ULMA_EV_RETURN, 2, 2);
     rb_put(&b, 100, ULMA_EV_MODE, ULMA_MODE_FULL, 0); /* <module> is closed here */
     feed(p, 0, &b);
-    rep_t *r = rep_new(p);
-    const rep_row_t *m = row(r, "MPI_Allreduce");
-    CHECK_EQ_U(m->nc, 1);
-    CHECK_NEAR(m->ct, 25 * US);
+    profile_t *r = snap(p);
+    const pf_func_t *m = row(r, "MPI_Allreduce");
+    CHECK_EQ_U(NC(m), 1);
+    CHECK_NEAR(CT(m), 25 * US);
     CHECK_EQ_U(m->mpi_bytes, 4096);
-    CHECK_NEAR(row(r, "f")->tt, 25 * US);
-    CHECK_NEAR(row(r, "f")->ct, 50 * US);
-    CHECK_EQ_U(row(r, "<module>")->nc, 1);
-    CHECK_NEAR(row(r, "<module>")->ct, 100 * US);
+    CHECK_NEAR(TT(row(r, "f")), 25 * US);
+    CHECK_NEAR(CT(row(r, "f")), 50 * US);
+    CHECK_EQ_U(NC(row(r, "<module>")), 1);
+    CHECK_NEAR(CT(row(r, "<module>")), 100 * US);
     CHECK_EQ_U(p->types[3].news, 2);
     CHECK_EQ_U(p->types[3].frees, 1);
     CHECK_EQ_U(p->types[3].bytes_new, 128);
     CHECK_EQ_U(p->nsites, 2);
     CHECK_EQ_U(p->sites[1].count, 2);
-    CHECK(r->row_of[p->sites[1].fidx] == rep_find(r, "f"));
+    CHECK_EQ_U(profile_nsites(r), 1);
+    CHECK(profile_site(r, 0)->func == find(r, "f"));
     CHECK_EQ_U(p->slot_thread[0]->mode, ULMA_MODE_FULL);
     sbuf_t s = {0};
-    export_mpi_json(r, &s);
+    jw_t w;
+    jw_init(&w, &s);
+    profile_mpi_json(r, &w);
     CHECK(strstr(s.data, "\"name\":\"MPI_Allreduce\",\"calls\":1"));
     sbuf_free(&s);
-    export_objects_json(r, 10, &s);
+    jw_init(&w, &s);
+    profile_objects_json(r, 10, &w);
     CHECK(strstr(s.data, "\"name\":\"list\",\"new\":2,\"freed\":1,\"live\":1"));
     sbuf_free(&s);
-    rep_destroy(&r);
+    profile_destroy(&r);
     prof_destroy(&p);
     free(b.r);
 }
@@ -348,39 +372,14 @@ static void test_lazy_names(void)
     feed(p, 0, &b);
     rb_def(&b, ULMA_EV_DEF_CODE, 77, 7, "late", "other.py");
     feed(p, 1, &b);
-    rep_t *r = rep_new(p);
-    CHECK_EQ_U(row(r, "other.py:7(late)")->nc, 1);
-    CHECK_EQ_U(row(r, "<code 78>")->nc, 1);
-    rep_destroy(&r);
+    profile_t *r = snap(p);
+    CHECK_EQ_U(NC(row(r, "other.py:7(late)")), 1);
+    CHECK_EQ_U(NC(row(r, "<code 78>")), 1);
+    profile_destroy(&r);
     prof_destroy(&p);
     free(b.r);
 }
 
-/* marshal: the integer and float encodings Python reads back */
-static void test_marshal(void)
-{
-    char dir[256], path[300], cmd[1024];
-    make_tmpdir(dir, sizeof(dir), "marshal");
-    snprintf(path, sizeof(path), "%s/m.bin", dir);
-    sbuf_t b = {0};
-    marshal_tuple(&b, 7);
-    marshal_int(&b, 0);
-    marshal_int(&b, -5);
-    marshal_int(&b, 3000000000ll);
-    marshal_int(&b, -9000000000000000000ll);
-    marshal_float(&b, 0.125);
-    marshal_str(&b, "h\xc3\xa9llo", 6);
-    marshal_str(&b, "bad\xff", 4);
-    CHECK(write_file(path, b.data, b.len) == 0);
-    snprintf(cmd, sizeof(cmd),
-             "%s -c \"import marshal,sys; v=marshal.load(open(sys.argv[1],'rb')); "
-             "sys.exit(0 if v==(0,-5,3000000000,-9000000000000000000,0.125,'h\\u00e9llo','bad?') "
-             "else print(v) or 1)\" %s",
-             PYTHON, path);
-    CHECK(run(cmd) == 0);
-    sbuf_free(&b);
-    rm_tree(dir);
-}
 
 /* every export of a profile with everything in it parses */
 static void test_exports(void)
@@ -397,7 +396,7 @@ static void test_exports(void)
     }
     rb_put(&b, 1000, ULMA_EV_RETURN, 1, 1);
     feed(p, 0, &b);
-    rep_t *r = rep_new(p);
+    profile_t *r = snap(p);
     char dir[256], path[300], cmd[2048];
     make_tmpdir(dir, sizeof(dir), "export");
     const char *checks[] = {
@@ -414,12 +413,11 @@ static void test_exports(void)
         "import xml.dom.minidom,sys; d=xml.dom.minidom.parse(sys.argv[1]); "
         "assert len(d.getElementsByTagName('rect'))>=4",
     };
-    for (int f = EXPORT_JSON; f <= EXPORT_SVG; f++) {
+    for (int f = PROFILE_JSON; f <= PROFILE_SVG; f++) {
         if (!checks[f])
             continue;
         sbuf_t s = {0};
-        export_meta_t m = {0};
-        CHECK(export_write(r, &m, f, &s) == 0);
+        CHECK(profile_export(r, f, &s) == 0);
         snprintf(path, sizeof(path), "%s/out.%d", dir, f);
         CHECK(write_file(path, s.data, s.len) == 0);
         snprintf(cmd, sizeof(cmd), "%s -c \"%s\" %s", PYTHON, checks[f], path);
@@ -430,7 +428,7 @@ static void test_exports(void)
         sbuf_free(&s);
     }
     rm_tree(dir);
-    rep_destroy(&r);
+    profile_destroy(&r);
     prof_destroy(&p);
     free(b.r);
 }
@@ -590,7 +588,6 @@ int main(void)
     test_drops();
     test_mode_mpi_objects();
     test_lazy_names();
-    test_marshal();
     test_exports();
     test_reference();
     printf("test_profile: ok\n");

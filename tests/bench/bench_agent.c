@@ -47,7 +47,6 @@
 #include <unistd.h>
 
 #include "profile.h"
-#include "report.h"
 #include "ulma/clock.h"
 #include "ulma/reader.h"
 #include "ulma/ring.h"

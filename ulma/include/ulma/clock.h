@@ -47,4 +47,15 @@ static inline double ulma_cycles_to_sec(uint64_t cycles, uint64_t hz)
     return hz ? (double)cycles / (double)hz : 0.0;
 }
 
+/* Cycles to nanoseconds, exactly rounded down; `hz` 0 yields 0. For sums
+ * that must add up exactly (tables merged across processes and nodes),
+ * convert each cumulative value once and add the nanoseconds. */
+static inline int64_t ulma_cycles_to_ns(int64_t cycles, uint64_t hz)
+{
+    if (!hz)
+        return 0;
+    __int128 v = (__int128)cycles * 1000000000 / (__int128)hz;
+    return v > INT64_MAX ? INT64_MAX : v < INT64_MIN ? INT64_MIN : (int64_t)v;
+}
+
 #endif /* ULMA_CLOCK_H */

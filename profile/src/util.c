@@ -1,6 +1,6 @@
-/* util.c - allocation, buffers, JSON escaping, files, time. */
+/* util.c - allocation, buffers, the JSON writer, files, time. */
 #define _GNU_SOURCE
-#include "util.h"
+#include "profile/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,9 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+const char *util_progname = "ulma";
+
 static void oom(size_t n)
 {
-    fprintf(stderr, "ulma-agent: out of memory (%zu bytes)\n", n);
+    fprintf(stderr, "%s: out of memory (%zu bytes)\n", util_progname, n);
     abort();
 }
 
@@ -47,6 +49,29 @@ char *xstrdup(const char *s)
     char *d = xmalloc(n);
     memcpy(d, s, n);
     return d;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *d = xmalloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+void *xgrow(void *arr, uint32_t *cap, uint32_t need, size_t size)
+{
+    if (need <= *cap)
+        return arr;
+    uint64_t c = *cap ? *cap : 16;
+    while (c < need)
+        c *= 2;
+    if (c > UINT32_MAX)
+        c = UINT32_MAX;
+    arr = xrealloc(arr, (size_t)c * size);
+    memset((char *)arr + (size_t)*cap * size, 0, (size_t)(c - *cap) * size);
+    *cap = (uint32_t)c;
+    return arr;
 }
 
 void sbuf_init(sbuf_t *b) { memset(b, 0, sizeof(*b)); }
@@ -109,7 +134,7 @@ void sbuf_printf(sbuf_t *b, const char *fmt, ...)
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     size_t len;
@@ -187,15 +212,171 @@ void sbuf_json_str(sbuf_t *b, const char *s, size_t n)
     sbuf_addc(b, '"');
 }
 
-void sbuf_json_num(sbuf_t *b, double v)
+/* ---- the JSON writer ------------------------------------------------------ */
+
+void jw_init(jw_t *w, sbuf_t *out)
 {
+    memset(w, 0, sizeof(*w));
+    w->out = out;
+    w->first[0] = 1;
+}
+
+/* Before any value: the comma between elements, unless it follows a key. */
+static void jw_sep(jw_t *w)
+{
+    if (w->keyed) {
+        w->keyed = 0;
+        return;
+    }
+    if (!w->first[w->depth])
+        sbuf_addc(w->out, ',');
+    w->first[w->depth] = 0;
+}
+
+static void jw_open(jw_t *w, char c)
+{
+    jw_sep(w);
+    sbuf_addc(w->out, c);
+    if (w->depth + 1 < JW_MAX_DEPTH)
+        w->depth++;
+    w->first[w->depth] = 1;
+}
+
+static void jw_close(jw_t *w, char c)
+{
+    sbuf_addc(w->out, c);
+    if (w->depth)
+        w->depth--;
+}
+
+void jw_obj(jw_t *w) { jw_open(w, '{'); }
+void jw_obj_end(jw_t *w) { jw_close(w, '}'); }
+void jw_arr(jw_t *w) { jw_open(w, '['); }
+void jw_arr_end(jw_t *w) { jw_close(w, ']'); }
+
+void jw_key(jw_t *w, const char *key)
+{
+    jw_sep(w);
+    sbuf_json_str(w->out, key, strlen(key));
+    sbuf_addc(w->out, ':');
+    w->keyed = 1;
+}
+
+void jw_str(jw_t *w, const char *s, size_t n)
+{
+    jw_sep(w);
+    sbuf_json_str(w->out, s ? s : "", s ? n : 0);
+}
+
+void jw_strz(jw_t *w, const char *s)
+{
+    if (!s) {
+        jw_null(w);
+        return;
+    }
+    jw_str(w, s, strlen(s));
+}
+
+void jw_u64(jw_t *w, uint64_t v)
+{
+    jw_sep(w);
+    sbuf_printf(w->out, "%llu", (unsigned long long)v);
+}
+
+void jw_i64(jw_t *w, int64_t v)
+{
+    jw_sep(w);
+    sbuf_printf(w->out, "%lld", (long long)v);
+}
+
+void jw_num(jw_t *w, double v)
+{
+    jw_sep(w);
     if (!isfinite(v))
         v = 0;
     if (v == (double)(long long)v && fabs(v) < 1e15)
-        sbuf_printf(b, "%lld", (long long)v);
+        sbuf_printf(w->out, "%lld", (long long)v);
     else
-        sbuf_printf(b, "%.9g", v);
+        sbuf_printf(w->out, "%.9g", v);
 }
+
+void jw_sec(jw_t *w, int64_t ns)
+{
+    jw_sep(w);
+    uint64_t a = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
+    uint64_t whole = a / 1000000000u, frac = a % 1000000000u;
+    if (!frac) {
+        sbuf_printf(w->out, "%s%llu", ns < 0 ? "-" : "", (unsigned long long)whole);
+        return;
+    }
+    char digits[16];
+    int n = snprintf(digits, sizeof(digits), "%09llu", (unsigned long long)frac);
+    while (n > 1 && digits[n - 1] == '0')
+        digits[--n] = '\0';
+    sbuf_printf(w->out, "%s%llu.%s", ns < 0 ? "-" : "", (unsigned long long)whole, digits);
+}
+
+void jw_bool(jw_t *w, int v)
+{
+    jw_sep(w);
+    sbuf_adds(w->out, v ? "true" : "false");
+}
+
+void jw_null(jw_t *w)
+{
+    jw_sep(w);
+    sbuf_adds(w->out, "null");
+}
+
+void jw_raw(jw_t *w, const char *json, size_t n)
+{
+    jw_sep(w);
+    sbuf_add(w->out, json, n);
+}
+
+void jw_kstr(jw_t *w, const char *key, const char *s, size_t n)
+{
+    jw_key(w, key);
+    jw_str(w, s, n);
+}
+
+void jw_kstrz(jw_t *w, const char *key, const char *s)
+{
+    jw_key(w, key);
+    jw_strz(w, s);
+}
+
+void jw_ku64(jw_t *w, const char *key, uint64_t v)
+{
+    jw_key(w, key);
+    jw_u64(w, v);
+}
+
+void jw_ki64(jw_t *w, const char *key, int64_t v)
+{
+    jw_key(w, key);
+    jw_i64(w, v);
+}
+
+void jw_knum(jw_t *w, const char *key, double v)
+{
+    jw_key(w, key);
+    jw_num(w, v);
+}
+
+void jw_ksec(jw_t *w, const char *key, int64_t ns)
+{
+    jw_key(w, key);
+    jw_sec(w, ns);
+}
+
+void jw_kbool(jw_t *w, const char *key, int v)
+{
+    jw_key(w, key);
+    jw_bool(w, v);
+}
+
+/* ---- files and time --------------------------------------------------------- */
 
 int write_file(const char *path, const void *data, size_t n)
 {
@@ -232,9 +413,12 @@ out:
     return err;
 }
 
-uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+uint64_t now_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+uint64_t wall_ns(void) { return clock_ns(CLOCK_REALTIME); }

@@ -3,13 +3,13 @@
  * file: dict, tuple, int, long, float, str (CPython Python/marshal.c,
  * version 4 type codes, no references).
  */
-#ifndef AGENT_MARSHAL_H
-#define AGENT_MARSHAL_H
+#ifndef PROFILE_MARSHAL_H
+#define PROFILE_MARSHAL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "profile/util.h"
 
 void marshal_dict_begin(sbuf_t *b);             /* then key, value, key, value ... */
 void marshal_dict_end(sbuf_t *b);
@@ -18,4 +18,4 @@ void marshal_int(sbuf_t *b, int64_t v);         /* int32 as 'i', larger as 'l' *
 void marshal_float(sbuf_t *b, double v);        /* binary float 'g' */
 void marshal_str(sbuf_t *b, const char *s, size_t n); /* 'u', UTF-8 (sanitised) */
 
-#endif /* AGENT_MARSHAL_H */
+#endif /* PROFILE_MARSHAL_H */
