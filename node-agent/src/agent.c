@@ -20,9 +20,11 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "pbquery.h"
 #include "profile/export.h"
 #include "profile/table.h"
 #include "snapshot.h"
+#include "uplink.h"
 #include "ulma/segment.h"
 
 #define LOG(a, ...)                                                                        \
@@ -400,8 +402,16 @@ static void agent_cron(agent_t *a, uint64_t now)
         a->next_scan_ns = now + (uint64_t)a->cfg.scan_ms * 1000000u;
     }
     int mark = now >= a->next_mark_ns;
-    if (mark)
+    if (mark) {
+        uint64_t events = a->events_gone;
+        for (aproc_t *p = a->procs; p; p = p->next)
+            events += p->prof->events;
+        if (a->mark_ns && now > a->mark_ns && events >= a->mark_events)
+            a->events_per_s = (double)(events - a->mark_events) * 1e9 / (double)(now - a->mark_ns);
+        a->mark_ns = now;
+        a->mark_events = events;
         a->next_mark_ns = now + (uint64_t)a->cfg.interval_ms * 1000000u;
+    }
     for (aproc_t **pp = &a->procs; *pp;) {
         aproc_t *p = *pp;
         if (!p->finished) {
@@ -412,11 +422,9 @@ static void agent_cron(agent_t *a, uint64_t now)
                 prof_mark(p->prof, now);
         } else if (!a->private_mode && now - p->finished_ns > (uint64_t)(a->cfg.keep_s * 1e9)) {
             /* a pending control answer may still point at it */
-            int busy = 0;
-            for (ctl_wait_t *w = a->waits; w && !busy; w = w->next)
-                for (uint32_t i = 0; i < w->n; i++)
-                    busy |= w->t[i].proc == p;
-            if (!busy) {
+            if (!control_busy(a, p)) {
+                uplink_forget(a->up, p);
+                a->events_gone += p->prof->events;
                 *pp = p->next;
                 free_proc(p);
                 continue;
@@ -424,8 +432,9 @@ static void agent_cron(agent_t *a, uint64_t now)
         }
         pp = &p->next;
     }
-    if (a->router)
-        query_check_waits(a, 0);
+    control_check(a, 0);
+    if (a->up)
+        uplink_tick(a->up, now);
     if (a->private_mode && !a->root_seen && !pid_alive(a->cfg.private_pid)) {
         if (!a->root_gone_ns) {
             a->root_gone_ns = now; /* one more scan: it may have just been renamed in */
@@ -452,6 +461,33 @@ void agent_send(agent_t *a, void *const *env, const size_t *env_len, int nenv, c
              (data && data->len ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
     if (data && data->len)
         zmq_send(a->router, data->data, data->len, ZMQ_DONTWAIT);
+}
+
+/* A protobuf Query (query.proto): answered as a Reply, or later (CONTROL). */
+static void serve_protobuf(agent_t *a, const void *body, size_t len, void *const *env,
+                           const size_t *env_len, int nenv)
+{
+    wire_refusal_t why;
+    Ulma__Wire__Query *q = wire_query(body, len, &why);
+    wire_answer_t w;
+    wire_answer_init(&w, q ? q->id : 0);
+    int deferred = 0;
+    if (!q) {
+        a->bad_requests++;
+        wire_answer_error(&w, "query refused: %s (a JSON request starts with '{'; a protobuf "
+                          "Query of version %u otherwise)", wire_refusal_name(why), WIRE_VERSION);
+    } else {
+        deferred = pbquery_handle(a, q, &w, CTL_ANSWER_REPLY, env, env_len, nenv);
+    }
+    if (!deferred) {
+        sbuf_t ans = {0};
+        wire_answer_pack(&w, &ans);
+        agent_send(a, env, env_len, nenv, &ans, NULL);
+        sbuf_free(&ans);
+    }
+    wire_answer_free(&w);
+    if (q)
+        protobuf_c_message_free_unpacked(&q->base, NULL);
 }
 
 static void serve(agent_t *a)
@@ -497,9 +533,14 @@ static void serve(agent_t *a)
                 jw_obj_end(&w);
                 agent_send(a, env, env_len, nenv, &ans, NULL);
             }
-        } else if (query_handle(a, zmq_msg_data(&parts[n - 1]), zmq_msg_size(&parts[n - 1]), env,
-                                env_len, nenv, &ans, &data) == 0) {
-            agent_send(a, env, env_len, nenv, &ans, &data);
+        } else if (zmq_msg_size(&parts[n - 1]) && *(char *)zmq_msg_data(&parts[n - 1]) == '{') {
+            /* JSON: one flat object (node-agent/README.md) */
+            if (query_handle(a, zmq_msg_data(&parts[n - 1]), zmq_msg_size(&parts[n - 1]), env,
+                             env_len, nenv, &ans, &data) == 0)
+                agent_send(a, env, env_len, nenv, &ans, &data);
+        } else {
+            serve_protobuf(a, zmq_msg_data(&parts[n - 1]), zmq_msg_size(&parts[n - 1]), env,
+                           env_len, nenv);
         }
         sbuf_free(&ans);
         sbuf_free(&data);
@@ -602,6 +643,18 @@ agent_t *agent_new(const agent_config_t *cfg, char *err, size_t errlen)
     }
     if (open_endpoint(a, err, errlen) != 0)
         goto fail;
+    if (cfg->node[0]) {
+        snprintf(a->node_name, sizeof(a->node_name), "%s", cfg->node);
+    } else if (gethostname(a->node_name, sizeof(a->node_name) - 1) != 0) {
+        snprintf(a->node_name, sizeof(a->node_name), "localhost");
+    }
+    if (cfg->collector[0]) {
+        if (!a->zctx)
+            a->zctx = zmq_ctx_new();
+        a->up = uplink_new(a, a->zctx, cfg->collector, err, errlen);
+        if (!a->up)
+            goto fail;
+    }
     return a;
 fail:
     agent_destroy(&a);
@@ -613,8 +666,7 @@ void agent_destroy(agent_t **a_p)
     if (!a_p || !*a_p)
         return;
     agent_t *a = *a_p;
-    if (a->router)
-        query_check_waits(a, 1);
+    control_check(a, 1);
     while (a->procs) {
         aproc_t *p = a->procs;
         a->procs = p->next;
@@ -626,6 +678,7 @@ void agent_destroy(agent_t **a_p)
         free(s->path);
         free(s);
     }
+    uplink_destroy(&a->up);
     if (a->router)
         zmq_close(a->router);
     if (a->zctx)
@@ -641,6 +694,8 @@ void agent_destroy(agent_t **a_p)
 }
 
 void agent_stop(agent_t *a) { a->stop = 1; }
+
+const char *agent_node_name(const agent_t *a) { return a->node_name; }
 
 /* Private mode is done once PID was seen, and every process we hold is
  * finished. */
@@ -744,6 +799,8 @@ int agent_run(agent_t *a)
         }
         if (a->router)
             serve(a);
+        if (a->up)
+            uplink_serve(a->up);
         if (n > 0) {
             idle_streak = 0;
             /* Records came, but few: wait a little before the next pass
@@ -761,15 +818,22 @@ int agent_run(agent_t *a)
         read_inotify(a);
         idle_streak++;
         int timeout_ms = idle_streak > 100 ? 1 : 0;
-        if (a->router) {
-            zmq_pollitem_t items[2] = {{a->router, 0, ZMQ_POLLIN, 0},
-                                       {NULL, a->inotify_fd, ZMQ_POLLIN, 0}};
-            int ni = a->inotify_fd >= 0 ? 2 : 1;
+        if (a->router || a->up) {
+            zmq_pollitem_t items[3];
+            int ni = 0, ino = -1;
+            if (a->router)
+                items[ni++] = (zmq_pollitem_t){a->router, 0, ZMQ_POLLIN, 0};
+            if (a->up)
+                items[ni++] = (zmq_pollitem_t){uplink_socket(a->up), 0, ZMQ_POLLIN, 0};
+            if (a->inotify_fd >= 0) {
+                ino = ni;
+                items[ni++] = (zmq_pollitem_t){NULL, a->inotify_fd, ZMQ_POLLIN, 0};
+            }
             if (timeout_ms)
                 zmq_poll(items, ni, timeout_ms);
             else
                 usleep(a->cfg.idle_us);
-            if (ni == 2 && (items[1].revents & ZMQ_POLLIN))
+            if (ino >= 0 && (items[ino].revents & ZMQ_POLLIN))
                 read_inotify(a);
         } else {
             struct pollfd pfd = {a->inotify_fd, POLLIN, 0};
@@ -783,8 +847,10 @@ int agent_run(agent_t *a)
     }
     if (a->stop == 2)
         return 1;
-    /* stopped or done: a last drain of what was published */
+    /* stopped or done: a last drain of what was published, a last report */
     agent_drain_all(a);
+    if (a->up)
+        uplink_tick(a->up, UINT64_MAX / 2);
     if (a->private_mode)
         return private_report(a);
     return 0;

@@ -47,6 +47,10 @@ typedef struct agent_config {
     double run_for_s;              /* node agent: stop after this long (0 = never) */
     uint32_t no_table;             /* private: print no table */
     uint32_t quiet, verbose;
+    char collector[256];           /* report to this endpoint, "" = none */
+    char node[128];                /* node name, "" = the host name */
+    double report_s;               /* report interval */
+    uint32_t snapshot_every;       /* full snapshot every K reports */
     prof_limits_t lim;
 } agent_config_t;
 

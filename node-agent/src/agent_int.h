@@ -7,9 +7,10 @@
 #define AGENT_AGENT_INT_H
 
 #include "agent.h"
+#include "control.h"
 
 /* One monitored process (one segment). */
-typedef struct aproc {
+struct aproc {
     char *path;
     ulma_reader_t *rd;
     prof_t *prof;
@@ -20,7 +21,7 @@ typedef struct aproc {
     int outputs_written;
     uint64_t claimed_ns, finished_ns;
     struct aproc *next;
-} aproc_t;
+};
 
 /* A path we saw and left alone (another live reader, not ours, bad file). */
 typedef struct askip {
@@ -28,24 +29,6 @@ typedef struct askip {
     uint64_t until_ns;       /* look again after this */
     struct askip *next;
 } askip_t;
-
-#define CTL_MAX_FRAMES 8
-#define CTL_MAX_TARGETS 4096
-
-/* A control request waiting for the processes to apply it. */
-typedef struct ctl_wait {
-    void *env[CTL_MAX_FRAMES]; /* envelope frames (copied) */
-    size_t env_len[CTL_MAX_FRAMES];
-    int nenv;
-    uint64_t deadline_ns;
-    uint32_t control;
-    uint32_t n;
-    struct {
-        aproc_t *proc;
-        uint32_t seq;
-    } t[CTL_MAX_TARGETS];
-    struct ctl_wait *next;
-} ctl_wait_t;
 
 struct agent {
     agent_config_t cfg;
@@ -57,7 +40,9 @@ struct agent {
     char ipc_path[AGENT_PATH_MAX];
     aproc_t *procs;
     askip_t *skips;
-    ctl_wait_t *waits;
+    struct ctl_wait *waits;   /* control answers waiting (control.c) */
+    struct uplink *up;        /* the collector connection, or NULL (uplink.c) */
+    char node_name[128];      /* --node, else the host name */
     volatile sig_atomic_t stop;
     uint64_t start_ns, next_scan_ns, next_cron_ns, next_mark_ns;
     /* private mode */
@@ -68,6 +53,10 @@ struct agent {
     uint64_t requests, bad_requests, segments_claimed, segments_finished, segments_skipped;
     uint64_t loops, idle_loops;
     int pace_ok;              /* the last drain pass found every ring under 1/16 full */
+    /* the node's event rate (cron, every --interval-ms) */
+    uint64_t events_gone;     /* events of processes forgotten */
+    uint64_t mark_ns, mark_events;
+    double events_per_s;
 };
 
 aproc_t *agent_find_proc(agent_t *a, int32_t pid);
@@ -83,9 +72,8 @@ long agent_drain_all(agent_t *a);
 int query_handle(agent_t *a, const char *body, size_t len, void *const *env,
                  const size_t *env_len, int nenv, sbuf_t *ans, sbuf_t *data);
 
-/* Finish the control answers whose processes applied or whose time is up;
- * `force` finishes them all. Sends through a->router. */
-void query_check_waits(agent_t *a, int force);
+/* The node's name (--node, else the host name). */
+const char *agent_node_name(const agent_t *a);
 
 /* Send [env..., ans, (data)] on the router, never blocking. */
 void agent_send(agent_t *a, void *const *env, const size_t *env_len, int nenv, const sbuf_t *ans,

@@ -66,6 +66,18 @@ static const opt_t opts[] = {
     {"listen", 'l', "EP", OPT_STR, F(listen), NULL,
      "Also answer queries on this endpoint, e.g. tcp://127.0.0.1:5555 (a bare port number "
      "means tcp://127.0.0.1:PORT)."},
+    {"collector", 'c', "EP", OPT_STR, F(collector), NULL,
+     "Report to the collector at this endpoint (e.g. tcp://head:7710): every "
+     "--report-interval, the changes since the last report, and a full snapshot every "
+     "--snapshot-every reports or when the collector asks. The agent keeps profiling and "
+     "answering local queries whether or not a collector is there."},
+    {"node", 0, "NAME", OPT_STR, F(node), NULL,
+     "This node's name in the collector's views (default: the host name). Several agents on "
+     "one machine with different --dir and --node are several nodes."},
+    {"report-interval", 0, "SECONDS", OPT_DBL, F(report_s), "1",
+     "Seconds between two reports to the collector."},
+    {"snapshot-every", 0, "K", OPT_U32, F(snapshot_every), "10",
+     "Send a full snapshot every K reports (the others carry only changes)."},
     {"allow-uid", 'u', "UID[,UID...]", OPT_UIDS, F(allow_uids), NULL,
      "Read only segments of these users (root only: default all users; others always read "
      "only their own)."},
@@ -313,6 +325,18 @@ int agent_config_parse(agent_config_t *cfg, int argc, char **argv)
         char port[16];
         snprintf(port, sizeof(port), "%.10s", cfg->listen);
         snprintf(cfg->listen, sizeof(cfg->listen), "tcp://127.0.0.1:%s", port);
+    }
+    if (cfg->collector[0] && cfg->private_pid) {
+        fprintf(stderr, "ulma-agent: --collector is for a node agent, not with --private\n");
+        return -1;
+    }
+    if (cfg->report_s < 0.05 || cfg->report_s > 3600) {
+        fprintf(stderr, "ulma-agent: --report-interval: from 0.05 to 3600 seconds\n");
+        return -1;
+    }
+    if (!cfg->snapshot_every) {
+        fprintf(stderr, "ulma-agent: --snapshot-every: at least 1\n");
+        return -1;
     }
     if (!cfg->cron_ms)
         cfg->cron_ms = 100;

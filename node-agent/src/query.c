@@ -304,52 +304,16 @@ static int cmd_export(agent_t *a, const jreq_t *q, sbuf_t *ans, sbuf_t *data)
 
 /* ---- control ---------------------------------------------------------------------- */
 
-static void control_answer(const ctl_wait_t *cw, sbuf_t *ans, int timed_out)
-{
-    uint32_t applied = 0;
-    jw_t w;
-    jw_init(&w, ans);
-    jw_obj(&w);
-    jw_kbool(&w, "ok", 1);
-    jw_kstrz(&w, "mode", mode_name(cw->control));
-    jw_kbool(&w, "objects", (cw->control & ULMA_CTL_OBJECTS) != 0);
-    jw_key(&w, "targets");
-    jw_arr(&w);
-    for (uint32_t i = 0; i < cw->n; i++) {
-        aproc_t *p = cw->t[i].proc;
-        uint32_t seq = cw->t[i].seq;
-        int ok = (int32_t)(ulma_reader_applied_seq(p->rd) - seq) >= 0;
-        applied += (uint32_t)ok;
-        jw_obj(&w);
-        jw_ki64(&w, "pid", p->info.pid);
-        jw_ki64(&w, "rank", p->info.mpi_rank);
-        jw_ku64(&w, "seq", seq);
-        jw_kbool(&w, "applied", ok);
-        jw_kstrz(&w, "active_mode", mode_name(ulma_reader_active_mode(p->rd)));
-        jw_obj_end(&w);
-    }
-    jw_arr_end(&w);
-    jw_ku64(&w, "requested", cw->n);
-    jw_ku64(&w, "applied", applied);
-    jw_kbool(&w, "timed_out", timed_out);
-    jw_obj_end(&w);
-}
-
 static int cmd_control(agent_t *a, const jreq_t *q, void *const *env, const size_t *env_len,
                        int nenv, sbuf_t *ans)
 {
     const char *mode = jreq_str(q, "mode");
-    uint32_t ctl;
     if (!mode)
         return fail(a, ans, "mode: missing (off, on, fast or full)");
-    if (strcmp(mode, "off") == 0)
-        ctl = ULMA_MODE_OFF;
-    else if (strcmp(mode, "on") == 0 || strcmp(mode, "fast") == 0)
-        ctl = ULMA_MODE_FAST;
-    else if (strcmp(mode, "full") == 0)
-        ctl = ULMA_MODE_FULL;
-    else
+    int m = control_mode(mode);
+    if (m < 0)
         return fail(a, ans, "mode: expected off, on, fast or full");
+    uint32_t ctl = (uint32_t)m;
     if (jreq_bool(q, "objects", 0))
         ctl |= ULMA_CTL_OBJECTS;
     uint64_t pid = 0, wait_ms = 1500;
@@ -360,57 +324,11 @@ static int cmd_control(agent_t *a, const jreq_t *q, void *const *env, const size
         return fail(a, ans, "pid / wait_ms: expected integers");
     if ((has_pid > 0) + (job != NULL) + (all != 0) != 1)
         return fail(a, ans, "name exactly one target: pid, job or all");
-    ctl_wait_t *w = xcalloc(1, sizeof(*w));
-    for (aproc_t *p = a->procs; p && w->n < CTL_MAX_TARGETS; p = p->next) {
-        if (p->finished)
-            continue;
-        if (has_pid > 0 && p->info.pid != (int32_t)pid)
-            continue;
-        if (job && strcmp(p->info.job, job) != 0)
-            continue;
-        w->t[w->n].proc = p;
-        w->t[w->n].seq = ulma_reader_request(p->rd, ctl);
-        w->n++;
-    }
-    if (!w->n) {
-        free(w);
+    ctl_match_t match = {has_pid > 0 ? (int32_t)pid : 0, job, -1};
+    if (!control_start(a, ctl, &match, (uint32_t)wait_ms, CTL_ANSWER_JSON, 0, env, env_len,
+                       nenv))
         return fail(a, ans, "no running profiled process matches");
-    }
-    w->control = ctl;
-    w->deadline_ns = now_ns() + wait_ms * 1000000u;
-    w->nenv = nenv;
-    for (int i = 0; i < nenv; i++) {
-        w->env[i] = xmalloc(env_len[i] ? env_len[i] : 1);
-        memcpy(w->env[i], env[i], env_len[i]);
-        w->env_len[i] = env_len[i];
-    }
-    w->next = a->waits;
-    a->waits = w;
-    query_check_waits(a, 0); /* answers at once if wait_ms is 0 */
     return 1;
-}
-
-void query_check_waits(agent_t *a, int force)
-{
-    uint64_t now = now_ns();
-    for (ctl_wait_t **wp = &a->waits; *wp;) {
-        ctl_wait_t *w = *wp;
-        int all = 1;
-        for (uint32_t i = 0; i < w->n && all; i++)
-            all = (int32_t)(ulma_reader_applied_seq(w->t[i].proc->rd) - w->t[i].seq) >= 0;
-        if (!all && !force && now < w->deadline_ns) {
-            wp = &w->next;
-            continue;
-        }
-        sbuf_t ans = {0};
-        control_answer(w, &ans, !all);
-        agent_send(a, w->env, w->env_len, w->nenv, &ans, NULL);
-        sbuf_free(&ans);
-        *wp = w->next;
-        for (int i = 0; i < w->nenv; i++)
-            free(w->env[i]);
-        free(w);
-    }
 }
 
 /* ---- dispatch ------------------------------------------------------------------------ */

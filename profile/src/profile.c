@@ -328,6 +328,26 @@ uint32_t profile_add_func(profile_t *p, const char *file, size_t file_len, uint3
     return row;
 }
 
+uint32_t profile_lookup(const profile_t *p, const char *file, size_t file_len, uint32_t line,
+                        const char *name, size_t name_len)
+{
+    if (!p->func_ix.cap)
+        return UINT32_MAX;
+    uint32_t m = p->func_ix.cap - 1;
+    uint32_t k = (uint32_t)label_hash(file, file_len, line, name, name_len) & m;
+    for (; p->func_ix.slot[k]; k = (k + 1) & m) {
+        uint32_t row = p->func_ix.slot[k] - 1;
+        if (func_is(&p->funcs[row], file, file_len, line, name, name_len))
+            return row;
+    }
+    return UINT32_MAX;
+}
+
+uint32_t profile_lookup_like(const profile_t *p, const pf_func_t *f)
+{
+    return profile_lookup(p, f->file.s, f->file.len, f->line, f->name.s, f->name.len);
+}
+
 uint32_t profile_add_func_like(profile_t *p, const pf_func_t *f)
 {
     return profile_add_func(p, f->file.s, f->file.len, f->line, f->name.s, f->name.len,

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "wire/answer.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,40 @@ void wire_row(wire_arena_t *a, Ulma__Wire__Row *row, const profile_t *p, uint32_
     row->rate_tottime = f->rate_tottime;
     row->mpi_bytes = f->mpi_bytes;
     row->slowest_rank = -1;
+}
+
+void wire_row_spread(wire_arena_t *a, Ulma__Wire__Row *row, const wire_rank_value_t *v,
+                     uint32_t n)
+{
+    row->nranks = n;
+    row->slowest_rank = -1;
+    if (!n)
+        return;
+    int64_t mn = v[0].cumtime_ns, mx = v[0].cumtime_ns;
+    uint32_t slow = 0;
+    double sum = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t c = v[i].cumtime_ns;
+        sum += (double)c;
+        if (c < mn)
+            mn = c;
+        if (c > mx || (c == mx && v[i].rank < v[slow].rank)) {
+            mx = c;
+            slow = i;
+        }
+    }
+    double mean = sum / n, var = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        double d = (double)v[i].cumtime_ns - mean;
+        var += d * d;
+    }
+    row->min_ns = mn;
+    row->max_ns = mx;
+    row->mean_ns = mean;
+    row->std_ns = sqrt(var / n);
+    row->slowest_rank = v[slow].rank;
+    row->slowest_pid = v[slow].pid;
+    row->slowest_node = wire_strdup(a, v[slow].node ? v[slow].node : "");
 }
 
 const uint32_t *wire_answer_top(wire_answer_t *w, const profile_t *p, const char *sort,

@@ -204,6 +204,12 @@ void profile_totals(const profile_t *p, pf_totals_t *t);
 uint32_t profile_add_func(profile_t *p, const char *file, size_t file_len, uint32_t line,
                           const char *name, size_t name_len, const char *qualname,
                           size_t qualname_len, uint32_t kind);
+/* The row labelled (file, line, name), or UINT32_MAX: a lookup that adds
+ * nothing. */
+uint32_t profile_lookup(const profile_t *p, const char *file, size_t file_len, uint32_t line,
+                        const char *name, size_t name_len);
+/* The row with the same label as `f` of another profile, or UINT32_MAX. */
+uint32_t profile_lookup_like(const profile_t *p, const pf_func_t *f);
 /* Row with the same label as `f` of another profile. */
 uint32_t profile_add_func_like(profile_t *p, const pf_func_t *f);
 pf_func_t *profile_func_w(profile_t *p, uint32_t i);

@@ -37,6 +37,20 @@ const char *wire_query_sort(const Ulma__Wire__Query *q, wire_answer_t *w);
 /* A function row of `p`. */
 void wire_row(wire_arena_t *a, Ulma__Wire__Row *row, const profile_t *p, uint32_t func);
 
+/* One process's value of a function (for spreads over ranks). */
+typedef struct wire_rank_value {
+    int32_t rank, pid;
+    const char *node;
+    uint64_t ncalls;
+    int64_t tottime_ns, cumtime_ns; /* open part included */
+} wire_rank_value_t;
+
+/* The spread of cumtime over `n` processes into the row: nranks, min,
+ * max, mean, standard deviation, the slowest (highest cumtime; ties: the
+ * lowest rank). */
+void wire_row_spread(wire_arena_t *a, Ulma__Wire__Row *row, const wire_rank_value_t *v,
+                     uint32_t n);
+
 /* TOP: the table, sorted, rows whose standard name contains `filter`
  * (NULL or "": all), from `offset`, at most `limit`. Returns the rows it
  * wrote, in order, as function indices (array in the arena) so a caller

@@ -1,0 +1,43 @@
+/*
+ * uplink.h - the node agent's connection to the collector (--collector):
+ * a ZeroMQ DEALER that connects (and reconnects, with back-off) to the
+ * collector's ROUTER; every --report-interval a report of this node's
+ * processes (report.proto: changes since the last report, a snapshot every
+ * --snapshot-every reports or when asked); the collector's messages:
+ * snapshot requests, control requests (answered with a ControlAck once
+ * the processes applied them), forwarded queries (answered like the
+ * agent's own protobuf queries).
+ *
+ * Never blocks: a report the socket cannot take now is folded into the
+ * next (counted as unsent), so the agent keeps profiling and answering
+ * local queries whether or not a collector is there.
+ */
+#ifndef AGENT_UPLINK_H
+#define AGENT_UPLINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire/wire.h"
+
+typedef struct agent agent_t;
+typedef struct aproc aproc_t;
+typedef struct uplink uplink_t;
+
+/* Connect to `endpoint` on context `zctx`. NULL with a message in err.
+ * Caller owns the return value. */
+uplink_t *uplink_new(agent_t *a, void *zctx, const char *endpoint, char *err, size_t errlen);
+void uplink_destroy(uplink_t **u_p);
+/* The socket, for zmq_poll. */
+void *uplink_socket(const uplink_t *u);
+
+/* The report duty: sends a report if one is due at `now` (monotonic ns). */
+void uplink_tick(uplink_t *u, uint64_t now);
+/* Handle what the collector sent (never blocks). */
+void uplink_serve(uplink_t *u);
+/* The agent forgets `p`: the next report says it is gone. NULL-safe. */
+void uplink_forget(uplink_t *u, const aproc_t *p);
+/* Send a control acknowledgement. NULL-safe. */
+void uplink_ack(uplink_t *u, const Ulma__Wire__ControlAck *ack);
+
+#endif /* AGENT_UPLINK_H */
