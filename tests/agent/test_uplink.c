@@ -6,7 +6,10 @@
  * applied and acknowledged; a forwarded query is answered; processes the
  * agent forgets are reported gone; an agent that cannot send (no
  * collector yet) folds its reports into the next one. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <zmq.h>
 
 #include "synth.h"
@@ -161,9 +164,22 @@ static uint32_t name_index(const char *std)
     return UINT32_MAX;
 }
 
+static pid_t kids[2], agent;
+
+/* A failed CHECK exits: take the processes we started with us. */
+static void kill_all(void)
+{
+    for (int i = 0; i < 2; i++)
+        if (kids[i] > 0)
+            kill(kids[i], SIGKILL);
+    if (agent > 0)
+        kill(agent, SIGKILL);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    atexit(kill_all);
     make_tmpdir(dir, sizeof(dir), "uplink");
     zctx = zmq_ctx_new();
     router = zmq_socket(zctx, ZMQ_ROUTER);
@@ -171,22 +187,35 @@ int main(void)
     zmq_setsockopt(router, ZMQ_RCVTIMEO, &t, sizeof(t));
     zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof(zero));
     /* a free port, chosen now and bound only later: the agent starts first,
-     * with no collector there (its reports are folded, nothing is lost) */
-    CHECK(zmq_bind(router, "tcp://127.0.0.1:*") == 0);
+     * with no collector there (its reports are folded, nothing is lost).
+     * Outside the ephemeral range, so that the agent's own reconnecting
+     * socket can never take it (a TCP self-connection). */
     char ep[256];
-    size_t epl = sizeof(ep);
-    CHECK(zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, ep, &epl) == 0);
-    CHECK(zmq_unbind(router, ep) == 0);
+    srand((unsigned)getpid());
+    for (int i = 0;; i++) {
+        CHECK(i < 100);
+        int port = 20000 + rand() % 10000;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        int ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        close(fd);
+        if (ok) {
+            snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
+            break;
+        }
+    }
 
     /* two synthetic ranks of job42 that stay alive and apply control */
-    pid_t kids[2];
     for (int i = 0; i < 2; i++) {
         kids[i] = fork();
         CHECK(kids[i] >= 0);
         if (kids[i] == 0)
             synth_process(dir, 0, SYNTH_SERVE, 100 * (uint32_t)(i + 1), 30000);
     }
-    pid_t agent = fork();
+    agent = fork();
     CHECK(agent >= 0);
     if (agent == 0) {
         execl(AGENT_BIN, AGENT_BIN, "--dir", dir, "--scan-ms", "50", "--cron-ms", "10",
@@ -195,7 +224,15 @@ int main(void)
         _exit(127);
     }
     usleep(600000); /* several report intervals without a collector */
-    CHECK(zmq_bind(router, ep) == 0);
+    int bound = -1; /* the unbind completes in ZeroMQ's own thread: try again */
+    for (int i = 0; i < 200 && bound != 0; i++) {
+        bound = zmq_bind(router, ep);
+        if (bound != 0)
+            usleep(10000);
+    }
+    if (bound != 0)
+        fprintf(stderr, "bind %s: %s\n", ep, zmq_strerror(zmq_errno()));
+    CHECK(bound == 0);
 
     /* 1. the first report: a snapshot with the whole dictionary */
     Ulma__Wire__AgentMsg *m = next_of(ULMA__WIRE__AGENT_MSG__BODY_REPORT);
@@ -334,6 +371,7 @@ int main(void)
     CHECK(kill(agent, SIGTERM) == 0);
     int st;
     CHECK(waitpid(agent, &st, 0) == agent && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    agent = kids[0] = kids[1] = 0;
     zmq_close(router);
     zmq_ctx_term(zctx);
     rm_tree(dir);
