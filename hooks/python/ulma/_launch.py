@@ -179,32 +179,31 @@ def parse(argv):
         i += 1
     if o.mode not in ("fast", "full"):
         raise UsageError("--mode must be fast or full")
+    if o.no_agent and (o.output or o.json or o.sort or o.exports):
+        raise UsageError("--no-agent prints no table and writes no file: drop -o, -s, --json, "
+                         "--collapsed, --speedscope, --pprof and --svg, or --no-agent")
     if o.script is None and o.module is None:
         raise UsageError("no script or -m module given")
     return o
 
 
 class Session:
-    """One profiled process: agent, segment, hooks, and the end of it all."""
+    """One profiled process: segment, hooks, and the end of it all.
 
-    def __init__(self, mode, directory, sort=None, output=None, json_file=None, objects=False,
-                 blocking=False, off=False, no_agent=False, exe=None, exports=None,
-                 deferred=False):
+    `reader`: the pid of the agent the segment is reserved for (0: any
+    node agent). `agent`: a private agent process this process started and
+    waits for at exit (the ULMA_MODE path), or None."""
+
+    def __init__(self, mode, directory, reader=0, objects=False, blocking=False, off=False,
+                 exe=None, deferred=False, agent=None):
         self.owner = os.getpid()
-        self.agent = None
+        self.agent = agent
         self.interrupted = False
         self.directory = directory
         os.environ["ULMA_DIR"] = directory  # the runtime and our children agree
-        reader = _inherited_agent()
-        if reader == 0 and not no_agent and (
-                output or json_file or sort or exports
-                or not _agent.node_agent_running(directory)):
-            self.agent = _agent.spawn_private(directory, self.owner, sort, output, json_file,
-                                              exports)
-            if self.agent is not None:
-                reader = self.agent.pid
-                # children (fork, spawn) report to the same agent
-                os.environ["ULMA_AGENT_PID"] = str(reader)
+        if reader:
+            # children (fork, spawn) report to the same agent
+            os.environ["ULMA_AGENT_PID"] = str(reader)
         m = ulma.MODES[mode]
         control = ((0 if off else m) | (_ulma.CTL_OBJECTS if objects else 0)
                    | (_ulma.CTL_BLOCKING if blocking else 0))
@@ -220,8 +219,6 @@ class Session:
             _ulma.set_mode(self.mode, 1 if self.blocking else 0)
             if self.objects:
                 _ulma.set_objects(True)
-
-
 
     def finish(self):
         """At exit: hooks off, segment exited, output flushed, agent done."""
@@ -293,7 +290,19 @@ def _prepare_script(path):
     mod.__loader__ = SourceFileLoader("__main__", full)
     sys.argv[:] = [path]
     sys.path[0] = os.path.dirname(os.path.realpath(path))
-    return compile(source, full, "exec", dont_inherit=True), mod
+    try:
+        code = compile(source, full, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as e:
+        return _compile_error(e)
+    return code, mod
+
+
+def _compile_error(e):
+    """A script that does not compile: the message python3 prints (no
+    frames of ours), and its status."""
+    e.__traceback__ = None  # our compile() call, which python3 does not show
+    sys.excepthook(type(e), e, None)
+    return 1
 
 
 def _prepare_module(name):
@@ -304,6 +313,8 @@ def _prepare_module(name):
     except runpy._Error as e:
         sys.stderr.write("%s: %s\n" % (sys.executable, e))
         return 1
+    except (SyntaxError, ValueError) as e:
+        return _compile_error(e)
     mod = _main_module()
     mod.__dict__.update(__file__=spec.origin, __cached__=spec.cached, __loader__=spec.loader,
                         __package__=spec.parent, __spec__=spec)
@@ -368,6 +379,56 @@ def preload_mpi():
                          % (lib, e))
 
 
+def _needs_private_agent(o, directory):
+    """A private agent is started for the program unless told not to, or a
+    node agent runs and no output (table or file) is asked for."""
+    if o.no_agent or _inherited_agent():
+        return False
+    return bool(o.output or o.json or o.sort or o.exports
+                or not _agent.node_agent_running(directory))
+
+
+def _fork_under_agent(o, directory, agent):
+    """The launcher's protocol with its private agent (--go-fd,
+    --wait-child). Fork; the parent executes the agent, which keeps this
+    pid (the one the shell or mpirun waits for), checks its options, writes
+    one byte on the pipe, drains, reports and exits with the child's status.
+    The child waits for that byte and returns to run the program; end of
+    file means the agent refused (its message said why): the child leaves
+    without running anything. Returns in the child only (with the agent's
+    pid); None if the agent could not be executed (the program then runs
+    here without one)."""
+    for f in (sys.stdout, sys.stderr):
+        f.flush()
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(wfd)
+        try:
+            go = os.read(rfd, 1)
+        except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+            go = b""
+        os.close(rfd)
+        if not go:
+            os._exit(2)
+        return os.getppid()
+    os.close(rfd)
+    os.set_inheritable(wfd, True)
+    cmd = _agent.private_command(directory, pid, o.sort, o.output, o.json, o.exports,
+                                 go_fd=wfd, wait_child=True, no_table=bool(o.output))
+    cmd[0] = agent
+    try:
+        os.execve(agent, cmd, _agent.agent_env())
+    except OSError as e:
+        sys.stderr.write("ulma: warning: cannot start %s: %s; profiling without an agent\n"
+                         % (agent, e))
+    os.close(wfd)  # the child leaves on end of file
+    os.waitpid(pid, 0)
+    return None
+
+
 def main(argv):
     try:
         o = parse(argv)
@@ -386,21 +447,40 @@ def main(argv):
         return prep
     code, mod = prep
     sys.argv.extend(o.args)
-    session = Session(o.mode, directory, o.sort, o.output, o.json, o.objects, o.blocking,
-                      o.off, o.no_agent, exe=exe, exports=o.exports, deferred=True)
+    reader = _inherited_agent()
+    if _needs_private_agent(o, directory):
+        agent = _agent.find_agent(directory)
+        if agent is not None:
+            reader = _fork_under_agent(o, directory, agent) or 0
+    session = Session(o.mode, directory, reader, o.objects, o.blocking, o.off, exe=exe,
+                      deferred=True)
     return _run(code, mod, session)
 
 
 def autostart(mode):
-    """ULMA_MODE at interpreter start (see _autostart.py)."""
+    """ULMA_MODE at interpreter start (see _autostart.py). The program
+    started without the launcher, so nothing waits for the agent but this
+    process's own exit: a private agent is started beside it (in its own
+    session) and waited for at exit. An os._exit() or a kill skips that
+    wait: the agent still reports, but after the process ended (and after
+    the shell's prompt is back)."""
     mode = mode.strip().lower()
     if mode not in ulma.MODES:
         raise ValueError("ULMA_MODE=%r: use fast, full or off" % mode)
     preload_mpi()
     os.environ["ULMA_AUTOSTARTED"] = str(os.getpid())
     env = os.environ.get
-    Session("fast" if mode == "off" else mode, env("ULMA_DIR") or "/dev/shm",
-            env("ULMA_SORT") or None, env("ULMA_OUTPUT") or None, env("ULMA_JSON") or None,
-            blocking=env("ULMA_BLOCKING") == "1", off=(mode == "off"),
-            no_agent=env("ULMA_NO_AGENT") == "1",
-            exe=None)
+    directory = env("ULMA_DIR") or "/dev/shm"
+    output, json_file, sort = env("ULMA_OUTPUT") or None, env("ULMA_JSON") or None, \
+        env("ULMA_SORT") or None
+    reader, proc = _inherited_agent(), None
+    if not reader and env("ULMA_NO_AGENT") != "1" and (
+            output or json_file or sort or not _agent.node_agent_running(directory)):
+        proc = _agent.spawn_private(directory, os.getpid(), sort, output, json_file,
+                                    no_table=bool(output))
+        if proc is False:
+            return  # the agent refused (bad option, said why): run unprofiled
+        if proc is not None:
+            reader = proc.pid
+    Session("fast" if mode == "off" else mode, directory, reader,
+            blocking=env("ULMA_BLOCKING") == "1", off=(mode == "off"), exe=None, agent=proc)
