@@ -14,6 +14,7 @@
 
 #define MAX_LIMIT 100000u
 #define DEFAULT_LIMIT 50u
+#define MAX_CANDIDATES 50u /* listed in an "ambiguous name" answer */
 
 static int fail(agent_t *a, sbuf_t *ans, const char *msg)
 {
@@ -178,10 +179,30 @@ static int cmd_edges(agent_t *a, const jreq_t *q, sbuf_t *ans, int callees)
     if (!fn)
         return fail(a, ans, "func: missing (a name, or file:line(name) as in the table)");
     rep_t *r = rep_new(p->prof);
-    uint32_t row = rep_find(r, fn);
+    uint32_t cand[MAX_CANDIDATES], ncand = 0;
+    uint32_t row = rep_find_all(r, fn, cand, MAX_CANDIDATES, &ncand);
     if (row == UINT32_MAX) {
         rep_destroy(&r);
         return fail(a, ans, "func: no such function in this process");
+    }
+    if (row == REP_AMBIGUOUS) {
+        /* never pick one: say which, so that the caller can name one */
+        a->bad_requests++;
+        sbuf_printf(ans, "{\"ok\":false,\"error\":");
+        sbuf_t msg = {0};
+        sbuf_printf(&msg, "func: ambiguous name '%s': %u functions match; name one as "
+                          "file:line(name)", fn, ncand);
+        sbuf_json_str(ans, msg.data, msg.len);
+        sbuf_free(&msg);
+        sbuf_adds(ans, ",\"candidates\":[");
+        for (uint32_t i = 0; i < ncand && i < MAX_CANDIDATES; i++) {
+            if (i)
+                sbuf_addc(ans, ',');
+            sbuf_json_str(ans, r->rows[cand[i]].std, strlen(r->rows[cand[i]].std));
+        }
+        sbuf_printf(ans, "],\"total_candidates\":%u}", ncand);
+        rep_destroy(&r);
+        return 0;
     }
     sbuf_adds(ans, "{\"ok\":true,\"function\":");
     rep_row_json(r, &r->rows[row], ans);

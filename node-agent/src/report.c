@@ -425,19 +425,36 @@ void rep_edges_json(const rep_t *r, uint32_t row, int callees, uint32_t limit, s
     free(acc);
 }
 
-uint32_t rep_find(const rep_t *r, const char *what)
+uint32_t rep_find_all(const rep_t *r, const char *what, uint32_t *cand, uint32_t max,
+                      uint32_t *nmatch)
 {
-    for (uint32_t i = 0; i < r->n; i++)
-        if (strcmp(r->rows[i].std, what) == 0)
-            return i;
+    uint32_t found = UINT32_MAX, n_found = 0;
+    for (uint32_t i = 0; i < r->n; i++) {
+        if (strcmp(r->rows[i].std, what) == 0) {
+            found = i; /* std strings are unique: rows merge equal labels */
+            n_found = 1;
+            if (cand && max)
+                cand[0] = i;
+            break;
+        }
+    }
+    /* a qualified or bare name: every row it names, so that two functions
+     * of one name are reported, never one of them picked */
     size_t n = strlen(what);
-    for (uint32_t i = 0; i < r->n; i++)
-        if (r->rows[i].lab.qualname_len == n && memcmp(r->rows[i].lab.qualname, what, n) == 0)
-            return i;
-    for (uint32_t i = 0; i < r->n; i++)
-        if (r->rows[i].lab.name_len == n && memcmp(r->rows[i].lab.name, what, n) == 0)
-            return i;
-    return UINT32_MAX;
+    uint32_t by_std = n_found;
+    for (uint32_t i = 0; !by_std && i < r->n; i++) {
+        const prof_label_t *l = &r->rows[i].lab;
+        if ((l->qualname_len == n && memcmp(l->qualname, what, n) == 0) ||
+            (l->name_len == n && memcmp(l->name, what, n) == 0)) {
+            found = i;
+            if (cand && n_found < max)
+                cand[n_found] = i;
+            n_found++;
+        }
+    }
+    if (nmatch)
+        *nmatch = n_found;
+    return n_found > 1 ? REP_AMBIGUOUS : found;
 }
 
 /* ---- pstats ------------------------------------------------------------------- */

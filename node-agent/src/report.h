@@ -66,8 +66,18 @@ void rep_pstats(const rep_t *r, sbuf_t *out);
  * 0 = all), each with the edge's ncalls, pcalls, tottime, cumtime. */
 void rep_edges_json(const rep_t *r, uint32_t row, int callees, uint32_t limit, sbuf_t *out);
 
-/* Row whose std string, or "file:line(name)", or bare name equals `what`;
- * UINT32_MAX if none. */
-uint32_t rep_find(const rep_t *r, const char *what);
+/* The row `what` names: its std string ("file:line(name)", as in the
+ * table), else the one row whose qualified name or bare name (co_name) is
+ * `what`. Returns the row, UINT32_MAX if none, or REP_AMBIGUOUS if the
+ * name fits several rows. The rows that fit go into `cand` (at most `max`
+ * of them, in row order; `cand` may be NULL) and their number into
+ * *nmatch (may be NULL). */
+#define REP_AMBIGUOUS (UINT32_MAX - 1)
+uint32_t rep_find_all(const rep_t *r, const char *what, uint32_t *cand, uint32_t max,
+                      uint32_t *nmatch);
+static inline uint32_t rep_find(const rep_t *r, const char *what)
+{
+    return rep_find_all(r, what, NULL, 0, NULL);
+}
 
 #endif /* AGENT_REPORT_H */

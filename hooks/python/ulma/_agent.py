@@ -20,7 +20,6 @@ and the program waits for it at exit.
 """
 import fcntl
 import os
-import subprocess
 import sys
 
 LOCK_NAME = "ulma-agent.lock"
@@ -130,6 +129,8 @@ def spawn_private(directory, owner_pid, sort=None, output=None, json_file=None, 
     """Start a private agent beside this process and wait until it is ready
     (its go byte). Returns the process; None (after a warning) if there is
     no agent; False if the agent refused its options (it said why)."""
+    import subprocess  # here: the launcher's path does not need it
+
     if find_agent(directory) is None:
         return None
     rfd, wfd = os.pipe()
@@ -159,6 +160,8 @@ def spawn_private(directory, owner_pid, sort=None, output=None, json_file=None, 
 
 def wait(proc, timeout=WAIT_SECONDS):
     """Wait for the private agent to finish; give up after `timeout` s."""
+    import subprocess
+
     if proc is None:
         return None
     try:
