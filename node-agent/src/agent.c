@@ -803,8 +803,9 @@ static void on_child_end(agent_t *a)
 }
 
 /* --wait-child: read the signalfd. SIGCHLD reaps; the others go on to the
- * child, except a SIGINT or SIGQUIT from the terminal (si_code not
- * SI_USER/SI_QUEUE): the child, in the same process group, has its own. */
+ * child, except a SIGINT, SIGQUIT or SIGHUP the terminal sent (si_code not
+ * SI_USER/SI_QUEUE): it went to the whole foreground process group, and
+ * the child has its own. */
 static void take_signals(agent_t *a)
 {
     struct signalfd_siginfo si;
@@ -823,7 +824,7 @@ static void take_signals(agent_t *a)
             continue;
         }
         int from_process = si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE;
-        if ((sig == SIGINT || sig == SIGQUIT) && !from_process)
+        if ((sig == SIGINT || sig == SIGQUIT || sig == SIGHUP) && !from_process)
             continue;
         if (!a->child_done)
             kill(a->cfg.private_pid, sig);

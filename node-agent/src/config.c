@@ -63,8 +63,8 @@ static const opt_t opts[] = {
      "executed the agent in its own process): the agent learns of the child's end at once "
      "(SIGCHLD), reports, and exits with the child's exit status; a child killed by a "
      "signal makes the agent kill itself with the same signal after the report. SIGTERM, "
-     "SIGHUP, SIGUSR1 and SIGUSR2 sent to the agent are passed on to the child, and so are "
-     "SIGINT and SIGQUIT when a process sent them (the terminal's reach the child directly, "
+     "SIGUSR1 and SIGUSR2 sent to the agent are passed on to the child, and so are SIGINT, "
+     "SIGQUIT and SIGHUP when a process sent them (the terminal's reach the child directly, "
      "through the process group). A usage error kills the child, which was waiting for "
      "--go-fd's byte and ran nothing. With --wait-child, a file that cannot be written at "
      "the end makes the exit status 1 when the child's was 0."},

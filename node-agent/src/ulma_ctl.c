@@ -454,7 +454,8 @@ static void usage(FILE *out)
             "    costs --timeout.\n\n"
             "COMMANDS\n");
     for (size_t i = 0; i < NCOMMANDS; i++) {
-        fprintf(out, "    %s %s\n", commands[i].name, commands[i].args);
+        fprintf(out, "    %s%s%s\n", commands[i].name, commands[i].args[0] ? " " : "",
+                commands[i].args);
         opts_wrap(out, commands[i].help, 8, 80);
     }
     fprintf(out, "\nOPTIONS\n");

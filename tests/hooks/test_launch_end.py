@@ -11,6 +11,7 @@ and nothing is to be printed."""
 import fcntl
 import os
 import pstats
+import pty
 import signal
 import subprocess
 import tempfile
@@ -107,6 +108,35 @@ with H.SegDir("launch-end") as d:
         H.check(lines[0].startswith("pid ") and int(lines[0].split()[3]) == p.pid,
                 "%s: the program is the launcher's child: %r" % (sig.name, lines[0]))
         no_segments(d, sig.name)
+
+    # Ctrl-C on the terminal: the program gets it from the process group
+    # (the agent does not pass on a terminal's SIGINT: one KeyboardInterrupt)
+    flag = os.path.join(d.path, "started")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(d.path)
+        os.execve(H.PYTHON, [H.PYTHON, "-m", "ulma", PROG, "wait", flag], d.env())
+    for _ in range(3000):
+        if os.path.exists(flag):
+            break
+        time.sleep(0.01)
+    os.write(fd, b"\x03")
+    out = b""
+    while True:
+        try:
+            b = os.read(fd, 4096)
+        except OSError:
+            break
+        if not b:
+            break
+        out += b
+    _, st = os.waitpid(pid, 0)
+    out = out.decode(errors="replace")
+    H.check(os.waitstatus_to_exitcode(st) == -signal.SIGINT and out.count("KeyboardInterrupt") == 1
+            and TABLE in out, "terminal Ctrl-C: one KeyboardInterrupt, the report, death by "
+            "SIGINT (%d): %r" % (os.waitstatus_to_exitcode(st), out[-600:]))
+    os.unlink(flag)
+    no_segments(d, "Ctrl-C")
 
     # a file that cannot be written at the end: table printed, status 1
     target = os.path.join(d.path, "late.json")

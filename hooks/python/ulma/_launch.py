@@ -28,10 +28,27 @@ DESCRIPTION
     it on another CPU and builds the cProfile-compatible top table.
 
     If no node agent runs (one holds an exclusive lock on
-    <dir>/ulma-agent.lock), or if -o, --json or -s is given, a private agent
-    is started for this program: it prints the table on standard output
-    when the program ends and writes the files asked for. Without --no-agent
-    and with no ulma-agent installed, the program still runs profiled and a
+    <dir>/ulma-agent.lock), or if -o, --json, -s or an export option is
+    given, the program gets a private agent. Every option is checked first,
+    and the script compiled (a usage error, an unknown or ambiguous sort key,
+    an output file whose directory does not exist or is not writable: exit 2,
+    nothing runs; a syntax error: python3's message and status). Then the
+    launcher forks: the program runs in the child, in the interpreter already
+    started, and the launcher's own process becomes the agent (ulma-agent
+    --private CHILD --wait-child), so that the pid the shell or mpirun waits
+    for ends only after the report: the table is printed when the program
+    ends, whatever the way (return, sys.exit, an uncaught exception,
+    os._exit, a signal), then the files are written. Signals sent to that
+    pid (SIGTERM, SIGUSR1, SIGUSR2; SIGINT, SIGQUIT, SIGHUP when sent with
+    kill) are passed on to the program; Ctrl-C on the terminal reaches the
+    program directly. A SIGKILL cannot be passed on: it ends the agent, and
+    the program runs on unreported. Processes the program forks or spawns are reported by
+    the same agent, each with its own table. Seen from the program, the only
+    difference is os.getppid(), the agent's pid.
+
+    With a node agent running and nothing to print or write, the program
+    runs in the launcher's own process, and the node agent profiles it.
+    With no ulma-agent installed, the program still runs profiled and a
     warning says that nothing will be printed.
 
     Under MPI: mpirun -np 4 python3 -m ulma app.py. Without changing the
@@ -46,13 +63,17 @@ OPTIONS
         functions (builtins, extension methods), named as cProfile names
         them. Slower: CPython 3.11 makes a frame object for every call.
     -o FILE
-        Write pstats data to FILE (readable with pstats.Stats).
+        Write pstats data to FILE (readable with pstats.Stats). As with
+        python3 -m cProfile, no table is printed then (-s included).
     --json FILE
-        Write the table as JSON to FILE.
+        Write the whole profile as JSON to FILE (schema: node-agent/README.md).
     -s KEY
-        Sort the printed table by KEY (pstats names: cumulative, tottime,
-        calls, ncalls, name, filename, ...).
-        FILE names may contain {rank} and {pid}, expanded by the agent.
+        Sort the printed table by KEY: calls, cumulative, cumtime,
+        filename, line, module, name, ncalls, nfl, pcalls, stdname
+        (default), time, tottime, or a unique prefix of one of them.
+        FILE names may contain {rank} and {pid}, expanded by the agent; a
+        process forked by the program gets .<pid> appended to a name
+        without {pid}.
     --collapsed FILE, --speedscope FILE, --pprof FILE, --svg FILE
         Also write the call paths as collapsed stacks (flame graph text),
         a speedscope JSON file, a gzipped pprof profile, or a standalone
@@ -70,7 +91,9 @@ OPTIONS
         Load the hooks but leave them off: the program runs at full speed
         until an agent switches profiling on through the control word.
     --no-agent
-        Never start an agent; the segment is left for a node agent.
+        Never start an agent: no fork, the program runs in this process and
+        its segment is left for a node agent. Prints no table and writes no
+        file, so -o, -s, --json and the export options are usage errors.
     --dir DIR
         Segment directory (default: $ULMA_DIR, else /dev/shm).
     -h, --help
@@ -82,7 +105,11 @@ ENVIRONMENT
     ULMA_MODE     fast|full|off: with ulma-autostart.pth installed, turns the
                   hooks on at interpreter start without `-m ulma`; then also
                   ULMA_OUTPUT=FILE (as -o), ULMA_JSON=FILE (as --json),
-                  ULMA_SORT=KEY (as -s), ULMA_BLOCKING=1, ULMA_NO_AGENT=1
+                  ULMA_SORT=KEY (as -s), ULMA_BLOCKING=1, ULMA_NO_AGENT=1.
+                  Its private agent runs beside the program, which waits
+                  for it at exit; a bad option only warns (the program runs
+                  unprofiled). An os._exit() or a kill skips that wait: the
+                  report still comes, but after the program ended.
     ULMA_SLOTS, ULMA_RING_SIZE
                   threads per process and bytes per thread ring
     ULMA_NO_MPI_PRELOAD=1
@@ -93,7 +120,12 @@ ENVIRONMENT
 
 EXIT STATUS
     The program's own: 0, its SystemExit code, 1 after an uncaught
-    exception; 2 for a usage error of this launcher or a missing script.
+    exception or a syntax error, its os._exit() code, or the signal that
+    killed it (re-raised once the report is out, so the shell sees the same
+    death); 2 for a usage error of this launcher (nothing runs) or a missing
+    script. 1 when the program ended with 0 but a file could not be
+    written at the end (the table is printed all the same, the message says
+    which file).
 
 EXAMPLES
     python3 -m ulma -s cumulative app.py --size 10
@@ -479,7 +511,9 @@ def autostart(mode):
         proc = _agent.spawn_private(directory, os.getpid(), sort, output, json_file,
                                     no_table=bool(output))
         if proc is False:
-            return  # the agent refused (bad option, said why): run unprofiled
+            # the agent refused (a bad option; it said which): no segment
+            sys.stderr.write("ulma: autostart: running without profiling\n")
+            return
         if proc is not None:
             reader = proc.pid
     Session("fast" if mode == "off" else mode, directory, reader,
