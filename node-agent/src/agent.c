@@ -828,6 +828,8 @@ static void take_signals(agent_t *a)
             continue;
         if (!a->child_done)
             kill(a->cfg.private_pid, sig);
+        else if (sig != SIGUSR1 && sig != SIGUSR2)
+            a->stop = 1; /* only descendants left: report what we have */
     }
 }
 

@@ -43,6 +43,11 @@ with H.SegDir("launch-end") as d:
         H.check("ulma-agent:" in r.stderr and args[1] in r.stderr,
                 "%s: said why: %r" % (what, r.stderr))
         no_segments(d, what)
+    for opts in ([], ["--no-agent"]):
+        r = launch(d, opts + ["--dir", "/nonexistent", PROG, "ok"])
+        H.check(r.returncode == 2 and "pid" not in r.stdout and "Traceback" not in r.stderr
+                and "/nonexistent" in r.stderr, "--dir missing %s: usage error %r"
+                % (opts, r.stderr))
     r = launch(d, ["--no-agent", "-o", "x.pstats", PROG, "ok"])
     H.check(r.returncode == 2 and "--no-agent" in r.stderr, "--no-agent with -o: usage error")
 

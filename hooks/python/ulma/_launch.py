@@ -469,6 +469,10 @@ def main(argv):
         return 2
     preload_mpi()
     directory = o.dir or os.environ.get("ULMA_DIR") or "/dev/shm"
+    if not os.path.isdir(directory):
+        sys.stderr.write(USAGE + "python3 -m ulma: error: segment directory %s is not a directory "
+                         "(--dir, $ULMA_DIR)\n" % directory)
+        return 2
     if o.script is not None:
         prep = _prepare_script(o.script)
         exe = o.script
