@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,9 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -435,7 +438,9 @@ static void agent_cron(agent_t *a, uint64_t now)
     control_check(a, 0);
     if (a->up)
         uplink_tick(a->up, now);
-    if (a->private_mode && !a->root_seen && !pid_alive(a->cfg.private_pid)) {
+    /* (--wait-child learns of it from SIGCHLD: see on_child_end) */
+    if (a->private_mode && !a->cfg.wait_child && !a->root_seen &&
+        !pid_alive(a->cfg.private_pid)) {
         if (!a->root_gone_ns) {
             a->root_gone_ns = now; /* one more scan: it may have just been renamed in */
             a->next_scan_ns = 0;
@@ -551,6 +556,49 @@ static void serve(agent_t *a)
 
 /* ---- life cycle ----------------------------------------------------------------- */
 
+/* --wait-child: the signals the agent takes through its signalfd: the
+ * child's end, and those it passes on to the child. */
+static const int child_signals[] = {SIGCHLD, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGINT};
+#define NCHILD_SIGNALS (sizeof(child_signals) / sizeof(child_signals[0]))
+
+static int watch_child(agent_t *a, char *err, size_t errlen)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < NCHILD_SIGNALS; i++) {
+        sigaddset(&set, child_signals[i]);
+        signal(child_signals[i], SIG_DFL); /* an ignored signal is lost even when blocked */
+    }
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
+        (a->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+        snprintf(err, errlen, "signalfd: %s", strerror(errno));
+        return -1;
+    }
+    /* blocked before this check: an end between the two is in the signalfd */
+    int st;
+    pid_t r = waitpid(a->cfg.private_pid, &st, WNOHANG);
+    if (r < 0) {
+        snprintf(err, errlen, "--wait-child: process %d is not a child of this agent",
+                 a->cfg.private_pid);
+        return -1;
+    }
+    if (r == a->cfg.private_pid) {
+        a->child_done = 1;
+        a->child_status = st;
+    }
+    return 0;
+}
+
+void agent_abort_child(const agent_config_t *cfg)
+{
+    if (!cfg->wait_child || cfg->private_pid <= 0)
+        return;
+    if (kill(cfg->private_pid, SIGKILL) == 0)
+        waitpid(cfg->private_pid, NULL, 0);
+}
+
+int agent_exit_signal(const agent_t *a) { return a->exit_signal; }
+
 static int take_lock(agent_t *a, char *err, size_t errlen)
 {
     char path[AGENT_PATH_MAX + 32];
@@ -625,6 +673,7 @@ agent_t *agent_new(const agent_config_t *cfg, char *err, size_t errlen)
     a->cfg = *cfg;
     a->lock_fd = -1;
     a->inotify_fd = -1;
+    a->sig_fd = -1;
     a->self = getpid();
     a->private_mode = cfg->private_pid != 0;
     a->start_ns = now_ns();
@@ -642,6 +691,8 @@ agent_t *agent_new(const agent_config_t *cfg, char *err, size_t errlen)
         a->inotify_fd = -1; /* the periodic scan still finds everything */
     }
     if (open_endpoint(a, err, errlen) != 0)
+        goto fail;
+    if (cfg->wait_child && watch_child(a, err, errlen) != 0)
         goto fail;
     if (cfg->node[0]) {
         snprintf(a->node_name, sizeof(a->node_name), "%s", cfg->node);
@@ -687,6 +738,8 @@ void agent_destroy(agent_t **a_p)
         unlink(a->ipc_path);
     if (a->inotify_fd >= 0)
         close(a->inotify_fd);
+    if (a->sig_fd >= 0)
+        close(a->sig_fd);
     if (a->lock_fd >= 0)
         close(a->lock_fd);
     free(a);
@@ -698,10 +751,13 @@ void agent_stop(agent_t *a) { a->stop = 1; }
 const char *agent_node_name(const agent_t *a) { return a->node_name; }
 
 /* Private mode is done once PID was seen, and every process we hold is
- * finished. */
+ * finished; with --wait-child, once the child was reaped too (its
+ * segment says exited before the interpreter's last steps, which can
+ * matter: mpi4py finalizes MPI after that, and the MPI launcher watches
+ * our pid). */
 static int private_done(agent_t *a)
 {
-    if (!a->root_seen)
+    if (!a->root_seen || (a->cfg.wait_child && !a->child_done))
         return 0;
     for (aproc_t *p = a->procs; p; p = p->next)
         if (!p->finished)
@@ -776,17 +832,115 @@ static void private_probe(agent_t *a)
     }
 }
 
+/* --wait-child: the child was reaped. Its segment's writer is gone (an
+ * os._exit or a kill leaves it LIVE): the next empty drain finishes it.
+ * No segment at all after a last look: nothing to report. */
+static void on_child_end(agent_t *a)
+{
+    if (!a->root_seen)
+        agent_scan(a);
+    for (aproc_t *p = a->procs; p; p = p->next)
+        if (p->info.pid == a->cfg.private_pid && !p->finished)
+            p->writer_gone = 1;
+    if (!a->root_seen) {
+        fprintf(stderr,
+                "ulma-agent: process %d ended without creating a segment in %s: "
+                "nothing to report\n",
+                a->cfg.private_pid, a->cfg.dir);
+        a->stop = 3;
+    }
+}
+
+/* --wait-child: read the signalfd. SIGCHLD reaps; the others go on to the
+ * child, except a SIGINT, SIGQUIT or SIGHUP the terminal sent (si_code not
+ * SI_USER/SI_QUEUE): it went to the whole foreground process group, and
+ * the child has its own. */
+static void take_signals(agent_t *a)
+{
+    struct signalfd_siginfo si;
+    while (read(a->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        int sig = (int)si.ssi_signo;
+        if (sig == SIGCHLD) {
+            int st;
+            pid_t r;
+            while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
+                if (r == a->cfg.private_pid && !a->child_done) {
+                    a->child_done = 1;
+                    a->child_status = st;
+                    on_child_end(a);
+                }
+            }
+            continue;
+        }
+        int from_process = si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE;
+        if ((sig == SIGINT || sig == SIGQUIT || sig == SIGHUP) && !from_process)
+            continue;
+        if (!a->child_done)
+            kill(a->cfg.private_pid, sig);
+        else if (sig != SIGUSR1 && sig != SIGUSR2)
+            a->stop = 1; /* only descendants left: report what we have */
+    }
+}
+
+/* --wait-child: the exit status, as the child's own; sets exit_signal for
+ * a child killed by a signal. `report_rc` is private_report's. */
+static int child_exit_status(agent_t *a, int report_rc)
+{
+    int st = a->child_status;
+    if (WIFSIGNALED(st)) {
+        a->exit_signal = WTERMSIG(st);
+        return 128 + WTERMSIG(st);
+    }
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    return code == 0 && report_rc != 0 ? 1 : code;
+}
+
+/* Sleep at most `us` microseconds, waking for inotify or a signal. */
+static void idle_wait(agent_t *a, long us)
+{
+    struct pollfd pfd[2];
+    nfds_t n = 0;
+    if (a->inotify_fd >= 0)
+        pfd[n++] = (struct pollfd){a->inotify_fd, POLLIN, 0};
+    if (a->sig_fd >= 0)
+        pfd[n++] = (struct pollfd){a->sig_fd, POLLIN, 0};
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    if (ppoll(pfd, n, &ts, NULL) > 0 && a->inotify_fd >= 0 && (pfd[0].revents & POLLIN))
+        read_inotify(a);
+}
+
 int agent_run(agent_t *a)
 {
+    if (a->cfg.go_fd >= 0) {
+        /* every option was checked, the segment directory is watched: let
+         * the program start (EPIPE: it is gone already; SIGCHLD tells) */
+        ssize_t w = write(a->cfg.go_fd, "g", 1);
+        (void)w;
+        close(a->cfg.go_fd);
+        a->cfg.go_fd = -1;
+    }
+    if (a->child_done)
+        on_child_end(a);
     a->next_scan_ns = 0;
     agent_scan(a);
     uint64_t end_ns = a->cfg.run_for_s > 0 ? a->start_ns + (uint64_t)(a->cfg.run_for_s * 1e9) : 0;
     int idle_streak = 0;
     while (!a->stop) {
+        if (a->sig_fd >= 0)
+            take_signals(a);
+        if (a->stop)
+            break;
         if (a->private_mode && !a->root_seen)
             private_probe(a);
         long n = agent_drain_all(a);
         a->loops++;
+        /* the child is gone: done as soon as the last records are in (a
+         * final look at the directory for a descendant's late segment) */
+        if (a->child_done && private_done(a)) {
+            agent_scan(a);
+            if (private_done(a))
+                break;
+        }
         uint64_t now = now_ns();
         if (now >= a->next_cron_ns) {
             read_inotify(a);
@@ -819,7 +973,7 @@ int agent_run(agent_t *a)
         idle_streak++;
         int timeout_ms = idle_streak > 100 ? 1 : 0;
         if (a->router || a->up) {
-            zmq_pollitem_t items[3];
+            zmq_pollitem_t items[4];
             int ni = 0, ino = -1;
             if (a->router)
                 items[ni++] = (zmq_pollitem_t){a->router, 0, ZMQ_POLLIN, 0};
@@ -829,29 +983,32 @@ int agent_run(agent_t *a)
                 ino = ni;
                 items[ni++] = (zmq_pollitem_t){NULL, a->inotify_fd, ZMQ_POLLIN, 0};
             }
+            if (a->sig_fd >= 0)
+                items[ni++] = (zmq_pollitem_t){NULL, a->sig_fd, ZMQ_POLLIN, 0};
             if (timeout_ms)
                 zmq_poll(items, ni, timeout_ms);
+            else if (a->sig_fd >= 0)
+                idle_wait(a, a->cfg.idle_us);
             else
                 usleep(a->cfg.idle_us);
             if (ino >= 0 && (items[ino].revents & ZMQ_POLLIN))
                 read_inotify(a);
+        } else if (a->sig_fd >= 0 || (a->inotify_fd >= 0 && timeout_ms)) {
+            idle_wait(a, timeout_ms ? timeout_ms * 1000L : (long)a->cfg.idle_us);
         } else {
-            struct pollfd pfd = {a->inotify_fd, POLLIN, 0};
-            if (a->inotify_fd >= 0 && timeout_ms) {
-                if (poll(&pfd, 1, timeout_ms) > 0)
-                    read_inotify(a);
-            } else {
-                usleep(a->cfg.idle_us);
-            }
+            usleep(a->cfg.idle_us);
         }
     }
     if (a->stop == 2)
         return 1;
+    if (a->stop == 3) /* --wait-child, no segment: the child's status all the same */
+        return child_exit_status(a, 0);
     /* stopped or done: a last drain of what was published, a last report */
     agent_drain_all(a);
     if (a->up)
         uplink_tick(a->up, UINT64_MAX / 2);
-    if (a->private_mode)
-        return private_report(a);
-    return 0;
+    if (!a->private_mode)
+        return 0;
+    int rc = private_report(a);
+    return a->cfg.wait_child ? child_exit_status(a, rc) : rc;
 }

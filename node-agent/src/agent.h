@@ -46,6 +46,8 @@ typedef struct agent_config {
     uint32_t rows;                 /* table rows (0 = all) */
     double run_for_s;              /* node agent: stop after this long (0 = never) */
     uint32_t no_table;             /* private: print no table */
+    int32_t go_fd;                 /* private: write the go byte here once ready (-1: none) */
+    uint32_t wait_child;           /* private: PID is our child; end with its status */
     uint32_t quiet, verbose;
     char collector[256];           /* report to this endpoint, "" = none */
     char node[128];                /* node name, "" = the host name */
@@ -56,8 +58,12 @@ typedef struct agent_config {
 
 typedef struct agent agent_t;
 
-/* Parse argv into `cfg` (defaults first). Returns 0 to run, 1 if it printed
- * help/version (exit 0), -1 on a usage error (message printed). */
+/* Parse argv into `cfg` (defaults first) and validate it: the sort key, the
+ * --wait-child combination, and that every output file can be written
+ * later (its directory exists and is writable; nothing is created). Returns
+ * 0 to run, 1 if it printed help/version (exit 0), -1 on a usage error
+ * (message printed). On -1, the options before the bad one are set (so
+ * that main can still deal with a --private --wait-child PID given first). */
 int agent_config_parse(agent_config_t *cfg, int argc, char **argv);
 void agent_config_help(FILE *out);
 
@@ -72,5 +78,13 @@ int agent_run(agent_t *a);
 
 /* Ask a running agent_run to return (async-signal-safe). */
 void agent_stop(agent_t *a);
+
+/* --wait-child: the signal that ended the child, to be re-raised by the
+ * caller once the agent is destroyed (0: none, or not --wait-child). */
+int agent_exit_signal(const agent_t *a);
+
+/* --wait-child: a setup failure; kill the child (it never ran anything,
+ * it was waiting for the go byte) and reap it. */
+void agent_abort_child(const agent_config_t *cfg);
 
 #endif /* AGENT_AGENT_H */

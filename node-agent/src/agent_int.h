@@ -49,6 +49,11 @@ struct agent {
     int root_seen;
     uint64_t root_start_time; /* PID's start time (segment name), 0 unknown */
     uint64_t root_gone_ns;   /* when PID was first seen dead without a segment */
+    /* --wait-child */
+    int sig_fd;               /* signalfd of SIGCHLD and the forwarded signals, or -1 */
+    int child_done;           /* PID reaped; child_status is its wait status */
+    int child_status;
+    int exit_signal;          /* to re-raise after the report (agent_exit_signal) */
     /* counters */
     uint64_t requests, bad_requests, segments_claimed, segments_finished, segments_skipped;
     uint64_t loops, idle_loops;

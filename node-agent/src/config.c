@@ -1,6 +1,7 @@
-/* config.c - the agent's configuration: one table gives every option its
- * name, argument, default, field and help text; parsing and --help both
- * read it. */
+/* config.c - the agent's configuration: one table (opts.h) gives every
+ * option its name, argument, default, field and help text; parsing and
+ * --help both read it. Then the checks that must pass before a private
+ * agent lets its program start. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -8,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent.h"
+#include "opts.h"
 #include "profile/table.h"
 #include "ulma/segment.h"
 
@@ -17,21 +21,28 @@
 #define ULMA_VERSION_STRING "0.1.0"
 #endif
 
-enum opt_type { OPT_STR, OPT_U32, OPT_DBL, OPT_FLAG, OPT_PID, OPT_UIDS, OPT_LIM };
-
-typedef struct opt {
-    const char *name;  /* long name, without "--" */
-    char shortc;       /* or 0 */
-    const char *arg;   /* argument name, NULL for flags */
-    enum opt_type type;
-    size_t off;        /* field in agent_config_t */
-    size_t size;       /* for strings */
-    const char *dflt;  /* default (NULL: empty / 0) */
-    const char *help;
-} opt_t;
+static int parse_uids(void *base, const opt_t *o, const char *val, const char *prog)
+{
+    agent_config_t *cfg = base;
+    const char *s = val;
+    char *end;
+    while (*s) {
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno || end == s || v > UINT32_MAX || (*end && *end != ',') ||
+            cfg->n_allow_uids >= AGENT_MAX_UIDS) {
+            fprintf(stderr, "%s: --%s: bad uid list '%s'\n", prog, o->name, val);
+            return -1;
+        }
+        cfg->allow_uids[cfg->n_allow_uids++] = (uint32_t)v;
+        s = *end ? end + 1 : end;
+    }
+    return 0;
+}
 
 #define F(field) offsetof(agent_config_t, field), sizeof(((agent_config_t *)0)->field)
 #define L(field) offsetof(agent_config_t, lim.field), sizeof(uint32_t)
+#define NOF 0, 0
 
 static const opt_t opts[] = {
     {"dir", 'd', "DIR", OPT_STR, F(dir), NULL,
@@ -39,7 +50,24 @@ static const opt_t opts[] = {
     {"private", 'p', "PID", OPT_PID, F(private_pid), NULL,
      "Private agent of process PID and its descendants: no lock, no endpoint unless "
      "--endpoint/--listen is given; exit after they all ended and were drained, printing "
-     "the table and writing the files asked for."},
+     "the table and writing the files asked for. Give it first (with --go-fd and "
+     "--wait-child next), so that a usage error in a later option still kills a waiting "
+     "child."},
+    {"go-fd", 0, "FD", OPT_FD, F(go_fd), NULL,
+     "Private mode: once every option is checked (sort key, output directories) and the "
+     "agent is ready to drain, write one byte to FD and close it. A program waiting on the "
+     "other end of the pipe runs on that byte; end of file instead means the agent "
+     "refused (its message is on standard error) and the program must not run."},
+    {"wait-child", 0, NULL, OPT_FLAG, F(wait_child), NULL,
+     "Private mode, PID being a child of this process (the launcher forked it, then "
+     "executed the agent in its own process): the agent learns of the child's end at once "
+     "(SIGCHLD), reports, and exits with the child's exit status; a child killed by a "
+     "signal makes the agent kill itself with the same signal after the report. SIGTERM, "
+     "SIGUSR1 and SIGUSR2 sent to the agent are passed on to the child, and so are SIGINT, "
+     "SIGQUIT and SIGHUP when a process sent them (the terminal's reach the child directly, "
+     "through the process group). A usage error kills the child, which was waiting for "
+     "--go-fd's byte and ran nothing. With --wait-child, a file that cannot be written at "
+     "the end makes the exit status 1 when the child's was 0."},
     {"sort", 's', "KEY", OPT_STR, F(sort), "stdname",
      "Sort key of the table, as pstats: calls, cumulative, cumtime, time, tottime, ncalls, "
      "pcalls, name, filename, module, line, nfl, stdname (default, like cProfile), or a unique "
@@ -59,7 +87,8 @@ static const opt_t opts[] = {
      "Write a standalone SVG flame graph (open it in a web browser)."},
     {"rows", 'n', "N", OPT_U32, F(rows), "0", "Rows of the printed table (0: all)."},
     {"no-table", 0, NULL, OPT_FLAG, F(no_table), NULL,
-     "Private mode: do not print the table on standard output."},
+     "Private mode: do not print the table on standard output (python3 -m ulma passes it "
+     "with -o, as cProfile prints nothing then)."},
     {"endpoint", 'e', "EP", OPT_STR, F(endpoint), NULL,
      "ZeroMQ endpoint of the query socket (default: ipc://DIR/ulma-agent.ipc for a node "
      "agent, none for a private agent; \"none\" disables it)."},
@@ -78,9 +107,10 @@ static const opt_t opts[] = {
      "Seconds between two reports to the collector."},
     {"snapshot-every", 0, "K", OPT_U32, F(snapshot_every), "10",
      "Send a full snapshot every K reports (the others carry only changes)."},
-    {"allow-uid", 'u', "UID[,UID...]", OPT_UIDS, F(allow_uids), NULL,
+    {"allow-uid", 'u', "UID[,UID...]", OPT_CUSTOM, NOF, NULL,
      "Read only segments of these users (root only: default all users; others always read "
-     "only their own)."},
+     "only their own).",
+     parse_uids},
     {"keep", 'k', "SECONDS", OPT_DBL, F(keep_s), "60",
      "Keep the results of an ended process this long before forgetting them (its segment "
      "file is removed as soon as it is drained)."},
@@ -94,104 +124,15 @@ static const opt_t opts[] = {
      "and between drain passes that found every ring under 1/16 full."},
     {"run-for", 0, "SECONDS", OPT_DBL, F(run_for_s), "0",
      "Stop after this long (0: run until SIGINT/SIGTERM)."},
-    {"max-functions", 0, "N", OPT_LIM, L(max_id), "4194304",
+    {"max-functions", 0, "N", OPT_U32, L(max_id), "4194304",
      "Largest function/type id accepted per process (bounds memory per process)."},
-    {"max-paths", 0, "N", OPT_LIM, L(max_cct_nodes), "4194304",
+    {"max-paths", 0, "N", OPT_U32, L(max_cct_nodes), "4194304",
      "Call paths kept per process; further paths are counted as overflow."},
-    {"max-depth", 0, "N", OPT_LIM, L(max_stack), "65536", "Shadow-stack depth per thread."},
+    {"max-depth", 0, "N", OPT_U32, L(max_stack), "65536", "Shadow-stack depth per thread."},
     {"quiet", 'q', NULL, OPT_FLAG, F(quiet), NULL, "Print only errors on standard error."},
     {"verbose", 'v', NULL, OPT_FLAG, F(verbose), NULL, "Log segments claimed and harvested."},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
-
-static int set_opt(agent_config_t *cfg, const opt_t *o, const char *val)
-{
-    char *base = (char *)cfg + o->off;
-    char *end;
-    switch (o->type) {
-    case OPT_STR:
-        if (strlen(val) >= o->size) {
-            fprintf(stderr, "ulma-agent: --%s: value too long\n", o->name);
-            return -1;
-        }
-        strcpy(base, val);
-        return 0;
-    case OPT_U32:
-    case OPT_LIM: {
-        errno = 0;
-        unsigned long v = strtoul(val, &end, 10);
-        if (errno || *end || end == val || v > UINT32_MAX || val[0] == '-') {
-            fprintf(stderr, "ulma-agent: --%s: '%s' is not a number\n", o->name, val);
-            return -1;
-        }
-        *(uint32_t *)(void *)base = (uint32_t)v;
-        return 0;
-    }
-    case OPT_DBL: {
-        errno = 0;
-        double v = strtod(val, &end);
-        if (errno || *end || end == val || v < 0) {
-            fprintf(stderr, "ulma-agent: --%s: '%s' is not a non-negative number\n", o->name, val);
-            return -1;
-        }
-        *(double *)(void *)base = v;
-        return 0;
-    }
-    case OPT_PID: {
-        errno = 0;
-        long v = strtol(val, &end, 10);
-        if (errno || *end || end == val || v <= 0 || v > INT32_MAX) {
-            fprintf(stderr, "ulma-agent: --%s: '%s' is not a process id\n", o->name, val);
-            return -1;
-        }
-        *(int32_t *)(void *)base = (int32_t)v;
-        return 0;
-    }
-    case OPT_UIDS: {
-        const char *s = val;
-        while (*s) {
-            errno = 0;
-            unsigned long v = strtoul(s, &end, 10);
-            if (errno || end == s || v > UINT32_MAX || (*end && *end != ',') ||
-                cfg->n_allow_uids >= AGENT_MAX_UIDS) {
-                fprintf(stderr, "ulma-agent: --%s: bad uid list '%s'\n", o->name, val);
-                return -1;
-            }
-            cfg->allow_uids[cfg->n_allow_uids++] = (uint32_t)v;
-            s = *end ? end + 1 : end;
-        }
-        return 0;
-    }
-    case OPT_FLAG:
-        *(uint32_t *)(void *)base = 1;
-        return 0;
-    }
-    return -1;
-}
-
-static void wrap(FILE *out, const char *text, int indent, int width)
-{
-    int col = indent;
-    const char *p = text;
-    fprintf(out, "%*s", indent, "");
-    while (*p) {
-        const char *w = p;
-        while (*w && *w != ' ')
-            w++;
-        int len = (int)(w - p);
-        if (col > indent && col + 1 + len > width) {
-            fprintf(out, "\n%*s", indent, "");
-            col = indent;
-        } else if (col > indent) {
-            fputc(' ', out);
-            col++;
-        }
-        fwrite(p, 1, (size_t)len, out);
-        col += len;
-        p = *w ? w + 1 : w;
-    }
-    fputc('\n', out);
-}
 
 void agent_config_help(FILE *out)
 {
@@ -201,8 +142,9 @@ void agent_config_help(FILE *out)
             "    object and MPI statistics\n\n"
             "SYNOPSIS\n"
             "    ulma-agent [--dir DIR] [--listen EP] [--allow-uid UIDS] [options]\n"
-            "    ulma-agent --private PID [--dir DIR] [-s KEY] [-o FILE] [--json FILE]\n"
-            "               [--collapsed FILE] [--speedscope FILE] [--pprof FILE] [--svg FILE]\n\n"
+            "    ulma-agent --private PID [--go-fd FD] [--wait-child] [--dir DIR] [-s KEY]\n"
+            "               [-o FILE] [--json FILE] [--collapsed FILE] [--speedscope FILE]\n"
+            "               [--pprof FILE] [--svg FILE] [--no-table] [-n ROWS]\n\n"
             "DESCRIPTION\n"
             "    A node agent (the first form) runs once per node and directory. It finds\n"
             "    the segments of hooked processes as they appear in DIR (inotify plus a\n"
@@ -223,22 +165,21 @@ void agent_config_help(FILE *out)
             "    starts when no node agent runs. It waits for PID's segment, drains it and\n"
             "    those of PID's descendants until all ended, then prints a table like\n"
             "    cProfile's on standard output and writes the files asked for. It gives\n"
-            "    up with an error if PID ends without creating a segment.\n\n"
+            "    up with an error if PID ends without creating a segment. Every option is\n"
+            "    checked before PID is let go (--go-fd): an unknown or ambiguous sort key,\n"
+            "    or an output file whose directory does not exist or is not writable, is\n"
+            "    a usage error (exit 2) and the program never runs.\n\n"
+            "    The launcher's protocol (--go-fd with --wait-child): python3 -m ulma\n"
+            "    checks its own options and compiles the script, creates a pipe and\n"
+            "    forks; the child waits on the pipe, the parent executes\n"
+            "      ulma-agent --private CHILD --go-fd W --wait-child --dir DIR ...\n"
+            "    so that the agent keeps the pid the shell (or mpirun) waits for. The\n"
+            "    agent checks its options, writes the go byte, drains the child's\n"
+            "    segment (reserved for it: reader_pid = the agent's pid) and those of\n"
+            "    the child's descendants, reports when they are all done, and exits as\n"
+            "    the child did (see --wait-child).\n\n"
             "OPTIONS\n");
-    for (size_t i = 0; i < NOPTS; i++) {
-        const opt_t *o = &opts[i];
-        if (o->shortc)
-            fprintf(out, "    -%c, --%s%s%s\n", o->shortc, o->name, o->arg ? " " : "",
-                    o->arg ? o->arg : "");
-        else
-            fprintf(out, "    --%s%s%s\n", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        char buf[1024];
-        if (o->dflt && o->type != OPT_STR)
-            snprintf(buf, sizeof(buf), "%s Default: %s.", o->help, o->dflt);
-        else
-            snprintf(buf, sizeof(buf), "%s", o->help);
-        wrap(out, buf, 8, 80);
-    }
+    opts_help(out, opts, NOPTS);
     fprintf(out,
             "    -h, --help\n        Show this text.\n"
             "    -V, --version\n        Show the version.\n\n"
@@ -256,20 +197,84 @@ void agent_config_help(FILE *out)
             "EXIT STATUS\n"
             "    0 success; 1 a runtime error (another agent holds the lock, the private\n"
             "    process ended without a segment, an output file could not be written);\n"
-            "    2 a usage error.\n\n"
+            "    2 a usage error. With --wait-child: the child's exit status (or its\n"
+            "    signal, re-raised), except 1 when the child exited 0 but an output file\n"
+            "    could not be written (the table is printed all the same), and 2 for a\n"
+            "    usage error (the child never ran).\n\n"
             "SEE ALSO\n"
             "    ulma-ctl --help, python3 -m ulma --help, node-agent/README.md\n");
+}
+
+/* The MPI rank this process would get, from the launcher's variables (the
+ * agent inherits the program's environment), or 0: for checking output
+ * names before the segment tells the real one. */
+static int env_rank(void)
+{
+    static const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return atoi(v);
+    }
+    return 0;
+}
+
+/* Can `tmpl` (with {pid} and {rank}) be written at the end? Its directory
+ * must exist and be writable (the file is written as a temporary file
+ * renamed over it), and the name must not be a directory. Nothing is
+ * created. 0, or -1 with a message. */
+static int check_output(const agent_config_t *cfg, const char *opt, const char *tmpl)
+{
+    char path[AGENT_PATH_MAX];
+    size_t o = 0;
+    for (const char *s = tmpl; *s && o + 24 < sizeof(path);) {
+        if (strncmp(s, "{pid}", 5) == 0) {
+            o += (size_t)snprintf(path + o, sizeof(path) - o, "%d", cfg->private_pid);
+            s += 5;
+        } else if (strncmp(s, "{rank}", 6) == 0) {
+            o += (size_t)snprintf(path + o, sizeof(path) - o, "%d", env_rank());
+            s += 6;
+        } else {
+            path[o++] = *s++;
+        }
+    }
+    path[o] = '\0';
+    char dir[AGENT_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    struct stat sb;
+    const char *why = NULL;
+    if (!path[0] || (slash && !slash[1]))
+        why = "not a file name";
+    else if (stat(dir, &sb) != 0)
+        why = strerror(errno);
+    else if (!S_ISDIR(sb.st_mode))
+        why = "Not a directory";
+    else if (access(dir, W_OK | X_OK) != 0)
+        why = strerror(errno);
+    else if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        why = "Is a directory";
+    if (!why)
+        return 0;
+    fprintf(stderr, "ulma-agent: %s %s: cannot write %s: %s\n", opt, tmpl, path, why);
+    return -1;
 }
 
 int agent_config_parse(agent_config_t *cfg, int argc, char **argv)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->go_fd = -1;
     prof_limits_default(&cfg->lim);
-    for (size_t i = 0; i < NOPTS; i++)
-        if (opts[i].dflt && set_opt(cfg, &opts[i], opts[i].dflt) != 0)
-            return -1;
+    opts_ctx_t c = {opts, NOPTS, cfg, "ulma-agent", NULL};
+    if (opts_defaults(&c) != 0)
+        return -1;
     snprintf(cfg->dir, sizeof(cfg->dir), "%s", ulma_default_dir());
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc;) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             agent_config_help(stdout);
@@ -279,48 +284,32 @@ int agent_config_parse(agent_config_t *cfg, int argc, char **argv)
             printf("ulma-agent %s\n", ULMA_VERSION_STRING);
             return 1;
         }
-        const opt_t *o = NULL;
-        const char *val = NULL;
-        if (a[0] == '-' && a[1] == '-') {
-            const char *eq = strchr(a + 2, '=');
-            size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-            for (size_t k = 0; k < NOPTS; k++)
-                if (strlen(opts[k].name) == n && strncmp(opts[k].name, a + 2, n) == 0)
-                    o = &opts[k];
-            if (o && eq)
-                val = eq + 1;
-        } else if (a[0] == '-' && a[1] && !a[2]) {
-            for (size_t k = 0; k < NOPTS; k++)
-                if (opts[k].shortc == a[1])
-                    o = &opts[k];
-        }
-        if (!o) {
-            fprintf(stderr, "ulma-agent: unknown option '%s' (see --help)\n", a);
+        int rc = opts_parse_one(&c, argc, argv, &i);
+        if (rc == 1) {
+            fprintf(stderr, "ulma-agent: unexpected argument '%s' (see --help)\n", a);
             return -1;
         }
-        if (o->type == OPT_FLAG) {
-            if (val) {
-                fprintf(stderr, "ulma-agent: --%s takes no value\n", o->name);
-                return -1;
-            }
-            set_opt(cfg, o, "1");
-            continue;
-        }
-        if (!val) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "ulma-agent: --%s needs %s\n", o->name, o->arg);
-                return -1;
-            }
-            val = argv[++i];
-        }
-        if (set_opt(cfg, o, val) != 0)
+        if (rc < 0)
             return -1;
     }
     if (!profile_sort_key(cfg->sort)) {
-        fprintf(stderr, "ulma-agent: unknown sort key '%s' (see --help)\n", cfg->sort);
+        fprintf(stderr, "ulma-agent: -s: unknown or ambiguous sort key '%s' (%s, or a unique "
+                "prefix)\n", cfg->sort, profile_sort_keys_list());
         return -1;
     }
     snprintf(cfg->sort, sizeof(cfg->sort), "%s", profile_sort_key(cfg->sort));
+    if ((cfg->wait_child || cfg->go_fd >= 0) && !cfg->private_pid) {
+        fprintf(stderr, "ulma-agent: --go-fd and --wait-child need --private PID\n");
+        return -1;
+    }
+    const struct {
+        const char *opt, *tmpl;
+    } outs[] = {{"-o", cfg->out_pstats},          {"--json", cfg->out_json},
+                {"--collapsed", cfg->out_collapsed}, {"--speedscope", cfg->out_speedscope},
+                {"--pprof", cfg->out_pprof},      {"--svg", cfg->out_svg}};
+    for (size_t k = 0; k < sizeof(outs) / sizeof(outs[0]); k++)
+        if (outs[k].tmpl[0] && check_output(cfg, outs[k].opt, outs[k].tmpl) != 0)
+            return -1;
     if (cfg->listen[0] && strspn(cfg->listen, "0123456789") == strlen(cfg->listen)) {
         char port[16];
         snprintf(port, sizeof(port), "%.10s", cfg->listen);

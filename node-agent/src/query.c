@@ -15,6 +15,7 @@
 
 #define MAX_LIMIT 100000u
 #define DEFAULT_LIMIT 50u
+#define MAX_CANDIDATES 50u /* listed in an "ambiguous name" answer */
 
 static int fail(agent_t *a, sbuf_t *ans, const char *msg)
 {
@@ -170,8 +171,6 @@ static int cmd_top(agent_t *a, const jreq_t *q, sbuf_t *ans)
     return 0;
 }
 
-#define MAX_CANDIDATES 20u
-
 static int cmd_edges(agent_t *a, const jreq_t *q, sbuf_t *ans, int callees)
 {
     aproc_t *p = req_proc(a, q, ans);
@@ -192,14 +191,15 @@ static int cmd_edges(agent_t *a, const jreq_t *q, sbuf_t *ans, int callees)
         jw_obj(&w);
         jw_kbool(&w, "ok", 0);
         char msg[160];
-        snprintf(msg, sizeof(msg), "func: ambiguous name, %u functions match; name one as "
-                 "file:line(name)", nmatch);
+        snprintf(msg, sizeof(msg), "func: ambiguous name '%.60s': %u functions match; name one "
+                 "as file:line(name)", fn, nmatch);
         jw_kstrz(&w, "error", msg);
         jw_key(&w, "candidates");
         jw_arr(&w);
         for (uint32_t i = 0; i < nmatch && i < MAX_CANDIDATES; i++)
             jw_strz(&w, profile_func(pr, cand[i])->std);
         jw_arr_end(&w);
+        jw_ku64(&w, "total_candidates", nmatch);
         jw_obj_end(&w);
     } else if (row == UINT32_MAX) {
         fail(a, ans, "func: no such function in this process");

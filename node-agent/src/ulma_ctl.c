@@ -1,16 +1,442 @@
 /* ulma_ctl.c - ulma-ctl: query the node agent and switch processes on,
  * off or between modes through it. A thin client: every command is one
- * JSON request on the agent's ROUTER socket (see node-agent/README.md). */
+ * JSON request on the agent's ROUTER socket (see node-agent/README.md),
+ * its answer printed as a table (or as it came, with --json). Options and
+ * commands are tables; --help is made from them. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
-#include "jreq.h"
+#include "jdom.h"
+#include "opts.h"
 #include "ulma/segment.h"
 #include "profile/util.h"
+
+#define PATH_LEN 4096
+
+typedef struct ctl_cfg {
+    char dir[PATH_LEN];
+    char endpoint[PATH_LEN + 16];
+    uint32_t timeout_ms;
+    uint32_t json;
+    char sort[32];
+    uint32_t rows;
+    int32_t pid;
+    char job[256];
+    uint32_t all, objects, wait_ms, help;
+} ctl_cfg_t;
+
+#define F(field) offsetof(ctl_cfg_t, field), sizeof(((ctl_cfg_t *)0)->field)
+
+static const opt_t options[] = {
+    {"dir", 'd', "DIR", OPT_STR, F(dir), NULL,
+     "Directory of the node agent (default: $ULMA_DIR, else /dev/shm). Its endpoint is "
+     "ipc://DIR/ulma-agent.ipc; the agent holds DIR/ulma-agent.lock."},
+    {"endpoint", 'e', "EP", OPT_STR, F(endpoint), NULL,
+     "Endpoint of the agent instead, e.g. tcp://127.0.0.1:5555 (an agent started with "
+     "--listen) or ipc://PATH."},
+    {"timeout", 't', "MS", OPT_U32, F(timeout_ms), "5000",
+     "Wait this long for the answer of an agent whose socket exists. A missing directory, "
+     "socket or agent is reported at once."},
+    {"json", 'j', NULL, OPT_FLAG, F(json), NULL,
+     "Print the agent's answer as it came (one JSON object, schema in node-agent/README.md) "
+     "instead of a table: the form for scripts."},
+    {"sort", 's', "KEY", OPT_STR, F(sort), NULL,
+     "top: sort key, as pstats (calls, cumulative, cumtime, time, tottime, ncalls, pcalls, "
+     "name, filename, module, line, nfl, stdname, or a unique prefix). Default: cumulative."},
+    {"rows", 'n', "N", OPT_U32, F(rows), NULL,
+     "Rows to show (0: all): top 30 by default; callers, callees, paths, objects 50; for "
+     "stacks, frames per thread (50); for list, processes (1000)."},
+    {"pid", 0, "PID", OPT_PID, F(pid), NULL, "on, off, fast, full: the process to switch."},
+    {"job", 0, "JOB", OPT_STR, F(job), NULL,
+     "on, off, fast, full: every process of this MPI job (the job id of `list`)."},
+    {"all", 0, NULL, OPT_FLAG, F(all), NULL, "on, off, fast, full: every running process."},
+    {"objects", 0, NULL, OPT_FLAG, F(objects), NULL,
+     "on, fast, full: record object constructions and destructions too."},
+    {"wait", 0, "MS", OPT_U32, F(wait_ms), "1500",
+     "on, off, fast, full: wait this long for the processes to apply the switch."},
+    {"help", 'h', NULL, OPT_FLAG, F(help), NULL, "Show this text."},
+};
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* ---- commands ------------------------------------------------------------------ */
+
+typedef struct ctl {
+    ctl_cfg_t cfg;
+    uint64_t seen; /* options given (bits of `options`) */
+    const char *cmd;
+    const char *pos[4]; /* arguments after the command */
+    int npos;
+    long pid;           /* the PID argument, or -1 */
+} ctl_t;
+
+typedef struct command {
+    const char *name;
+    const char *args;  /* synopsis */
+    int pid;           /* 1: needs PID first, 2: PID optional */
+    int nargs;         /* further arguments required */
+    const char *help;
+    void (*request)(const ctl_t *c, sbuf_t *req);
+    void (*print)(const ctl_t *c, const jdom_t *ans, const sbuf_t *data);
+} command_t;
+
+static int given(const ctl_t *c, const char *name)
+{
+    opts_ctx_t o = {options, NOPTIONS, NULL, NULL, NULL};
+    int i = opts_index(&o, name);
+    return i >= 0 && (c->seen >> i) & 1;
+}
+
+static uint32_t rows_or(const ctl_t *c, uint32_t dflt) { return given(c, "rows") ? c->cfg.rows : dflt; }
+
+static void f8(double v) { printf(" %8.3f", v); }
+
+static void ncalls_str(char *out, size_t len, double nc, double cc)
+{
+    if (nc != cc)
+        snprintf(out, len, "%.0f/%.0f", nc, cc);
+    else
+        snprintf(out, len, "%.0f", nc);
+}
+
+/* list */
+static void req_list(const ctl_t *c, sbuf_t *req)
+{
+    sbuf_printf(req, "{\"cmd\":\"list\",\"limit\":%u}", rows_or(c, 1000));
+}
+
+static void print_list(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+{
+    (void)c;
+    (void)data;
+    const jdom_t *ag = jdom_get(ans, "agent");
+    const jdom_t *ps = jdom_get(ans, "processes");
+    printf("ulma-agent pid %.0f (%s) on %s: %.0f processes; %.0f requests (%.0f bad), %.0f "
+           "segments claimed, %.0f harvested\n",
+           jdom_getnum(ag, "pid", 0), jdom_bool(jdom_get(ag, "private"), 0) ? "private" : "node",
+           jdom_getstr(ag, "dir", "?"), jdom_getnum(ans, "total", 0),
+           jdom_getnum(ag, "requests", 0), jdom_getnum(ag, "bad_requests", 0),
+           jdom_getnum(ag, "claimed", 0), jdom_getnum(ag, "harvested", 0));
+    if (!jdom_len(ps))
+        return;
+    printf("%8s %5s %4s %7s %-5s %-3s %10s %6s %5s %8s %9s  %s\n", "PID", "RANK", "SIZE", "STATE",
+           "MODE", "OBJ", "EVENTS", "FUNCS", "THR", "LOST", "SECONDS", "EXE");
+    for (size_t i = 0; i < jdom_len(ps); i++) {
+        const jdom_t *p = jdom_at(ps, i);
+        char rank[16] = "-", size[16] = "-";
+        if (jdom_getnum(p, "rank", -1) >= 0) {
+            snprintf(rank, sizeof(rank), "%.0f", jdom_getnum(p, "rank", 0));
+            snprintf(size, sizeof(size), "%.0f", jdom_getnum(p, "size", 0));
+        }
+        printf("%8.0f %5s %4s %7s %-5s %-3s %10.0f %6.0f %5.0f %8.0f %9.3f  %s\n",
+               jdom_getnum(p, "pid", 0), rank, size, jdom_getstr(p, "state", "?"),
+               jdom_getstr(p, "mode", "?"), jdom_bool(jdom_get(p, "objects"), 0) ? "yes" : "no",
+               jdom_getnum(p, "events", 0), jdom_getnum(p, "functions", 0),
+               jdom_getnum(p, "threads", 0), jdom_getnum(p, "records_lost", 0),
+               jdom_getnum(p, "seconds", 0), jdom_getstr(p, "exe", ""));
+    }
+}
+
+/* top */
+static void req_top(const ctl_t *c, sbuf_t *req)
+{
+    sbuf_printf(req, "{\"cmd\":\"top\",\"pid\":%ld,\"limit\":%u,\"text\":true", c->pid,
+                rows_or(c, 30));
+    if (c->cfg.sort[0]) {
+        sbuf_adds(req, ",\"sort\":");
+        sbuf_json_str(req, c->cfg.sort, strlen(c->cfg.sort));
+    }
+    sbuf_addc(req, '}');
+}
+
+static void print_top(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+{
+    (void)c;
+    (void)data;
+    fputs(jdom_getstr(ans, "text", ""), stdout);
+}
+
+/* callers, callees: pstats' print_callers / print_callees */
+static void req_edges(const ctl_t *c, sbuf_t *req)
+{
+    sbuf_printf(req, "{\"cmd\":\"%s\",\"pid\":%ld,\"limit\":%u,\"func\":", c->cmd, c->pid,
+                rows_or(c, 50));
+    sbuf_json_str(req, c->pos[0], strlen(c->pos[0]));
+    sbuf_addc(req, '}');
+}
+
+static void print_edges(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+{
+    (void)data;
+    int callees = strcmp(c->cmd, "callees") == 0;
+    const jdom_t *fn = jdom_get(ans, "function");
+    const jdom_t *es = jdom_get(ans, callees ? "callees" : "callers");
+    const char *name = jdom_getstr(fn, "std", "?");
+    int width = (int)strlen(name) + 1;
+    if (width < 40)
+        width = 40;
+    printf("%-*s%s\n", width, "Function ", callees ? "called..." : "was called by...");
+    printf("%*s    ncalls  tottime  cumtime\n", width, "");
+    printf("%-*s%s", width, name, callees ? "->" : "<-");
+    if (!jdom_len(es))
+        printf("\n");
+    for (size_t i = 0; i < jdom_len(es); i++) {
+        const jdom_t *e = jdom_at(es, i);
+        char nc[48];
+        ncalls_str(nc, sizeof(nc), jdom_getnum(e, "ncalls", 0), jdom_getnum(e, "pcalls", 0));
+        /* as pstats: the first on the arrow's line, the others under it */
+        if (i)
+            printf("%*s", width + 2, "");
+        printf(" %*s", i ? 8 : 7, nc);
+        f8(jdom_getnum(e, "tottime", 0));
+        f8(jdom_getnum(e, "cumtime", 0));
+        printf("  %s\n", jdom_getstr(e, "std", "?"));
+    }
+}
+
+/* paths, stacks, objects, mpi: {"cmd":..., "pid":P, "limit":N} */
+static void req_simple(const ctl_t *c, sbuf_t *req)
+{
+    sbuf_printf(req, "{\"cmd\":\"%s\",\"pid\":%ld,\"limit\":%u}", c->cmd, c->pid, rows_or(c, 50));
+}
+
+static void print_paths(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+{
+    (void)c;
+    (void)data;
+    const jdom_t *ps = jdom_get(ans, "paths");
+    size_t n = jdom_len(ps);
+    printf("Call paths of pid %.0f, by cumulative time (caller > ... > function)\n\n",
+           jdom_getnum(ans, "pid", 0));
+    printf("%10s %8s %8s  %s\n", "count", "tottime", "cumtime", "path");
+    for (size_t i = 0; i < n; i++) {
+        const jdom_t *p = jdom_at(ps, i);
+        /* the chain of parents among the paths of this answer, outermost first */
+        const jdom_t *chain[64];
+        int depth = 0;
+        const jdom_t *q = p;
+        int cut = 0;
+        while (q && depth < 64) {
+            chain[depth++] = q;
+            double parent = jdom_getnum(q, "parent", 0);
+            if (parent == 0)
+                break;
+            const jdom_t *up = NULL;
+            for (size_t k = 0; k < n && !up; k++)
+                if (jdom_getnum(jdom_at(ps, k), "id", -1) == parent)
+                    up = jdom_at(ps, k);
+            if (!up)
+                cut = 1;
+            q = up;
+        }
+        printf("%10.0f", jdom_getnum(p, "count", 0));
+        f8(jdom_getnum(p, "tottime", 0));
+        f8(jdom_getnum(p, "cumtime", 0));
+        printf("  %s", cut || depth == 64 ? "... > " : "");
+        for (int k = depth - 1; k >= 0; k--)
+            printf("%s%s", jdom_getstr(chain[k], "std", "?"), k ? " > " : "\n");
+    }
+}
+
+static void print_stacks(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+{
+    (void)c;
+    (void)data;
+    const jdom_t *ts = jdom_get(ans, "threads");
+    for (size_t i = 0; i < jdom_len(ts); i++) {
+        const jdom_t *t = jdom_at(ts, i);
+        const jdom_t *st = jdom_get(t, "stack");
+        double depth = jdom_getnum(t, "depth", 0);
+        printf("%sthread %.0f \"%s\" (slot %.0f)%s: depth %.0f, %.0f events, %.0f records lost, "
+               "%.3f s\n",
+               i ? "\n" : "", jdom_getnum(t, "tid", 0), jdom_getstr(t, "name", ""),
+               jdom_getnum(t, "slot", 0), jdom_bool(jdom_get(t, "ended"), 0) ? ", ended" : "",
+               depth, jdom_getnum(t, "events", 0), jdom_getnum(t, "records_lost", 0),
+               jdom_getnum(t, "time", 0));
+        size_t n = jdom_len(st);
+        if (depth > (double)n)
+            printf("    ... %.0f outer frames not shown (-n)\n", depth - (double)n);
+        /* outermost first, one indent per level; the time spent in each frame */
+        for (size_t k = 0; k < n; k++) {
+            const jdom_t *f = jdom_at(st, n - 1 - k);
+            printf("    %*s%9.3f s  %s\n", (int)(k < 30 ? 2 * k : 60), "",
+                   jdom_getnum(f, "for", 0), jdom_getstr(f, "std", "?"));
+        }
+    }
+}
+
+static void print_objects(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+{
+    (void)c;
+    (void)data;
+    const jdom_t *o = jdom_get(ans, "objects");
+    const jdom_t *ty = jdom_get(o, "types"), *si = jdom_get(o, "sites");
+    printf("Objects of pid %.0f by type\n\n", jdom_getnum(ans, "pid", 0));
+    printf("%-24s %12s %12s %12s %14s %14s\n", "type", "new", "freed", "live", "bytes_new",
+           "bytes_freed");
+    for (size_t i = 0; i < jdom_len(ty); i++) {
+        const jdom_t *t = jdom_at(ty, i);
+        printf("%-24s %12.0f %12.0f %12.0f %14.0f %14.0f\n", jdom_getstr(t, "name", "?"),
+               jdom_getnum(t, "new", 0), jdom_getnum(t, "freed", 0), jdom_getnum(t, "live", 0),
+               jdom_getnum(t, "bytes_new", 0), jdom_getnum(t, "bytes_freed", 0));
+    }
+    printf("\nConstructed by function\n\n%12s %14s  %-24s %s\n", "count", "bytes", "type",
+           "function");
+    for (size_t i = 0; i < jdom_len(si); i++) {
+        const jdom_t *s = jdom_at(si, i);
+        printf("%12.0f %14.0f  %-24s %s\n", jdom_getnum(s, "count", 0), jdom_getnum(s, "bytes", 0),
+               jdom_getstr(s, "type_name", "?"), jdom_getstr(s, "std", "?"));
+    }
+}
+
+static void req_mpi(const ctl_t *c, sbuf_t *req)
+{
+    sbuf_printf(req, "{\"cmd\":\"mpi\",\"pid\":%ld}", c->pid);
+}
+
+static void print_mpi(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+{
+    (void)c;
+    (void)data;
+    const jdom_t *m = jdom_get(ans, "mpi");
+    printf("MPI calls of pid %.0f\n\n%10s %10s %14s  %s\n", jdom_getnum(ans, "pid", 0), "calls",
+           "time", "bytes", "call");
+    for (size_t i = 0; i < jdom_len(m); i++) {
+        const jdom_t *r = jdom_at(m, i);
+        printf("%10.0f %10.3f %14.0f  %s\n", jdom_getnum(r, "calls", 0), jdom_getnum(r, "time", 0),
+               jdom_getnum(r, "bytes", 0), jdom_getstr(r, "name", "?"));
+    }
+}
+
+static void req_drops(const ctl_t *c, sbuf_t *req)
+{
+    if (c->pid >= 0)
+        sbuf_printf(req, "{\"cmd\":\"drops\",\"pid\":%ld}", c->pid);
+    else
+        sbuf_adds(req, "{\"cmd\":\"drops\"}");
+}
+
+static void print_drops(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+{
+    (void)data;
+    if (c->pid >= 0) {
+        const jdom_t *d = jdom_get(ans, "drops");
+        printf("Losses of pid %.0f\n\n", jdom_getnum(ans, "pid", 0));
+        for (size_t i = 0; i < jdom_len(d); i++)
+            printf("%-20s %14.0f\n", jdom_key(d, i), jdom_num(jdom_at(d, i), 0));
+        return;
+    }
+    const jdom_t *ps = jdom_get(ans, "processes");
+    printf("%8s %14s %10s\n", "PID", "RECORDS_LOST", "CORRUPT");
+    for (size_t i = 0; i < jdom_len(ps); i++) {
+        const jdom_t *p = jdom_at(ps, i);
+        printf("%8.0f %14.0f %10.0f\n", jdom_getnum(p, "pid", 0), jdom_getnum(p, "records_lost", 0),
+               jdom_getnum(p, "corrupt", 0));
+    }
+    printf("%8s %14.0f\n", "total", jdom_getnum(ans, "records_lost", 0));
+}
+
+static void req_export(const ctl_t *c, sbuf_t *req)
+{
+    sbuf_printf(req, "{\"cmd\":\"export\",\"pid\":%ld,\"format\":", c->pid);
+    sbuf_json_str(req, c->pos[0], strlen(c->pos[0]));
+    sbuf_addc(req, '}');
+}
+
+static int export_rc;
+
+static void print_export(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+{
+    (void)ans;
+    int err = write_file(c->pos[1], data->data ? data->data : "", data->len);
+    if (err) {
+        fprintf(stderr, "ulma-ctl: cannot write %s: %s\n", c->pos[1], strerror(-err));
+        export_rc = 1;
+    } else if (!c->cfg.json) {
+        printf("wrote %s (%zu bytes, %s)\n", c->pos[1], data->len, c->pos[0]);
+    }
+}
+
+static void req_control(const ctl_t *c, sbuf_t *req)
+{
+    sbuf_printf(req, "{\"cmd\":\"control\",\"mode\":\"%s\",\"objects\":%s", c->cmd,
+                c->cfg.objects ? "true" : "false");
+    if (given(c, "pid"))
+        sbuf_printf(req, ",\"pid\":%d", c->cfg.pid);
+    if (c->cfg.job[0]) {
+        sbuf_adds(req, ",\"job\":");
+        sbuf_json_str(req, c->cfg.job, strlen(c->cfg.job));
+    }
+    if (c->cfg.all)
+        sbuf_adds(req, ",\"all\":true");
+    if (given(c, "wait"))
+        sbuf_printf(req, ",\"wait_ms\":%u", c->cfg.wait_ms);
+    sbuf_addc(req, '}');
+}
+
+static void print_control(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+{
+    (void)c;
+    (void)data;
+    const jdom_t *ts = jdom_get(ans, "targets");
+    printf("%s%s: applied by %.0f of %.0f processes%s\n", jdom_getstr(ans, "mode", "?"),
+           jdom_bool(jdom_get(ans, "objects"), 0) ? " with objects" : "",
+           jdom_getnum(ans, "applied", 0), jdom_getnum(ans, "requested", 0),
+           jdom_bool(jdom_get(ans, "timed_out"), 0) ? " (timed out waiting for the others)" : "");
+    printf("%8s %5s %6s %-7s %s\n", "PID", "RANK", "SEQ", "APPLIED", "ACTIVE");
+    for (size_t i = 0; i < jdom_len(ts); i++) {
+        const jdom_t *t = jdom_at(ts, i);
+        char rank[16] = "-";
+        if (jdom_getnum(t, "rank", -1) >= 0)
+            snprintf(rank, sizeof(rank), "%.0f", jdom_getnum(t, "rank", 0));
+        printf("%8.0f %5s %6.0f %-7s %s\n", jdom_getnum(t, "pid", 0), rank,
+               jdom_getnum(t, "seq", 0), jdom_bool(jdom_get(t, "applied"), 0) ? "yes" : "no",
+               jdom_getstr(t, "active_mode", "?"));
+    }
+}
+
+static void req_raw(const ctl_t *c, sbuf_t *req) { sbuf_adds(req, c->pos[0]); }
+
+static const command_t commands[] = {
+    {"list", "", 0, 0, "The processes the agent profiles, like ps: pid, MPI rank and size, state "
+     "(live, exited), mode, object recording, records, functions, threads, records lost, seconds "
+     "profiled, executable.", req_list, print_list},
+    {"top", "PID [-s KEY] [-n ROWS]", 1, 0, "The top table of PID, as cProfile prints it, with "
+     "%, %DESC and %PROC.", req_top, print_top},
+    {"callers", "PID FUNC [-n ROWS]", 1, 1, "Who calls FUNC, as pstats' print_callers: ncalls "
+     "(total/primitive), tottime and cumtime of each call edge. FUNC is file:line(name) as the "
+     "table shows it, a qualified name (Class.method) or a bare name; a name that fits several "
+     "functions is an error listing them.", req_edges, print_edges},
+    {"callees", "PID FUNC [-n ROWS]", 1, 1, "What FUNC calls, as pstats' print_callees.",
+     req_edges, print_edges},
+    {"paths", "PID [-n ROWS]", 1, 0, "The call paths with the most cumulative time: count, "
+     "tottime, cumtime and the path (caller > ... > function).", req_simple, print_paths},
+    {"stacks", "PID [-n FRAMES]", 1, 0, "Each thread's current stack, outermost frame first, "
+     "indented by depth, with the time spent in each frame so far.", req_simple, print_stacks},
+    {"objects", "PID [-n ROWS]", 1, 0, "Object statistics: per type (new, freed, live, bytes) "
+     "and the functions that construct the most.", req_simple, print_objects},
+    {"mpi", "PID", 1, 0, "MPI statistics per call: calls, time, bytes.", req_mpi, print_mpi},
+    {"drops", "[PID]", 2, 0, "Records lost per process (ring full), or every loss counter of "
+     "PID.", req_drops, print_drops},
+    {"export", "PID FORMAT FILE", 1, 2, "Write PID's profile to FILE; FORMAT is pstats, json, "
+     "collapsed, speedscope, pprof or svg.", req_export, print_export},
+    {"on", "(--pid PID | --job JOB | --all) [--objects] [--wait MS]", 0, 0,
+     "Switch profiling on (fast mode) in the processes named; prints whether each applied it.",
+     req_control, print_control},
+    {"off", "(--pid PID | --job JOB | --all) [--wait MS]", 0, 0,
+     "Switch profiling off: the hooks are removed, the program runs at full speed.",
+     req_control, print_control},
+    {"fast", "(--pid PID | --job JOB | --all) [--objects] [--wait MS]", 0, 0,
+     "Switch to fast mode (Python functions).", req_control, print_control},
+    {"full", "(--pid PID | --job JOB | --all) [--objects] [--wait MS]", 0, 0,
+     "Switch to full mode (Python and C functions).", req_control, print_control},
+    {"raw", "JSON", 0, 1, "Send a request as it is and print the answer (JSON).", req_raw, NULL},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *out)
 {
@@ -19,35 +445,97 @@ static void usage(FILE *out)
             "    ulma-ctl - query the ULMA node agent, switch profiling of processes\n\n"
             "SYNOPSIS\n"
             "    ulma-ctl [--dir DIR | --endpoint EP] [--timeout MS] [--json] COMMAND [ARGS]\n\n"
-            "COMMANDS\n"
-            "    list                       processes the agent profiles\n"
-            "    top PID [-s KEY] [-n ROWS] the top table of PID (default: cumulative, 30 rows)\n"
-            "    callers PID FUNC [-n ROWS] who calls FUNC (a name, or file:line(name))\n"
-            "    callees PID FUNC [-n ROWS] what FUNC calls\n"
-            "    paths PID [-n ROWS]        call paths with the most cumulative time\n"
-            "    stacks PID [-n FRAMES]     each thread's current stack\n"
-            "    objects PID [-n ROWS]      object statistics per type and constructing function\n"
-            "    mpi PID                    MPI statistics per call\n"
-            "    drops [PID]                records lost, per process\n"
-            "    export PID FORMAT FILE     FORMAT: pstats, json, collapsed, speedscope, pprof,\n"
-            "                               svg\n"
-            "    on|off|fast|full (--pid PID | --job JOB | --all) [--objects] [--wait MS]\n"
-            "                               switch processes; prints what the agent did and\n"
-            "                               whether each process applied it\n"
-            "    raw JSON                   send a request as is\n\n"
-            "OPTIONS\n"
-            "    -d, --dir DIR      agent directory (default $ULMA_DIR, else /dev/shm): the\n"
-            "                       endpoint is ipc://DIR/ulma-agent.ipc\n"
-            "    -e, --endpoint EP  the agent's endpoint, e.g. tcp://127.0.0.1:5555\n"
-            "    -t, --timeout MS   wait this long for the answer (default 5000)\n"
-            "    -j, --json         print the agent's JSON answer as is\n"
-            "    -h, --help         this text\n\n"
-            "EXIT STATUS\n"
-            "    0 the agent answered ok; 1 it answered an error or did not answer;\n"
-            "    2 usage error.\n");
+            "DESCRIPTION\n"
+            "    Sends one request to a running ulma-agent (see ulma-agent --help) and prints\n"
+            "    its answer as a table, or as the agent's JSON with --json. Options may come\n"
+            "    before or after the command. With no agent the error is immediate: no\n"
+            "    directory, no socket in it, or a socket left by an agent that is gone (no\n"
+            "    process holds DIR/ulma-agent.lock); only an agent that does not answer\n"
+            "    costs --timeout.\n\n"
+            "COMMANDS\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        fprintf(out, "    %s%s%s\n", commands[i].name, commands[i].args[0] ? " " : "",
+                commands[i].args);
+        opts_wrap(out, commands[i].help, 8, 80);
+    }
+    fprintf(out, "\nOPTIONS\n");
+    opts_help(out, options, NOPTIONS);
+    fprintf(out,
+            "\nEXIT STATUS\n"
+            "    0 the agent answered ok; 1 it answered an error (an ambiguous function name\n"
+            "    lists the candidates), did not answer, or no agent runs; 2 a usage error.\n\n"
+            "EXAMPLES\n"
+            "    ulma-ctl list\n"
+            "    ulma-ctl top 4242 -s tottime -n 20\n"
+            "    ulma-ctl callers 4242 'app.py:12(work)'\n"
+            "    ulma-ctl --json stacks 4242 | python3 -m json.tool\n"
+            "    ulma-ctl off --job 17 && ulma-ctl full --pid 4242 --objects\n\n"
+            "SEE ALSO\n"
+            "    ulma-agent --help, python3 -m ulma --help, node-agent/README.md (the query\n"
+            "    protocol and the JSON schema)\n");
 }
 
-/* Send `req`, receive [answer, data]. Returns 0 or -1. */
+/* ---- talking to the agent ---------------------------------------------------------- */
+
+/* The pid holding an flock on `path` (from /proc/locks), 0 if none, -1 if
+ * it cannot be told. Read-only: probing by taking the lock could make a
+ * starting agent fail. */
+static long lock_holder(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return 0;
+    FILE *f = fopen("/proc/locks", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long holder = 0;
+    while (!holder && fgets(line, sizeof(line), f)) {
+        char kind[16];
+        long pid;
+        unsigned long ino;
+        /* "1: FLOCK  ADVISORY  WRITE 1234 00:2a:5678 0 EOF" */
+        if (sscanf(line, "%*d: %15s %*s %*s %ld %*x:%*x:%lu", kind, &pid, &ino) == 3 &&
+            strcmp(kind, "FLOCK") == 0 && ino == (unsigned long)sb.st_ino)
+            holder = pid;
+    }
+    fclose(f);
+    return holder;
+}
+
+/* No agent can answer on `ep`: say so at once rather than after the
+ * timeout. Returns 0 (try it) or -1 (message printed). */
+static int check_agent(const ctl_t *c, const char *ep, int default_ep)
+{
+    if (strncmp(ep, "ipc://", 6) != 0)
+        return 0;
+    const char *sock = ep + 6;
+    struct stat sb;
+    if (default_ep && stat(c->cfg.dir, &sb) != 0) {
+        fprintf(stderr, "ulma-ctl: no ulma-agent: %s does not exist (%s)\n", c->cfg.dir,
+                strerror(errno));
+        return -1;
+    }
+    if (stat(sock, &sb) != 0 || !S_ISSOCK(sb.st_mode)) {
+        fprintf(stderr, "ulma-ctl: no ulma-agent: no socket %s (start one with ulma-agent%s%s)\n",
+                sock, default_ep ? " --dir " : "", default_ep ? c->cfg.dir : "");
+        return -1;
+    }
+    if (default_ep) {
+        char lock[PATH_LEN + 32];
+        snprintf(lock, sizeof(lock), "%s/ulma-agent.lock", c->cfg.dir);
+        if (lock_holder(lock) == 0) {
+            fprintf(stderr,
+                    "ulma-ctl: no ulma-agent: %s is left by an agent that is gone (no process "
+                    "holds %s)\n",
+                    sock, lock);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Send `req`, receive [answer, data]. Returns 0 or -1 (message printed). */
 static int ask(const char *ep, int timeout_ms, const char *req, sbuf_t *ans, sbuf_t *data)
 {
     void *ctx = zmq_ctx_new();
@@ -68,8 +556,8 @@ static int ask(const char *ep, int timeout_ms, const char *req, sbuf_t *ans, sbu
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, s, 0) < 0) {
             zmq_msg_close(&m);
-            fprintf(stderr, "ulma-ctl: no answer from %s within %d ms (is ulma-agent running?)\n",
-                    ep, timeout_ms);
+            fprintf(stderr, "ulma-ctl: no answer from %s within %d ms (the agent is busy or "
+                    "stuck; --timeout)\n", ep, timeout_ms);
             goto out;
         }
         more = zmq_msg_more(&m);
@@ -87,244 +575,132 @@ out:
     return rc;
 }
 
-/* The value of "key": in a JSON answer, as text (first occurrence). Enough
- * for the fields ulma-ctl shows; scripts should use --json. */
-static int answer_field(const char *ans, const char *key, char *out, size_t len)
-{
-    char pat[64];
-    snprintf(pat, sizeof(pat), "\"%s\":", key);
-    const char *p = strstr(ans, pat);
-    if (!p)
-        return -1;
-    p += strlen(pat);
-    if (*p == '"') {
-        /* decode a JSON string */
-        jreq_t *q = xmalloc(sizeof(*q));
-        const char *e = p + 1;
-        while (*e && *e != '"')
-            e += (*e == '\\' && e[1]) ? 2 : 1;
-        size_t n = (size_t)(e - p) + 1;
-        sbuf_t tmp = {0};
-        sbuf_adds(&tmp, "{\"v\":");
-        sbuf_add(&tmp, p, n);
-        sbuf_addc(&tmp, '}');
-        int rc = -1;
-        if (jreq_parse(q, tmp.data, tmp.len) == 0 && jreq_str(q, "v")) {
-            snprintf(out, len, "%s", jreq_str(q, "v"));
-            rc = 0;
-        }
-        sbuf_free(&tmp);
-        free(q);
-        return rc;
-    }
-    size_t n = strcspn(p, ",}]");
-    snprintf(out, len, "%.*s", (int)n, p);
-    return 0;
-}
+/* ---- main ---------------------------------------------------------------------------- */
 
-/* A long text field (the table) decoded. */
-static void print_text_field(const char *ans, const char *key)
+static int parse_args(ctl_t *c, int argc, char **argv)
 {
-    char pat[64];
-    snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-    const char *p = strstr(ans, pat);
-    if (!p)
-        return;
-    p += strlen(pat);
-    for (; *p && *p != '"'; p++) {
-        if (*p != '\\') {
-            putchar(*p);
+    memset(c, 0, sizeof(*c));
+    c->pid = -1;
+    opts_ctx_t o = {options, NOPTIONS, &c->cfg, "ulma-ctl", &c->seen};
+    if (opts_defaults(&o) != 0)
+        return -1;
+    snprintf(c->cfg.dir, sizeof(c->cfg.dir), "%s", ulma_default_dir());
+    const char *pos[8];
+    int npos = 0;
+    for (int i = 1; i < argc;) {
+        int rc = opts_parse_one(&o, argc, argv, &i);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
             continue;
+        /* the request of raw may look like anything but an option */
+        if (npos >= (int)(sizeof(pos) / sizeof(pos[0]))) {
+            fprintf(stderr, "ulma-ctl: unexpected argument '%s'\n", argv[i]);
+            return -1;
         }
-        p++;
-        switch (*p) {
-        case 'n': putchar('\n'); break;
-        case 't': putchar('\t'); break;
-        case 'u': {
-            unsigned v = 0;
-            if (sscanf(p + 1, "%4x", &v) == 1)
-                putchar(v < 0x80 ? (int)v : '?');
-            p += 4;
-            break;
-        }
-        case '\0': return;
-        default: putchar(*p); break;
-        }
+        pos[npos++] = argv[i++];
     }
+    if (c->cfg.help)
+        return 1;
+    if (!npos) {
+        fprintf(stderr, "ulma-ctl: no command (see --help)\n");
+        return -1;
+    }
+    c->cmd = pos[0];
+    for (int k = 1; k < npos; k++)
+        c->pos[c->npos++] = pos[k];
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    const char *dir = ulma_default_dir();
-    const char *ep = NULL;
-    int timeout = 5000, raw_json = 0;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if ((!strcmp(o, "-d") || !strcmp(o, "--dir")) && i + 1 < argc) {
-            dir = argv[++i];
-        } else if ((!strcmp(o, "-e") || !strcmp(o, "--endpoint")) && i + 1 < argc) {
-            ep = argv[++i];
-        } else if ((!strcmp(o, "-t") || !strcmp(o, "--timeout")) && i + 1 < argc) {
-            timeout = atoi(argv[++i]);
-        } else if (!strcmp(o, "-j") || !strcmp(o, "--json")) {
-            raw_json = 1;
-        } else {
-            fprintf(stderr, "ulma-ctl: unknown option '%s'\n", o);
-            usage(stderr);
-            return 2;
-        }
+    ctl_t c;
+    int rc = parse_args(&c, argc, argv);
+    if (rc > 0) {
+        usage(stdout);
+        return 0;
     }
-    if (i >= argc) {
-        usage(stderr);
+    if (rc < 0)
+        return 2;
+    const command_t *cmd = NULL;
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, c.cmd) == 0)
+            cmd = &commands[i];
+    if (!cmd) {
+        fprintf(stderr, "ulma-ctl: unknown command '%s' (see --help)\n", c.cmd);
         return 2;
     }
-    char epbuf[4200];
-    if (!ep) {
-        snprintf(epbuf, sizeof(epbuf), "ipc://%s/ulma-agent.ipc", dir);
-        ep = epbuf;
-    }
-    const char *cmd = argv[i++];
-    /* common trailing options */
-    const char *sort = NULL, *job = NULL, *outfile = NULL, *func = NULL, *format = NULL;
-    long rows = -1, pid = -1, wait_ms = -1;
-    int all = 0, objects = 0;
-    for (int k = i; k < argc; k++) {
-        const char *o = argv[k];
-        if (!strcmp(o, "-s") && k + 1 < argc)
-            sort = argv[++k];
-        else if (!strcmp(o, "-n") && k + 1 < argc)
-            rows = atol(argv[++k]);
-        else if (!strcmp(o, "--pid") && k + 1 < argc)
-            pid = atol(argv[++k]);
-        else if (!strcmp(o, "--job") && k + 1 < argc)
-            job = argv[++k];
-        else if (!strcmp(o, "--all"))
-            all = 1;
-        else if (!strcmp(o, "--objects"))
-            objects = 1;
-        else if (!strcmp(o, "--wait") && k + 1 < argc)
-            wait_ms = atol(argv[++k]);
-        else if (pid < 0 && strspn(o, "0123456789") == strlen(o) && *o && strcmp(cmd, "raw"))
-            pid = atol(o);
-        else if (!func && (!strcmp(cmd, "callers") || !strcmp(cmd, "callees")))
-            func = o;
-        else if (!format && !strcmp(cmd, "export"))
-            format = o;
-        else if (!outfile && !strcmp(cmd, "export"))
-            outfile = o;
-        else if (!strcmp(cmd, "raw") && !outfile)
-            outfile = o; /* the request */
-        else {
-            fprintf(stderr, "ulma-ctl: unexpected argument '%s'\n", o);
-            return 2;
-        }
-    }
-    sbuf_t req = {0};
-    int needs_pid = !strcmp(cmd, "top") || !strcmp(cmd, "callers") || !strcmp(cmd, "callees") ||
-                    !strcmp(cmd, "paths") || !strcmp(cmd, "stacks") || !strcmp(cmd, "objects") ||
-                    !strcmp(cmd, "mpi") || !strcmp(cmd, "export");
-    if (needs_pid && pid < 0) {
-        fprintf(stderr, "ulma-ctl: %s needs a PID\n", cmd);
+    /* PID first when the command takes one, then its other arguments */
+    int k = 0;
+    if (cmd->pid && c.npos > 0 && strspn(c.pos[0], "0123456789") == strlen(c.pos[0]) &&
+        c.pos[0][0]) {
+        c.pid = atol(c.pos[0]);
+        k = 1;
+    } else if (cmd->pid == 1) {
+        fprintf(stderr, "ulma-ctl: %s needs a PID: ulma-ctl %s %s\n", cmd->name, cmd->name,
+                cmd->args);
         return 2;
     }
-    if (!strcmp(cmd, "list")) {
-        sbuf_adds(&req, "{\"cmd\":\"list\"}");
-    } else if (!strcmp(cmd, "top")) {
-        sbuf_printf(&req, "{\"cmd\":\"top\",\"pid\":%ld,\"limit\":%ld,\"text\":true", pid,
-                    rows >= 0 ? rows : 30);
-        if (sort) {
-            sbuf_adds(&req, ",\"sort\":");
-            sbuf_json_str(&req, sort, strlen(sort));
-        }
-        sbuf_addc(&req, '}');
-    } else if (!strcmp(cmd, "callers") || !strcmp(cmd, "callees")) {
-        if (!func) {
-            fprintf(stderr, "ulma-ctl: %s needs a function\n", cmd);
-            return 2;
-        }
-        sbuf_printf(&req, "{\"cmd\":\"%s\",\"pid\":%ld,\"limit\":%ld,\"func\":", cmd, pid,
-                    rows >= 0 ? rows : 50);
-        sbuf_json_str(&req, func, strlen(func));
-        sbuf_addc(&req, '}');
-    } else if (needs_pid && strcmp(cmd, "export")) {
-        sbuf_printf(&req, "{\"cmd\":\"%s\",\"pid\":%ld,\"limit\":%ld}", cmd, pid,
-                    rows >= 0 ? rows : 50);
-    } else if (!strcmp(cmd, "drops")) {
-        if (pid >= 0)
-            sbuf_printf(&req, "{\"cmd\":\"drops\",\"pid\":%ld}", pid);
-        else
-            sbuf_adds(&req, "{\"cmd\":\"drops\"}");
-    } else if (!strcmp(cmd, "export")) {
-        if (!format || !outfile) {
-            fprintf(stderr, "ulma-ctl: export needs PID FORMAT FILE\n");
-            return 2;
-        }
-        sbuf_printf(&req, "{\"cmd\":\"export\",\"pid\":%ld,\"format\":", pid);
-        sbuf_json_str(&req, format, strlen(format));
-        sbuf_addc(&req, '}');
-    } else if (!strcmp(cmd, "on") || !strcmp(cmd, "off") || !strcmp(cmd, "fast") ||
-               !strcmp(cmd, "full")) {
-        if ((pid >= 0) + (job != NULL) + all != 1) {
-            fprintf(stderr, "ulma-ctl: %s needs exactly one of --pid PID, --job JOB, --all\n", cmd);
-            return 2;
-        }
-        sbuf_printf(&req, "{\"cmd\":\"control\",\"mode\":\"%s\",\"objects\":%s", cmd,
-                    objects ? "true" : "false");
-        if (pid >= 0)
-            sbuf_printf(&req, ",\"pid\":%ld", pid);
-        if (job) {
-            sbuf_adds(&req, ",\"job\":");
-            sbuf_json_str(&req, job, strlen(job));
-        }
-        if (all)
-            sbuf_adds(&req, ",\"all\":true");
-        if (wait_ms >= 0)
-            sbuf_printf(&req, ",\"wait_ms\":%ld", wait_ms);
-        sbuf_addc(&req, '}');
-        if (wait_ms > timeout)
-            timeout = (int)wait_ms + 1000;
-    } else if (!strcmp(cmd, "raw")) {
-        if (!outfile) {
-            fprintf(stderr, "ulma-ctl: raw needs a JSON request\n");
-            return 2;
-        }
-        sbuf_adds(&req, outfile);
-        outfile = NULL;
-    } else {
-        fprintf(stderr, "ulma-ctl: unknown command '%s'\n", cmd);
-        usage(stderr);
+    for (int i = k; i < c.npos; i++)
+        c.pos[i - k] = c.pos[i];
+    c.npos -= k;
+    if (c.npos != cmd->nargs) {
+        fprintf(stderr, "ulma-ctl: %s: %s (usage: ulma-ctl %s %s)\n", cmd->name,
+                c.npos < cmd->nargs ? "missing arguments" : "too many arguments", cmd->name,
+                cmd->args);
         return 2;
     }
-    sbuf_t ans = {0}, data = {0};
-    int rc = ask(ep, timeout, req.data, &ans, &data);
+    if (cmd->request == req_control) {
+        if (given(&c, "pid") + (c.cfg.job[0] != 0) + (c.cfg.all != 0) != 1) {
+            fprintf(stderr, "ulma-ctl: %s needs exactly one of --pid PID, --job JOB, --all\n",
+                    cmd->name);
+            return 2;
+        }
+        if (c.cfg.wait_ms + 1000 > c.cfg.timeout_ms)
+            c.cfg.timeout_ms = c.cfg.wait_ms + 1000;
+    }
+    char ep[PATH_LEN + 32];
+    int default_ep = !c.cfg.endpoint[0];
+    if (default_ep)
+        snprintf(ep, sizeof(ep), "ipc://%s/ulma-agent.ipc", c.cfg.dir);
+    else
+        snprintf(ep, sizeof(ep), "%s", c.cfg.endpoint);
+    if (check_agent(&c, ep, default_ep) != 0)
+        return 1;
+    sbuf_t req = {0}, ans = {0}, data = {0};
+    cmd->request(&c, &req);
+    rc = ask(ep, (int)c.cfg.timeout_ms, req.data, &ans, &data);
     sbuf_free(&req);
     if (rc != 0)
         return 1;
-    char okv[16] = "";
-    answer_field(ans.data, "ok", okv, sizeof(okv));
-    int ok = strcmp(okv, "true") == 0;
+    char err[128];
+    jdom_t *j = jdom_parse(ans.data ? ans.data : "", ans.len, err, sizeof(err));
+    int ok = jdom_bool(jdom_get(j, "ok"), 0);
     if (!ok) {
-        char msg[512] = "?";
-        answer_field(ans.data, "error", msg, sizeof(msg));
-        fprintf(stderr, "ulma-ctl: agent: %s\n", msg);
-        rc = 1;
-    } else if (!strcmp(cmd, "export")) {
-        int err = write_file(outfile, data.data ? data.data : "", data.len);
-        if (err) {
-            fprintf(stderr, "ulma-ctl: cannot write %s: %s\n", outfile, strerror(-err));
-            rc = 1;
-        } else {
-            printf("wrote %s (%zu bytes, %s)\n", outfile, data.len, format);
+        if (c.cfg.json || !cmd->print)
+            printf("%.*s\n", (int)ans.len, ans.data ? ans.data : "");
+        fprintf(stderr, "ulma-ctl: agent: %s\n",
+                j ? jdom_getstr(j, "error", "error without a message") : err);
+        const jdom_t *cand = jdom_get(j, "candidates");
+        if (jdom_len(cand)) {
+            fprintf(stderr, "ulma-ctl: candidates:\n");
+            for (size_t i = 0; i < jdom_len(cand); i++)
+                fprintf(stderr, "    %s\n", jdom_str(jdom_at(cand, i), "?"));
+            if (jdom_getnum(j, "total_candidates", 0) > (double)jdom_len(cand))
+                fprintf(stderr, "    ... %.0f in all\n", jdom_getnum(j, "total_candidates", 0));
         }
-    } else if (!strcmp(cmd, "top") && !raw_json) {
-        print_text_field(ans.data, "text");
+        rc = 1;
+    } else if (cmd->print == print_export) {
+        if (c.cfg.json)
+            printf("%.*s\n", (int)ans.len, ans.data);
+        print_export(&c, j, &data);
+        rc = export_rc;
+    } else if (c.cfg.json || !cmd->print) {
+        printf("%.*s\n", (int)ans.len, ans.data ? ans.data : "");
     } else {
-        printf("%s\n", ans.data);
+        cmd->print(&c, j, &data);
     }
+    jdom_destroy(&j);
     sbuf_free(&ans);
     sbuf_free(&data);
     return rc;

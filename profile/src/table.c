@@ -410,24 +410,22 @@ uint32_t profile_find(const profile_t *p, const char *what, uint32_t *cand, uint
             return i; /* standard names are unique */
         }
     }
-    /* then the qualified name, then the bare name: each level must be unique */
-    for (int level = 0; level < 2; level++) {
-        uint32_t found = UINT32_MAX, k = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            const pf_func_t *f = profile_func(p, i);
-            const pf_str_t *s = level == 0 ? &f->qualname : &f->name;
-            if (s->len != len || memcmp(s->s, what, len) != 0)
-                continue;
-            if (k < cap)
-                cand[k] = i;
-            if (found == UINT32_MAX)
-                found = i;
-            k++;
-        }
-        if (k) {
-            *nmatch = k;
-            return k == 1 ? found : UINT32_MAX;
-        }
+    /* then the qualified or the bare name: it must name one row only */
+    uint32_t found = UINT32_MAX, k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const pf_func_t *f = profile_func(p, i);
+        int q = f->qualname.len == len && memcmp(f->qualname.s, what, len) == 0;
+        int b = f->name.len == len && memcmp(f->name.s, what, len) == 0;
+        if (!q && !b)
+            continue;
+        if (k < cap)
+            cand[k] = i;
+        if (found == UINT32_MAX)
+            found = i;
+        k++;
     }
+    *nmatch = k;
+    if (k == 1)
+        return found;
     return UINT32_MAX;
 }

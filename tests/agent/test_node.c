@@ -177,7 +177,7 @@ static void test_control(void)
     free(a);
     /* by job, through ulma-ctl */
     char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "%s --dir %s off --job job42 > %s/ctl2.txt && grep -q "
+    snprintf(cmd, sizeof(cmd), "%s --dir %s --json off --job job42 > %s/ctl2.txt && grep -q "
              "'\"active_mode\":\"off\"' %s/ctl2.txt",
              CTL_BIN, dir, dir, dir);
     CHECK(run(cmd) == 0);

@@ -2,7 +2,11 @@
  * ulma-agent --private PID starts before PID's segment exists, drains it
  * (and a forked child's), prints a cProfile-like table, writes the pstats
  * file ({pid} expanded) and the exports, removes the segments, exits 0;
- * and fails clearly when PID ends without a segment. */
+ * and fails clearly when PID ends without a segment. The launcher's
+ * protocol (--go-fd, --wait-child): the agent takes the pid of the
+ * launcher, lets its child go, reports, and ends as the child ended (its
+ * signal re-raised); a bad option kills the waiting child before it made
+ * anything. */
 #include <fcntl.h>
 #include <signal.h>
 
@@ -125,10 +129,95 @@ static void test_private_no_segment(void)
     rm_tree(dir);
 }
 
+/* What python3 -m ulma does: fork; the child waits for the go byte, then
+ * writes a segment reserved for its parent (the agent) and ends as `how`
+ * says; the parent executes the agent. Returns the wait status of the
+ * "launcher" (the agent). */
+static int run_launcher(const char *dir, const char *out, int how, const char *extra)
+{
+    pid_t l = fork();
+    CHECK(l >= 0);
+    if (l == 0) {
+        int go[2];
+        if (pipe(go) != 0)
+            _exit(120);
+        pid_t c = fork();
+        if (c == 0) {
+            close(go[1]);
+            char b;
+            if (read(go[0], &b, 1) != 1)
+                _exit(9); /* the agent refused: run nothing */
+            synth_process(dir, (int32_t)getppid(), how, 2, 0);
+        }
+        close(go[0]);
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        char cmd[4096];
+        snprintf(cmd, sizeof(cmd), "%s --private %d --go-fd %d --wait-child --dir %s --cron-ms 10 %s",
+                 AGENT_BIN, (int)c, go[1], dir, extra);
+        /* exec (no shell in between: the agent must be the child's parent) */
+        char *argv[32];
+        int n = 0;
+        for (char *t = strtok(cmd, " "); t && n < 31; t = strtok(NULL, " "))
+            argv[n++] = t;
+        argv[n] = NULL;
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st = 0;
+    CHECK(waitpid(l, &st, 0) == l);
+    return st;
+}
+
+static void test_wait_child(void)
+{
+    char dir[256], out[300];
+    make_tmpdir(dir, sizeof(dir), "wait-child");
+    snprintf(out, sizeof(out), "%s/table.txt", dir);
+    /* a normal end: the table is printed before the agent exits, status 0 */
+    int st = run_launcher(dir, out, SYNTH_EXIT, "");
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char *table = slurp(out, NULL);
+    CHECK(table && strstr(table, "7 function calls (3 primitive calls)"));
+    free(table);
+    CHECK(count_segments(dir) == 0);
+    /* the child killed (SIGKILL, its segment left LIVE): the report all the
+     * same, then the agent ends by the same signal */
+    st = run_launcher(dir, out, SYNTH_KILL, "");
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    table = slurp(out, NULL);
+    CHECK(table && strstr(table, "7 function calls (3 primitive calls)"));
+    free(table);
+    CHECK(count_segments(dir) == 0);
+    /* bad options: usage error, the child never ran (no segment) */
+    const char *bad[] = {"-s cum", "-s badkey", "-o /nonexistent/dir/x.pstats",
+                         "--json /nonexistent/x.json"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char extra[128];
+        snprintf(extra, sizeof(extra), "%s", bad[i]);
+        st = run_launcher(dir, out, SYNTH_EXIT, extra);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+        CHECK(count_segments(dir) == 0);
+    }
+    /* an output that cannot be written at the end: the table is printed,
+     * the status says so (1; the child's was 0) */
+    char extra[600];
+    snprintf(extra, sizeof(extra), "--json %s/isdir", dir);
+    char sub[400];
+    snprintf(sub, sizeof(sub), "%s/isdir", dir);
+    /* a directory where the file should go: checked before the start */
+    CHECK(mkdir(sub, 0755) == 0);
+    st = run_launcher(dir, out, SYNTH_EXIT, extra);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    rmdir(sub);
+    rm_tree(dir);
+}
+
 int main(void)
 {
     test_private_run();
     test_private_no_segment();
+    test_wait_child();
     printf("test_private: ok\n");
     return 0;
 }

@@ -56,7 +56,8 @@ with H.SegDir("autostart") as d:
     H.check(r.returncode == 0 and r.stdout.startswith("2470\n"), "spawn pool under ULMA_MODE")
     H.check(r.stdout.endswith("fake-agent-table\n"), "agent table at the end: %r" % r.stdout)
     info = json.load(open(log))
-    H.check(info["argv"][-2:] == ["-o", "o.{pid}"], "ULMA_OUTPUT passed as -o: %s" % info["argv"])
+    H.check(info["argv"][-3:] == ["-o", "o.{pid}", "--no-table"] and "--go-fd" in info["argv"],
+            "ULMA_OUTPUT passed as -o (no table, as cProfile): %s" % info["argv"])
     segs = [H.read(p) for p in segments()]
     H.check(len(segs) >= 3, "parent and spawned workers have segments (%d)" % len(segs))
     sq = sum(v for s in segs for k, v in H.counts(s, only_file=PROG).items() if k[2] == "square")

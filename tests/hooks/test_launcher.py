@@ -4,6 +4,7 @@ sys.path[0], stdout, stderr, exit status (SystemExit, uncaught exception),
 and the segment is reserved for it; a missing agent only warns."""
 import json
 import os
+import subprocess
 import sys
 
 import hooktest as H
@@ -56,24 +57,35 @@ with H.SegDir("launch") as d:
     H.check(len(d.segments()) == 1, "missing agent: segment left for a later agent")
     d.clear()
 
-    # a private agent: exact command line, reserved segment, waited for
+    # a private agent: exact command line, reserved segment; the launcher
+    # forks, the child runs the program, the agent takes the launcher's pid
     log = os.path.join(d.path, "agent.json")
-    r = H.run(["-m", "ulma", "--mode", "full", "-s", "tottime", "-o", "out.{rank}.{pid}",
-               "--json", "j.{pid}", PROG, "status"],
-              d.env(ULMA_AGENT=FAKE, FAKE_AGENT_LOG=log), cwd=H.HERE)
-    H.check(r.returncode == 0, "with agent: exit 0 %s" % r.stderr)
+    p = subprocess.Popen([H.PYTHON, "-m", "ulma", "--mode", "full", "-s", "tottime", "-o",
+                          "out.{rank}.{pid}", "--json", "j.{pid}", PROG, "status"],
+                         env=d.env(ULMA_AGENT=FAKE, FAKE_AGENT_LOG=log), cwd=H.HERE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = p.communicate(timeout=60)
+    H.check(p.returncode == 0, "with agent: exit 0 %s" % err)
     info = json.load(open(log))
-    lines = r.stdout.splitlines()
+    lines = out.splitlines()
     H.check(lines[-1] == "fake-agent-table", "agent's table printed after the program: %r" % lines)
+    H.check(info["pid"] == p.pid, "the agent has the launcher's pid")
     reader = [l for l in lines if l.startswith("reader ")]
     H.check(reader == ["reader %d" % info["pid"]], "segment reserved for the agent: %s" % reader)
-    launcher_pid = int(info["argv"][1])
-    H.check(info["argv"] == ["--private", str(launcher_pid), "--dir", d.path, "-s", "tottime",
-                             "-o", "out.{rank}.{pid}", "--json", "j.{pid}"],
-            "agent command line: %s" % info["argv"])
+    child_pid = int(info["argv"][1])
+    argv = info["argv"]
+    H.check(argv[:5] == ["--private", str(child_pid), "--go-fd", argv[3], "--wait-child"]
+            and argv[5:] == ["--dir", d.path, "-s", "tottime", "-o", "out.{rank}.{pid}",
+                             "--json", "j.{pid}", "--no-table"],
+            "agent command line: %s" % argv)
     seg = H.read(d.segments()[0])
-    H.check(seg["pid"] == launcher_pid, "the launcher's own process is profiled")
+    H.check(seg["pid"] == child_pid, "the launcher's child is profiled")
     H.check(seg["state"] == 2, "segment exited")
+    # the program's exit status comes back through the agent
+    r = H.run(["-m", "ulma", PROG, "exit3"], d.env(ULMA_AGENT=FAKE, FAKE_AGENT_LOG=log),
+              cwd=H.HERE)
+    H.check(r.returncode == 3 and r.stdout.endswith("fake-agent-table\n"),
+            "exit status through the agent: %d %r" % (r.returncode, r.stdout[-100:]))
     d.clear()
     # no -o/-s and no node agent: a private agent too; a node agent's lock: none
     r = H.run(["-m", "ulma", PROG, "ok"], d.env(ULMA_AGENT=FAKE, FAKE_AGENT_LOG=log), cwd=H.HERE)

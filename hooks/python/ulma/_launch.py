@@ -28,10 +28,27 @@ DESCRIPTION
     it on another CPU and builds the cProfile-compatible top table.
 
     If no node agent runs (one holds an exclusive lock on
-    <dir>/ulma-agent.lock), or if -o, --json or -s is given, a private agent
-    is started for this program: it prints the table on standard output
-    when the program ends and writes the files asked for. Without --no-agent
-    and with no ulma-agent installed, the program still runs profiled and a
+    <dir>/ulma-agent.lock), or if -o, --json, -s or an export option is
+    given, the program gets a private agent. Every option is checked first,
+    and the script compiled (a usage error, an unknown or ambiguous sort key,
+    an output file whose directory does not exist or is not writable: exit 2,
+    nothing runs; a syntax error: python3's message and status). Then the
+    launcher forks: the program runs in the child, in the interpreter already
+    started, and the launcher's own process becomes the agent (ulma-agent
+    --private CHILD --wait-child), so that the pid the shell or mpirun waits
+    for ends only after the report: the table is printed when the program
+    ends, whatever the way (return, sys.exit, an uncaught exception,
+    os._exit, a signal), then the files are written. Signals sent to that
+    pid (SIGTERM, SIGUSR1, SIGUSR2; SIGINT, SIGQUIT, SIGHUP when sent with
+    kill) are passed on to the program; Ctrl-C on the terminal reaches the
+    program directly. A SIGKILL cannot be passed on: it ends the agent, and
+    the program runs on unreported. Processes the program forks or spawns are reported by
+    the same agent, each with its own table. Seen from the program, the only
+    difference is os.getppid(), the agent's pid.
+
+    With a node agent running and nothing to print or write, the program
+    runs in the launcher's own process, and the node agent profiles it.
+    With no ulma-agent installed, the program still runs profiled and a
     warning says that nothing will be printed.
 
     Under MPI: mpirun -np 4 python3 -m ulma app.py. Without changing the
@@ -46,13 +63,17 @@ OPTIONS
         functions (builtins, extension methods), named as cProfile names
         them. Slower: CPython 3.11 makes a frame object for every call.
     -o FILE
-        Write pstats data to FILE (readable with pstats.Stats).
+        Write pstats data to FILE (readable with pstats.Stats). As with
+        python3 -m cProfile, no table is printed then (-s included).
     --json FILE
-        Write the table as JSON to FILE.
+        Write the whole profile as JSON to FILE (schema: node-agent/README.md).
     -s KEY
-        Sort the printed table by KEY (pstats names: cumulative, tottime,
-        calls, ncalls, name, filename, ...).
-        FILE names may contain {rank} and {pid}, expanded by the agent.
+        Sort the printed table by KEY: calls, cumulative, cumtime,
+        filename, line, module, name, ncalls, nfl, pcalls, stdname
+        (default), time, tottime, or a unique prefix of one of them.
+        FILE names may contain {rank} and {pid}, expanded by the agent; a
+        process forked by the program gets .<pid> appended to a name
+        without {pid}.
     --collapsed FILE, --speedscope FILE, --pprof FILE, --svg FILE
         Also write the call paths as collapsed stacks (flame graph text),
         a speedscope JSON file, a gzipped pprof profile, or a standalone
@@ -70,7 +91,9 @@ OPTIONS
         Load the hooks but leave them off: the program runs at full speed
         until an agent switches profiling on through the control word.
     --no-agent
-        Never start an agent; the segment is left for a node agent.
+        Never start an agent: no fork, the program runs in this process and
+        its segment is left for a node agent. Prints no table and writes no
+        file, so -o, -s, --json and the export options are usage errors.
     --dir DIR
         Segment directory (default: $ULMA_DIR, else /dev/shm).
     -h, --help
@@ -82,7 +105,11 @@ ENVIRONMENT
     ULMA_MODE     fast|full|off: with ulma-autostart.pth installed, turns the
                   hooks on at interpreter start without `-m ulma`; then also
                   ULMA_OUTPUT=FILE (as -o), ULMA_JSON=FILE (as --json),
-                  ULMA_SORT=KEY (as -s), ULMA_BLOCKING=1, ULMA_NO_AGENT=1
+                  ULMA_SORT=KEY (as -s), ULMA_BLOCKING=1, ULMA_NO_AGENT=1.
+                  Its private agent runs beside the program, which waits
+                  for it at exit; a bad option only warns (the program runs
+                  unprofiled). An os._exit() or a kill skips that wait: the
+                  report still comes, but after the program ended.
     ULMA_SLOTS, ULMA_RING_SIZE
                   threads per process and bytes per thread ring
     ULMA_NO_MPI_PRELOAD=1
@@ -93,7 +120,12 @@ ENVIRONMENT
 
 EXIT STATUS
     The program's own: 0, its SystemExit code, 1 after an uncaught
-    exception; 2 for a usage error of this launcher or a missing script.
+    exception or a syntax error, its os._exit() code, or the signal that
+    killed it (re-raised once the report is out, so the shell sees the same
+    death); 2 for a usage error of this launcher (nothing runs) or a missing
+    script. 1 when the program ended with 0 but a file could not be
+    written at the end (the table is printed all the same, the message says
+    which file).
 
 EXAMPLES
     python3 -m ulma -s cumulative app.py --size 10
@@ -179,32 +211,31 @@ def parse(argv):
         i += 1
     if o.mode not in ("fast", "full"):
         raise UsageError("--mode must be fast or full")
+    if o.no_agent and (o.output or o.json or o.sort or o.exports):
+        raise UsageError("--no-agent prints no table and writes no file: drop -o, -s, --json, "
+                         "--collapsed, --speedscope, --pprof and --svg, or --no-agent")
     if o.script is None and o.module is None:
         raise UsageError("no script or -m module given")
     return o
 
 
 class Session:
-    """One profiled process: agent, segment, hooks, and the end of it all."""
+    """One profiled process: segment, hooks, and the end of it all.
 
-    def __init__(self, mode, directory, sort=None, output=None, json_file=None, objects=False,
-                 blocking=False, off=False, no_agent=False, exe=None, exports=None,
-                 deferred=False):
+    `reader`: the pid of the agent the segment is reserved for (0: any
+    node agent). `agent`: a private agent process this process started and
+    waits for at exit (the ULMA_MODE path), or None."""
+
+    def __init__(self, mode, directory, reader=0, objects=False, blocking=False, off=False,
+                 exe=None, deferred=False, agent=None):
         self.owner = os.getpid()
-        self.agent = None
+        self.agent = agent
         self.interrupted = False
         self.directory = directory
         os.environ["ULMA_DIR"] = directory  # the runtime and our children agree
-        reader = _inherited_agent()
-        if reader == 0 and not no_agent and (
-                output or json_file or sort or exports
-                or not _agent.node_agent_running(directory)):
-            self.agent = _agent.spawn_private(directory, self.owner, sort, output, json_file,
-                                              exports)
-            if self.agent is not None:
-                reader = self.agent.pid
-                # children (fork, spawn) report to the same agent
-                os.environ["ULMA_AGENT_PID"] = str(reader)
+        if reader:
+            # children (fork, spawn) report to the same agent
+            os.environ["ULMA_AGENT_PID"] = str(reader)
         m = ulma.MODES[mode]
         control = ((0 if off else m) | (_ulma.CTL_OBJECTS if objects else 0)
                    | (_ulma.CTL_BLOCKING if blocking else 0))
@@ -220,8 +251,6 @@ class Session:
             _ulma.set_mode(self.mode, 1 if self.blocking else 0)
             if self.objects:
                 _ulma.set_objects(True)
-
-
 
     def finish(self):
         """At exit: hooks off, segment exited, output flushed, agent done."""
@@ -293,7 +322,19 @@ def _prepare_script(path):
     mod.__loader__ = SourceFileLoader("__main__", full)
     sys.argv[:] = [path]
     sys.path[0] = os.path.dirname(os.path.realpath(path))
-    return compile(source, full, "exec", dont_inherit=True), mod
+    try:
+        code = compile(source, full, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as e:
+        return _compile_error(e)
+    return code, mod
+
+
+def _compile_error(e):
+    """A script that does not compile: the message python3 prints (no
+    frames of ours), and its status."""
+    e.__traceback__ = None  # our compile() call, which python3 does not show
+    sys.excepthook(type(e), e, None)
+    return 1
 
 
 def _prepare_module(name):
@@ -304,6 +345,8 @@ def _prepare_module(name):
     except runpy._Error as e:
         sys.stderr.write("%s: %s\n" % (sys.executable, e))
         return 1
+    except (SyntaxError, ValueError) as e:
+        return _compile_error(e)
     mod = _main_module()
     mod.__dict__.update(__file__=spec.origin, __cached__=spec.cached, __loader__=spec.loader,
                         __package__=spec.parent, __spec__=spec)
@@ -368,6 +411,56 @@ def preload_mpi():
                          % (lib, e))
 
 
+def _needs_private_agent(o, directory):
+    """A private agent is started for the program unless told not to, or a
+    node agent runs and no output (table or file) is asked for."""
+    if o.no_agent or _inherited_agent():
+        return False
+    return bool(o.output or o.json or o.sort or o.exports
+                or not _agent.node_agent_running(directory))
+
+
+def _fork_under_agent(o, directory, agent):
+    """The launcher's protocol with its private agent (--go-fd,
+    --wait-child). Fork; the parent executes the agent, which keeps this
+    pid (the one the shell or mpirun waits for), checks its options, writes
+    one byte on the pipe, drains, reports and exits with the child's status.
+    The child waits for that byte and returns to run the program; end of
+    file means the agent refused (its message said why): the child leaves
+    without running anything. Returns in the child only (with the agent's
+    pid); None if the agent could not be executed (the program then runs
+    here without one)."""
+    for f in (sys.stdout, sys.stderr):
+        f.flush()
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(wfd)
+        try:
+            go = os.read(rfd, 1)
+        except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+            go = b""
+        os.close(rfd)
+        if not go:
+            os._exit(2)
+        return os.getppid()
+    os.close(rfd)
+    os.set_inheritable(wfd, True)
+    cmd = _agent.private_command(directory, pid, o.sort, o.output, o.json, o.exports,
+                                 go_fd=wfd, wait_child=True, no_table=bool(o.output))
+    cmd[0] = agent
+    try:
+        os.execve(agent, cmd, _agent.agent_env())
+    except OSError as e:
+        sys.stderr.write("ulma: warning: cannot start %s: %s; profiling without an agent\n"
+                         % (agent, e))
+    os.close(wfd)  # the child leaves on end of file
+    os.waitpid(pid, 0)
+    return None
+
+
 def main(argv):
     try:
         o = parse(argv)
@@ -376,6 +469,10 @@ def main(argv):
         return 2
     preload_mpi()
     directory = o.dir or os.environ.get("ULMA_DIR") or "/dev/shm"
+    if not os.path.isdir(directory):
+        sys.stderr.write(USAGE + "python3 -m ulma: error: segment directory %s is not a directory "
+                         "(--dir, $ULMA_DIR)\n" % directory)
+        return 2
     if o.script is not None:
         prep = _prepare_script(o.script)
         exe = o.script
@@ -386,21 +483,42 @@ def main(argv):
         return prep
     code, mod = prep
     sys.argv.extend(o.args)
-    session = Session(o.mode, directory, o.sort, o.output, o.json, o.objects, o.blocking,
-                      o.off, o.no_agent, exe=exe, exports=o.exports, deferred=True)
+    reader = _inherited_agent()
+    if _needs_private_agent(o, directory):
+        agent = _agent.find_agent(directory)
+        if agent is not None:
+            reader = _fork_under_agent(o, directory, agent) or 0
+    session = Session(o.mode, directory, reader, o.objects, o.blocking, o.off, exe=exe,
+                      deferred=True)
     return _run(code, mod, session)
 
 
 def autostart(mode):
-    """ULMA_MODE at interpreter start (see _autostart.py)."""
+    """ULMA_MODE at interpreter start (see _autostart.py). The program
+    started without the launcher, so nothing waits for the agent but this
+    process's own exit: a private agent is started beside it (in its own
+    session) and waited for at exit. An os._exit() or a kill skips that
+    wait: the agent still reports, but after the process ended (and after
+    the shell's prompt is back)."""
     mode = mode.strip().lower()
     if mode not in ulma.MODES:
         raise ValueError("ULMA_MODE=%r: use fast, full or off" % mode)
     preload_mpi()
     os.environ["ULMA_AUTOSTARTED"] = str(os.getpid())
     env = os.environ.get
-    Session("fast" if mode == "off" else mode, env("ULMA_DIR") or "/dev/shm",
-            env("ULMA_SORT") or None, env("ULMA_OUTPUT") or None, env("ULMA_JSON") or None,
-            blocking=env("ULMA_BLOCKING") == "1", off=(mode == "off"),
-            no_agent=env("ULMA_NO_AGENT") == "1",
-            exe=None)
+    directory = env("ULMA_DIR") or "/dev/shm"
+    output, json_file, sort = env("ULMA_OUTPUT") or None, env("ULMA_JSON") or None, \
+        env("ULMA_SORT") or None
+    reader, proc = _inherited_agent(), None
+    if not reader and env("ULMA_NO_AGENT") != "1" and (
+            output or json_file or sort or not _agent.node_agent_running(directory)):
+        proc = _agent.spawn_private(directory, os.getpid(), sort, output, json_file,
+                                    no_table=bool(output))
+        if proc is False:
+            # the agent refused (a bad option; it said which): no segment
+            sys.stderr.write("ulma: autostart: running without profiling\n")
+            return
+        if proc is not None:
+            reader = proc.pid
+    Session("fast" if mode == "off" else mode, directory, reader,
+            blocking=env("ULMA_BLOCKING") == "1", off=(mode == "off"), exe=None, agent=proc)

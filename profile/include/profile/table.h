@@ -61,7 +61,8 @@ typedef struct pf_edge_sum {
 uint32_t profile_edge_sums(const profile_t *p, uint32_t row, int callees, pf_edge_sum_t **out);
 
 /* The row a person means by `what`: its standard name ("file:line(name)"
- * or "{built-in method ...}"), else its qualified name, else its name.
+ * or "{built-in method ...}"), else the one row whose qualified name or
+ * name is `what`.
  * Returns the row, or UINT32_MAX with *nmatch = 0 (none) or the number of
  * rows that match equally well (ambiguous; the first min(nmatch, cap) are
  * in cand[]). */
