@@ -146,12 +146,12 @@ static void head(sbuf_t *o, const char *name, const char *type, const char *help
     sbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void node_line(sbuf_t *o, const char *name, const node_t *n, const char *fmt, double v)
+static void node_line(sbuf_t *o, const char *name, const node_t *n, int decimals, double v)
 {
     sbuf_printf(o, "%s{node=", name);
     label(o, n->name);
     sbuf_adds(o, "} ");
-    sbuf_printf(o, fmt, v);
+    sbuf_printf(o, "%.*f", decimals, v);
     sbuf_addc(o, '\n');
 }
 
@@ -196,10 +196,10 @@ void metrics_build(const store_t *s, const metrics_extra_t *x, sbuf_t *o)
 
     head(o, "ulma_node_up", "gauge", "1 if the node reported within 3 intervals.");
     for (uint32_t i = 0; i < s->nnodes; i++)
-        node_line(o, "ulma_node_up", s->nodes[i], "%.0f", s->nodes[i]->state == NODE_UP);
+        node_line(o, "ulma_node_up", s->nodes[i], 0, s->nodes[i]->state == NODE_UP);
     head(o, "ulma_node_events_per_second", "gauge", "Records drained per second on the node.");
     for (uint32_t i = 0; i < s->nnodes; i++)
-        node_line(o, "ulma_node_events_per_second", s->nodes[i], "%.3f", s->nodes[i]->events_per_s);
+        node_line(o, "ulma_node_events_per_second", s->nodes[i], 3, s->nodes[i]->events_per_s);
     head(o, "ulma_node_records_lost", "gauge", "Records lost by the node's writers.");
     head(o, "ulma_node_ranks", "gauge", "Live profiled processes on the node.");
     head(o, "ulma_node_profiling", "gauge", "Live processes on the node by profiling mode.");
@@ -214,8 +214,8 @@ void metrics_build(const store_t *s, const metrics_extra_t *x, sbuf_t *o)
                 mode[(n->procs[k]->m.active_mode & 3u) % 3]++;
             }
         }
-        node_line(o, "ulma_node_records_lost", n, "%.0f", (double)nl);
-        node_line(o, "ulma_node_ranks", n, "%.0f", live);
+        node_line(o, "ulma_node_records_lost", n, 0, (double)nl);
+        node_line(o, "ulma_node_ranks", n, 0, live);
         static const char *mn[3] = {"off", "fast", "full"};
         for (int k = 0; k < 3; k++) {
             sbuf_adds(o, "ulma_node_profiling{node=");
