@@ -200,50 +200,58 @@ void metrics_build(const store_t *s, const metrics_extra_t *x, sbuf_t *o)
     head(o, "ulma_node_events_per_second", "gauge", "Records drained per second on the node.");
     for (uint32_t i = 0; i < s->nnodes; i++)
         node_line(o, "ulma_node_events_per_second", s->nodes[i], 3, s->nodes[i]->events_per_s);
-    head(o, "ulma_node_records_lost", "gauge", "Records lost by the node's writers.");
-    head(o, "ulma_node_ranks", "gauge", "Live profiled processes on the node.");
-    head(o, "ulma_node_profiling", "gauge", "Live processes on the node by profiling mode.");
-    for (uint32_t i = 0; i < s->nnodes; i++) {
-        const node_t *n = s->nodes[i];
-        uint64_t nl = 0;
-        uint32_t live = 0, mode[3] = {0, 0, 0};
-        for (uint32_t k = 0; k < n->nprocs; k++) {
-            nl += n->procs[k]->drops.records_lost;
-            if (store_proc_live(n->procs[k])) {
-                live++;
-                mode[(n->procs[k]->m.active_mode & 3u) % 3]++;
+    static const char *fams[3][2] = {
+        {"ulma_node_records_lost", "Records lost by the node's writers."},
+        {"ulma_node_ranks", "Live profiled processes on the node."},
+        {"ulma_node_profiling", "Live processes on the node by profiling mode."}};
+    for (int fam = 0; fam < 3; fam++) {
+        head(o, fams[fam][0], "gauge", fams[fam][1]);
+        for (uint32_t i = 0; i < s->nnodes; i++) {
+            const node_t *n = s->nodes[i];
+            uint64_t nl = 0;
+            uint32_t live = 0, mode[3] = {0, 0, 0};
+            for (uint32_t k = 0; k < n->nprocs; k++) {
+                nl += n->procs[k]->drops.records_lost;
+                if (store_proc_live(n->procs[k])) {
+                    live++;
+                    mode[(n->procs[k]->m.active_mode & 3u) % 3]++;
+                }
+            }
+            if (fam == 0)
+                node_line(o, "ulma_node_records_lost", n, 0, (double)nl);
+            else if (fam == 1)
+                node_line(o, "ulma_node_ranks", n, 0, live);
+            else {
+                static const char *mn[3] = {"off", "fast", "full"};
+                for (int k = 0; k < 3; k++) {
+                    sbuf_adds(o, "ulma_node_profiling{node=");
+                    label(o, n->name);
+                    sbuf_printf(o, ",mode=\"%s\"} %u\n", mn[k], mode[k]);
+                }
             }
         }
-        node_line(o, "ulma_node_records_lost", n, 0, (double)nl);
-        node_line(o, "ulma_node_ranks", n, 0, live);
-        static const char *mn[3] = {"off", "fast", "full"};
-        for (int k = 0; k < 3; k++) {
-            sbuf_adds(o, "ulma_node_profiling{node=");
-            label(o, n->name);
-            sbuf_printf(o, ",mode=\"%s\"} %u\n", mn[k], mode[k]);
-        }
     }
-    head(o, "ulma_job_function_seconds", "gauge",
-         "Own time (tottime) of a job's top functions, summed over its ranks.");
-    head(o, "ulma_job_function_calls", "gauge", "Calls of a job's top functions.");
     top_t *t = xmalloc(sizeof(*t) * 1);
-    for (uint32_t i = 0; i < s->njobs && x->metrics_top; i++) {
-        const job_t *j = s->jobs[i];
-        t = xrealloc(t, sizeof(*t) * (j->fn.n + 1));
-        for (uint32_t k = 0; k < j->fn.n; k++) {
-            t[k].gid = j->fn.key[k];
-            t[k].tottime = ((const arow_t *)j->fn.rows)[k].c.tottime_ns;
-        }
-        qsort(t, j->fn.n, sizeof(*t), top_cmp);
-        uint32_t n = j->fn.n < x->metrics_top ? j->fn.n : x->metrics_top;
-        for (uint32_t k = 0; k < n; k++) {
-            if (t[k].tottime <= 0)
-                break;
-            char std[1200];
-            view_func_std(s, t[k].gid, std, sizeof(std));
-            const arow_t *a = store_job_row(j, t[k].gid);
-            for (int which = 0; which < 2; which++) {
-                sbuf_adds(o, which ? "ulma_job_function_calls{job=" : "ulma_job_function_seconds{job=");
+    for (int which = 0; which < 2; which++) {
+        if (which)
+            head(o, "ulma_job_function_calls", "gauge", "Calls of a job's top functions.");
+        else
+            head(o, "ulma_job_function_seconds", "gauge",
+                 "Own time (tottime) of a job's top functions, summed over its ranks.");
+        for (uint32_t i = 0; i < s->njobs && x->metrics_top; i++) {
+            const job_t *j = s->jobs[i];
+            t = xrealloc(t, sizeof(*t) * (j->fn.n + 1));
+            for (uint32_t k = 0; k < j->fn.n; k++) {
+                t[k].gid = j->fn.key[k];
+                t[k].tottime = ((const arow_t *)j->fn.rows)[k].c.tottime_ns;
+            }
+            qsort(t, j->fn.n, sizeof(*t), top_cmp);
+            uint32_t n = j->fn.n < x->metrics_top ? j->fn.n : x->metrics_top;
+            for (uint32_t k = 0; k < n && t[k].tottime > 0; k++) {
+                char std[1200];
+                view_func_std(s, t[k].gid, std, sizeof(std));
+                const arow_t *a = store_job_row(j, t[k].gid);
+                sbuf_adds(o, which ? "ulma_job_function_calls{job_id=" : "ulma_job_function_seconds{job_id=");
                 label(o, j->name);
                 sbuf_adds(o, ",function=");
                 label(o, std);
