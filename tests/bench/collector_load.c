@@ -53,7 +53,7 @@ typedef struct node {
     int want_snapshot, want_full;
     uint64_t next_ns;
     int32_t next_pid;
-    uint64_t bytes;
+    uint64_t bytes, rows;
 } node_t;
 
 static struct {
@@ -142,6 +142,7 @@ static void rank_start(node_t *n, rank_t *r, uint32_t k)
         r->rows = xcalloc(cfg.funcs, sizeof(*r->rows));
         r->truth = xcalloc(cfg.funcs, sizeof(*r->truth));
         r->mpi = xcalloc(cfg.funcs, sizeof(*r->mpi));
+        r->touched = xcalloc(cfg.funcs, sizeof(*r->touched));
     } else {
         memset(r->rows, 0, sizeof(*r->rows) * cfg.funcs);
         memset(r->mpi, 0, sizeof(*r->mpi) * cfg.funcs);
@@ -240,6 +241,10 @@ static void node_report(node_t *n)
             if (cfg.latency[0] && f == 0)
                 continue;
             work(r, f, 1 + rnd() % 20);
+            if (r->touched[f] != n->reports) {
+                r->touched[f] = n->reports;
+                n->rows++;
+            }
         }
     }
     if (cfg.latency[0]) { /* the marker: calls = its report number */
@@ -250,6 +255,8 @@ static void node_report(node_t *n)
     }
     group_work(n);
     int snap = n->want_snapshot || (cfg.snapshot_every && n->reports % cfg.snapshot_every == 0);
+    if (snap)
+        n->rows += (uint64_t)n->nranks * cfg.funcs;
     wire_sender_begin(n->s, snap, n->want_full);
     for (uint32_t k = 0; k < n->nranks; k++) {
         rank_t *r = &n->ranks[k];
@@ -566,14 +573,15 @@ int main(int argc, char **argv)
             if (it[i].revents & ZMQ_POLLIN)
                 node_incoming(&nodes[i]);
     }
-    uint64_t bytes = 0, reports = 0;
+    uint64_t bytes = 0, reports = 0, rows = 0;
     for (uint32_t i = 0; i < cfg.nodes; i++) {
         bytes += nodes[i].bytes;
+        rows += nodes[i].rows;
         reports += nodes[i].reports;
     }
     double secs = (double)(now_ns() - t0) / 1e9;
-    printf("LOAD nodes %u reports %llu bytes %llu seconds %.3f\n", cfg.nodes,
-           (unsigned long long)reports, (unsigned long long)bytes, secs);
+    printf("LOAD nodes %u reports %llu bytes %llu rows %llu seconds %.3f\n", cfg.nodes,
+           (unsigned long long)reports, (unsigned long long)bytes, (unsigned long long)rows, secs);
     if (nlat) {
         qsort(lat, nlat, sizeof(*lat), dcmp);
         printf("LATENCY n %u median_ms %.3f p99_ms %.3f\n", nlat, lat[nlat / 2],
