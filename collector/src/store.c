@@ -498,7 +498,8 @@ static void proc_fold(store_t *s, proc_t *p)
             t[k].mpi_bytes = p->mpi[i].bytes;
             k++;
         }
-        memcpy(t + k, p->base, sizeof(*t) * p->nbase);
+        if (p->nbase)
+            memcpy(t + k, p->base, sizeof(*t) * p->nbase);
         k += p->nbase;
         qsort(t, k, sizeof(*t), srow_cmp);
         uint32_t m = 0;
@@ -700,7 +701,8 @@ static void group_fold(group_t *g)
             e[k].id = g->sess->geid[i];
             e[k++].c = g->edges[i];
         }
-    memcpy(e + k, g->bedges, sizeof(*e) * g->nbedges);
+    if (g->nbedges)
+        memcpy(e + k, g->bedges, sizeof(*e) * g->nbedges);
     k += g->nbedges;
     qsort(e, k, sizeof(*e), sedge_cmp);
     uint32_t m = 0;
@@ -720,7 +722,8 @@ static void group_fold(group_t *g)
             p[k].id = g->sess->gpid[i];
             p[k++].v = g->paths[i];
         }
-    memcpy(p + k, g->bpaths, sizeof(*p) * g->nbpaths);
+    if (g->nbpaths)
+        memcpy(p + k, g->bpaths, sizeof(*p) * g->nbpaths);
     k += g->nbpaths;
     qsort(p, k, sizeof(*p), spath_cmp);
     m = 0;
