@@ -137,7 +137,8 @@ static int node_cmp(const void *x, const void *y)
 static node_t **sorted_nodes(const store_t *s)
 {
     node_t **n = xmalloc(sizeof(*n) * (s->nnodes + 1));
-    memcpy(n, s->nodes, sizeof(*n) * s->nnodes);
+    if (s->nnodes)
+        memcpy(n, s->nodes, sizeof(*n) * s->nnodes);
     qsort(n, s->nnodes, sizeof(*n), node_cmp);
     return n;
 }
