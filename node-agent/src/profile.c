@@ -19,7 +19,14 @@
  * per-function and per-edge activation counters, at report time. Per
  * record the drain touches the record, the top frames of the shadow stack
  * and one node (64 bytes, its first children inline). Frames that find the
- * CCT full are accounted "flat" with the levels above (exact, slower). */
+ * CCT full are accounted "flat" with the levels above (exact, slower).
+ *
+ * Frames still open are not in the tree's numbers; prof_derive_open()
+ * computes, from the shadow stacks, what closing them at a given time
+ * would add, without closing them. A MODE record does not close frames:
+ * the writer records the RETURN of every frame whose CALL it recorded,
+ * whatever the mode then, and its depth in the MODE record only
+ * resynchronises the stack. */
 #include "profile.h"
 
 #include <stdio.h>
@@ -121,6 +128,9 @@ void prof_limits_default(prof_limits_t *l)
     l->max_cct_nodes = 1u << 22;
     l->max_stack = 1u << 16;
     l->max_threads = 4096;
+    l->max_live_objects = 1u << 22;
+    l->max_pending_frees = 1u << 16;
+    l->max_sites = 1u << 20;
 }
 
 static uint32_t sub_of(prof_t *p, uint32_t caller, uint32_t callee);
@@ -160,6 +170,17 @@ prof_t *prof_new(const prof_limits_t *lim, unsigned nslots)
         p->lim.max_cct_nodes = 16;
     if (p->lim.max_stack < 16)
         p->lim.max_stack = 16;
+    /* the object set: at least a few objects, values below PROF_OBJ_PENDING */
+    if (p->lim.max_live_objects < 16)
+        p->lim.max_live_objects = 16;
+    if (p->lim.max_live_objects > 1u << 30)
+        p->lim.max_live_objects = 1u << 30;
+    if (p->lim.max_pending_frees > 1u << 24)
+        p->lim.max_pending_frees = 1u << 24;
+    if (p->lim.max_sites < 16)
+        p->lim.max_sites = 16;
+    if (p->lim.max_sites > 1u << 30)
+        p->lim.max_sites = 1u << 30;
     p->nslots = nslots;
     p->slot_thread = xcalloc(nslots ? nslots : 1, sizeof(*p->slot_thread));
     /* row 0: [unknown]; node 0: the root; edge 0 and site 0: none */
@@ -198,6 +219,10 @@ void prof_destroy(prof_t **p_p)
     free(p->types);
     free(p->sites);
     hmap_free(&p->site_map);
+    free(p->objs.keys);
+    free(p->objs.vals);
+    free(p->objs.pend);
+    free(p->open_nodes);
     prof_thread_t *t = p->threads;
     while (t) {
         prof_thread_t *n = t->next;
@@ -621,22 +646,276 @@ static size_t text_len(const uint8_t *pl, uint32_t len)
 
 /* ---- objects ------------------------------------------------------------------- */
 
-static void obj_event(prof_t *p, prof_thread_t *t, unsigned kind, uint32_t type_id,
-                      const uint8_t *pl, uint32_t len)
+/*
+ * Frees are paired with constructions by address, per process (an object
+ * may die on another thread than the one that built it): a construction
+ * puts its address in the set with its site, a free of that address
+ * (and type) takes it out. A free that finds nothing is an object born
+ * while nothing was recorded: counted apart (frees_unborn), so that
+ * news - frees never counts it. An address reused without a recorded free
+ * means the object there died unseen (lost).
+ *
+ * Rings are drained one after the other, so a free read from one thread's
+ * ring may precede, in our reading, the construction still unread in
+ * another's. When the process has more than one thread, such a free is
+ * counted unborn at once and kept "pending" (bounded ring, oldest out
+ * first); a construction at its address with an earlier cycle count, read
+ * later, takes the free back: both are counted as a paired life.
+ */
+
+#define OSET_MIN_CAP 1024u
+
+static inline uint32_t oset_home(const prof_objset_t *s, uint64_t addr)
+{
+    return (uint32_t)hmap_hash(addr) & (s->cap - 1);
+}
+
+/* The slot of `addr`, or the empty slot where it would go (cap > 0). */
+static inline uint32_t oset_find(const prof_objset_t *s, uint64_t addr)
+{
+    uint32_t m = s->cap - 1, j = oset_home(s, addr);
+    while (s->keys[j] && s->keys[j] != addr)
+        j = (j + 1) & m;
+    return j;
+}
+
+static void oset_grow(prof_objset_t *s)
+{
+    uint32_t ocap = s->cap, ncap = ocap ? ocap * 2 : OSET_MIN_CAP;
+    uint64_t *ok = s->keys;
+    uint32_t *ov = s->vals;
+    s->keys = xcalloc(ncap, sizeof(*s->keys));
+    s->vals = xmalloc(sizeof(*s->vals) * ncap);
+    s->cap = ncap;
+    for (uint32_t i = 0; i < ocap; i++) {
+        if (!ok[i])
+            continue;
+        uint32_t j = oset_find(s, ok[i]);
+        s->keys[j] = ok[i];
+        s->vals[j] = ov[i];
+    }
+    free(ok);
+    free(ov);
+}
+
+/* Put `addr` (not in the set) with `val`. The set holds at most
+ * max_live_objects + max_pending_frees entries, so it stays bounded. */
+static void oset_put(prof_objset_t *s, uint64_t addr, uint32_t val)
+{
+    if ((uint64_t)(s->n + 1) * 4 > (uint64_t)s->cap * 3)
+        oset_grow(s);
+    uint32_t j = oset_find(s, addr);
+    s->keys[j] = addr;
+    s->vals[j] = val;
+    s->n++;
+}
+
+/* Remove slot `j`: shift back the entries after it that probed past it. */
+static void oset_del(prof_objset_t *s, uint32_t j)
+{
+    uint32_t m = s->cap - 1, k = j;
+    s->n--;
+    for (;;) {
+        k = (k + 1) & m;
+        if (!s->keys[k])
+            break;
+        uint32_t h = oset_home(s, s->keys[k]);
+        /* the entry at k may fill the hole at j unless its home lies
+         * cyclically in (j, k] */
+        if (j <= k ? (j < h && h <= k) : (j < h || h <= k))
+            continue;
+        s->keys[j] = s->keys[k];
+        s->vals[j] = s->vals[k];
+        j = k;
+    }
+    s->keys[j] = 0;
+}
+
+/* Drop the set's entry of pending free `i`, if it is still there. */
+static void pend_unlink(prof_objset_t *s, uint32_t i)
+{
+    prof_pending_free_t *e = &s->pend[i];
+    if (!e->addr)
+        return;
+    uint32_t j = oset_find(s, e->addr);
+    if (s->keys[j] == e->addr && s->vals[j] == (PROF_OBJ_PENDING | i))
+        oset_del(s, j);
+    e->addr = 0;
+}
+
+/* Keep a free that found no construction (already counted unborn). */
+static void pend_add(prof_t *p, uint64_t addr, uint64_t size, uint64_t tsc, uint32_t type_id)
+{
+    prof_objset_t *s = &p->objs;
+    uint32_t max = p->lim.max_pending_frees;
+    if (!max)
+        return;
+    if (s->pend_n == s->pend_cap) {
+        if (s->pend_cap < max) {
+            /* grow, oldest first from 0, and re-point the set's entries */
+            uint32_t ncap = s->pend_cap ? s->pend_cap * 2 : 256;
+            if (ncap > max)
+                ncap = max;
+            prof_pending_free_t *np = xcalloc(ncap, sizeof(*np));
+            for (uint32_t i = 0; i < s->pend_n; i++) {
+                uint32_t o = s->pend_head + i;
+                if (o >= s->pend_cap)
+                    o -= s->pend_cap;
+                np[i] = s->pend[o];
+                if (!np[i].addr)
+                    continue;
+                uint32_t j = oset_find(s, np[i].addr);
+                if (s->keys[j] == np[i].addr && s->vals[j] == (PROF_OBJ_PENDING | o))
+                    s->vals[j] = PROF_OBJ_PENDING | i;
+            }
+            free(s->pend);
+            s->pend = np;
+            s->pend_cap = ncap;
+            s->pend_head = 0;
+        } else {
+            /* the oldest goes: its free stays counted unborn */
+            pend_unlink(s, s->pend_head);
+            s->pend_head = s->pend_head + 1 == s->pend_cap ? 0 : s->pend_head + 1;
+            s->pend_n--;
+        }
+    }
+    uint32_t i = s->pend_head + s->pend_n;
+    if (i >= s->pend_cap)
+        i -= s->pend_cap;
+    s->pend_n++;
+    s->pend[i] = (prof_pending_free_t){addr, size, tsc, type_id, 0};
+    oset_put(s, addr, PROF_OBJ_PENDING | i);
+}
+
+/* The live object at slot `j` died unseen. */
+static void obj_lost(prof_t *p, uint32_t j)
+{
+    prof_objset_t *s = &p->objs;
+    prof_objsite_t *site = &p->sites[s->vals[j]];
+    prof_type_t *ty = &p->types[site->type_id];
+    ty->live--;
+    ty->lost++;
+    site->live--;
+    s->nlive--;
+    oset_del(s, j);
+}
+
+/* Construction site of `type_id` in `fidx`, created on first sight; beyond
+ * max_sites, the type's site in [unknown] (bounded by the type ids). */
+static uint32_t site_of(prof_t *p, uint32_t fidx, uint32_t type_id)
+{
+    uint64_t key = (uint64_t)fidx << 32 | type_id;
+    uint32_t s = hmap_get(&p->site_map, key);
+    if (s)
+        return s;
+    if (p->nsites >= p->lim.max_sites && fidx != PROF_FIDX_UNKNOWN) {
+        p->obj_site_overflows++;
+        return site_of(p, PROF_FIDX_UNKNOWN, type_id);
+    }
+    if (p->nsites == p->sites_cap) {
+        uint32_t cap = p->sites_cap;
+        grow_zero((void **)&p->sites, &cap, p->nsites, sizeof(*p->sites));
+        p->sites_cap = cap;
+    }
+    s = p->nsites++;
+    p->sites[s].fidx = fidx;
+    p->sites[s].type_id = type_id;
+    hmap_put(&p->site_map, key, s);
+    return s;
+}
+
+static void obj_free(prof_t *p, uint32_t type_id, const ulma_obj_payload_t *op, uint64_t tsc)
+{
+    prof_objset_t *s = &p->objs;
+    if (op->addr && s->n) {
+        uint32_t j = oset_find(s, op->addr);
+        if (s->keys[j] == op->addr) {
+            uint32_t v = s->vals[j];
+            if (v & PROF_OBJ_PENDING) {
+                /* freed twice without a construction between: the first
+                 * free is settled unborn, this one waits instead */
+                pend_unlink(s, v & ~PROF_OBJ_PENDING);
+            } else if (p->sites[v].type_id == type_id) {
+                prof_objsite_t *site = &p->sites[v];
+                prof_type_t *ty = &p->types[type_id];
+                ty->frees++;
+                ty->bytes_free += op->size;
+                ty->live--;
+                site->frees++;
+                site->live--;
+                s->nlive--;
+                oset_del(s, j);
+                return;
+            } else {
+                /* an object of another type is freed there: ours died unseen */
+                obj_lost(p, j);
+            }
+        }
+    }
+    prof_type_t *ty = &p->types[type_id];
+    ty->frees_unborn++;
+    ty->bytes_free_unborn += op->size;
+    /* only another thread's ring can hold an earlier construction */
+    if (op->addr && p->nthreads > 1)
+        pend_add(p, op->addr, op->size, tsc, type_id);
+}
+
+static void obj_new(prof_t *p, uint32_t type_id, uint32_t site, const ulma_obj_payload_t *op,
+                    uint64_t tsc)
+{
+    prof_objset_t *s = &p->objs;
+    prof_type_t *ty = &p->types[type_id];
+    if (op->addr && s->n) {
+        uint32_t j = oset_find(s, op->addr);
+        if (s->keys[j] == op->addr) {
+            uint32_t v = s->vals[j];
+            if (!(v & PROF_OBJ_PENDING)) {
+                obj_lost(p, j); /* a new object there: the old one died unseen */
+            } else {
+                prof_pending_free_t *e = &s->pend[v & ~PROF_OBJ_PENDING];
+                if (e->type_id == type_id && tsc < e->tsc) {
+                    /* that free, read before, ended this very object */
+                    ty->frees_unborn--;
+                    ty->bytes_free_unborn -= e->size;
+                    ty->frees++;
+                    ty->bytes_free += e->size;
+                    p->sites[site].frees++;
+                    p->obj_paired_late++;
+                    pend_unlink(s, v & ~PROF_OBJ_PENDING);
+                    return;
+                }
+                pend_unlink(s, v & ~PROF_OBJ_PENDING); /* an older object's free */
+            }
+        }
+    }
+    if (!op->addr || s->nlive >= p->lim.max_live_objects) {
+        ty->untracked++;
+        if (op->addr)
+            p->obj_untracked++;
+        return;
+    }
+    oset_put(s, op->addr, site);
+    s->nlive++;
+    ty->live++;
+    p->sites[site].live++;
+}
+
+static void obj_event(prof_t *p, prof_thread_t *t, const ulma_rec_t *r, const uint8_t *pl,
+                      uint32_t len)
 {
     ulma_obj_payload_t op;
+    uint32_t type_id = r->id;
     if (len < sizeof(op) || type_id >= p->lim.max_id) {
         p->bad_records++;
         return;
     }
     memcpy(&op, pl, sizeof(op));
     grow_zero((void **)&p->types, &p->types_cap, type_id, sizeof(*p->types));
-    prof_type_t *ty = &p->types[type_id];
-    if (kind == ULMA_EV_OBJ_FREE) {
-        ty->frees++;
-        ty->bytes_free += op.size;
+    if (r->kind == ULMA_EV_OBJ_FREE) {
+        obj_free(p, type_id, &op, r->tsc);
         return;
     }
+    prof_type_t *ty = &p->types[type_id];
     ty->news++;
     ty->bytes_new += op.size;
     uint32_t fidx = PROF_FIDX_UNKNOWN;
@@ -646,21 +925,10 @@ static void obj_event(prof_t *p, prof_thread_t *t, unsigned kind, uint32_t type_
             break;
         }
     }
-    uint64_t key = (uint64_t)fidx << 32 | type_id;
-    uint32_t s = hmap_get(&p->site_map, key);
-    if (!s) {
-        if (p->nsites == p->sites_cap) {
-            uint32_t cap = p->sites_cap;
-            grow_zero((void **)&p->sites, &cap, p->nsites, sizeof(*p->sites));
-            p->sites_cap = cap;
-        }
-        s = p->nsites++;
-        p->sites[s].fidx = fidx;
-        p->sites[s].type_id = type_id;
-        hmap_put(&p->site_map, key, s);
-    }
+    uint32_t s = site_of(p, fidx, type_id);
     p->sites[s].count++;
     p->sites[s].bytes += op.size;
+    obj_new(p, type_id, s, &op, r->tsc);
 }
 
 /* ---- the hot path ------------------------------------------------------------- */
@@ -885,12 +1153,16 @@ int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits
             t->last_drop_tsc = r.tsc;
             resync(p, t, unwrap_depth(t->depth, r.depth), r.tsc);
             break;
-        case ULMA_EV_MODE:
-            flush(p, t, r.tsc);
+        case ULMA_EV_MODE: {
+            /* frames stay open across a mode change (their RETURNs come,
+             * also while off); the writer's depth is a resynchronisation
+             * point, repaired only if it disagrees */
             t->mode = r.id;
-            if (r.depth)
-                resync(p, t, r.depth, r.tsc);
+            uint32_t d = unwrap_depth(t->depth, r.depth);
+            if (d != t->depth)
+                resync(p, t, d, r.tsc);
             break;
+        }
         case ULMA_EV_THREAD_END:
             flush(p, t, r.tsc);
             t->last_tsc = r.tsc;
@@ -906,7 +1178,7 @@ int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits
             continue;
         case ULMA_EV_OBJ_NEW:
         case ULMA_EV_OBJ_FREE:
-            obj_event(p, t, r.kind, r.id, pl, len);
+            obj_event(p, t, &r, pl, len);
             break;
         case ULMA_EV_MPI: {
             ulma_mpi_payload_t mp;
@@ -1057,6 +1329,130 @@ void prof_derive(prof_t *p)
     free(slev);
 }
 
+/* ---- the open part, from the shadow stacks ------------------------------------ */
+
+static int open_node_cmp(const void *x, const void *y)
+{
+    const prof_open_node_t *a = x, *b = y;
+    return a->node < b->node ? -1 : a->node > b->node;
+}
+
+/* Each thread's frames from the bottom up, with what flush() at `now`
+ * would account: a frame's body time is its time less its completed
+ * callees' and less the open callee above it (unless that one is a
+ * placeholder, which flush discards without charging its caller), and a
+ * function (an edge) adds cumulative time at its outermost frame, the one
+ * whose level would reach 0. Outermost is "not seen lower on this
+ * thread's stack": a stamp per function and per edge, one per thread. */
+void prof_derive_open(prof_t *p, uint64_t now)
+{
+    for (uint32_t f = 0; f < p->nfuncs; f++) {
+        prof_func_t *fn = &p->funcs[f];
+        fn->open_calls = fn->open_rec = 0;
+        fn->open_tt = fn->open_it = 0;
+    }
+    for (uint32_t e = 0; e < p->nsubs; e++) {
+        prof_sub_t *sb = &p->subs[e];
+        sb->open_calls = sb->open_rec = 0;
+        sb->open_tt = sb->open_it = 0;
+    }
+    p->nopen_nodes = 0;
+    p->open_gen = p->gen;
+    p->open_now = now;
+    uint32_t *fseen = NULL, *sseen = NULL;
+    uint32_t stamp = 0;
+    for (const prof_thread_t *t = p->threads; t; t = t->next) {
+        if (!t->depth)
+            continue;
+        if (!fseen) {
+            fseen = xcalloc(p->nfuncs ? p->nfuncs : 1, sizeof(uint32_t));
+            sseen = xcalloc(p->nsubs ? p->nsubs : 1, sizeof(uint32_t));
+        }
+        stamp++;
+        uint64_t end = now > t->last_tsc ? now : t->last_tsc;
+        /* a placeholder in the tree is an activation of row 0 for the
+         * frames above it (its node is on their path), not for flat ones */
+        int ph_below = 0;
+        for (uint32_t i = 0; i < t->depth; i++) {
+            const prof_frame_t *f = &t->stack[i];
+            int flat = (f->flags & PROF_FRAME_FLAT) != 0;
+            if (f->flags & PROF_FRAME_PLACEHOLDER) {
+                if (!flat)
+                    ph_below = 1;
+                continue;
+            }
+            int64_t tt = WSUB(end, f->t0);
+            int64_t it = WSUB(tt, f->subt);
+            if (i + 1 < t->depth && !(f[1].flags & PROF_FRAME_PLACEHOLDER))
+                it = WSUB(it, WSUB(end, f[1].t0));
+            prof_func_t *fn = &p->funcs[f->fidx];
+            fn->open_calls++;
+            WADD(fn->open_it, it);
+            if (fseen[f->fidx] == stamp || (f->fidx == PROF_FIDX_UNKNOWN && ph_below && !flat)) {
+                fn->open_rec++;
+            } else {
+                fseen[f->fidx] = stamp;
+                WADD(fn->open_tt, tt);
+            }
+            uint32_t e = flat ? f->node : p->node_sub[f->node];
+            if (e) {
+                prof_sub_t *sb = &p->subs[e];
+                sb->open_calls++;
+                WADD(sb->open_it, it);
+                if (sseen[e] == stamp) {
+                    sb->open_rec++;
+                } else {
+                    sseen[e] = stamp;
+                    WADD(sb->open_tt, tt);
+                }
+            }
+            if (p->nopen_nodes == p->open_nodes_cap) {
+                uint32_t cap = p->open_nodes_cap;
+                grow_zero((void **)&p->open_nodes, &cap, p->nopen_nodes,
+                          sizeof(*p->open_nodes));
+                p->open_nodes_cap = cap;
+            }
+            prof_open_node_t *on = &p->open_nodes[p->nopen_nodes++];
+            on->node = flat ? p->overflow_node : f->node;
+            on->count = 1;
+            on->it = it;
+            on->ct = tt;
+        }
+    }
+    free(fseen);
+    free(sseen);
+    /* one entry per node: several threads may be on the same path */
+    if (p->nopen_nodes > 1) {
+        qsort(p->open_nodes, p->nopen_nodes, sizeof(*p->open_nodes), open_node_cmp);
+        uint32_t m = 0;
+        for (uint32_t i = 0; i < p->nopen_nodes; i++) {
+            prof_open_node_t *a = &p->open_nodes[i];
+            if (m && p->open_nodes[m - 1].node == a->node) {
+                prof_open_node_t *b = &p->open_nodes[m - 1];
+                b->count++;
+                WADD(b->it, a->it);
+                WADD(b->ct, a->ct);
+            } else {
+                p->open_nodes[m++] = *a;
+            }
+        }
+        p->nopen_nodes = m;
+    }
+}
+
+const prof_open_node_t *prof_node_open(const prof_t *p, uint32_t node)
+{
+    uint32_t lo = 0, hi = p->nopen_nodes;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (p->open_nodes[mid].node < node)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < p->nopen_nodes && p->open_nodes[lo].node == node ? &p->open_nodes[lo] : NULL;
+}
+
 void prof_mark(prof_t *p, uint64_t now_ns)
 {
     prof_derive(p);
@@ -1161,6 +1557,14 @@ int64_t prof_total_tt(const prof_t *p)
     int64_t s = 0;
     for (uint32_t f = 0; f < p->nfuncs; f++)
         WADD(s, p->funcs[f].it);
+    return s;
+}
+
+int64_t prof_total_open_it(const prof_t *p)
+{
+    int64_t s = 0;
+    for (uint32_t f = 0; f < p->nfuncs; f++)
+        WADD(s, p->funcs[f].open_it);
     return s;
 }
 
