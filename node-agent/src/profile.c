@@ -36,6 +36,11 @@
 #include "ulma/clock.h"
 #include "util.h"
 
+/* The header unit as two words, each read once from the untrusted ring:
+ * tsc, then id | depth << 32 | kind << 48 | units << 56 (little endian). */
+typedef uint64_t __attribute__((may_alias)) prof_word_t;
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "record words are little endian");
+
 /* ---- small open-addressing map -------------------------------------------- */
 
 #define HMAP_EMPTY UINT64_MAX
@@ -128,8 +133,9 @@ void prof_limits_default(prof_limits_t *l)
     l->max_cct_nodes = 1u << 22;
     l->max_stack = 1u << 16;
     l->max_threads = 4096;
-    l->max_live_objects = 1u << 22;
-    l->max_pending_frees = 1u << 16;
+    /* the set then stays within 2^22 slots of 16 bytes: 64 MiB */
+    l->max_live_objects = 2000000;
+    l->max_pending_frees = 1u << 14;
     l->max_sites = 1u << 20;
 }
 
@@ -177,6 +183,8 @@ prof_t *prof_new(const prof_limits_t *lim, unsigned nslots)
         p->lim.max_live_objects = 1u << 30;
     if (p->lim.max_pending_frees > 1u << 24)
         p->lim.max_pending_frees = 1u << 24;
+    while (p->lim.max_pending_frees & (p->lim.max_pending_frees - 1))
+        p->lim.max_pending_frees &= p->lim.max_pending_frees - 1; /* a power of two */
     if (p->lim.max_sites < 16)
         p->lim.max_sites = 16;
     if (p->lim.max_sites > 1u << 30)
@@ -219,8 +227,7 @@ void prof_destroy(prof_t **p_p)
     free(p->types);
     free(p->sites);
     hmap_free(&p->site_map);
-    free(p->objs.keys);
-    free(p->objs.vals);
+    free(p->objs.ents);
     free(p->objs.pend);
     free(p->open_nodes);
     prof_thread_t *t = p->threads;
@@ -667,47 +674,35 @@ static size_t text_len(const uint8_t *pl, uint32_t len)
 
 static inline uint32_t oset_home(const prof_objset_t *s, uint64_t addr)
 {
-    return (uint32_t)hmap_hash(addr) & (s->cap - 1);
+    return (uint32_t)hmap_hash(addr ^ s->seed) & (s->cap - 1);
 }
 
 /* The slot of `addr`, or the empty slot where it would go (cap > 0). */
 static inline uint32_t oset_find(const prof_objset_t *s, uint64_t addr)
 {
     uint32_t m = s->cap - 1, j = oset_home(s, addr);
-    while (s->keys[j] && s->keys[j] != addr)
+    while (s->ents[j].addr && s->ents[j].addr != addr)
         j = (j + 1) & m;
     return j;
 }
 
-static void oset_grow(prof_objset_t *s)
+/* A pending free's entry is stale once the ring has gone round since it
+ * was put there: the slot then holds nothing, it is reused in place or
+ * removed when the set fills. So evicting the oldest pending free costs
+ * nothing, and telling a stale entry needs no look at the ring. */
+static inline int oset_stale(const prof_objset_t *s, const prof_objent_t *e)
 {
-    uint32_t ocap = s->cap, ncap = ocap ? ocap * 2 : OSET_MIN_CAP;
-    uint64_t *ok = s->keys;
-    uint32_t *ov = s->vals;
-    s->keys = xcalloc(ncap, sizeof(*s->keys));
-    s->vals = xmalloc(sizeof(*s->vals) * ncap);
-    s->cap = ncap;
-    for (uint32_t i = 0; i < ocap; i++) {
-        if (!ok[i])
-            continue;
-        uint32_t j = oset_find(s, ok[i]);
-        s->keys[j] = ok[i];
-        s->vals[j] = ov[i];
-    }
-    free(ok);
-    free(ov);
+    return (e->val & PROF_OBJ_PENDING) && (uint32_t)(s->pend_seq - e->size) > s->pend_cap;
 }
 
-/* Put `addr` (not in the set) with `val`. The set holds at most
- * max_live_objects + max_pending_frees entries, so it stays bounded. */
-static void oset_put(prof_objset_t *s, uint64_t addr, uint32_t val)
+/* The pending free of entry `e` (PROF_OBJ_PENDING), or NULL if stale. */
+static inline prof_pending_free_t *pend_of(const prof_objset_t *s, const prof_objent_t *e)
 {
-    if ((uint64_t)(s->n + 1) * 4 > (uint64_t)s->cap * 3)
-        oset_grow(s);
-    uint32_t j = oset_find(s, addr);
-    s->keys[j] = addr;
-    s->vals[j] = val;
-    s->n++;
+    if (oset_stale(s, e))
+        return NULL;
+    prof_pending_free_t *f = &s->pend[e->size & (s->pend_cap - 1)];
+    /* the sequence numbers wrap: an entry 2^32 frees old looks new */
+    return f->addr == e->addr ? f : NULL;
 }
 
 /* Remove slot `j`: shift back the entries after it that probed past it. */
@@ -717,87 +712,92 @@ static void oset_del(prof_objset_t *s, uint32_t j)
     s->n--;
     for (;;) {
         k = (k + 1) & m;
-        if (!s->keys[k])
+        if (!s->ents[k].addr)
             break;
-        uint32_t h = oset_home(s, s->keys[k]);
+        uint32_t h = oset_home(s, s->ents[k].addr);
         /* the entry at k may fill the hole at j unless its home lies
          * cyclically in (j, k] */
         if (j <= k ? (j < h && h <= k) : (j < h || h <= k))
             continue;
-        s->keys[j] = s->keys[k];
-        s->vals[j] = s->vals[k];
+        s->ents[j] = s->ents[k];
         j = k;
     }
-    s->keys[j] = 0;
+    s->ents[j].addr = 0;
 }
 
-/* Drop the set's entry of pending free `i`, if it is still there. */
-static void pend_unlink(prof_objset_t *s, uint32_t i)
+/* Room for one more entry; slots may move. At 3/4 full the set is
+ * rebuilt without its stale entries: in place (the same memory: fresh
+ * pages are costly) when at most half remains, else twice as large. At
+ * most max_live_objects + max_pending_frees entries are not stale, so the
+ * set never exceeds the power of two >= twice that many slots. */
+static void oset_reserve(prof_objset_t *s)
 {
-    prof_pending_free_t *e = &s->pend[i];
-    if (!e->addr)
+    if ((uint64_t)(s->n + 1) * 4 <= (uint64_t)s->cap * 3)
         return;
-    uint32_t j = oset_find(s, e->addr);
-    if (s->keys[j] == e->addr && s->vals[j] == (PROF_OBJ_PENDING | i))
-        oset_del(s, j);
-    e->addr = 0;
-}
-
-/* Keep a free that found no construction (already counted unborn). */
-static void pend_add(prof_t *p, uint64_t addr, uint64_t size, uint64_t tsc, uint32_t type_id)
-{
-    prof_objset_t *s = &p->objs;
-    uint32_t max = p->lim.max_pending_frees;
-    if (!max)
-        return;
-    if (s->pend_n == s->pend_cap) {
-        if (s->pend_cap < max) {
-            /* grow, oldest first from 0, and re-point the set's entries */
-            uint32_t ncap = s->pend_cap ? s->pend_cap * 2 : 256;
-            if (ncap > max)
-                ncap = max;
-            prof_pending_free_t *np = xcalloc(ncap, sizeof(*np));
-            for (uint32_t i = 0; i < s->pend_n; i++) {
-                uint32_t o = s->pend_head + i;
-                if (o >= s->pend_cap)
-                    o -= s->pend_cap;
-                np[i] = s->pend[o];
-                if (!np[i].addr)
-                    continue;
-                uint32_t j = oset_find(s, np[i].addr);
-                if (s->keys[j] == np[i].addr && s->vals[j] == (PROF_OBJ_PENDING | o))
-                    s->vals[j] = PROF_OBJ_PENDING | i;
-            }
-            free(s->pend);
-            s->pend = np;
-            s->pend_cap = ncap;
-            s->pend_head = 0;
-        } else {
-            /* the oldest goes: its free stays counted unborn */
-            pend_unlink(s, s->pend_head);
-            s->pend_head = s->pend_head + 1 == s->pend_cap ? 0 : s->pend_head + 1;
-            s->pend_n--;
+    /* what remains: the live objects and at most a ring of pending frees;
+     * counted when that bound says to grow */
+    uint64_t keep = (uint64_t)s->nlive + (s->pend_seq < s->pend_cap ? s->pend_seq : s->pend_cap);
+    if (s->cap && (keep + 1) * 2 > s->cap) {
+        keep = 0;
+        for (uint32_t i = 0; i < s->cap; i++)
+            keep += s->ents[i].addr && !oset_stale(s, &s->ents[i]);
+    }
+    uint32_t ocap = s->cap;
+    prof_objent_t *old;
+    if (ocap && (keep + 1) * 2 <= ocap) {
+        old = xmalloc(sizeof(*old) * (keep ? keep : 1));
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < ocap; i++)
+            if (s->ents[i].addr && !oset_stale(s, &s->ents[i]))
+                old[k++] = s->ents[i];
+        memset(s->ents, 0, sizeof(*s->ents) * ocap);
+        ocap = k;
+    } else {
+        if (!s->seed) {
+            /* unpredictable enough: where this profile lives and when */
+            s->seed = hmap_hash((uint64_t)(uintptr_t)s ^ ulma_clock_read()) | 1;
+        }
+        old = s->ents;
+        s->cap = ocap ? ocap * 2 : OSET_MIN_CAP;
+        s->ents = xcalloc(s->cap, sizeof(*s->ents));
+    }
+    s->n = 0;
+    for (uint32_t i = 0; i < ocap; i++) {
+        if (old[i].addr && !oset_stale(s, &old[i])) {
+            s->ents[oset_find(s, old[i].addr)] = old[i];
+            s->n++;
         }
     }
-    uint32_t i = s->pend_head + s->pend_n;
-    if (i >= s->pend_cap)
-        i -= s->pend_cap;
-    s->pend_n++;
-    s->pend[i] = (prof_pending_free_t){addr, size, tsc, type_id, 0};
-    oset_put(s, addr, PROF_OBJ_PENDING | i);
+    free(old);
 }
 
-/* The live object at slot `j` died unseen. */
-static void obj_lost(prof_t *p, uint32_t j)
+/* Keep a free that found no construction (already counted unborn) in
+ * the ring, over the oldest; returns its sequence number. */
+static uint32_t pend_push(prof_t *p, uint64_t addr, uint64_t size, uint64_t tsc, uint32_t type_id)
 {
     prof_objset_t *s = &p->objs;
-    prof_objsite_t *site = &p->sites[s->vals[j]];
+    if (!s->pend) {
+        /* untouched pages cost nothing until used */
+        s->pend_cap = p->lim.max_pending_frees;
+        s->pend = xcalloc(s->pend_cap, sizeof(*s->pend));
+    }
+    uint32_t seq = s->pend_seq++;
+    s->pend[seq & (s->pend_cap - 1)] = (prof_pending_free_t){addr, size, tsc, type_id, 0};
+    return seq;
+}
+
+/* The live object of entry `e` died unseen (the caller reuses or deletes
+ * the slot). */
+static void obj_lost(prof_t *p, const prof_objent_t *e)
+{
+    prof_objsite_t *site = &p->sites[e->val];
     prof_type_t *ty = &p->types[site->type_id];
     ty->live--;
+    ty->bytes_live -= e->size;
     ty->lost++;
     site->live--;
-    s->nlive--;
-    oset_del(s, j);
+    site->bytes_live -= e->size;
+    p->objs.nlive--;
 }
 
 /* Construction site of `type_id` in `fidx`, created on first sight; beyond
@@ -827,28 +827,32 @@ static uint32_t site_of(prof_t *p, uint32_t fidx, uint32_t type_id)
 static void obj_free(prof_t *p, uint32_t type_id, const ulma_obj_payload_t *op, uint64_t tsc)
 {
     prof_objset_t *s = &p->objs;
+    uint32_t j = 0;
+    int have = 0; /* slot j holds an entry of this address, to be reused */
     if (op->addr && s->n) {
-        uint32_t j = oset_find(s, op->addr);
-        if (s->keys[j] == op->addr) {
-            uint32_t v = s->vals[j];
-            if (v & PROF_OBJ_PENDING) {
+        j = oset_find(s, op->addr);
+        prof_objent_t *e = &s->ents[j];
+        if (e->addr == op->addr) {
+            have = 1;
+            if (e->val & PROF_OBJ_PENDING) {
                 /* freed twice without a construction between: the first
-                 * free is settled unborn, this one waits instead */
-                pend_unlink(s, v & ~PROF_OBJ_PENDING);
-            } else if (p->sites[v].type_id == type_id) {
-                prof_objsite_t *site = &p->sites[v];
+                 * free stays unborn, this one waits instead */
+            } else if (p->sites[e->val].type_id == type_id) {
+                prof_objsite_t *site = &p->sites[e->val];
                 prof_type_t *ty = &p->types[type_id];
                 ty->frees++;
                 ty->bytes_free += op->size;
                 ty->live--;
+                ty->bytes_live -= e->size;
                 site->frees++;
                 site->live--;
+                site->bytes_live -= e->size;
                 s->nlive--;
                 oset_del(s, j);
                 return;
             } else {
                 /* an object of another type is freed there: ours died unseen */
-                obj_lost(p, j);
+                obj_lost(p, e);
             }
         }
     }
@@ -856,8 +860,18 @@ static void obj_free(prof_t *p, uint32_t type_id, const ulma_obj_payload_t *op, 
     ty->frees_unborn++;
     ty->bytes_free_unborn += op->size;
     /* only another thread's ring can hold an earlier construction */
-    if (op->addr && p->nthreads > 1)
-        pend_add(p, op->addr, op->size, tsc, type_id);
+    if (!op->addr || p->nthreads < 2 || !p->lim.max_pending_frees) {
+        if (have)
+            oset_del(s, j);
+        return;
+    }
+    if (!have) {
+        oset_reserve(s);
+        j = oset_find(s, op->addr);
+        s->n++;
+    }
+    uint32_t seq = pend_push(p, op->addr, op->size, tsc, type_id);
+    s->ents[j] = (prof_objent_t){op->addr, PROF_OBJ_PENDING, seq};
 }
 
 static void obj_new(prof_t *p, uint32_t type_id, uint32_t site, const ulma_obj_payload_t *op,
@@ -865,39 +879,73 @@ static void obj_new(prof_t *p, uint32_t type_id, uint32_t site, const ulma_obj_p
 {
     prof_objset_t *s = &p->objs;
     prof_type_t *ty = &p->types[type_id];
-    if (op->addr && s->n) {
-        uint32_t j = oset_find(s, op->addr);
-        if (s->keys[j] == op->addr) {
-            uint32_t v = s->vals[j];
-            if (!(v & PROF_OBJ_PENDING)) {
-                obj_lost(p, j); /* a new object there: the old one died unseen */
+    if (!op->addr) {
+        ty->untracked++;
+        return;
+    }
+    uint32_t j = 0;
+    int have = 0; /* slot j holds an entry of this address, to be reused */
+    if (s->n) {
+        j = oset_find(s, op->addr);
+        prof_objent_t *e = &s->ents[j];
+        if (e->addr == op->addr) {
+            have = 1;
+            if (!(e->val & PROF_OBJ_PENDING)) {
+                obj_lost(p, e); /* a new object there: the old one died unseen */
             } else {
-                prof_pending_free_t *e = &s->pend[v & ~PROF_OBJ_PENDING];
-                if (e->type_id == type_id && tsc < e->tsc) {
+                const prof_pending_free_t *pf = pend_of(s, e);
+                if (pf && pf->type_id == type_id && tsc < pf->tsc) {
                     /* that free, read before, ended this very object */
                     ty->frees_unborn--;
-                    ty->bytes_free_unborn -= e->size;
+                    ty->bytes_free_unborn -= pf->size;
                     ty->frees++;
-                    ty->bytes_free += e->size;
+                    ty->bytes_free += pf->size;
                     p->sites[site].frees++;
                     p->obj_paired_late++;
-                    pend_unlink(s, v & ~PROF_OBJ_PENDING);
+                    oset_del(s, j);
                     return;
                 }
-                pend_unlink(s, v & ~PROF_OBJ_PENDING); /* an older object's free */
+                /* else stale, or an older object's free: settled unborn */
             }
         }
     }
-    if (!op->addr || s->nlive >= p->lim.max_live_objects) {
+    if (s->nlive >= p->lim.max_live_objects) {
         ty->untracked++;
-        if (op->addr)
-            p->obj_untracked++;
+        p->obj_untracked++;
+        if (have)
+            oset_del(s, j);
         return;
     }
-    oset_put(s, op->addr, site);
+    if (!have) {
+        oset_reserve(s);
+        j = oset_find(s, op->addr);
+        s->n++;
+    }
+    uint32_t size = op->size > UINT32_MAX ? UINT32_MAX : (uint32_t)op->size;
+    s->ents[j] = (prof_objent_t){op->addr, site, size};
     s->nlive++;
     ty->live++;
+    ty->bytes_live += size;
     p->sites[site].live++;
+    p->sites[site].bytes_live += size;
+}
+
+/* Object records come in runs, each a likely cache miss in a big set:
+ * start loading the slot of the one OBJ_AHEAD units ahead (if that unit
+ * is an object record's header; a payload that looks like one costs a
+ * useless prefetch, nothing else). */
+#define OBJ_AHEAD 16
+static inline void obj_prefetch(const prof_t *p, const ulma_rec_t *ahead, const ulma_rec_t *end)
+{
+    const prof_objset_t *s = &p->objs;
+    if (ahead + 1 >= end || !s->cap)
+        return;
+    const volatile prof_word_t *w = (const volatile prof_word_t *)(const void *)ahead;
+    uint32_t ku = (uint32_t)(w[1] >> 48);
+    if (ku != (2u << 8 | ULMA_EV_OBJ_NEW) && ku != (2u << 8 | ULMA_EV_OBJ_FREE))
+        return;
+    uint64_t addr = w[3]; /* ulma_obj_payload_t.addr */
+    __builtin_prefetch(&s->ents[oset_home(s, addr)], 1);
 }
 
 static void obj_event(prof_t *p, prof_thread_t *t, const ulma_rec_t *r, const uint8_t *pl,
@@ -1013,10 +1061,6 @@ static inline __attribute__((always_inline)) void on_call(prof_t *p, prof_thread
     push(p, t, func_of(p, ns, r->id), r->id, r->tsc, cflag);
 }
 
-/* The header unit as two words, each read once from the untrusted ring:
- * tsc, then id | depth << 32 | kind << 48 | units << 56 (little endian). */
-typedef uint64_t __attribute__((may_alias)) prof_word_t;
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "record words are little endian");
 
 #define KU(kind) (1u << 8 | (kind)) /* one-unit record of `kind`, as hdr >> 48 */
 
@@ -1178,6 +1222,7 @@ int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits
             continue;
         case ULMA_EV_OBJ_NEW:
         case ULMA_EV_OBJ_FREE:
+            obj_prefetch(p, cur + OBJ_AHEAD, end);
             obj_event(p, t, &r, pl, len);
             break;
         case ULMA_EV_MPI: {

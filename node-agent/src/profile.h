@@ -171,6 +171,7 @@ typedef struct prof_type {
                                * or beyond the live-object limit) */
     uint64_t bytes_free_unborn;
     uint64_t live;            /* born while recording, not freed: in the set */
+    uint64_t bytes_live;      /* their sizes at construction */
     uint64_t lost;            /* born while recording, death not recorded:
                                * known dead because a new object of this or
                                * another type took its address, or a free of
@@ -185,26 +186,40 @@ typedef struct prof_objsite { /* constructions per (function, type) */
     uint64_t count, bytes;
     uint64_t frees;           /* frees paired with constructions of this site */
     uint64_t live;            /* constructions of this site still live */
+    uint64_t bytes_live;      /* their sizes at construction */
 } prof_objsite_t;
 
 /* The live objects born while recording, per process: open addressing
- * (linear probing, deletion by backward shift) from address to site. A
- * value with PROF_OBJ_PENDING set is not a live object but a free that
- * found no construction, kept a short while (pend[]) in case the
- * construction arrives later from another thread's ring. */
+ * (linear probing, deletion by backward shift, a hash seeded per process)
+ * from address to site. An entry with PROF_OBJ_PENDING set is not a live
+ * object but a free that found no construction, kept a short while in
+ * case the construction arrives later from another thread's ring: its
+ * details are in the ring pend[] at its sequence number; once the ring
+ * has gone round (pend_seq - seq > pend_cap) the entry is stale: free for
+ * reuse, removed when the set fills. */
 #define PROF_OBJ_PENDING 0x80000000u
+typedef struct prof_objent {  /* one slot, 16 bytes: one cache access */
+    uint64_t addr;            /* 0: empty (a null address is never kept) */
+    uint32_t val;             /* site, or PROF_OBJ_PENDING */
+    uint32_t size;            /* bytes at construction (saturated); pending
+                               * frees: their sequence number */
+} prof_objent_t;
 typedef struct prof_pending_free {
     uint64_t addr, size, tsc;
     uint32_t type_id, pad;
 } prof_pending_free_t;
 
 typedef struct prof_objset {
-    uint64_t *keys;           /* 0: empty (a null address is never kept) */
-    uint32_t *vals;           /* site, or PROF_OBJ_PENDING | index into pend */
-    uint32_t cap, n;          /* slots (a power of two), occupied */
-    uint32_t nlive;           /* live objects (n - pending frees) */
-    prof_pending_free_t *pend; /* ring of pending frees, oldest first */
-    uint32_t pend_cap, pend_head, pend_n;
+    prof_objent_t *ents;
+    uint64_t seed;            /* of the hash, so that addresses cannot be
+                               * chosen to collide */
+    uint32_t cap, n;          /* slots (a power of two), occupied (live
+                               * objects, pending frees, stale entries) */
+    uint32_t nlive;           /* live objects */
+    prof_pending_free_t *pend; /* ring of pending frees, by sequence number
+                               * modulo pend_cap (a power of two) */
+    uint32_t pend_cap;
+    uint32_t pend_seq;        /* pending frees so far (wraps) */
 } prof_objset_t;
 
 typedef struct prof_name {    /* a definition record, stored */
@@ -220,9 +235,12 @@ typedef struct prof_limits {
     uint32_t max_stack;       /* shadow-stack depth bound per thread */
     uint32_t max_threads;     /* thread records kept per process */
     uint32_t max_live_objects; /* live objects paired per process; beyond,
-                               * constructions are counted as untracked */
+                               * constructions are counted as untracked (the
+                               * set takes at most 16 bytes x the power of
+                               * two >= 2 x (this + max_pending_frees)) */
     uint32_t max_pending_frees; /* frees awaiting a construction from another
-                               * thread's ring, per process */
+                               * thread's ring, per process (rounded down
+                               * to a power of two) */
     uint32_t max_sites;       /* (function, type) construction sites per
                                * process; beyond, a new site's constructions
                                * go to the type's [unknown] site */

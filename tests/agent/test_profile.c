@@ -647,22 +647,57 @@ static void obj(recbuf_t *b, uint64_t tsc, unsigned kind, uint32_t type, uint64_
     rb_payload(b, tsc, kind, type, 0, &op, sizeof(op));
 }
 
-/* news = frees + lost + untracked + live for every type */
+/* Pending frees in the set (entries the ring has not gone round since). */
+static uint32_t pending_frees(const prof_t *p)
+{
+    const prof_objset_t *s = &p->objs;
+    uint32_t n = 0;
+    for (uint32_t j = 0; j < s->cap; j++) {
+        const prof_objent_t *e = &s->ents[j];
+        if (!e->addr || !(e->val & PROF_OBJ_PENDING))
+            continue;
+        CHECK(s->pend_cap && !(s->pend_cap & (s->pend_cap - 1)));
+        if ((uint32_t)(s->pend_seq - e->size) <= s->pend_cap &&
+            s->pend[e->size & (s->pend_cap - 1)].addr == e->addr)
+            n++;
+    }
+    return n;
+}
+
+/* news = frees + lost + untracked + live for every type; live objects and
+ * bytes per type, per site and in the set agree */
 static void check_obj_balance(const prof_t *p)
 {
-    uint64_t live = 0;
+    uint64_t live = 0, bytes = 0;
     for (uint32_t i = 0; i < p->types_cap; i++) {
         const prof_type_t *ty = &p->types[i];
         CHECK_EQ_U(ty->news, ty->frees + ty->lost + ty->untracked + ty->live);
         live += ty->live;
+        bytes += ty->bytes_live;
     }
     CHECK_EQ_U(live, p->objs.nlive);
-    uint64_t slive = 0;
+    uint64_t slive = 0, sbytes = 0;
     for (uint32_t s = 1; s < p->nsites; s++) {
         CHECK(p->sites[s].live <= p->sites[s].count);
         slive += p->sites[s].live;
+        sbytes += p->sites[s].bytes_live;
     }
     CHECK_EQ_U(slive, live);
+    CHECK_EQ_U(sbytes, bytes);
+    uint64_t n = 0, elive = 0, ebytes = 0;
+    for (uint32_t j = 0; j < p->objs.cap; j++) {
+        const prof_objent_t *e = &p->objs.ents[j];
+        if (!e->addr)
+            continue;
+        n++;
+        if (!(e->val & PROF_OBJ_PENDING)) {
+            elive++;
+            ebytes += e->size;
+        }
+    }
+    CHECK_EQ_U(n, p->objs.n);
+    CHECK_EQ_U(elive, live);
+    CHECK_EQ_U(ebytes, bytes);
 }
 
 /* frees of objects born before recording are not frees of recorded
@@ -688,6 +723,7 @@ static void test_objects_unborn(void)
     CHECK_EQ_U(ty->frees_unborn, 100);
     CHECK_EQ_U(ty->bytes_free_unborn, 4800);
     CHECK_EQ_U(ty->live, 20);
+    CHECK_EQ_U(ty->bytes_live, 20 * 56);
     CHECK_EQ_U(ty->lost + ty->untracked, 0);
     check_obj_balance(p);
     rep_t *r = rep_new(p);
@@ -777,6 +813,7 @@ static void test_objects_cross_thread(void)
     obj(&b, 121, ULMA_EV_OBJ_FREE, 6, 0x3000, 64);
     feed(p, 1, &b);
     CHECK_EQ_U(p->types[5].frees_unborn, 9);
+    CHECK_EQ_U(pending_frees(p), 4);
     /* thread 0's constructions, read now: the 4 newest frees are pending
      * (0x1000 + 16 * 6, 7, 0x2000, 0x3000), the older ones left */
     for (uint64_t i = 0; i < 8; i++)
@@ -793,7 +830,7 @@ static void test_objects_cross_thread(void)
     CHECK_EQ_U(list->bytes_free_unborn, 7 * 56);
     CHECK_EQ_U(list->live, 8);
     CHECK_EQ_U(dict->frees_unborn, 1);
-    CHECK_EQ_U(p->objs.n, p->objs.nlive); /* no pending free left in the set */
+    CHECK_EQ_U(pending_frees(p), 0);
     check_obj_balance(p);
     /* one thread only: nothing waits */
     prof_t *q = new_prof();
@@ -849,6 +886,29 @@ static void test_objects_limits(void)
     CHECK_EQ_U(p->objs.nlive, 16);
     check_obj_balance(p);
     prof_destroy(&p);
+    /* pending frees, most of them stale soon, never grow the set beyond
+     * twice the live and pending bounds */
+    lim.max_live_objects = 4096;
+    lim.max_pending_frees = 1024;
+    p = prof_new(&lim, 4);
+    rb_put(&b, 1, ULMA_EV_CALL, 1, 1);
+    feed(p, 1, &b);
+    for (uint64_t i = 0; i < 5000; i++)
+        obj(&b, 10 + i, ULMA_EV_OBJ_NEW, 1, 0x10000000 + 16 * i, 28);
+    feed(p, 0, &b);
+    for (uint64_t i = 0; i < 200000; i++) {
+        obj(&b, 10000 + i, ULMA_EV_OBJ_FREE, 1, 0x90000000 + 16 * i, 28);
+        if (b.n >= 4096)
+            feed(p, 0, &b);
+    }
+    feed(p, 0, &b);
+    CHECK_EQ_U(p->objs.nlive, 4096);
+    CHECK_EQ_U(p->types[1].untracked, 5000 - 4096);
+    CHECK_EQ_U(p->types[1].frees_unborn, 200000);
+    CHECK_EQ_U(pending_frees(p), 1024);
+    CHECK(p->objs.cap <= 16384);
+    check_obj_balance(p);
+    prof_destroy(&p);
     free(b.r);
 }
 
@@ -862,7 +922,7 @@ static void test_objects_model(void)
     static uint64_t m_news[NT], m_frees[NT], m_unborn[NT], m_lost[NT];
     prof_limits_t lim;
     prof_limits_default(&lim);
-    lim.max_pending_frees = 100;
+    lim.max_pending_frees = 100; /* 64 */
     prof_t *p = prof_new(&lim, 4);
     p->hz = 1000000;
     recbuf_t b[2] = {{0}, {0}};
@@ -915,12 +975,12 @@ static void test_objects_model(void)
     }
     CHECK_EQ_U(p->obj_paired_late, 0);
     CHECK_EQ_U(p->objs.nlive, live);
-    CHECK(p->objs.n - p->objs.nlive <= 100);
+    CHECK(pending_frees(p) <= 64 && p->objs.pend_cap == 64);
     check_obj_balance(p);
     /* every address the model holds alive is in the set, nothing else */
     uint32_t in_set = 0;
     for (uint32_t j = 0; j < p->objs.cap; j++)
-        in_set += p->objs.keys[j] && !(p->objs.vals[j] & PROF_OBJ_PENDING);
+        in_set += p->objs.ents[j].addr && !(p->objs.ents[j].val & PROF_OBJ_PENDING);
     CHECK_EQ_U(in_set, live);
     prof_destroy(&p);
     for (int k = 0; k < 2; k++)
