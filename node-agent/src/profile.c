@@ -948,8 +948,9 @@ static inline void obj_prefetch(const prof_t *p, const ulma_rec_t *ahead, const 
     __builtin_prefetch(&s->ents[oset_home(s, addr)], 1);
 }
 
-static void obj_event(prof_t *p, prof_thread_t *t, const ulma_rec_t *r, const uint8_t *pl,
-                      uint32_t len)
+/* Not inlined: the object code stays out of the record loop's registers. */
+static __attribute__((noinline)) void obj_event(prof_t *p, prof_thread_t *t, const ulma_rec_t *r,
+                                                const uint8_t *pl, uint32_t len)
 {
     ulma_obj_payload_t op;
     uint32_t type_id = r->id;

@@ -568,18 +568,19 @@ static void test_open_equals_close(void)
                 id = st[th][--d[th]];
                 kind = id & 0x100 ? ULMA_EV_C_RETURN : r % 5 ? ULMA_EV_RETURN : ULMA_EV_UNWIND;
             }
-            uint16_t depth = (uint16_t)(kind == ULMA_EV_CALL || kind == ULMA_EV_C_CALL
-                                            ? d[th] : d[th] + 1);
+            int is_call = kind == ULMA_EV_CALL || kind == ULMA_EV_C_CALL;
+            uint16_t depth = (uint16_t)(is_call ? d[th] : d[th] + 1);
+            uint16_t before = (uint16_t)(depth - is_call); /* the writer's depth before it */
             if (r >= 90) { /* the writer loses it */
                 lost[th]++;
                 continue;
             }
             if (lost[th]) {
-                rb_put(&b[th], tsc, ULMA_EV_DROP, lost[th], (uint16_t)(depth - (kind == ULMA_EV_CALL || kind == ULMA_EV_C_CALL)));
+                rb_put(&b[th], tsc, ULMA_EV_DROP, lost[th], before);
                 lost[th] = 0;
             }
             if (r == 89)
-                rb_put(&b[th], tsc, ULMA_EV_MODE, ULMA_MODE_FULL, (uint16_t)(depth - (kind == ULMA_EV_CALL || kind == ULMA_EV_C_CALL)));
+                rb_put(&b[th], tsc, ULMA_EV_MODE, ULMA_MODE_FULL, before);
             rb_put(&b[th], tsc, kind, id & 0xff, depth);
             if (lossy_rnd() % 16 == 0 && b[th].n) {
                 for (int k = 0; k < 2; k++)

@@ -148,7 +148,8 @@ static void make_unborn(stream_t *s, uint32_t n)
 {
     uint64_t tsc = 1000;
     for (uint32_t i = 0; i < n; i++)
-        put_obj(s, tsc++, ULMA_EV_OBJ_FREE, 7, 0, 0x7e0000000000ull + 48 * (uint64_t)(rnd() % (8u * n)), 48);
+        put_obj(s, tsc++, ULMA_EV_OBJ_FREE, 7, 0,
+                0x7e0000000000ull + 48 * (uint64_t)(rnd() % (8u * n)), 48);
 }
 
 /* Feed `s` to `p` in batches of 4096 units (to slots 0 and 1 in turn
