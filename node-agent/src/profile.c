@@ -137,6 +137,7 @@ void prof_limits_default(prof_limits_t *l)
     l->max_live_objects = 2000000;
     l->max_pending_frees = 1u << 14;
     l->max_sites = 1u << 20;
+    l->max_type_id = 1u << 20;
 }
 
 static uint32_t sub_of(prof_t *p, uint32_t caller, uint32_t callee);
@@ -189,6 +190,8 @@ prof_t *prof_new(const prof_limits_t *lim, unsigned nslots)
         p->lim.max_sites = 16;
     if (p->lim.max_sites > 1u << 30)
         p->lim.max_sites = 1u << 30;
+    if (p->lim.max_type_id < 16)
+        p->lim.max_type_id = 16;
     p->nslots = nslots;
     p->slot_thread = xcalloc(nslots ? nslots : 1, sizeof(*p->slot_thread));
     /* row 0: [unknown]; node 0: the root; edge 0 and site 0: none */
@@ -954,8 +957,12 @@ static __attribute__((noinline)) void obj_event(prof_t *p, prof_thread_t *t, con
 {
     ulma_obj_payload_t op;
     uint32_t type_id = r->id;
-    if (len < sizeof(op) || type_id >= p->lim.max_id) {
+    if (len < sizeof(op)) {
         p->bad_records++;
+        return;
+    }
+    if (type_id >= p->lim.max_id || type_id >= p->lim.max_type_id) {
+        p->ids_out_of_range++;
         return;
     }
     memcpy(&op, pl, sizeof(op));

@@ -244,6 +244,9 @@ typedef struct prof_limits {
     uint32_t max_sites;       /* (function, type) construction sites per
                                * process; beyond, a new site's constructions
                                * go to the type's [unknown] site */
+    uint32_t max_type_id;     /* object records of type ids >= this are
+                               * counted as out of range (types[] is indexed
+                               * by type id) */
 } prof_limits_t;
 
 typedef struct prof_hmap {    /* open addressing, u64 key -> u32 value */

@@ -886,6 +886,11 @@ static void test_objects_limits(void)
     CHECK_EQ_U(last->count, 26);
     CHECK_EQ_U(p->objs.nlive, 16);
     check_obj_balance(p);
+    /* type ids index an array: bounded apart */
+    obj(&b, 500, ULMA_EV_OBJ_NEW, (1u << 20) + 3, 0x100, 28);
+    feed(p, 0, &b);
+    CHECK_EQ_U(p->ids_out_of_range, 1);
+    CHECK(p->types_cap <= 64);
     prof_destroy(&p);
     /* pending frees, most of them stale soon, never grow the set beyond
      * twice the live and pending bounds */
