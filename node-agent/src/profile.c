@@ -232,6 +232,8 @@ void prof_destroy(prof_t **p_p)
     hmap_free(&p->site_map);
     free(p->objs.ents);
     free(p->objs.pend);
+    free(p->open_funcs);
+    free(p->open_subs);
     free(p->open_nodes);
     prof_thread_t *t = p->threads;
     while (t) {
@@ -1399,16 +1401,20 @@ static int open_node_cmp(const void *x, const void *y)
  * thread's stack": a stamp per function and per edge, one per thread. */
 void prof_derive_open(prof_t *p, uint64_t now)
 {
-    for (uint32_t f = 0; f < p->nfuncs; f++) {
-        prof_func_t *fn = &p->funcs[f];
-        fn->open_calls = fn->open_rec = 0;
-        fn->open_tt = fn->open_it = 0;
+    /* allocated by the first derivation only: no cost for a profile that
+     * no live view asks about */
+    if (p->nfuncs > p->open_funcs_cap) {
+        p->open_funcs_cap = p->funcs_cap;
+        p->open_funcs = xrealloc(p->open_funcs, sizeof(*p->open_funcs) * p->open_funcs_cap);
     }
-    for (uint32_t e = 0; e < p->nsubs; e++) {
-        prof_sub_t *sb = &p->subs[e];
-        sb->open_calls = sb->open_rec = 0;
-        sb->open_tt = sb->open_it = 0;
+    if (p->nsubs > p->open_subs_cap) {
+        p->open_subs_cap = p->subs_cap;
+        p->open_subs = xrealloc(p->open_subs, sizeof(*p->open_subs) * p->open_subs_cap);
     }
+    p->open_nfuncs = p->nfuncs;
+    p->open_nsubs = p->nsubs;
+    memset(p->open_funcs, 0, sizeof(*p->open_funcs) * p->nfuncs);
+    memset(p->open_subs, 0, sizeof(*p->open_subs) * p->nsubs);
     p->nopen_nodes = 0;
     p->open_gen = p->gen;
     p->open_now = now;
@@ -1438,25 +1444,25 @@ void prof_derive_open(prof_t *p, uint64_t now)
             int64_t it = WSUB(tt, f->subt);
             if (i + 1 < t->depth && !(f[1].flags & PROF_FRAME_PLACEHOLDER))
                 it = WSUB(it, WSUB(end, f[1].t0));
-            prof_func_t *fn = &p->funcs[f->fidx];
-            fn->open_calls++;
-            WADD(fn->open_it, it);
+            prof_open_t *fo = &p->open_funcs[f->fidx];
+            fo->calls++;
+            WADD(fo->it, it);
             if (fseen[f->fidx] == stamp || (f->fidx == PROF_FIDX_UNKNOWN && ph_below && !flat)) {
-                fn->open_rec++;
+                fo->rec++;
             } else {
                 fseen[f->fidx] = stamp;
-                WADD(fn->open_tt, tt);
+                WADD(fo->tt, tt);
             }
             uint32_t e = flat ? f->node : p->node_sub[f->node];
             if (e) {
-                prof_sub_t *sb = &p->subs[e];
-                sb->open_calls++;
-                WADD(sb->open_it, it);
+                prof_open_t *so = &p->open_subs[e];
+                so->calls++;
+                WADD(so->it, it);
                 if (sseen[e] == stamp) {
-                    sb->open_rec++;
+                    so->rec++;
                 } else {
                     sseen[e] = stamp;
-                    WADD(sb->open_tt, tt);
+                    WADD(so->tt, tt);
                 }
             }
             if (p->nopen_nodes == p->open_nodes_cap) {
@@ -1491,6 +1497,18 @@ void prof_derive_open(prof_t *p, uint64_t now)
         }
         p->nopen_nodes = m;
     }
+}
+
+static const prof_open_t open_none;
+
+const prof_open_t *prof_func_open(const prof_t *p, uint32_t fidx)
+{
+    return fidx < p->open_nfuncs ? &p->open_funcs[fidx] : &open_none;
+}
+
+const prof_open_t *prof_sub_open(const prof_t *p, uint32_t sub)
+{
+    return sub < p->open_nsubs ? &p->open_subs[sub] : &open_none;
 }
 
 const prof_open_node_t *prof_node_open(const prof_t *p, uint32_t node)
@@ -1616,8 +1634,8 @@ int64_t prof_total_tt(const prof_t *p)
 int64_t prof_total_open_it(const prof_t *p)
 {
     int64_t s = 0;
-    for (uint32_t f = 0; f < p->nfuncs; f++)
-        WADD(s, p->funcs[f].open_it);
+    for (uint32_t f = 0; f < p->open_nfuncs; f++)
+        WADD(s, p->open_funcs[f].it);
     return s;
 }
 

@@ -34,10 +34,10 @@
  *
  * Frames still open (on a shadow stack) are not completed calls: the
  * derived numbers leave them out, exactly like cProfile's until they
- * return. Their part as of a given time (prof_derive_open) is kept in
- * separate fields (open_*), so that a live view can show cumulative time
- * including the open frames, marked as such, while the completed numbers
- * stay cProfile's.
+ * return. Their part as of a given time (prof_derive_open) is kept
+ * apart (prof_func_open, prof_sub_open, prof_node_open), so that a live
+ * view can show cumulative time including the open frames, marked as
+ * such, while the completed numbers stay cProfile's.
  *
  * The structures below are readable by the reporting code (report.c,
  * export.c); only profile.c changes them.
@@ -75,16 +75,6 @@ typedef struct prof_func {
     int64_t mark_it, mark_tt;
     double rate_calls;        /* calls per second over the last interval */
     double rate_it;           /* tottime seconds per second over the last interval */
-    /* the frames of this function still open, as of the last
-     * prof_derive_open (zero until then); not part of the numbers above */
-    uint64_t open_calls;      /* activations open (on every thread's stack) */
-    uint64_t open_rec;        /* ... of which are not the outermost on their
-                               * thread (what closing them would add to
-                               * reccallcount) */
-    int64_t open_tt;          /* cycles of the outermost open activation per
-                               * thread, entry to `now` (adds to cumtime) */
-    int64_t open_it;          /* cycles in the body of the open activations
-                               * (adds to tottime) */
 } prof_func_t;
 
 typedef struct prof_sub {     /* caller -> callee edge (_lsprof subentry) */
@@ -95,10 +85,21 @@ typedef struct prof_sub {     /* caller -> callee edge (_lsprof subentry) */
     int64_t tt, it;
     uint64_t flat_calls, flat_rec;
     int64_t flat_tt, flat_it;
-    /* open frames on this edge, like prof_func_t's (prof_derive_open) */
-    uint64_t open_calls, open_rec;
-    int64_t open_tt, open_it;
 } prof_sub_t;
+
+/* The open part of a function or an edge (prof_derive_open): its frames
+ * still on a shadow stack, what closing them at `now` would add. Not part
+ * of the completed numbers above. */
+typedef struct prof_open {
+    uint64_t calls;           /* activations open (on every thread's stack) */
+    uint64_t rec;             /* ... of which are not the outermost of the
+                               * function (the edge) on their thread: what
+                               * closing them would add to reccallcount */
+    int64_t tt;               /* cycles of the outermost open activation per
+                               * thread, entry to `now` (adds to cumtime) */
+    int64_t it;               /* cycles in the bodies of the open activations
+                               * (adds to tottime) */
+} prof_open_t;
 
 /* Children kept inline in a node, looked up linearly before the map. */
 #define PROF_KIDS 4
@@ -291,7 +292,10 @@ typedef struct prof {
     uint64_t obj_site_overflows; /* constructions beyond max_sites */
     uint64_t obj_paired_late; /* frees paired with a construction read after
                                * them (another thread's ring) */
-    /* the open part (prof_derive_open) of call paths, sorted by node */
+    /* the open part (prof_derive_open): per function and edge (allocated
+     * at the first derivation), and of call paths, sorted by node */
+    prof_open_t *open_funcs, *open_subs;
+    uint32_t open_nfuncs, open_funcs_cap, open_nsubs, open_subs_cap;
     prof_open_node_t *open_nodes;
     uint32_t nopen_nodes, open_nodes_cap;
     uint64_t open_gen;        /* gen when the open part was derived */
@@ -344,8 +348,8 @@ void prof_finish(prof_t *p);
  * does nothing if nothing was consumed since. */
 void prof_derive(prof_t *p);
 
-/* Fill the open part of every function, edge and call path (the open_*
- * fields, prof_node_open) from the frames still on the shadow stacks, as
+/* Fill the open part of every function, edge and call path (prof_func_open,
+ * prof_sub_open, prof_node_open) from the frames still on the shadow stacks, as
  * of cycle count `now` (ulma_clock_read() of this node, the writers'
  * clock; 0: each thread's last record, as for a process that ended). A
  * thread whose last record is later than `now` is taken at its last
@@ -358,6 +362,13 @@ void prof_derive(prof_t *p);
  * closing does. Not cached: O(frames on the stacks + functions + edges);
  * the values are those of this call until the next one. */
 void prof_derive_open(prof_t *p, uint64_t now);
+
+/* The open part of function `fidx` / edge `sub` as of the last
+ * prof_derive_open (all zero before it, and for functions and edges seen
+ * since). Pointer into p (or to a constant), valid until the next
+ * prof_derive_open. Never NULL. */
+const prof_open_t *prof_func_open(const prof_t *p, uint32_t fidx);
+const prof_open_t *prof_sub_open(const prof_t *p, uint32_t sub);
 
 /* The open part of call path `node` as of the last prof_derive_open, or
  * NULL if no frame was open on it. Pointer into p, valid until the next
@@ -394,8 +405,8 @@ const char *prof_type_name(const prof_t *p, uint32_t type_id, size_t *len);
 uint64_t prof_total_calls(const prof_t *p);
 uint64_t prof_prim_calls(const prof_t *p);
 int64_t prof_total_tt(const prof_t *p);        /* sum of tottime cycles */
-/* Sum of open_it (as of the last prof_derive_open): add to prof_total_tt
- * for the time including open frames. */
+/* Sum of the functions' open `it` (as of the last prof_derive_open): add
+ * to prof_total_tt for the time including open frames. */
 int64_t prof_total_open_it(const prof_t *p);
 int64_t prof_span(const prof_t *p);            /* last - first record, cycles */
 /* Records lost by the writer: the slot counters (writer_dropped) when

@@ -31,8 +31,17 @@ static void open_all(prof_t *p, uint64_t now)
     uint64_t nows[3] = {0, now, UINT64_MAX};
     for (int i = 0; i < 3; i++) {
         prof_derive_open(p, nows[i]);
-        for (uint32_t nd = 0; nd < p->nnodes + 1; nd++)
-            (void)prof_node_open(p, nd);
+        int64_t sum = 0;
+        for (uint32_t nd = 0; nd < p->nnodes + 1; nd++) {
+            const prof_open_node_t *o = prof_node_open(p, nd);
+            if (o)
+                sum += o->it;
+        }
+        for (uint32_t f = 0; f < p->nfuncs + 1; f++)
+            sum += prof_func_open(p, f)->it;
+        for (uint32_t e = 0; e < p->nsubs + 1; e++)
+            sum += prof_sub_open(p, e)->tt;
+        (void)sum;
         (void)prof_total_open_it(p);
     }
 }

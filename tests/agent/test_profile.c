@@ -451,40 +451,40 @@ static void test_open(void)
     prof_derive(p);
     uint32_t fm = p->map[PROF_NS_CODE][1], fa = p->map[PROF_NS_CODE][3];
     uint32_t ff = p->map[PROF_NS_CODE][2], fb = p->map[PROF_NS_CODE][4];
-    CHECK_EQ_U(p->funcs[fm].open_calls, 0);
+    CHECK_EQ_U(prof_func_open(p, fm)->calls, 0);
     CHECK(prof_node_open(p, 1) == NULL);
     prof_derive_open(p, 100);
-    const prof_func_t *m = &p->funcs[fm], *a = &p->funcs[fa], *f = &p->funcs[ff];
+    const prof_func_t *m = &p->funcs[fm], *f = &p->funcs[ff];
     /* the completed numbers: b only */
     CHECK_EQ_U(m->callcount, 0);
     CHECK_EQ_U(m->tt, 0);
     CHECK_EQ_U(f->callcount, 0);
     CHECK_EQ_U(p->funcs[fb].callcount, 1);
     CHECK_EQ_U(p->funcs[fb].tt, 5);
-    CHECK_EQ_U(p->funcs[fb].open_calls, 0);
+    CHECK_EQ_U(prof_func_open(p, fb)->calls, 0);
     /* the open part at 100 */
-    CHECK_EQ_U(m->open_calls, 1);
-    CHECK_EQ_U(m->open_rec, 0);
-    CHECK_EQ_U(m->open_tt, 100);
-    CHECK_EQ_U(m->open_it, 10);
-    CHECK_EQ_U(a->open_calls, 1);
-    CHECK_EQ_U(a->open_tt, 90);
-    CHECK_EQ_U(a->open_it, 10);
+    CHECK_EQ_U(prof_func_open(p, fm)->calls, 1);
+    CHECK_EQ_U(prof_func_open(p, fm)->rec, 0);
+    CHECK_EQ_U(prof_func_open(p, fm)->tt, 100);
+    CHECK_EQ_U(prof_func_open(p, fm)->it, 10);
+    CHECK_EQ_U(prof_func_open(p, fa)->calls, 1);
+    CHECK_EQ_U(prof_func_open(p, fa)->tt, 90);
+    CHECK_EQ_U(prof_func_open(p, fa)->it, 10);
     /* f: outer (20..100, 10 own) and inner (30..100, 5 in b) on thread 0,
      * outermost (50..100) on thread 1 */
-    CHECK_EQ_U(f->open_calls, 3);
-    CHECK_EQ_U(f->open_rec, 1);
-    CHECK_EQ_U(f->open_tt, 80 + 50);
-    CHECK_EQ_U(f->open_it, 10 + 65 + 50);
+    CHECK_EQ_U(prof_func_open(p, ff)->calls, 3);
+    CHECK_EQ_U(prof_func_open(p, ff)->rec, 1);
+    CHECK_EQ_U(prof_func_open(p, ff)->tt, 80 + 50);
+    CHECK_EQ_U(prof_func_open(p, ff)->it, 10 + 65 + 50);
     CHECK_EQ_U(prof_total_open_it(p), 10 + 10 + 125);
     uint32_t e_ff = hmap_get_test(p, ff, ff), e_af = hmap_get_test(p, fa, ff);
-    CHECK_EQ_U(p->subs[e_ff].open_calls, 1);
-    CHECK_EQ_U(p->subs[e_ff].open_rec, 0);
-    CHECK_EQ_U(p->subs[e_ff].open_tt, 70);
-    CHECK_EQ_U(p->subs[e_ff].open_it, 65);
+    CHECK_EQ_U(prof_sub_open(p, e_ff)->calls, 1);
+    CHECK_EQ_U(prof_sub_open(p, e_ff)->rec, 0);
+    CHECK_EQ_U(prof_sub_open(p, e_ff)->tt, 70);
+    CHECK_EQ_U(prof_sub_open(p, e_ff)->it, 65);
     CHECK_EQ_U(p->subs[e_ff].callcount, 0);
-    CHECK_EQ_U(p->subs[e_af].open_tt, 80);
-    CHECK_EQ_U(p->subs[e_af].open_it, 10);
+    CHECK_EQ_U(prof_sub_open(p, e_af)->tt, 80);
+    CHECK_EQ_U(prof_sub_open(p, e_af)->it, 10);
     /* call paths: the inner f's path, the root-level f of thread 1 */
     const prof_open_node_t *on = prof_node_open(p, p->slot_thread[0]->stack[3].node);
     CHECK(on && on->count == 1 && on->ct == 70 && on->it == 65);
@@ -500,12 +500,12 @@ static void test_open(void)
     /* now = 0, or earlier than a thread's last record: each thread at its
      * last record (45 and 50) */
     prof_derive_open(p, 0);
-    CHECK_EQ_U(m->open_tt, 45);
-    CHECK_EQ_U(f->open_tt, 25 + 0);
-    CHECK_EQ_U(f->open_it, 10 + 10 + 0);
+    CHECK_EQ_U(prof_func_open(p, fm)->tt, 45);
+    CHECK_EQ_U(prof_func_open(p, ff)->tt, 25 + 0);
+    CHECK_EQ_U(prof_func_open(p, ff)->it, 10 + 10 + 0);
     prof_derive_open(p, 47);
-    CHECK_EQ_U(m->open_tt, 47);
-    CHECK_EQ_U(f->open_tt, 27 + 0);
+    CHECK_EQ_U(prof_func_open(p, fm)->tt, 47);
+    CHECK_EQ_U(prof_func_open(p, ff)->tt, 27 + 0);
     /* closed: nothing open any more, and closing added what was open */
     prof_derive_open(p, 100);
     rb_put(&b, 100, ULMA_EV_THREAD_END, 0, 0);
@@ -519,8 +519,8 @@ static void test_open(void)
     CHECK_EQ_U(f->it, 125);
     CHECK_EQ_U(m->tt, 100);
     prof_derive_open(p, 200);
-    CHECK_EQ_U(f->open_calls, 0);
-    CHECK_EQ_U(f->open_tt, 0);
+    CHECK_EQ_U(prof_func_open(p, ff)->calls, 0);
+    CHECK_EQ_U(prof_func_open(p, ff)->tt, 0);
     CHECK_EQ_U(p->nopen_nodes, 0);
     prof_destroy(&p);
     free(b.r);
@@ -613,17 +613,19 @@ static void test_open_equals_close(void)
         CHECK_EQ_U(p->nnodes, q->nnodes);
         for (uint32_t f = 0; f < p->nfuncs; f++) {
             const prof_func_t *x = &p->funcs[f], *y = &q->funcs[f];
-            CHECK_EQ_U(x->callcount + x->open_calls, y->callcount);
-            CHECK_EQ_U(x->reccallcount + x->open_rec, y->reccallcount);
-            CHECK_EQ_U((uint64_t)(x->tt + x->open_tt), (uint64_t)y->tt);
-            CHECK_EQ_U((uint64_t)(x->it + x->open_it), (uint64_t)y->it);
+            const prof_open_t *o = prof_func_open(p, f);
+            CHECK_EQ_U(x->callcount + o->calls, y->callcount);
+            CHECK_EQ_U(x->reccallcount + o->rec, y->reccallcount);
+            CHECK_EQ_U((uint64_t)(x->tt + o->tt), (uint64_t)y->tt);
+            CHECK_EQ_U((uint64_t)(x->it + o->it), (uint64_t)y->it);
         }
         for (uint32_t e = 0; e < p->nsubs; e++) {
             const prof_sub_t *x = &p->subs[e], *y = &q->subs[e];
-            CHECK_EQ_U(x->callcount + x->open_calls, y->callcount);
-            CHECK_EQ_U(x->reccallcount + x->open_rec, y->reccallcount);
-            CHECK_EQ_U((uint64_t)(x->tt + x->open_tt), (uint64_t)y->tt);
-            CHECK_EQ_U((uint64_t)(x->it + x->open_it), (uint64_t)y->it);
+            const prof_open_t *o = prof_sub_open(p, e);
+            CHECK_EQ_U(x->callcount + o->calls, y->callcount);
+            CHECK_EQ_U(x->reccallcount + o->rec, y->reccallcount);
+            CHECK_EQ_U((uint64_t)(x->tt + o->tt), (uint64_t)y->tt);
+            CHECK_EQ_U((uint64_t)(x->it + o->it), (uint64_t)y->it);
         }
         for (uint32_t nd = 0; nd < p->nnodes; nd++) {
             const prof_open_node_t *o = prof_node_open(p, nd);
