@@ -938,12 +938,14 @@ static void obj_new(prof_t *p, uint32_t type_id, uint32_t site, const ulma_obj_p
 /* Object records come in runs, each a likely cache miss in a big set:
  * start loading the slot of the one OBJ_AHEAD units ahead (if that unit
  * is an object record's header; a payload that looks like one costs a
- * useless prefetch, nothing else). */
+ * useless prefetch, nothing else). A set of up to OBJ_PREFETCH_MIN slots
+ * (1 MiB) stays in cache: no prefetch, whose hash would cost more. */
 #define OBJ_AHEAD 16
+#define OBJ_PREFETCH_MIN 65536u
 static inline void obj_prefetch(const prof_t *p, const ulma_rec_t *ahead, const ulma_rec_t *end)
 {
     const prof_objset_t *s = &p->objs;
-    if (ahead + 1 >= end || !s->cap)
+    if (s->cap <= OBJ_PREFETCH_MIN || ahead + 1 >= end)
         return;
     const volatile prof_word_t *w = (const volatile prof_word_t *)(const void *)ahead;
     uint32_t ku = (uint32_t)(w[1] >> 48);
@@ -1488,7 +1490,7 @@ void prof_derive_open(prof_t *p, uint64_t now)
             prof_open_node_t *a = &p->open_nodes[i];
             if (m && p->open_nodes[m - 1].node == a->node) {
                 prof_open_node_t *b = &p->open_nodes[m - 1];
-                b->count++;
+                b->count += a->count;
                 WADD(b->it, a->it);
                 WADD(b->ct, a->ct);
             } else {
