@@ -146,10 +146,12 @@ void profile_objects_json(const profile_t *p, uint32_t limit, jw_t *w)
         jw_kstr(w, "name", ty->name.s, ty->name.len);
         jw_ku64(w, "new", ty->news);
         jw_ku64(w, "freed", ty->frees);
-        jw_ku64(w, "live", ty->news > ty->frees ? ty->news - ty->frees : 0);
+        jw_ku64(w, "live", pf_type_live(ty));
         jw_ku64(w, "freed_older", ty->frees_unborn);
+        jw_ku64(w, "lost", ty->lost);
         jw_ku64(w, "bytes_new", ty->bytes_new);
         jw_ku64(w, "bytes_freed", ty->bytes_freed);
+        jw_ku64(w, "bytes_live", ty->bytes_live);
         jw_obj_end(w);
     }
     jw_arr_end(w);
@@ -174,6 +176,8 @@ void profile_objects_json(const profile_t *p, uint32_t limit, jw_t *w)
         jw_kstr(w, "type_name", ty->name.s, ty->name.len);
         jw_ku64(w, "count", s->count);
         jw_ku64(w, "bytes", s->bytes);
+        jw_ku64(w, "live", s->live);
+        jw_ku64(w, "bytes_live", s->bytes_live);
         jw_obj_end(w);
     }
     free(ix);

@@ -569,8 +569,10 @@ void profile_merge(profile_t *dst, const profile_t *src)
         d->news += s->news;
         d->frees += s->frees;
         d->frees_unborn += s->frees_unborn;
+        d->lost += s->lost;
         d->bytes_new += s->bytes_new;
         d->bytes_freed += s->bytes_freed;
+        d->bytes_live += s->bytes_live;
     }
     for (uint32_t i = 0; i < src->nsites; i++) {
         const pf_site_t *s = &src->sites[i];
@@ -578,6 +580,8 @@ void profile_merge(profile_t *dst, const profile_t *src)
         uint32_t j = profile_add_site(dst, f, s->type < src->ntypes ? tmap[s->type] : 0);
         dst->sites[j].count += s->count;
         dst->sites[j].bytes += s->bytes;
+        dst->sites[j].live += s->live;
+        dst->sites[j].bytes_live += s->bytes_live;
     }
     drops_add(&dst->drops, &src->drops);
     meta_merge(&dst->meta, &src->meta);

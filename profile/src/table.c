@@ -257,7 +257,7 @@ static void objects_section(const profile_t *p, uint32_t limit, sbuf_t *out)
     uint32_t shown = limit && limit < nt ? limit : nt;
     for (uint32_t i = 0; i < shown; i++) {
         const pf_type_t *ty = profile_type(p, ix[i]);
-        uint64_t live = ty->news > ty->frees ? ty->news - ty->frees : 0;
+        uint64_t live = pf_type_live(ty);
         sbuf_printf(out, "  %10llu %10llu %10llu %12llu %12llu", (unsigned long long)ty->news,
                     (unsigned long long)ty->frees, (unsigned long long)live,
                     (unsigned long long)ty->bytes_new, (unsigned long long)ty->bytes_freed);
@@ -270,21 +270,29 @@ static void objects_section(const profile_t *p, uint32_t limit, sbuf_t *out)
     if (unborn)
         sbuf_adds(out, "\n   older freed: objects made before profiling started, freed "
                        "while it ran (not in freed or live)\n");
+    uint64_t lost = 0;
+    for (uint32_t i = 0; i < nt; i++)
+        lost += profile_type(p, i)->lost;
+    if (lost)
+        sbuf_printf(out, "   %llu objects made while profiling ended unseen (their address was "
+                    "reused, or they were not tracked): not in freed or live\n",
+                    (unsigned long long)lost);
     sbuf_adds(out, "\n");
     if (ns) {
         for (uint32_t i = 0; i < ns; i++)
             ix[i] = i;
         qsort_r(ix, ns, sizeof(*ix), site_cmp, (void *)p);
         sbuf_adds(out, "   Objects by constructing function\n\n"
-                       "       count        bytes  type                  function\n");
+                       "       count        bytes       live  type                  function\n");
         shown = limit && limit < ns ? limit : ns;
         for (uint32_t i = 0; i < shown; i++) {
             const pf_site_t *s = profile_site(p, ix[i]);
             const pf_type_t *ty = profile_type(p, s->type);
             const char *fn = s->func < profile_nfuncs(p) ? profile_func(p, s->func)->std
                                                          : "[unknown]";
-            sbuf_printf(out, "  %10llu %12llu  %-20.*s  %s\n", (unsigned long long)s->count,
-                        (unsigned long long)s->bytes, (int)ty->name.len, ty->name.s, fn);
+            sbuf_printf(out, "  %10llu %12llu %10llu  %-20.*s  %s\n", (unsigned long long)s->count,
+                        (unsigned long long)s->bytes, (unsigned long long)s->live,
+                        (int)ty->name.len, ty->name.s, fn);
         }
         if (shown < ns)
             sbuf_printf(out, "  ... %u more\n", ns - shown);

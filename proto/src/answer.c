@@ -300,7 +300,7 @@ void wire_answer_objects(wire_answer_t *w, const profile_t *p, uint32_t limit)
         d->name = wire_strndup(w->a, t->name.s, t->name.len);
         d->news = t->news;
         d->frees = t->frees;
-        d->live = t->news > t->frees ? t->news - t->frees : 0;
+        d->live = pf_type_live(t);
         d->frees_unborn = t->frees_unborn;
         d->bytes_new = t->bytes_new;
         d->bytes_freed = t->bytes_freed;

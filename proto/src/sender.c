@@ -71,7 +71,7 @@ typedef struct row {
 
 typedef struct objtype {
     char *name;
-    uint64_t v[5]; /* news, frees, frees_unborn, bytes_new, bytes_freed */
+    uint64_t v[7]; /* news, frees, frees_unborn, bytes_new, bytes_freed, lost, bytes_live */
 } objtype_t;
 
 typedef struct proc {
@@ -447,6 +447,8 @@ static void emit_process(wire_sender_t *s, proc_t *p, const pf_meta_t *m, const 
         d2->frees_unborn = t->v[2];
         d2->bytes_new = t->v[3];
         d2->bytes_freed = t->v[4];
+        d2->lost = t->v[5];
+        d2->bytes_live = t->v[6];
     }
     o->types = ty;
     o->n_types = nt;
@@ -471,6 +473,8 @@ static void set_types(proc_t *p, const profile_t *prof)
         o->v[2] = t->frees_unborn;
         o->v[3] = t->bytes_new;
         o->v[4] = t->bytes_freed;
+        o->v[5] = t->lost;
+        o->v[6] = t->bytes_live;
     }
 }
 

@@ -76,6 +76,9 @@ static profile_t *sample(int32_t pid, int32_t rank, uint64_t n, int64_t unit_ns)
     pf_site_t *s = profile_site_w(p, profile_add_site(p, help, ty));
     s->count = 10 * n;
     s->bytes = 560 * n;
+    s->live = 6 * n;
+    s->bytes_live = 336 * n;
+    t->bytes_live = 336 * n;
     profile_drops_w(p)->records_lost = rank == 1 ? 7 : 0;
     return p;
 }
@@ -110,6 +113,8 @@ static void test_merge(void)
     CHECK_EQ_U64(profile_type(job, 0)->news, 40000);
     CHECK_EQ_U64(profile_type(job, 0)->frees_unborn, 6);
     CHECK_EQ_U64(profile_site(job, 0)->count, 40000);
+    CHECK_EQ_U64(profile_site(job, 0)->live, 24000);
+    CHECK_EQ_U64(pf_type_live(profile_type(job, 0)), 24000);
     /* the job's total is the ranks' totals, to the nanosecond */
     pf_totals_t t0, t1, tj;
     profile_totals(r0, &t0);
@@ -216,7 +221,7 @@ static void test_table(void)
     CHECK(strstr(t.data, "   Objects made while profiling, by type"));
     CHECK(strstr(t.data, "       10000       4000       6000       560000       224000            "
                          "3  builtins.list\n"));
-    CHECK(strstr(t.data, "       10000       560000  builtins.list         app.py:20(helper)\n"));
+    CHECK(strstr(t.data, "       10000       560000       6000  builtins.list         app.py:20(helper)\n"));
     /* the first row is the one running longest */
     const char *hdr = strstr(t.data, "filename:lineno(function)\n");
     CHECK(hdr && strstr(hdr, "app.py:1(<module>)") < strstr(hdr, "app.py:10(work)"));

@@ -104,12 +104,24 @@ typedef struct pf_type {
     pf_str_t name;
     uint64_t news, frees;   /* frees: of objects made while recording */
     uint64_t frees_unborn;  /* frees of objects made before recording */
+    uint64_t lost;          /* made while recording, their end not seen (the
+                             * address was reused, or they were not tracked):
+                             * news = frees + lost + live */
     uint64_t bytes_new, bytes_freed;
+    uint64_t bytes_live;    /* sizes of the live ones, at construction */
 } pf_type_t;
+
+/* Objects of a type made while recording and not freed. */
+static inline uint64_t pf_type_live(const pf_type_t *t)
+{
+    uint64_t gone = t->frees + t->lost;
+    return t->news > gone ? t->news - gone : 0;
+}
 
 typedef struct pf_site {
     uint32_t func, type;    /* funcs (UINT32_MAX: unknown), types */
-    uint64_t count, bytes;
+    uint64_t count, bytes;  /* constructions */
+    uint64_t live, bytes_live; /* of them, still live */
 } pf_site_t;
 
 /* Everything counted as lost or repaired. */
