@@ -1094,11 +1094,13 @@ fast_run(prof_t *restrict p, prof_thread_t *restrict t, const ulma_rec_t *cur,
     const uint32_t *const map0 = p->map[PROF_NS_CODE], *const map1 = p->map[PROF_NS_CFUNC];
     const uint32_t cap0 = p->map_cap[PROF_NS_CODE], cap1 = p->map_cap[PROF_NS_CFUNC];
     const ulma_rec_t *c = cur;
-    uint64_t tsc = 0, last = 0;
+    uint64_t tsc = t->clock_tsc, last = t->clock_tsc;
     for (; c < end; c++, last = tsc) {
         const volatile prof_word_t *w = (const volatile prof_word_t *)(const void *)c;
         uint64_t hdr = w[1];
         tsc = w[0];
+        /* one thread's clock never goes back (see prof_consume) */
+        tsc = tsc < last ? last : tsc;
         uint32_t id = (uint32_t)hdr;
         uint16_t rd = (uint16_t)(hdr >> 32);
         uint32_t ku = (uint32_t)(hdr >> 48);
@@ -1157,6 +1159,7 @@ fast_run(prof_t *restrict p, prof_thread_t *restrict t, const ulma_rec_t *cur,
     if (c != cur) {
         t->depth = (uint32_t)(sp - base);
         t->last_tsc = last;
+        t->clock_tsc = last;
     }
     return c;
 }
@@ -1181,6 +1184,16 @@ int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits
         if (__builtin_expect(r.units == 0 || r.units > (size_t)(end - cur), 0)) {
             rc = -1;
             break;
+        }
+        /* A thread that moved to another CPU may read a counter a little
+         * behind the one it read before (the TSCs of virtual CPUs are not
+         * always in step): a frame record is never earlier than the frame
+         * record before it on its thread, so no frame's time, nor its own,
+         * is negative. (Definitions and objects are not frame records.) */
+        if (r.kind <= ULMA_EV_THREAD_END || r.kind == ULMA_EV_MPI) {
+            if (r.tsc < t->clock_tsc)
+                r.tsc = t->clock_tsc;
+            t->clock_tsc = r.tsc;
         }
         const uint8_t *pl = (const uint8_t *)(cur + 1);
         uint32_t len = (uint32_t)(r.units - 1u) * ULMA_UNIT;

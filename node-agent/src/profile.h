@@ -139,6 +139,8 @@ typedef struct prof_thread {
     uint32_t *slevel;
     uint32_t slevel_cap;
     uint64_t first_tsc, last_tsc;
+    uint64_t clock_tsc;       /* the latest frame record's time: later frame
+                               * records are never taken as earlier */
     uint64_t last_drop_tsc;   /* time of the last DROP record */
     uint64_t events;          /* records consumed */
     uint64_t drop_events;     /* DROP records seen */

@@ -375,6 +375,35 @@ static void test_mode_mpi_objects(void)
     free(b.r);
 }
 
+/* A thread's clock read a little back (it moved to another CPU whose
+ * counter is behind): no time comes out negative, neither a frame's nor
+ * its own; the totals stay consistent. */
+static void test_clock_back(void)
+{
+    prof_t *p = new_prof();
+    recbuf_t b = {0};
+    defs(&b);
+    rb_put(&b, 100, ULMA_EV_CALL, 1, 1);
+    rb_put(&b, 110, ULMA_EV_CALL, 3, 2);
+    rb_put(&b, 150, ULMA_EV_CALL, 4, 3);
+    rb_put(&b, 140, ULMA_EV_RETURN, 4, 3); /* 10 ticks before its call */
+    rb_put(&b, 145, ULMA_EV_RETURN, 3, 2); /* before b's call too */
+    rb_put(&b, 200, ULMA_EV_RETURN, 1, 1);
+    feed(p, 0, &b);
+    profile_t *r = snap(p);
+    CHECK_NEAR(TT(row(r, "b")), 0);
+    CHECK_NEAR(CT(row(r, "b")), 0);
+    CHECK_NEAR(TT(row(r, "a")), 40 * US);
+    CHECK_NEAR(CT(row(r, "a")), 40 * US);
+    CHECK_NEAR(CT(row(r, "<module>")), 100 * US);
+    CHECK_NEAR(TT(row(r, "<module>")), 60 * US);
+    for (uint32_t i = 1; i < profile_npaths(r); i++)
+        CHECK(profile_path(r, i)->tottime_ns >= 0 && profile_path(r, i)->cumtime_ns >= 0);
+    profile_destroy(&r);
+    prof_destroy(&p);
+    free(b.r);
+}
+
 /* definitions arriving on another thread's ring after the first use; an
  * undefined id keeps a placeholder name */
 static void test_lazy_names(void)
@@ -1237,6 +1266,7 @@ int main(void)
     test_objects_limits();
     test_objects_model();
     test_lazy_names();
+    test_clock_back();
     test_exports();
     test_reference();
     printf("test_profile: ok\n");
