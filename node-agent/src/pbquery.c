@@ -15,6 +15,7 @@
 #include "profile/export.h"
 #include "profile/table.h"
 #include "snapshot.h"
+#include "ulma/clock.h"
 #include "wire/answer.h"
 
 /* The processes of a query's scope, newest first; `n` of them. */
@@ -420,11 +421,33 @@ static void snapshot_json(const scope_set_t *s, wire_answer_t *w)
     profile_destroy(&m);
 }
 
-/* RECENT: the process's most recent object constructions. */
-static void recent_objects(aproc_t *p, wire_answer_t *w, uint32_t limit)
+/* RECENT: the process's most recent object constructions, newest first:
+ * how long ago, type, size, constructing function. */
+static void recent_objects(aproc_t *ap, wire_answer_t *w, uint32_t limit)
 {
-    (void)p, (void)limit;
-    wire_answer_error(w, "RECENT: this agent keeps no window of recent objects yet");
+    prof_t *p = ap->prof;
+    uint64_t have = p->recent_n < PROF_RECENT ? p->recent_n : PROF_RECENT;
+    uint32_t n = have < limit ? (uint32_t)have : limit;
+    profile_t *pr = proc_profile(ap);
+    uint64_t now = ap->finished ? p->last_tsc : ulma_clock_read();
+    Ulma__Wire__Objects *o = WIRE_MSG(w->a, Ulma__Wire__Objects, ulma__wire__objects__init);
+    o->recent = WIRE_MSGS(w->a, n, Ulma__Wire__RecentObject, ulma__wire__recent_object__init);
+    o->n_recent = n;
+    for (uint32_t k = 0; k < n; k++) {
+        const prof_recent_t *e = &p->recent[(p->recent_n - 1 - k) % PROF_RECENT];
+        Ulma__Wire__RecentObject *d = o->recent[k];
+        d->ago_ns = now > e->tsc ? ulma_cycles_to_ns((int64_t)(now - e->tsc), p->hz) : 0;
+        size_t tl;
+        const char *tn = prof_type_name(p, e->type_id, &tl);
+        d->type = tl ? wire_strndup(w->a, tn, tl) : wire_printf(w->a, "[type %u]", e->type_id);
+        d->size = e->size;
+        prof_label_t lab;
+        prof_func_label(p, e->fidx, &lab);
+        uint32_t row = profile_lookup(pr, lab.file, lab.file_len, lab.line, lab.name, lab.name_len);
+        d->std = wire_strdup(w->a, row != UINT32_MAX ? profile_func(pr, row)->std : "[unknown]");
+    }
+    w->r.objects = o;
+    profile_destroy(&pr);
 }
 
 /* ---- dispatch ------------------------------------------------------------------- */

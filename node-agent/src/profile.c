@@ -989,6 +989,12 @@ static __attribute__((noinline)) void obj_event(prof_t *p, prof_thread_t *t, con
     p->sites[s].count++;
     p->sites[s].bytes += op.size;
     obj_new(p, type_id, s, &op, r->tsc);
+    /* the window of the latest constructions (the "nova" view) */
+    prof_recent_t *w = &p->recent[p->recent_n++ % PROF_RECENT];
+    w->tsc = r->tsc;
+    w->type_id = type_id;
+    w->fidx = fidx;
+    w->size = op.size;
 }
 
 /* ---- the hot path ------------------------------------------------------------- */

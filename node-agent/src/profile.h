@@ -232,6 +232,14 @@ typedef struct prof_name {    /* a definition record, stored */
     uint32_t defined;
 } prof_name_t;
 
+/* One of the latest object constructions, kept in a window per process. */
+#define PROF_RECENT 512
+typedef struct prof_recent {
+    uint64_t tsc;
+    uint64_t size;
+    uint32_t type_id, fidx;
+} prof_recent_t;
+
 typedef struct prof_limits {
     uint32_t max_id;          /* ids >= this are counted as out of range */
     uint32_t max_cct_nodes;   /* beyond: new paths share one overflow node */
@@ -320,6 +328,10 @@ typedef struct prof {
                                * followed the loss) */
     uint64_t first_tsc, last_tsc;
     uint64_t mark_ns;         /* time of the last prof_mark */
+    /* the latest PROF_RECENT constructions: recent[(recent_n - k) % PROF_RECENT]
+     * is the k-th latest, for k = 1 .. min(recent_n, PROF_RECENT) */
+    prof_recent_t recent[PROF_RECENT];
+    uint64_t recent_n;
 } prof_t;
 
 /* Defaults for prof_new(NULL limits). */

@@ -703,6 +703,31 @@ static void obj(recbuf_t *b, uint64_t tsc, unsigned kind, uint32_t type, uint64_
     rb_payload(b, tsc, kind, type, 0, &op, sizeof(op));
 }
 
+/* The window of the latest constructions: newest last, bounded, each with
+ * its type, size and constructing function. */
+static void test_objects_recent(void)
+{
+    prof_t *p = new_prof();
+    recbuf_t b = {0};
+    defs(&b);
+    rb_put(&b, 1, ULMA_EV_CALL, 1, 1);
+    rb_put(&b, 2, ULMA_EV_CALL, 2, 2); /* f makes them */
+    for (uint32_t i = 0; i < PROF_RECENT + 10; i++)
+        obj(&b, 10 + i, ULMA_EV_OBJ_NEW, 1 + i % 3, 0x1000 + 64 * i, 16 + i);
+    rb_put(&b, 10000, ULMA_EV_RETURN, 2, 2);
+    feed(p, 0, &b);
+    CHECK_EQ_U(p->recent_n, PROF_RECENT + 10);
+    const prof_recent_t *last = &p->recent[(p->recent_n - 1) % PROF_RECENT];
+    CHECK_EQ_U(last->tsc, 10 + PROF_RECENT + 9);
+    CHECK_EQ_U(last->size, 16 + PROF_RECENT + 9);
+    CHECK_EQ_U(last->type_id, 1 + (PROF_RECENT + 9) % 3);
+    CHECK_EQ_U(last->fidx, p->map[PROF_NS_CODE][2]);
+    const prof_recent_t *oldest = &p->recent[(p->recent_n - PROF_RECENT) % PROF_RECENT];
+    CHECK_EQ_U(oldest->tsc, 10 + 10);
+    prof_destroy(&p);
+    free(b.r);
+}
+
 /* Pending frees in the set (entries the ring has not gone round since). */
 static uint32_t pending_frees(const prof_t *p)
 {
@@ -1267,6 +1292,7 @@ int main(void)
     test_objects_model();
     test_lazy_names();
     test_clock_back();
+    test_objects_recent();
     test_exports();
     test_reference();
     printf("test_profile: ok\n");
