@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "config.h"
 #include "opts.h"
 #include "profile/table.h"
 #include "ulma/segment.h"
