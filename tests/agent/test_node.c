@@ -233,6 +233,36 @@ static void test_malformed(void)
         }
         free(a);
     }
+    /* the documented bounds (node-agent/src/jreq.h), each just past its limit */
+    static char big[9000];
+    const char *over[] = {"{\"cmd\":\"list\",\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,"
+                          "\"h\":1,\"i\":1,\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,\"o\":1,\"p\":1}",
+                          "{\"cmd\":\"list\",\"k2345678901234567890123456789012\":1}",
+                          "{\"cmd\":\"list\",\"x\":[1]}", "{\"cmd\":\"li\\u0000st\"}",
+                          "{\"cmd\":\"list\",\"limit\":1,\"limit\":2}", NULL, NULL};
+    snprintf(big, sizeof(big), "{\"cmd\":\"list\",\"s\":\"%01025d\"}", 0);
+    over[5] = strdup(big);
+    memset(big, ' ', sizeof(big) - 1);
+    memcpy(big, "{\"cmd\":\"list\"}", 14); /* 8192 bytes of white space after it */
+    big[8193] = '\0';
+    over[6] = big;
+    for (size_t i = 0; i < sizeof(over) / sizeof(over[0]); i++) {
+        char *a = ask(over[i]);
+        if (!is_error(over[i], strlen(over[i]), a)) {
+            fprintf(stderr, "request %.80s answered %s\n", over[i], a);
+            exit(1);
+        }
+        free(a);
+    }
+    free((char *)over[5]);
+    /* and at the limits, accepted: 16 fields, a 31-byte key, a 1024-byte string */
+    snprintf(big, sizeof(big),
+             "{\"cmd\":\"list\",\"k234567890123456789012345678901\":\"%01024d\",\"b\":1,\"c\":1,"
+             "\"d\":1,\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1,\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,"
+             "\"o\":null}", 0);
+    char *ok = ask(big);
+    CHECK(strstr(ok, "\"ok\":true") != NULL);
+    free(ok);
     /* random bytes: each gets an error answer, nothing stalls */
     srand(12345);
     unsigned char buf[600];
