@@ -37,6 +37,7 @@ typedef struct agent_config {
     int32_t go_fd;                 /* private: write the go byte here once ready (-1: none) */
     uint32_t wait_child;           /* private: PID is our child; end with its status */
     uint32_t quiet, verbose;
+    uint32_t help, version;        /* -h, -V: print, exit 0 */
     char collector[256];           /* report to this endpoint, "" = none */
     char node[128];                /* node name, "" = the host name */
     double report_s;               /* report interval */

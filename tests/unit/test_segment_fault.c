@@ -227,6 +227,32 @@ static void test_truncated_under_reader(void)
     ulma_reader_destroy(&r);
 }
 
+/* A header word that faults marks the reader broken, as a faulted drain
+ * does: once the file is whole again (zero pages) nothing is read from
+ * the mapping, the reader stays done. */
+static void test_header_fault_breaks(void)
+{
+    ulma_segment_t *seg = make_seg();
+    ulma_producer_t p;
+    CHECK_EQ_INT(ulma_producer_attach(seg, &p, 1, "t"), 0);
+    ulma_put(&p, 1, ULMA_EV_CALL, 5, 1);
+    ulma_reader_t *r = NULL;
+    CHECK_EQ_INT(ulma_reader_open(ulma_segment_path(seg), &r), 0);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s", ulma_segment_path(seg));
+    struct stat sb;
+    CHECK_EQ_INT(stat(path, &sb), 0);
+    ulma_segment_abandon(&seg);
+    CHECK_EQ_INT(truncate(path, 0), 0);
+    CHECK_EQ_U64(ulma_reader_state(r), ULMA_SEG_EXITED); /* faulted: the default */
+    CHECK_EQ_INT(truncate(path, sb.st_size), 0);       /* readable again, all zero */
+    CHECK_EQ_INT(ulma_reader_drain(r, count_batch, NULL, 0), -EFAULT);
+    CHECK_EQ_U64(ulma_reader_state(r), ULMA_SEG_EXITED);
+    CHECK_EQ_U64(ulma_reader_request(r, ULMA_MODE_FAST), 0);
+    CHECK_EQ_INT(ulma_reader_unlink(r), 0);
+    ulma_reader_destroy(&r);
+}
+
 /* A writer killed by SIGKILL in the middle of a record: what it published
  * is harvested, what it had not published is invisible, nothing wedges. */
 static void test_killed_writer(void)
@@ -301,6 +327,7 @@ int main(void)
     RUN(test_bad_headers);
     RUN(test_hostile_positions);
     RUN(test_truncated_under_reader);
+    RUN(test_header_fault_breaks);
     RUN(test_killed_writer);
     tmpdir_remove(dir);
     fprintf(stderr, "test_segment_fault: all passed\n");
