@@ -75,19 +75,6 @@ static pid_t start_agent(const char *extra)
     return a;
 }
 
-static int wait_exit(pid_t p, int seconds)
-{
-    for (int i = 0; i < seconds * 100; i++) {
-        int st;
-        if (waitpid(p, &st, WNOHANG) == p)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        usleep(10000);
-    }
-    kill(p, SIGKILL);
-    waitpid(p, NULL, 0);
-    return -1;
-}
-
 /* Poll `req` until its answer contains `needle` (5 s). */
 static char *await(const char *req, const char *needle)
 {
