@@ -28,27 +28,19 @@
         }                                                                                   \
     } while (0)
 
-/* Two unsigned values (compared as unsigned long long). */
-#define CHECK_EQ_U(a, b)                                                                    \
+/* a == b, both taken as type T and printed with FMT */
+#define CHECK_EQ_AS(T, FMT, a, b)                                                           \
     do {                                                                                    \
-        unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b);      \
+        T a_ = (T)(a), b_ = (T)(b);                                                         \
         if (a_ != b_) {                                                                     \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%llu != %llu)\n", __FILE__,     \
-                    __LINE__, #a, #b, a_, b_);                                              \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (" FMT " != " FMT ")\n",         \
+                    __FILE__, __LINE__, #a, #b, a_, b_);                                    \
             exit(1);                                                                        \
         }                                                                                   \
     } while (0)
 
-/* Two signed values (compared as long long). */
-#define CHECK_EQ_I(a, b)                                                                    \
-    do {                                                                                    \
-        long long a_ = (long long)(a), b_ = (long long)(b);                                 \
-        if (a_ != b_) {                                                                     \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", __FILE__,     \
-                    __LINE__, #a, #b, a_, b_);                                              \
-            exit(1);                                                                        \
-        }                                                                                   \
-    } while (0)
+#define CHECK_EQ_U(a, b) CHECK_EQ_AS(unsigned long long, "%llu", a, b) /* unsigned */
+#define CHECK_EQ_I(a, b) CHECK_EQ_AS(long long, "%lld", a, b)          /* signed */
 
 /* Two doubles equal to 1e-9 relative. */
 #define CHECK_NEAR(a, b)                                                                    \

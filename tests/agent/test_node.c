@@ -192,6 +192,19 @@ static int is_error(const void *req, size_t len, const char *ans)
     return bad;
 }
 
+/* Each of the `n` requests is answered with an error. */
+static void expect_errors(const char *const *reqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *a = ask(reqs[i]);
+        if (!is_error(reqs[i], strlen(reqs[i]), a)) {
+            fprintf(stderr, "request %.80s answered %s\n", reqs[i], a);
+            exit(1);
+        }
+        free(a);
+    }
+}
+
 static void test_malformed(void)
 {
     const char *bad[] = {
@@ -212,14 +225,7 @@ static void test_malformed(void)
         "{\"cmd\":\"export\",\"pid\":1,\"format\":\"xls\"}",
         "{\"cmd\":\"\\ud800\"}",
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char *a = ask(bad[i]);
-        if (!is_error(bad[i], strlen(bad[i]), a)) {
-            fprintf(stderr, "request %s answered %s\n", bad[i], a);
-            exit(1);
-        }
-        free(a);
-    }
+    expect_errors(bad, sizeof(bad) / sizeof(bad[0]));
     /* the documented bounds (node-agent/src/jreq.h), each just past its limit */
     static char big[9000];
     const char *over[] = {"{\"cmd\":\"list\",\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,"
@@ -233,14 +239,7 @@ static void test_malformed(void)
     memcpy(big, "{\"cmd\":\"list\"}", 14); /* 8192 bytes of white space after it */
     big[8193] = '\0';
     over[6] = big;
-    for (size_t i = 0; i < sizeof(over) / sizeof(over[0]); i++) {
-        char *a = ask(over[i]);
-        if (!is_error(over[i], strlen(over[i]), a)) {
-            fprintf(stderr, "request %.80s answered %s\n", over[i], a);
-            exit(1);
-        }
-        free(a);
-    }
+    expect_errors(over, sizeof(over) / sizeof(over[0]));
     free((char *)over[5]);
     /* and at the limits, accepted: 16 fields, a 31-byte key, a 1024-byte string */
     snprintf(big, sizeof(big),

@@ -187,8 +187,9 @@ static void test_hostile_positions(void)
     ulma_segment_destroy(&seg, 1);
 }
 
-/* The file is cut short under a live mapping: SIGBUS is caught. */
-static void test_truncated_under_reader(void)
+/* A reader of a segment with one record whose writer left (abandoned:
+ * the file stays, at `path`). */
+static ulma_reader_t *reader_of_one_record(char *path, size_t len)
 {
     ulma_segment_t *seg = make_seg();
     ulma_producer_t p;
@@ -196,9 +197,16 @@ static void test_truncated_under_reader(void)
     ulma_put(&p, 1, ULMA_EV_CALL, 5, 1);
     ulma_reader_t *r = NULL;
     CHECK_EQ_I(ulma_reader_open(ulma_segment_path(seg), &r), 0);
-    char path[1024];
-    snprintf(path, sizeof(path), "%s", ulma_segment_path(seg));
+    snprintf(path, len, "%s", ulma_segment_path(seg));
     ulma_segment_abandon(&seg);
+    return r;
+}
+
+/* The file is cut short under a live mapping: SIGBUS is caught. */
+static void test_truncated_under_reader(void)
+{
+    char path[1024];
+    ulma_reader_t *r = reader_of_one_record(path, sizeof(path));
     /* the header stays, the slots are gone: touching slot 0 faults */
     CHECK_EQ_I(truncate(path, ULMA_SEG_HEADER_BYTES), 0);
     CHECK_EQ_I(ulma_reader_drain(r, count_batch, NULL, 0), -EFAULT);
@@ -232,17 +240,10 @@ static void test_truncated_under_reader(void)
  * the mapping, the reader stays done. */
 static void test_header_fault_breaks(void)
 {
-    ulma_segment_t *seg = make_seg();
-    ulma_producer_t p;
-    CHECK_EQ_I(ulma_producer_attach(seg, &p, 1, "t"), 0);
-    ulma_put(&p, 1, ULMA_EV_CALL, 5, 1);
-    ulma_reader_t *r = NULL;
-    CHECK_EQ_I(ulma_reader_open(ulma_segment_path(seg), &r), 0);
     char path[1024];
-    snprintf(path, sizeof(path), "%s", ulma_segment_path(seg));
+    ulma_reader_t *r = reader_of_one_record(path, sizeof(path));
     struct stat sb;
     CHECK_EQ_I(stat(path, &sb), 0);
-    ulma_segment_abandon(&seg);
     CHECK_EQ_I(truncate(path, 0), 0);
     CHECK_EQ_U(ulma_reader_state(r), ULMA_SEG_EXITED); /* faulted: the default */
     CHECK_EQ_I(truncate(path, sb.st_size), 0);       /* readable again, all zero */

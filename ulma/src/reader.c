@@ -372,34 +372,21 @@ static uint64_t read_hz(ulma_reader_t *r, uint32_t unused)
     return (hz >= 1000000u && hz <= 100000000000ull) ? hz : 0;
 }
 
-static uint64_t read_state(ulma_reader_t *r, uint32_t unused)
-{
-    (void)unused;
-    return ulma_load_acquire(&r->hdr->state);
-}
+/* The live header words the reader reads one at a time. */
+enum header_word { HW_STATE, HW_ACTIVE_MODE, HW_APPLIED_SEQ, HW_THREADS_LOST, HW_PROBLEMS };
 
-static uint64_t read_active_mode(ulma_reader_t *r, uint32_t unused)
+static uint64_t read_word(ulma_reader_t *r, uint32_t which)
 {
-    (void)unused;
-    return ulma_load_relaxed(&r->hdr->active_mode);
-}
-
-static uint64_t read_applied_seq(ulma_reader_t *r, uint32_t unused)
-{
-    (void)unused;
-    return ulma_load_acquire(&r->hdr->applied_seq);
-}
-
-static uint64_t read_threads_lost(ulma_reader_t *r, uint32_t unused)
-{
-    (void)unused;
-    return ulma_load_relaxed(&r->hdr->threads_lost);
-}
-
-static uint64_t read_problems(ulma_reader_t *r, uint32_t unused)
-{
-    (void)unused;
-    return ulma_load_relaxed(&r->hdr->problems);
+    ulma_seg_header_t *h = r->hdr;
+    switch (which) {
+    /* acquire: what the writer did before it said it exited or applied */
+    case HW_STATE: return ulma_load_acquire(&h->state);
+    case HW_APPLIED_SEQ: return ulma_load_acquire(&h->applied_seq);
+    /* counters and the mode shown: no ordering needed */
+    case HW_ACTIVE_MODE: return ulma_load_relaxed(&h->active_mode);
+    case HW_THREADS_LOST: return ulma_load_relaxed(&h->threads_lost);
+    default: return ulma_load_relaxed(&h->problems);
+    }
 }
 
 static uint64_t do_request(ulma_reader_t *r, uint32_t control)
@@ -413,23 +400,23 @@ static uint64_t do_request(ulma_reader_t *r, uint32_t control)
 uint64_t ulma_reader_hz(const ulma_reader_t *r) { return guarded_read(r, read_hz, 0, 0); }
 uint32_t ulma_reader_state(const ulma_reader_t *r)
 {
-    return (uint32_t)guarded_read(r, read_state, 0, ULMA_SEG_EXITED);
+    return (uint32_t)guarded_read(r, read_word, HW_STATE, ULMA_SEG_EXITED);
 }
 uint32_t ulma_reader_active_mode(const ulma_reader_t *r)
 {
-    return (uint32_t)guarded_read(r, read_active_mode, 0, 0);
+    return (uint32_t)guarded_read(r, read_word, HW_ACTIVE_MODE, 0);
 }
 uint32_t ulma_reader_applied_seq(const ulma_reader_t *r)
 {
-    return (uint32_t)guarded_read(r, read_applied_seq, 0, 0);
+    return (uint32_t)guarded_read(r, read_word, HW_APPLIED_SEQ, 0);
 }
 uint32_t ulma_reader_threads_lost(const ulma_reader_t *r)
 {
-    return (uint32_t)guarded_read(r, read_threads_lost, 0, 0);
+    return (uint32_t)guarded_read(r, read_word, HW_THREADS_LOST, 0);
 }
 uint64_t ulma_reader_problems(const ulma_reader_t *r)
 {
-    return guarded_read(r, read_problems, 0, 0);
+    return guarded_read(r, read_word, HW_PROBLEMS, 0);
 }
 
 uint32_t ulma_reader_request(ulma_reader_t *r, uint32_t control)
