@@ -1,6 +1,6 @@
-/* query.c - the local query endpoint: validate a JSON request, answer it
- * from the aggregates, bounded by what was asked. Requests are documented
- * in node-agent/README.md. */
+/* query.c - JSON requests of the query endpoint: validate one, answer it
+ * from the process table, bounded by what was asked. Requests are
+ * documented in node-agent/README.md. */
 #define _GNU_SOURCE
 #include "query.h"
 
