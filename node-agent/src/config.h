@@ -1,7 +1,8 @@
 /*
  * config.h - the agent's configuration: every option of ulma-agent in one
  * struct, filled from the option table in config.c (opts.h), and the
- * checks a private agent makes before it lets its program start.
+ * checks a private agent makes before it lets its program start. The
+ * struct is the caller's; the agent keeps its own copy (agent_new).
  */
 #ifndef AGENT_CONFIG_H
 #define AGENT_CONFIG_H

@@ -7,7 +7,8 @@
  * Strict and bounded: at most JREQ_MAX_FIELDS fields, keys up to 31 bytes,
  * strings up to JREQ_MAX_STR bytes (UTF-8, no NUL), the whole text up to
  * JREQ_MAX_TEXT bytes, no key twice. Anything else is an error with a
- * message for the answer. Parsed by jansson; the fields are copied out.
+ * message for the answer. Parsed by jansson; the fields are copied out
+ * into the caller's jreq_t (no other state).
  */
 #ifndef AGENT_JREQ_H
 #define AGENT_JREQ_H

@@ -1,7 +1,8 @@
 /*
  * pbquery.h - answers to protobuf queries (query.proto) from this node's
  * processes: asked directly on the query socket (clustertop --agent,
- * ulma-ctl) or forwarded by the collector.
+ * ulma-ctl) or forwarded by the collector. Holds no state: the answer is
+ * built in the caller's wire_answer_t.
  */
 #ifndef AGENT_PBQUERY_H
 #define AGENT_PBQUERY_H

@@ -1,7 +1,8 @@
 /*
  * query.h - the JSON requests of the query endpoint (node-agent/README.md,
  * "Query endpoint"): one flat object, parsed strictly (jreq.h), answered
- * from the process table, bounded by what was asked.
+ * from the process table, bounded by what was asked. Holds no state: the
+ * answer is appended to the caller's buffers.
  */
 #ifndef AGENT_QUERY_H
 #define AGENT_QUERY_H

@@ -11,6 +11,10 @@
  * Never blocks: a report the socket cannot take now is folded into the
  * next (counted as unsent), so the agent keeps profiling and answering
  * local queries whether or not a collector is there.
+ *
+ * The uplink owns its socket, its report sender and the list of processes
+ * forgotten since the last report; it reads the process table and the
+ * agent's view it was given.
  */
 #ifndef AGENT_UPLINK_H
 #define AGENT_UPLINK_H

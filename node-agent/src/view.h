@@ -1,7 +1,7 @@
 /*
  * view.h - what the answering modules (query.c, pbquery.c, uplink.c) may
  * know of the agent: a small read-only description kept up to date by
- * the reactor (agent.c), and how a request was answered.
+ * the reactor (agent.c), which owns it, and how a request was answered.
  */
 #ifndef AGENT_VIEW_H
 #define AGENT_VIEW_H
