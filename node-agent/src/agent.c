@@ -52,6 +52,7 @@ struct agent {
     uint64_t loops, idle_loops;
     int pace_ok;              /* the last drain pass found every ring under 1/16 full */
     uint64_t mark_ns, mark_events; /* the node's event rate (cron, every --interval-ms) */
+    uint64_t ctl_started;     /* control_started() when answers were last looked at */
 };
 
 /* ---- life cycle ----------------------------------------------------------------- */
@@ -135,10 +136,11 @@ fail:
 }
 
 /* Send the control answers that are due (`force`: all of them) the way
- * their requests came. */
+ * their requests came. Looked at by the cron, and when a request came. */
 static void send_control_answers(agent_t *a, int force)
 {
     ctl_done_t d;
+    a->ctl_started = control_started(a->ctl);
     while (control_next(a->ctl, force, &d)) {
         if (d.how == CTL_ANSWER_ACK)
             uplink_ack(a->up, d.ack);
@@ -391,7 +393,8 @@ int agent_run(agent_t *a)
             serve(a);
         if (a->up)
             a->view.bad_requests += uplink_serve(a->up);
-        send_control_answers(a, 0);
+        if (control_started(a->ctl) != a->ctl_started)
+            send_control_answers(a, 0);
         if (n > 0) {
             idle_streak = 0;
             /* Records came, but few: wait a little before the next pass

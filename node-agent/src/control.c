@@ -26,6 +26,7 @@ typedef struct ctl_wait {
 struct control {
     char *node;
     ctl_wait_t *waits;
+    uint64_t started;   /* requests queued, ever */
     /* the answer control_next handed out last, freed at the next call */
     ctl_wait_t *done;
     wire_arena_t *arena;
@@ -74,6 +75,8 @@ void control_destroy(control_t **c_p)
     free(c);
     *c_p = NULL;
 }
+
+uint64_t control_started(const control_t *c) { return c->started; }
 
 int control_mode(const char *name)
 {
@@ -125,6 +128,7 @@ uint32_t control_start(control_t *c, proctab_t *t, uint32_t ctl, const ctl_match
     w->env = env ? envelope_copy(env) : NULL;
     w->next = c->waits;
     c->waits = w;
+    c->started++;
     return n;
 }
 
@@ -215,6 +219,8 @@ static const Ulma__Wire__ControlAck *answer_ack(wire_arena_t *ar, const ctl_wait
 int control_next(control_t *c, int force, ctl_done_t *out)
 {
     release_done(c);
+    if (!c->waits)
+        return 0;
     uint64_t now = now_ns();
     for (ctl_wait_t **wp = &c->waits; *wp; wp = &(*wp)->next) {
         ctl_wait_t *w = *wp;

@@ -64,6 +64,10 @@ uint32_t control_start(control_t *c, proctab_t *t, uint32_t ctl, const ctl_match
  * `force`: any pending answer): 1 with *out filled, 0 when none is due. */
 int control_next(control_t *c, int force, ctl_done_t *out);
 
+/* How many requests were queued since the start: a new one may be
+ * answered at once (wait_ms 0, or applied already). */
+uint64_t control_started(const control_t *c);
+
 /* Control word of a mode name ("off", "on", "fast", "full"), or -1. */
 int control_mode(const char *name);
 

@@ -68,7 +68,10 @@ static const opt_t options[] = {
 
 static const json_t *js_get(const json_t *obj, const char *key) { return json_object_get(obj, key); }
 static const json_t *js_at(const json_t *arr, size_t i) { return json_array_get(arr, i); }
-static size_t js_len(const json_t *j) { return json_is_array(j) ? json_array_size(j) : 0; }
+static size_t js_len(const json_t *j) /* elements of an array, members of an object */
+{
+    return json_is_array(j) ? json_array_size(j) : json_is_object(j) ? json_object_size(j) : 0;
+}
 static double js_num(const json_t *j, double dflt) { return json_is_number(j) ? json_number_value(j) : dflt; }
 static const char *js_str(const json_t *j, const char *dflt)
 {
