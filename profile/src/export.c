@@ -304,8 +304,8 @@ void profile_pstats(const profile_t *p, sbuf_t *out)
         marshal_tuple(out, 5);
         marshal_int(out, (int64_t)f->c.pcalls);
         marshal_int(out, (int64_t)f->c.ncalls);
-        marshal_float(out, pf_sec(f->c.tottime_ns + f->open.tottime_ns));
-        marshal_float(out, pf_sec(f->c.cumtime_ns + f->open.cumtime_ns));
+        marshal_float(out, pf_sec(pf_sat_add(f->c.tottime_ns, f->open.tottime_ns)));
+        marshal_float(out, pf_sec(pf_sat_add(f->c.cumtime_ns, f->open.cumtime_ns)));
         pf_edge_sum_t *acc = NULL;
         uint32_t n = profile_edge_sums(p, i, 0, &acc);
         marshal_dict_begin(out);

@@ -75,8 +75,8 @@ static int key_field(const char *key)
 /* ---- sorting ------------------------------------------------------------------- */
 
 /* What a person sees: completed calls plus the part of frames still open. */
-static int64_t shown_tt(const pf_func_t *f) { return f->c.tottime_ns + f->open.tottime_ns; }
-static int64_t shown_ct(const pf_func_t *f) { return f->c.cumtime_ns + f->open.cumtime_ns; }
+static int64_t shown_tt(const pf_func_t *f) { return pf_sat_add(f->c.tottime_ns, f->open.tottime_ns); }
+static int64_t shown_ct(const pf_func_t *f) { return pf_sat_add(f->c.cumtime_ns, f->open.cumtime_ns); }
 
 static int cmp_str(const pf_str_t *a, const pf_str_t *b)
 {
@@ -151,7 +151,7 @@ void profile_table(const profile_t *p, const pf_table_opts_t *o, sbuf_t *out)
     const pf_drops_t *d = profile_drops(p);
     pf_totals_t t;
     profile_totals(p, &t);
-    int64_t total_tt = t.tottime_ns + t.open_tottime_ns;
+    int64_t total_tt = pf_sat_add(t.tottime_ns, t.open_tottime_ns);
     sbuf_printf(out, "         %llu function calls", (unsigned long long)t.calls);
     if (t.calls != t.pcalls)
         sbuf_printf(out, " (%llu primitive calls)", (unsigned long long)t.pcalls);
@@ -307,7 +307,7 @@ int64_t profile_shown_total_ns(const profile_t *p)
 {
     pf_totals_t t;
     profile_totals(p, &t);
-    return t.tottime_ns + t.open_tottime_ns;
+    return pf_sat_add(t.tottime_ns, t.open_tottime_ns);
 }
 
 void profile_func_json(const profile_t *p, uint32_t row, int64_t total, jw_t *w)
@@ -373,10 +373,7 @@ uint32_t profile_edge_sums(const profile_t *p, uint32_t row, int callees, pf_edg
     uint32_t m = 0;
     for (uint32_t i = 0; i < k; i++) {
         if (m && acc[m - 1].other == acc[i].other) {
-            acc[m - 1].c.ncalls += acc[i].c.ncalls;
-            acc[m - 1].c.pcalls += acc[i].c.pcalls;
-            acc[m - 1].c.tottime_ns += acc[i].c.tottime_ns;
-            acc[m - 1].c.cumtime_ns += acc[i].c.cumtime_ns;
+            pf_counts_add(&acc[m - 1].c, &acc[i].c);
         } else {
             acc[m++] = acc[i];
         }

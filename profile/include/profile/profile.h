@@ -49,6 +49,22 @@ typedef struct pf_counts {
     int64_t cumtime_ns;  /* time including callees, outermost activations */
 } pf_counts_t;
 
+/* Sums of counts and times saturate instead of overflowing: the numbers
+ * come from other processes and may be absurd, never undefined. */
+static inline int64_t pf_sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+static inline uint64_t pf_sat_addu(uint64_t a, uint64_t b)
+{
+    uint64_t r;
+    return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
 /* The part of frames still open: how many activations, and their time. */
 typedef struct pf_open {
     uint64_t calls;
@@ -123,6 +139,15 @@ typedef struct pf_site {
     uint64_t count, bytes;  /* constructions */
     uint64_t live, bytes_live; /* of them, still live */
 } pf_site_t;
+
+/* d += s, saturating. */
+static inline void pf_counts_add(pf_counts_t *d, const pf_counts_t *s)
+{
+    d->ncalls = pf_sat_addu(d->ncalls, s->ncalls);
+    d->pcalls = pf_sat_addu(d->pcalls, s->pcalls);
+    d->tottime_ns = pf_sat_add(d->tottime_ns, s->tottime_ns);
+    d->cumtime_ns = pf_sat_add(d->cumtime_ns, s->cumtime_ns);
+}
 
 /* Everything counted as lost or repaired. */
 typedef struct pf_drops {
