@@ -370,7 +370,8 @@ static void on_ack(collector_t *c, const asker_t *from, const Ulma__Wire__Contro
         if (p->nrows == p->rows_cap) {
             uint32_t cap = p->rows_cap ? p->rows_cap * 2 : 16;
             Ulma__Wire__ControlAckRow **r = wire_alloc(p->w.a, sizeof(*r) * cap);
-            memcpy(r, p->rows, sizeof(*r) * p->nrows);
+            if (p->nrows) /* rows is NULL before the first */
+                memcpy(r, p->rows, sizeof(*r) * p->nrows);
             p->rows = r;
             p->rows_cap = cap;
         }

@@ -106,12 +106,14 @@ proc_t **view_procs(const store_t *s, const view_scope_t *v, uint32_t *n)
     switch (v->level) {
     case ULMA__WIRE__SCOPE__LEVEL__NODE:
         out = xmalloc(sizeof(*out) * (v->node->nprocs + 1));
-        memcpy(out, v->node->procs, sizeof(*out) * v->node->nprocs);
+        if (v->node->nprocs) /* procs may be NULL then */
+            memcpy(out, v->node->procs, sizeof(*out) * v->node->nprocs);
         k = v->node->nprocs;
         break;
     case ULMA__WIRE__SCOPE__LEVEL__JOB:
         out = xmalloc(sizeof(*out) * (v->job->nprocs + 1));
-        memcpy(out, v->job->procs, sizeof(*out) * v->job->nprocs);
+        if (v->job->nprocs)
+            memcpy(out, v->job->procs, sizeof(*out) * v->job->nprocs);
         k = v->job->nprocs;
         break;
     case ULMA__WIRE__SCOPE__LEVEL__RANK:

@@ -12,6 +12,7 @@ Checks, all exact (integer nanoseconds):
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -89,7 +90,23 @@ def diff(a, b):
     return sorted(k for k in keys if a.get(k, (0, 0, 0, 0)) != b.get(k, (0, 0, 0, 0)))
 
 
+def clean_stale():
+    """Clusters of earlier runs whose test process is gone (killed at a
+    timeout, before its own clean-up) are taken down."""
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for tag in sorted(set(re.findall(r"^ulma-(t\d+)-head", out, re.M))):
+        try:
+            os.kill(int(tag[1:]), 0)
+            continue
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        subprocess.run([CLUSTER, "down"], env=dict(ENV, ULMA_CLUSTER_TAG=tag))
+
+
 def main():
+    clean_stale()
     procs = []
     ok = subprocess.run([CLUSTER, "check"], env=ENV).returncode == 0
     if not check(ok, "network namespaces can be made (root, iproute2, util-linux)"):
@@ -118,7 +135,7 @@ def main():
                                   "--mca", "oob_tcp_if_include", "10.77.0.0/24",
                                   "--mca", "btl", "self,vader,tcp", "-x", "PYTHONPATH",
                                   "-np", RANKS, PY, "-m", "ulma", os.path.join(HERE, "mn_prog.py"),
-                                  "4"),
+                                  "8"),
                                env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
         # while the job runs: switch off one rank of node3 through the collector
