@@ -10,7 +10,8 @@
 #   cluster.sh hosts       the mpirun --host list (IP:slots per node)
 #   cluster.sh check       can namespaces be made here? (exit 0 if so)
 #
-# Layout: a bridge in the root namespace with no address; the head
+# Layout: a bridge in the root namespace (at 10.77.0.254 with
+# ULMA_CLUSTER_REACH=1, the demo's); the head
 # (collector, mpirun, clustertop) at 10.77.0.1, node I at 10.77.0.(10+I),
 # each joined to the bridge by a veth pair. Node I's segments live in
 # /dev/shm/ulma-TAG/nodeI. Every name carries $ULMA_CLUSTER_TAG (default
@@ -56,6 +57,9 @@ up() {
         exit 1
     fi
     ip link add "$bridge" type bridge
+    # with ULMA_CLUSTER_REACH=1 this machine reaches the head's services (one
+    # such cluster at a time: two would route the same addresses)
+    [[ ${ULMA_CLUSTER_REACH:-0} == 1 ]] && ip addr add 10.77.0.254/24 dev "$bridge"
     ip link set "$bridge" up
     link "$(ns_of head)" "$(ip_of head)" "uv-$tag-h"
     for ((i = 1; i <= n; i++)); do

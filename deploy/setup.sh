@@ -29,8 +29,11 @@ SUDO=""
 if [[ $(id -u) -ne 0 ]]; then
     SUDO=sudo
 fi
-echo "setup: installing ${missing[*]}"
+log=${ULMA_SETUP_LOG:-/tmp/ulma-setup.log}
+echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
+echo "setup: apt-get update, then install: a few minutes on a fresh machine (log: $log)"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+$SUDO apt-get update >"$log" 2>&1 || { tail -n 20 "$log"; echo "setup: apt-get update failed ($log)" >&2; exit 1; }
+$SUDO apt-get install -y --no-install-recommends "${missing[@]}" >>"$log" 2>&1 ||
+    { tail -n 30 "$log"; echo "setup: apt-get install failed ($log)" >&2; exit 1; }
 echo "setup: done"
