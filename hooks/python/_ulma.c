@@ -31,6 +31,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <frameobject.h>
+#include <opcode.h>
 #define Py_BUILD_CORE 1
 #include "internal/pycore_frame.h"
 #undef Py_BUILD_CORE
@@ -307,6 +308,7 @@ static inline uint32_t cfunc_id(ulma_rt_thread_t *t, PyCFunctionObject *fn)
 static __attribute__((noinline)) void thread_sync(ulma_rt_thread_t *t)
 {
     ulma_rt_thread_t *r = ulma_rt_thread();
+    ulma_rt_stack_init(t);
     t->hook_epoch = g_epoch;
     t->depth = 0;
     if (r)
@@ -350,13 +352,69 @@ fast_eval_body(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag, const i
     return r;
 }
 
+/* The C stack pointer, for the compare with the thread's stack limit. */
+static inline __attribute__((always_inline)) uintptr_t stack_pointer(void)
+{
+#if defined(__x86_64__)
+    uintptr_t sp;
+    __asm__("movq %%rsp, %0" : "=r"(sp));
+    return sp;
+#else
+    return (uintptr_t)__builtin_frame_address(0);
+#endif
+}
+
+/*
+ * Deep recursion. With an eval-frame function set, CPython 3.11 no longer
+ * inlines Python-to-Python calls: each one nests a C call of the wrapper,
+ * about half a kilobyte of C stack, where the unprofiled program used none.
+ * So when a thread's C stack runs low (one compare per call), the frame is
+ * evaluated on a fresh stack chunk (see ulma_rt_stack_call): the program
+ * reaches the depths it reaches unprofiled, its RecursionError comes from
+ * CPython's own limit at the same depth, and every call is still recorded.
+ * Without memory for a chunk, the frame fails with MemoryError at its first
+ * instruction, as CPython fails a frame it has no memory for (counted as a
+ * problem).
+ */
+typedef struct deep_call {
+    PyThreadState *ts;
+    _PyInterpreterFrame *f;
+    int throwflag, generic;
+    PyObject *r;
+} deep_call_t;
+
+static PyObject *fast_eval(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag);
+static PyObject *fast_eval_generic(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag);
+
+static void deep_run(void *arg)
+{
+    deep_call_t *c = arg;
+    c->r = c->generic ? fast_eval_generic(c->ts, c->f, c->throwflag)
+                      : fast_eval(c->ts, c->f, c->throwflag);
+}
+
+static __attribute__((noinline)) PyObject *
+fast_eval_deep(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag, int generic)
+{
+    deep_call_t c = {ts, f, throwflag, generic, NULL};
+    if (ulma_rt_stack_call(deep_run, &c) == 0)
+        return c.r;
+    ulma_rt_problem();
+    PyErr_SetString(PyExc_MemoryError, "no memory for the C stack of a deep call");
+    return _PyEval_EvalFrameDefault(ts, f, 1);
+}
+
 static PyObject *fast_eval(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
 {
+    if (ULMA_UNLIKELY(stack_pointer() < ulma_rt_tls.stack_limit))
+        return fast_eval_deep(ts, f, throwflag, 0);
     return fast_eval_body(ts, f, throwflag, 1, 0);
 }
 
 static PyObject *fast_eval_generic(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
 {
+    if (ULMA_UNLIKELY(stack_pointer() < ulma_rt_tls.stack_limit))
+        return fast_eval_deep(ts, f, throwflag, 1);
     return fast_eval_body(ts, f, throwflag, 1, 1);
 }
 
@@ -480,6 +538,204 @@ static int prof_hook_clockonly(PyObject *obj, PyFrameObject *frame, int what, Py
 /* The profile hook full mode installs (prof_hook but in that benchmark). */
 static Py_tracefunc g_prof_fn = prof_hook;
 
+/* ------------------------------------- inline __getitem__ calls (3.11) */
+
+/*
+ * CPython 3.11 before 3.11.4 (gh-104405) specialises `container[sub]` on a
+ * class whose __getitem__ is a Python function into BINARY_SUBSCR_GETITEM,
+ * which pushes that function's frame inline without calling the eval-frame
+ * function: fast mode would not see those calls (every other inline push of
+ * 3.11's ceval.c, in CALL, CALL_PY_EXACT_ARGS and CALL_PY_WITH_DEFAULTS,
+ * checks for an eval-frame function; the profile hook of full mode makes
+ * the interpreter run the generic instruction, so full mode is not
+ * concerned).
+ *
+ * The specialiser (Python/specialize.c) gives up when the function's
+ * version (func_version, handed out lazily from a per-process counter by
+ * _PyFunction_GetVersionForCurrentState) does not fit the 16 bits of the
+ * instruction's cache, and the specialised instruction deoptimises when the
+ * function's version is no longer the cached one. So, once per process,
+ * before fast mode first goes in:
+ *   1. drive that counter past 0xffff: a private probe makes the specialiser
+ *      hand out versions to a private function until one does not fit, so
+ *      no function gets a 16-bit version any more;
+ *   2. give every function that holds a 16-bit version (and has the two
+ *      parameters the specialiser requires) a fresh version taken from the
+ *      same counter through the same probe: instructions specialised on it
+ *      deoptimise, and it is never specialised again.
+ * Versions still come from CPython's counter, each used for one function
+ * state only, which is what the call-site caches rely on. Nothing on the
+ * per-event path. The price: in this process, subscripts of such classes
+ * stay on the generic path (which calls through the eval-frame function),
+ * also once fast mode is off again.
+ */
+static int g_getitem_state; /* 0: to do, 1: done (or not needed), -1: failed, retried */
+static uint64_t g_getitem_bumps, g_getitem_reversioned;
+
+typedef struct getitem_probe {
+    PyObject *fn;          /* def probe(c): return c[0] */
+    PyObject *obj;         /* an instance of a class whose __getitem__ is item */
+    PyFunctionObject *item;
+    _Py_CODEUNIT *instr;   /* probe's subscript instruction, then its cache */
+} getitem_probe_t;
+
+static getitem_probe_t g_probe;
+
+/* Build the probe and let the interpreter quicken it. 0 or -1 (exception
+ * set). */
+static int probe_make(getitem_probe_t *p)
+{
+    static const char src[] = "class P:\n"
+                              "    def __getitem__(self, i):\n"
+                              "        return i\n"
+                              "def probe(c):\n"
+                              "    return c[0]\n";
+    int rc = -1;
+    PyObject *g = PyDict_New(), *cls = NULL, *code = NULL;
+    if (!g || PyDict_SetItemString(g, "__builtins__", PyEval_GetBuiltins()) != 0)
+        goto out;
+    PyObject *r = PyRun_String(src, Py_file_input, g, g);
+    if (!r)
+        goto out;
+    Py_DECREF(r);
+    cls = PyDict_GetItemString(g, "P"); /* borrowed */
+    p->fn = Py_XNewRef(PyDict_GetItemString(g, "probe"));
+    if (!cls || !p->fn || !PyFunction_Check(p->fn))
+        goto bad;
+    p->item = (PyFunctionObject *)PyObject_GetAttrString(cls, "__getitem__");
+    p->obj = PyObject_CallNoArgs(cls);
+    if (!p->item || !p->obj)
+        goto out;
+    if (!PyFunction_Check((PyObject *)p->item))
+        goto bad;
+    /* the subscript's place, from the deoptimised code (caches read 0) */
+    PyCodeObject *co = (PyCodeObject *)PyFunction_GET_CODE(p->fn);
+    code = PyObject_GetAttrString((PyObject *)co, "co_code");
+    if (!code || !PyBytes_Check(code))
+        goto bad;
+    const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(code);
+    Py_ssize_t n = PyBytes_GET_SIZE(code) / 2, i;
+    for (i = 0; i < n && b[2 * i] != BINARY_SUBSCR; i++)
+        ;
+    if (i + 1 >= n)
+        goto bad;
+    p->instr = _PyCode_CODE(co) + i;
+    /* quickening happens after a few calls */
+    for (int k = 0; k < 64 && _Py_OPCODE(p->instr[0]) == BINARY_SUBSCR; k++) {
+        r = PyObject_CallOneArg(p->fn, p->obj);
+        if (!r)
+            goto out;
+        Py_DECREF(r);
+    }
+    if (_Py_OPCODE(p->instr[0]) == BINARY_SUBSCR)
+        goto bad;
+    rc = 0;
+    goto out;
+bad:
+    PyErr_SetString(PyExc_RuntimeError, "ulma: __getitem__ probe has an unexpected shape");
+out:
+    Py_XDECREF(code);
+    Py_XDECREF(g);
+    if (rc != 0) {
+        Py_CLEAR(p->fn);
+        Py_CLEAR(p->obj);
+        Py_CLEAR(p->item);
+    }
+    return rc;
+}
+
+/* Have the specialiser hand a new version to the probe's function and
+ * return it: 0 if none was handed out (exception set, or nothing
+ * specialised). */
+static uint32_t probe_version(getitem_probe_t *p)
+{
+    p->item->func_version = 0;
+    _Py_SET_OPCODE(p->instr[0], BINARY_SUBSCR_ADAPTIVE);
+    p->instr[1] = 0; /* the cache's counter: specialise at the next execution */
+    PyObject *r = PyObject_CallOneArg(p->fn, p->obj);
+    if (!r)
+        return 0;
+    Py_DECREF(r);
+    return p->item->func_version;
+}
+
+/* Steps 1 and 2 above. GIL held; nothing of ours installed. Returns 0 or
+ * -1 with an exception set. */
+static int getitem_reversion(void)
+{
+    getitem_probe_t *p = &g_probe;
+    if (!p->fn && probe_make(p) != 0)
+        return -1;
+    uint32_t v;
+    do {
+        v = probe_version(p);
+        g_getitem_bumps++;
+    } while (v != 0 && v <= 0xffffu && g_getitem_bumps < 0x20000u);
+    if (v <= 0xffffu) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_RuntimeError, "ulma: function versions not handed out");
+        return -1;
+    }
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *all = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    Py_XDECREF(gc);
+    if (!all || !PyList_Check(all)) {
+        Py_XDECREF(all);
+        return -1;
+    }
+    int rc = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(all) && rc == 0; i++) {
+        PyObject *o = PyList_GET_ITEM(all, i);
+        if (!PyFunction_Check(o) || o == (PyObject *)p->item)
+            continue;
+        PyFunctionObject *f = (PyFunctionObject *)o;
+        if (f->func_version == 0 || f->func_version > 0xffffu ||
+            ((PyCodeObject *)f->func_code)->co_argcount != 2)
+            continue;
+        v = probe_version(p);
+        if (v <= 0xffffu) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_RuntimeError, "ulma: function versions not handed out");
+            rc = -1;
+            break;
+        }
+        f->func_version = v;
+        g_getitem_reversioned++;
+    }
+    p->item->func_version = 0;
+    Py_DECREF(all);
+    return rc;
+}
+
+/* Before fast mode goes in (GIL held). Hides the probe from any profile or
+ * trace function of the calling thread; keeps the caller's exception. A
+ * failure is counted as a problem and the work tried again next time. */
+static void getitem_prepare(void)
+{
+    if (g_getitem_state == 1)
+        return;
+    if (Py_Version >= 0x030B0400u) { /* gh-104405 fixed: the check is CPython's */
+        g_getitem_state = 1;
+        return;
+    }
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    PyThreadState *ts = PyThreadState_Get();
+    uint8_t tracing = ts->cframe->use_tracing;
+    ts->cframe->use_tracing = 0;
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    t->nesting++;
+    int rc = getitem_reversion();
+    t->nesting--;
+    ts->cframe->use_tracing = tracing;
+    g_getitem_state = rc == 0 ? 1 : -1;
+    if (rc != 0) {
+        PyErr_Clear();
+        ulma_rt_problem();
+    }
+    PyErr_Restore(et, ev, etb);
+}
+
 /* --------------------------------------------------------- mode changes */
 
 /* Name every thread the threading module knows (GIL held). */
@@ -564,10 +820,12 @@ static void apply_mode(uint32_t mode)
     } else {
         threading_setprofile(Py_None);
     }
-    if (mode == ULMA_MODE_FAST)
+    if (mode == ULMA_MODE_FAST) {
+        getitem_prepare();
         _PyInterpreterState_SetEvalFrameFunc(g_interp, fast_fn());
-    else if (mode == ULMA_MODE_FULL)
+    } else if (mode == ULMA_MODE_FULL) {
         profile_all(1);
+    }
 }
 
 /* Object wedges (ulma._objects) in or out. GIL held. Returns the
@@ -796,6 +1054,15 @@ static PyObject *py_status(PyObject *self, PyObject *noargs)
         PyObject *ob = PyBool_FromLong(g_objects != 0);
         PyDict_SetItemString(d, "objects", ob);
         Py_DECREF(ob);
+        /* inline __getitem__ calls: see getitem_prepare() */
+        PyObject *gi = Py_BuildValue("{s:i,s:K,s:K}", "state", g_getitem_state, "bumps",
+                                     (unsigned long long)g_getitem_bumps, "reversioned",
+                                     (unsigned long long)g_getitem_reversioned);
+        if (gi) {
+            PyDict_SetItemString(d, "getitem", gi);
+            Py_DECREF(gi);
+        }
+        PyErr_Clear();
     }
     return d;
 }

@@ -25,6 +25,15 @@ typedef struct ulma_rt_thread {
     /* appended fields */
     uint32_t hook_epoch;  /* the Python hooks' epoch this thread last synced with */
     int32_t tid;          /* OS thread id, once attached */
+    /* C stack (ulma_rt_stack_*): kept across fork() in the forking thread */
+    uintptr_t stack_limit; /* below this address, go on on a fresh stack chunk; 0: none */
+    void *stack_chunk;     /* the chunk the thread runs on now, NULL: its own stack */
+    void *stack_chunks;    /* the first chunk of the thread's chain (runtime-private) */
+    uint32_t stack_known;  /* stack_limit was computed (ulma_rt_stack_init) */
+    uint32_t stack_pad;
+    /* the Python hooks' per-thread state (owned by ulma._ulma; kept across
+     * fork() in the forking thread) */
+    void *hook_state;
 } ulma_rt_thread_t;
 
 /* The calling thread's state, in the static TLS block of libulma-rt
@@ -108,6 +117,33 @@ int32_t ulma_rt_reader_pid(void);
 
 /* Sum of every slot's dropped counter of our own segment. */
 uint64_t ulma_rt_dropped(void);
+
+/*
+ * C stack segments. A hook that makes every Python call nest a C call (the
+ * eval-frame wrapper of fast mode) would overflow a C stack that the same
+ * program, unprofiled, never fills (CPython 3.11 runs Python-to-Python
+ * calls without C recursion). So such a hook compares the address of a
+ * local with stack_limit (one compare per call) and, below it, runs the
+ * rest on a fresh chunk of memory through ulma_rt_stack_call(): the
+ * thread's depth is then bounded by memory, as unprofiled.
+ *
+ * ulma_rt_stack_init(): compute the calling thread's stack_limit (its stack
+ * bounds, from pthread_getattr_np, plus ULMA_RT_STACK_MARGIN for the C code
+ * that runs between two hook calls). Once per thread; not for a hot path.
+ *
+ * ulma_rt_stack_call(fn, arg): run fn(arg) on the thread's next chunk
+ * (kept for reuse, unmapped when the thread ends), with stack_limit set for
+ * that chunk; restore both after. Returns 0, or -ENOMEM when no chunk could
+ * be had (fn not run). Allocates (mmap) only the first time a depth is
+ * reached.
+ */
+#define ULMA_RT_STACK_MARGIN (256u << 10)
+#define ULMA_RT_STACK_CHUNK (8u << 20)
+void ulma_rt_stack_init(ulma_rt_thread_t *t);
+int ulma_rt_stack_call(void (*fn)(void *), void *arg);
+
+/* Chunks the process's threads have ever mapped (status). */
+uint64_t ulma_rt_stack_chunks(void);
 
 /* Call ids of MPI functions are stable small integers; names are written
  * once per process as ULMA_EV_DEF_MPI records by whoever emits the first
