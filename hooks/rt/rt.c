@@ -64,10 +64,13 @@ static pthread_t g_watcher;
 static int g_watcher_running;
 static int g_watcher_stop;
 
-/* control handler */
+/* control and tick handlers */
 static pthread_mutex_t g_handler_lock = PTHREAD_MUTEX_INITIALIZER;
 static ulma_rt_control_fn g_handler;
 static void *g_handler_ctx;
+static void (*g_tick)(void *);
+static void *g_tick_ctx;
+static void (*_Atomic g_thread_end)(void *);
 
 static int32_t gettid_(void) { return (int32_t)syscall(SYS_gettid); }
 
@@ -127,6 +130,10 @@ static void thread_exit(void *arg)
 {
     ulma_rt_thread_t *t = arg;
     stack_free_chunks(t);
+    void (*end)(void *) = atomic_load(&g_thread_end);
+    if (end && t->hook_state)
+        end(t->hook_state);
+    t->hook_state = NULL;
     pthread_mutex_lock(&g_lock);
     registry_remove(t);
     if (t->prod.slot && t->generation == ulma_load_relaxed(&ulma_rt_generation) &&
@@ -292,6 +299,10 @@ void ulma_rt_stack_init(ulma_rt_thread_t *t)
     if (t->stack_known)
         return;
     t->stack_known = 1;
+    /* the key's destructor runs when the thread ends: chunks and
+     * hook_state are released there (attaching sets the same value) */
+    pthread_once(&g_once, init_once);
+    pthread_setspecific(g_key, t);
     pthread_attr_t a;
     void *addr = NULL;
     size_t size = 0;
@@ -409,8 +420,6 @@ int ulma_rt_stack_call(void (*fn)(void *), void *arg)
             cur->deeper = next;
         else
             t->stack_chunks = next;
-        /* the chunks are unmapped by the key's destructor when the thread
-         * ends (attaching sets the same key to the same value) */
         pthread_once(&g_once, init_once);
         pthread_setspecific(g_key, t);
     }
@@ -468,6 +477,14 @@ static void poll_control(void)
     pthread_mutex_unlock(&g_handler_lock);
 }
 
+static void tick(void)
+{
+    pthread_mutex_lock(&g_handler_lock);
+    if (g_tick)
+        g_tick(g_tick_ctx);
+    pthread_mutex_unlock(&g_handler_lock);
+}
+
 static void *watcher_main(void *arg)
 {
     (void)arg;
@@ -489,6 +506,7 @@ static void *watcher_main(void *arg)
         if (seg)
             refresh(ulma_segment_header(seg), ++ticks % (1000u / ULMA_RT_WATCH_MS) == 0);
         poll_control();
+        tick();
         pthread_mutex_lock(&g_watch_lock);
     }
     pthread_mutex_unlock(&g_watch_lock);
@@ -533,6 +551,16 @@ void ulma_rt_set_control_handler(ulma_rt_control_fn fn, void *ctx)
     g_handler_ctx = ctx;
     pthread_mutex_unlock(&g_handler_lock);
 }
+
+void ulma_rt_set_tick_handler(void (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&g_handler_lock);
+    g_tick = fn;
+    g_tick_ctx = ctx;
+    pthread_mutex_unlock(&g_handler_lock);
+}
+
+void ulma_rt_set_thread_end(void (*fn)(void *hook_state)) { atomic_store(&g_thread_end, fn); }
 
 void ulma_rt_applied(uint32_t active, uint32_t seq)
 {

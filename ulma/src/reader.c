@@ -383,6 +383,10 @@ uint64_t ulma_reader_problems(const ulma_reader_t *r)
 {
     GUARDED_READ(r, ulma_load_relaxed(&r->hdr->problems), (uint64_t)0);
 }
+uint32_t ulma_reader_hook_status(const ulma_reader_t *r)
+{
+    GUARDED_READ(r, ulma_load_relaxed(&r->hdr->hook_status), 0u);
+}
 
 static uint32_t do_request(ulma_reader_t *r, uint32_t control)
 {

@@ -31,9 +31,13 @@ typedef struct ulma_rt_thread {
     void *stack_chunks;    /* the first chunk of the thread's chain (runtime-private) */
     uint32_t stack_known;  /* stack_limit was computed (ulma_rt_stack_init) */
     uint32_t stack_pad;
-    /* the Python hooks' per-thread state (owned by ulma._ulma; kept across
-     * fork() in the forking thread) */
+    /* the Python hooks' per-thread state (owned by ulma._ulma): hook_state
+     * is kept across fork() in the forking thread, and handed to the
+     * thread-end callback (ulma_rt_set_thread_end) when the thread ends */
     void *hook_state;
+    void *hook_token;     /* the profile hook's installation this thread last saw */
+    uint32_t hook_top;    /* depth of the innermost frame in hook_state, UINT32_MAX: none */
+    uint32_t hook_gen;    /* rt generation `depth` counts frames of */
 } ulma_rt_thread_t;
 
 /* The calling thread's state, in the static TLS block of libulma-rt
@@ -93,6 +97,16 @@ typedef void (*ulma_rt_control_fn)(uint32_t control, uint32_t seq, void *ctx);
 /* Register (or with NULL remove) the handler. Removing waits for a call in
  * progress to finish: do not hold a lock the handler needs meanwhile. */
 void ulma_rt_set_control_handler(ulma_rt_control_fn fn, void *ctx);
+
+/* A function the watcher calls on every wake (ULMA_RT_WATCH_MS), after
+ * applying a pending control request; NULL removes it (waiting for a call
+ * in progress, as for the control handler). */
+void ulma_rt_set_tick_handler(void (*fn)(void *ctx), void *ctx);
+
+/* A function called when a thread that used the runtime ends, with its
+ * hook_state if not NULL (from the thread's pthread key destructor: no
+ * Python thread state any more). */
+void ulma_rt_set_thread_end(void (*fn)(void *hook_state));
 
 /* Publish what is in force: ulma_rt_active and header.active_mode = `active`
  * (mode | ULMA_CTL_OBJECTS...); then, if seq != 0, header.applied_seq = seq
