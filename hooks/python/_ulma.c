@@ -1296,6 +1296,46 @@ static PyObject *py_sys_getprofile(PyObject *self, PyObject *noargs)
     return Py_NewRef(o);
 }
 
+/* threading.setprofile while full mode is on: new threads keep getting
+ * ulma's hook when the program sets none. */
+static PyObject *py_threading_setprofile(PyObject *self, PyObject *fn)
+{
+    (void)self;
+    PyObject *mods = PyImport_GetModuleDict();
+    PyObject *threading = mods ? PyDict_GetItemString(mods, "threading") : NULL;
+    if (!threading) {
+        PyErr_SetString(PyExc_RuntimeError, "threading is not loaded");
+        return NULL;
+    }
+    PyObject *v = fn == Py_None && g_mode == ULMA_MODE_FULL ? g_thread_boot : fn;
+    if (PyObject_SetAttrString(threading, "_profile_hook", v) != 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* threading.getprofile while full mode is on. */
+static PyObject *py_threading_getprofile(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    PyObject *mods = PyImport_GetModuleDict();
+    PyObject *threading = mods ? PyDict_GetItemString(mods, "threading") : NULL;
+    PyObject *v = threading ? PyObject_GetAttrString(threading, "_profile_hook") : NULL;
+    if (!v)
+        return NULL;
+    if (v == g_thread_boot) {
+        Py_DECREF(v);
+        Py_RETURN_NONE;
+    }
+    return v;
+}
+
+static PyMethodDef g_tsetprofile_def = {"setprofile", py_threading_setprofile, METH_O,
+                                        "Set a profile function for all threads started "
+                                        "from the threading module."};
+static PyMethodDef g_tgetprofile_def = {"getprofile", py_threading_getprofile, METH_NOARGS,
+                                        "Get the profiler function as set by "
+                                        "threading.setprofile()."};
+
 static PyMethodDef g_setprofile_def = {
     "setprofile", py_sys_setprofile, METH_O,
     "setprofile(function)\n\nSet the profiling function (ulma keeps its own full-mode hook "
@@ -1304,33 +1344,45 @@ static PyMethodDef g_getprofile_def = {"getprofile", py_sys_getprofile, METH_NOA
                                        "Return the profiling function set with "
                                        "sys.setprofile."};
 
-/* sys.setprofile / sys.getprofile: ours in (on) or the originals back. */
+/* A module's function `name` (its original saved in *orig, ours made from
+ * `def` in *ours the first time): ours in (on), or the original back; only
+ * ours is replaced by the original, only the original by ours. */
+static void wrap_attr(PyObject *mod, const char *modname, const char *name, PyMethodDef *def,
+                      PyObject **orig, PyObject **ours, int on)
+{
+    if (!mod)
+        return;
+    if (on && !*ours) {
+        PyObject *mn = PyUnicode_FromString(modname);
+        *orig = PyObject_GetAttrString(mod, name);
+        if (mn && *orig)
+            *ours = PyCFunction_NewEx(def, mod, mn);
+        Py_XDECREF(mn);
+    }
+    if (!*ours || !*orig)
+        return;
+    PyObject *cur = PyObject_GetAttrString(mod, name);
+    if (on ? cur == *orig : cur == *ours)
+        PyObject_SetAttrString(mod, name, on ? *ours : *orig);
+    Py_XDECREF(cur);
+}
+
+/* sys.setprofile / sys.getprofile and threading's (ours while full mode is
+ * on, the originals back after). */
 static void sys_wrap(int on)
 {
+    static PyObject *t_set, *t_get, *t_set_ours, *t_get_ours;
     PyObject *et, *ev, *etb;
     PyErr_Fetch(&et, &ev, &etb);
-    PyObject *sys = PyImport_AddModule("sys"); /* borrowed */
-    if (sys && on && !g_setprofile_fn) {
-        PyObject *name = PyUnicode_FromString("sys");
-        g_sys_setprofile = PyObject_GetAttrString(sys, "setprofile");
-        g_sys_getprofile = PyObject_GetAttrString(sys, "getprofile");
-        if (name && g_sys_setprofile && g_sys_getprofile) {
-            g_setprofile_fn = PyCFunction_NewEx(&g_setprofile_def, sys, name);
-            g_getprofile_fn = PyCFunction_NewEx(&g_getprofile_def, sys, name);
-        }
-        Py_XDECREF(name);
-    }
-    if (sys && g_setprofile_fn && g_getprofile_fn) {
-        PyObject *cur_set = PyObject_GetAttrString(sys, "setprofile");
-        PyObject *cur_get = PyObject_GetAttrString(sys, "getprofile");
-        /* only ours is replaced by the original, only the original by ours */
-        if (on ? cur_set == g_sys_setprofile : cur_set == g_setprofile_fn)
-            PyObject_SetAttrString(sys, "setprofile", on ? g_setprofile_fn : g_sys_setprofile);
-        if (on ? cur_get == g_sys_getprofile : cur_get == g_getprofile_fn)
-            PyObject_SetAttrString(sys, "getprofile", on ? g_getprofile_fn : g_sys_getprofile);
-        Py_XDECREF(cur_set);
-        Py_XDECREF(cur_get);
-    }
+    PyObject *mods = PyImport_GetModuleDict();
+    PyObject *sys = mods ? PyDict_GetItemString(mods, "sys") : NULL;
+    PyObject *threading = mods ? PyDict_GetItemString(mods, "threading") : NULL;
+    wrap_attr(sys, "sys", "setprofile", &g_setprofile_def, &g_sys_setprofile, &g_setprofile_fn,
+              on);
+    wrap_attr(sys, "sys", "getprofile", &g_getprofile_def, &g_sys_getprofile, &g_getprofile_fn,
+              on);
+    wrap_attr(threading, "threading", "setprofile", &g_tsetprofile_def, &t_set, &t_set_ours, on);
+    wrap_attr(threading, "threading", "getprofile", &g_tgetprofile_def, &t_get, &t_get_ours, on);
     PyErr_Clear();
     PyErr_Restore(et, ev, etb);
 }
