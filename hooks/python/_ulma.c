@@ -15,7 +15,8 @@
  * access into libulma-rt; the code id is read from the code object's extra
  * slot; one rdtsc; one 16-byte store; one release store of head. Everything
  * else (attaching a thread, naming a code object, a mode change seen for the
- * first time) is behind one predictable branch, in a noinline slow path.
+ * first time, a C stack running low, frames full mode left open) is behind
+ * one predictable branch each, in a noinline slow path.
  *
  * Code ids: a process-wide counter starting at 1, never reused, kept on the
  * code object (code-extra API) together with the rt generation in which its
@@ -24,9 +25,9 @@
  *
  * Mode changes run with the GIL held (from Python, or from libulma-rt's
  * watcher thread through on_control()); each bumps `g_epoch`. A thread sees
- * the new epoch on its next event, writes a MODE record and restarts its
- * depth at 0. Frames entered under an older epoch leave unrecorded, so
- * every thread's CALL/RETURN pairs stay balanced.
+ * the new epoch on its next event and writes a MODE record carrying its
+ * depth; frames stay open across mode changes (the records' contract is
+ * under "per-thread sync" below).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -370,10 +371,19 @@ static hook_state_t *hook_state_of(ulma_rt_thread_t *t)
     return hs;
 }
 
-/* The thread ended (pthread key destructor, no GIL). */
+static void open_close(ulma_rt_thread_t *t, hook_state_t *hs, uint64_t tsc);
+static inline uint64_t open_stamp(const hook_state_t *hs);
+
+/* The thread ends (its pthread key destructor: no Python frame is left, no
+ * GIL): the frames still recorded open left while the profile hook was
+ * away; their returns go before the thread's end record. */
 static void hook_state_free(void *v)
 {
     hook_state_t *hs = v;
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    if (t->hook_state == hs && t->prod.slot && t->hook_gen == t->generation)
+        while (hs->len)
+            open_close(t, hs, open_stamp(hs));
     PyMem_RawFree(hs->s);
     PyMem_RawFree(hs);
 }
