@@ -688,14 +688,16 @@ static void hook_lost(PyThreadState *ts, unsigned long tid);
 static void token_dealloc(PyObject *o)
 {
     hook_token_t *k = (hook_token_t *)o;
-    if (k->hs)
-        k->hs->gone = ulma_clock_read();
-    if (k->t && k->t->hook_token == o)
-        k->t->hook_token = NULL; /* a new token may get this address */
-    /* not ulma's doing, not the thread state's end (no frame running) */
-    if (!g_uninstalling && g_mode == ULMA_MODE_FULL && !_Py_IsFinalizing() && k->ts &&
-        k->ts->cframe && k->ts->cframe->current_frame)
-        hook_lost(k->ts, k->tid);
+    if (!_Py_IsFinalizing()) { /* else threads may be gone */
+        if (k->hs)
+            k->hs->gone = ulma_clock_read();
+        if (k->t && k->t->hook_token == o)
+            k->t->hook_token = NULL; /* a new token may get this address */
+        /* not ulma's doing, not the thread state's end (no frame running) */
+        if (!g_uninstalling && g_mode == ULMA_MODE_FULL && k->ts->cframe &&
+            k->ts->cframe->current_frame)
+            hook_lost(k->ts, k->tid);
+    }
     PyObject_Free(o);
 }
 
@@ -1092,8 +1094,7 @@ static void threading_setprofile(PyObject *fn)
  */
 typedef struct displaced {
     PyThreadState *ts;
-    unsigned long tid;
-    int confirmed; /* the program's function seen there (else: only our hook gone) */
+    unsigned long tid; /* its native id (a thread state's address can be reused) */
 } displaced_t;
 
 #define DISPLACED_MAX 256
@@ -1111,9 +1112,7 @@ static void hook_status_publish(void)
     ulma_segment_t *seg = ulma_rt_segment();
     if (!seg)
         return;
-    uint32_t now = 0;
-    for (uint32_t i = 0; i < g_ndisplaced; i++)
-        now |= g_displaced[i].confirmed ? ULMA_HOOK_DISPLACED : 0;
+    uint32_t now = g_ndisplaced ? ULMA_HOOK_DISPLACED : 0;
     uint32_t n = g_displacements > 0xffffu ? 0xffffu : g_displacements;
     ulma_store_relaxed(&ulma_segment_header(seg)->hook_status,
                        now | (n << ULMA_HOOK_COUNT_SHIFT));
@@ -1155,18 +1154,13 @@ static void thread_label(PyThreadState *ts, char *buf, size_t len)
  * (once per thread). */
 static void displaced_confirm(PyThreadState *ts, unsigned long tid)
 {
-    displaced_t *d = displaced_find(ts);
-    if (!d) {
-        if (g_ndisplaced == DISPLACED_MAX) {
-            ulma_rt_problem();
-            return;
-        }
-        d = &g_displaced[g_ndisplaced++];
-        *d = (displaced_t){ts, tid, 0};
-    }
-    if (d->confirmed)
+    if (displaced_find(ts))
         return;
-    d->confirmed = 1;
+    if (g_ndisplaced == DISPLACED_MAX) {
+        ulma_rt_problem();
+        return;
+    }
+    g_displaced[g_ndisplaced++] = (displaced_t){ts, tid};
     g_displacements++;
     hook_status_publish();
     for (uint32_t i = 0; i < g_nwarned; i++)
@@ -1523,6 +1517,13 @@ static PyObject *py_stop(PyObject *self, PyObject *noargs)
     (void)self, (void)noargs;
     apply_mode(ULMA_MODE_OFF);
     set_objects(0);
+    /* the calling thread's frames full mode left open and that are gone
+     * (at exit: the launcher's own call that switched it off) get their
+     * returns before the segment is marked exited */
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    hook_state_t *hs = t->hook_state;
+    if (hs && hs->len && t->prod.slot && t->hook_gen == t->generation)
+        open_settle(t, hs, PyThreadState_Get()->cframe->current_frame);
     Py_BEGIN_ALLOW_THREADS
     ulma_rt_set_control_handler(NULL, NULL);
     ulma_rt_set_tick_handler(NULL, NULL);
