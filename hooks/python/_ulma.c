@@ -483,27 +483,28 @@ static void thread_mode(ulma_rt_thread_t *t)
         hs->floor = tsc;
 }
 
-/* Fast mode: the thread's first event under a new epoch (or ever), `f` the
- * frame entered. */
-static __attribute__((noinline)) void thread_sync(ulma_rt_thread_t *t, _PyInterpreterFrame *f)
+/* Fast mode: the thread's first event under a new epoch (or ever). A
+ * frame about to be evaluated is not linked to its caller yet (the
+ * evaluation links it): `ts`'s current frame is the innermost running. */
+static __attribute__((noinline)) void thread_sync(ulma_rt_thread_t *t, PyThreadState *ts)
 {
     thread_attach(t);
     hook_state_t *hs = t->hook_state;
     if (hs && hs->len)
-        open_settle(t, hs, f->previous);
+        open_settle(t, hs, ts->cframe->current_frame);
     thread_mode(t);
 }
 
 /* Fast mode: a frame is entered from the level of the innermost frame the
  * profile hook recorded (t->depth == t->hook_top), which may have left. */
-static __attribute__((noinline)) void fast_settle(ulma_rt_thread_t *t, _PyInterpreterFrame *f)
+static __attribute__((noinline)) void fast_settle(ulma_rt_thread_t *t, PyThreadState *ts)
 {
     hook_state_t *hs = t->hook_state;
     if (!hs) {
         t->hook_top = OPEN_NONE;
         return;
     }
-    open_settle(t, hs, f->previous);
+    open_settle(t, hs, ts->cframe->current_frame);
 }
 
 /* Fast mode: the frame at depth d returns at `tsc` with frames the profile
@@ -542,9 +543,9 @@ fast_eval_body(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag, const i
         return _PyEval_EvalFrameDefault(ts, f, throwflag);
     ulma_rt_thread_t *t = &ulma_rt_tls;
     if (ULMA_UNLIKELY(t->hook_epoch != g_epoch))
-        thread_sync(t, f);
+        thread_sync(t, ts);
     if (ULMA_UNLIKELY(t->depth == t->hook_top))
-        fast_settle(t, f);
+        fast_settle(t, ts);
     const uint32_t gen = t->generation;
     const uint32_t id = code_id(t, co, generic);
     const uint32_t d = ++t->depth;
