@@ -316,9 +316,15 @@ void ulma_rt_stack_init(ulma_rt_thread_t *t)
         ulma_rt_problem();
         return;
     }
+    /* the main thread's stack grows on demand, but not into the kernel's
+     * guard gap above the mapping below it (1 MiB by default), which
+     * pthread_getattr_np() does not subtract */
+    uintptr_t margin = ULMA_RT_STACK_MARGIN;
+    if (gettid_() == getpid())
+        margin += 1u << 20;
     /* on a chunk already (a fork()ed child keeps the chunk's limit) */
     if (!t->stack_chunk)
-        t->stack_limit = (uintptr_t)addr + ULMA_RT_STACK_MARGIN;
+        t->stack_limit = (uintptr_t)addr + margin;
 }
 
 static stack_chunk_t *stack_chunk_new(void)
