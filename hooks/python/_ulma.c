@@ -333,18 +333,22 @@ static inline uint32_t cfunc_id(ulma_rt_thread_t *t, PyCFunctionObject *fn)
  * before a record of the thread's that came after it.
  */
 
-/* A frame the profile hook recorded open. A C function is kept with its
- * caller's frame and the caller's instruction making the call. */
+/* A frame the profile hook recorded open, known by its frame object (the
+ * hook makes one for every frame). A C function is kept with its caller's
+ * frame object and the caller's instruction making the call. */
 typedef struct open_frame {
-    const void *fobj;   /* PyFrameObject of the frame (of the caller for C) */
-    const void *iframe; /* its _PyInterpreterFrame */
-    const void *key;    /* PyCodeObject, or PyMethodDef address | 1 for C */
-    const void *instr;  /* C: the caller's instruction */
+    const void *fobj;  /* PyFrameObject of the frame (of the caller for C) */
+    const void *key;   /* PyCodeObject, or PyMethodDef address | 1 for C */
+    const void *instr; /* C only: the caller's instruction */
     uint32_t id, depth;
 } open_frame_t;
 
 #define OPEN_C(key) (((uintptr_t)(key)) & 1u)
-#define OPEN_NONE UINT32_MAX /* ulma_rt_thread_t.hook_top: no open frame */
+/* ulma_rt_thread_t.hook_top, read by the fast-mode wrapper only: the depth
+ * of the innermost open frame, or OPEN_NONE. Kept up to date outside full
+ * mode (the profile hook's events do not maintain it: it is set again when
+ * the hook leaves the thread and at every settling). */
+#define OPEN_NONE UINT32_MAX
 
 typedef struct hook_state {
     open_frame_t *s;  /* innermost last */
@@ -400,11 +404,9 @@ static __attribute__((noinline)) int hook_state_grow(hook_state_t *hs)
     return 0;
 }
 
-static inline void open_pop(ulma_rt_thread_t *t, hook_state_t *hs, uint32_t depth)
+static inline uint32_t open_top(const hook_state_t *hs)
 {
-    t->depth = depth - 1;
-    hs->len--;
-    t->hook_top = hs->len ? hs->s[hs->len - 1].depth : OPEN_NONE;
+    return hs->len ? hs->s[hs->len - 1].depth : OPEN_NONE;
 }
 
 /* Whether `e` is open, seen from `chain`, the innermost frame that is
@@ -413,10 +415,8 @@ static inline void open_pop(ulma_rt_thread_t *t, hook_state_t *hs, uint32_t dept
 static int open_alive(const open_frame_t *e, const _PyInterpreterFrame *chain)
 {
     for (const _PyInterpreterFrame *p = chain; p; p = p->previous) {
-        if (p != e->iframe)
-            continue;
         if ((const void *)p->frame_obj != e->fobj)
-            return 0;
+            continue;
         if (OPEN_C(e->key))
             return (const void *)p->prev_instr == e->instr;
         return (const void *)p->f_code == e->key;
@@ -430,7 +430,9 @@ static void open_close(ulma_rt_thread_t *t, hook_state_t *hs, uint64_t tsc)
     const open_frame_t *e = &hs->s[hs->len - 1];
     ulma_put(&t->prod, tsc, OPEN_C(e->key) ? ULMA_EV_C_RETURN : ULMA_EV_RETURN, e->id,
              (uint16_t)e->depth);
-    open_pop(t, hs, e->depth);
+    t->depth = e->depth - 1;
+    hs->len--;
+    t->hook_top = open_top(hs);
 }
 
 static inline uint64_t open_stamp(const hook_state_t *hs)
@@ -449,7 +451,7 @@ static void open_settle(ulma_rt_thread_t *t, hook_state_t *hs, const _PyInterpre
             break;
         open_close(t, hs, open_stamp(hs));
     }
-    t->hook_top = hs->len ? hs->s[hs->len - 1].depth : OPEN_NONE;
+    t->hook_top = open_top(hs);
 }
 
 /* What every hook does at a thread's first event, or ever: attach to a
@@ -466,7 +468,7 @@ static void thread_attach(ulma_rt_thread_t *t)
             ((hook_state_t *)t->hook_state)->len = 0;
     }
     hook_state_t *hs = t->hook_state;
-    t->hook_top = hs && hs->len ? hs->s[hs->len - 1].depth : OPEN_NONE;
+    t->hook_top = hs ? open_top(hs) : OPEN_NONE;
 }
 
 /* Say which mode is in force, with the depth (the epoch changed). The
@@ -521,7 +523,7 @@ static __attribute__((noinline)) void fast_return_settle(ulma_rt_thread_t *t, ui
         open_close(t, hs, open_stamp(hs));
     if (hs->len && hs->s[hs->len - 1].depth == d - 1)
         hs->floor = tsc;
-    t->hook_top = hs->len ? hs->s[hs->len - 1].depth : OPEN_NONE;
+    t->hook_top = open_top(hs);
 }
 
 /* ------------------------------------------------------------ fast mode */
@@ -692,8 +694,10 @@ static void token_dealloc(PyObject *o)
     if (!_Py_IsFinalizing()) { /* else threads may be gone */
         if (k->hs)
             k->hs->gone = ulma_clock_read();
-        if (k->t && k->t->hook_token == o)
+        if (k->t && k->t->hook_token == o) {
             k->t->hook_token = NULL; /* a new token may get this address */
+            k->t->hook_top = k->hs ? open_top(k->hs) : OPEN_NONE;
+        }
         /* not ulma's doing, not the thread state's end (no frame running) */
         if (!g_uninstalling && g_mode == ULMA_MODE_FULL && k->ts->cframe &&
             k->ts->cframe->current_frame)
@@ -734,12 +738,13 @@ static __attribute__((noinline)) void hook_sync(ulma_rt_thread_t *t, PyObject *o
  * overhead benchmark's "records without the clock" variant. A return is
  * recorded only for the innermost frame this hook recorded open: other
  * frames were entered while nothing recorded, or through the fast-mode
- * wrapper (which records their return). */
+ * wrapper (which records their return). The token alone says whether the
+ * thread must sync: a mode change leaves no token of ulma's installed. */
 static inline __attribute__((always_inline)) int
 prof_hook_body(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg, const int with_clock)
 {
     ulma_rt_thread_t *t = &ulma_rt_tls;
-    if (ULMA_UNLIKELY(obj != t->hook_token || t->hook_epoch != g_epoch))
+    if (ULMA_UNLIKELY(obj != t->hook_token))
         hook_sync(t, obj, frame, what);
     if (ULMA_UNLIKELY(t->nesting))
         return 0;
@@ -755,8 +760,8 @@ prof_hook_body(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg, con
         PyCodeObject *co = frame->f_frame->f_code;
         uint32_t id = code_id(t, co, 1);
         uint32_t d = ++t->depth;
-        hs->s[hs->len++] = (open_frame_t){frame, frame->f_frame, co, NULL, id, d};
-        t->hook_top = d;
+        open_frame_t *e = &hs->s[hs->len++];
+        e->fobj = frame, e->key = co, e->id = id, e->depth = d;
         ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_CALL, id, (uint16_t)d);
         break;
     }
@@ -768,7 +773,8 @@ prof_hook_body(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg, con
             break;
         ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0,
                  arg ? ULMA_EV_RETURN : ULMA_EV_UNWIND, e->id, (uint16_t)e->depth);
-        open_pop(t, hs, e->depth);
+        t->depth = e->depth - 1;
+        hs->len--;
         break;
     }
     case PyTrace_C_CALL:
@@ -778,10 +784,8 @@ prof_hook_body(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg, con
             PyCFunctionObject *fn = (PyCFunctionObject *)arg;
             uint32_t id = cfunc_id(t, fn);
             uint32_t d = ++t->depth;
-            hs->s[hs->len++] = (open_frame_t){frame, frame->f_frame,
-                                              (const void *)((uintptr_t)fn->m_ml | 1u),
+            hs->s[hs->len++] = (open_frame_t){frame, (const void *)((uintptr_t)fn->m_ml | 1u),
                                               frame->f_frame->prev_instr, id, d};
-            t->hook_top = d;
             ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_C_CALL, id,
                      (uint16_t)d);
         }
@@ -795,7 +799,8 @@ prof_hook_body(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg, con
                 break;
             ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_C_RETURN, e->id,
                      (uint16_t)e->depth);
-            open_pop(t, hs, e->depth);
+            t->depth = e->depth - 1;
+            hs->len--;
         }
         break;
     default:
