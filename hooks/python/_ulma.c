@@ -15,7 +15,8 @@
  * access into libulma-rt; the code id is read from the code object's extra
  * slot; one rdtsc; one 16-byte store; one release store of head. Everything
  * else (attaching a thread, naming a code object, a mode change seen for the
- * first time) is behind one predictable branch, in a noinline slow path.
+ * first time, a C stack running low, frames full mode left open) is behind
+ * one predictable branch each, in a noinline slow path.
  *
  * Code ids: a process-wide counter starting at 1, never reused, kept on the
  * code object (code-extra API) together with the rt generation in which its
@@ -24,13 +25,14 @@
  *
  * Mode changes run with the GIL held (from Python, or from libulma-rt's
  * watcher thread through on_control()); each bumps `g_epoch`. A thread sees
- * the new epoch on its next event, writes a MODE record and restarts its
- * depth at 0. Frames entered under an older epoch leave unrecorded, so
- * every thread's CALL/RETURN pairs stay balanced.
+ * the new epoch on its next event and writes a MODE record carrying its
+ * depth; frames stay open across mode changes (the records' contract is
+ * under "per-thread sync" below).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <frameobject.h>
+#include <opcode.h>
 #define Py_BUILD_CORE 1
 #include "internal/pycore_frame.h"
 #undef Py_BUILD_CORE
@@ -302,15 +304,226 @@ static inline uint32_t cfunc_id(ulma_rt_thread_t *t, PyCFunctionObject *fn)
 
 /* ------------------------------------------------------ per-thread sync */
 
-/* First event of a thread under a new epoch (or ever): attach, say which
- * mode is in force, restart the depth. */
-static __attribute__((noinline)) void thread_sync(ulma_rt_thread_t *t)
+/*
+ * The records' contract (what a reader may rely on, per thread):
+ *  - CALL / C_CALL carry the depth of the frame entered (1 + the frames
+ *    recorded open), RETURN / UNWIND / C_RETURN the depth of the frame that
+ *    leaves (its CALL's).
+ *  - A mode change does not restart the depth. The thread's first event
+ *    after one is preceded by a MODE record (id: the mode now in force,
+ *    depth: the frames recorded open at that moment); frames stay open
+ *    across it.
+ *  - Every frame whose CALL was recorded gets its RETURN / UNWIND /
+ *    C_RETURN when it leaves, whatever mode is in force then (off too), as
+ *    long as the thread writes into the same ring (not in a fork()ed child,
+ *    not after the runtime made a new segment). Frames entered while the
+ *    thread was not recording are never recorded. So returns pair with
+ *    calls like a stack.
+ *
+ * Fast mode keeps this by structure: a frame entered through the wrapper
+ * leaves through it, also once the wrapper is uninstalled. The profile hook
+ * of full mode is gone while off (or while the program's own profile
+ * function holds the thread's hook), so it misses returns; it keeps the
+ * frames it recorded open in a per-thread list (hook_state_t) and, at the
+ * first event that can see the thread's frames again, writes the returns
+ * of those that left meanwhile ("settling"), before anything else. Such a
+ * return is a RETURN (or C_RETURN), never UNWIND, stamped with the last
+ * time the frame was known to be open: the time the hook left the thread,
+ * or later when fast mode saw the frame open (hook_state_t.floor); never
+ * before a record of the thread's that came after it.
+ */
+
+/* A frame the profile hook recorded open, known by its frame object (the
+ * hook makes one for every frame). A C function is kept with its caller's
+ * frame object and the caller's instruction making the call. */
+typedef struct open_frame {
+    const void *fobj;  /* PyFrameObject of the frame (of the caller for C) */
+    const void *key;   /* PyCodeObject, or PyMethodDef address | 1 for C */
+    const void *instr; /* C only: the caller's instruction */
+    uint32_t id, depth;
+} open_frame_t;
+
+#define OPEN_C(key) (((uintptr_t)(key)) & 1u)
+/* ulma_rt_thread_t.hook_top, read by the fast-mode wrapper only: the depth
+ * of the innermost open frame, or OPEN_NONE. Kept up to date outside full
+ * mode (the profile hook's events do not maintain it: it is set again when
+ * the hook leaves the thread and at every settling). */
+#define OPEN_NONE UINT32_MAX
+
+typedef struct hook_state {
+    open_frame_t *s;  /* innermost last */
+    uint32_t len, cap;
+    uint64_t gone;    /* when the profile hook last left the thread */
+    uint64_t floor;   /* a time every frame in s was known open (fast mode) */
+} hook_state_t;
+
+static hook_state_t *hook_state_of(ulma_rt_thread_t *t)
 {
-    ulma_rt_thread_t *r = ulma_rt_thread();
+    hook_state_t *hs = t->hook_state;
+    if (hs)
+        return hs;
+    hs = PyMem_RawCalloc(1, sizeof(*hs));
+    if (hs)
+        hs->s = PyMem_RawMalloc(64 * sizeof(open_frame_t));
+    if (!hs || !hs->s) {
+        PyMem_RawFree(hs);
+        ulma_rt_problem();
+        return NULL;
+    }
+    hs->cap = 64;
+    t->hook_state = hs;
+    return hs;
+}
+
+static void open_close(ulma_rt_thread_t *t, hook_state_t *hs, uint64_t tsc);
+static inline uint64_t open_stamp(const hook_state_t *hs);
+
+/* The thread ends (its pthread key destructor: no Python frame is left, no
+ * GIL): the frames still recorded open left while the profile hook was
+ * away; their returns go before the thread's end record. */
+static void hook_state_free(void *v)
+{
+    hook_state_t *hs = v;
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    if (t->hook_state == hs && t->prod.slot && t->hook_gen == t->generation)
+        while (hs->len)
+            open_close(t, hs, open_stamp(hs));
+    PyMem_RawFree(hs->s);
+    PyMem_RawFree(hs);
+}
+
+static __attribute__((noinline)) int hook_state_grow(hook_state_t *hs)
+{
+    open_frame_t *n = PyMem_RawRealloc(hs->s, (size_t)hs->cap * 2 * sizeof(*n));
+    if (!n) {
+        ulma_rt_problem();
+        return -1;
+    }
+    hs->s = n;
+    hs->cap *= 2;
+    return 0;
+}
+
+static inline uint32_t open_top(const hook_state_t *hs)
+{
+    return hs->len ? hs->s[hs->len - 1].depth : OPEN_NONE;
+}
+
+/* Whether `e` is open, seen from `chain`, the innermost frame that is
+ * still running. A C function is taken as running while its caller is in
+ * the chain and still at the instruction that called it. */
+static int open_alive(const open_frame_t *e, const _PyInterpreterFrame *chain)
+{
+    for (const _PyInterpreterFrame *p = chain; p; p = p->previous) {
+        if ((const void *)p->frame_obj != e->fobj)
+            continue;
+        if (OPEN_C(e->key))
+            return (const void *)p->prev_instr == e->instr;
+        return (const void *)p->f_code == e->key;
+    }
+    return 0;
+}
+
+/* Write the return of the innermost open frame, stamped `tsc`. */
+static void open_close(ulma_rt_thread_t *t, hook_state_t *hs, uint64_t tsc)
+{
+    const open_frame_t *e = &hs->s[hs->len - 1];
+    ulma_put(&t->prod, tsc, OPEN_C(e->key) ? ULMA_EV_C_RETURN : ULMA_EV_RETURN, e->id,
+             (uint16_t)e->depth);
+    t->depth = e->depth - 1;
+    hs->len--;
+    t->hook_top = open_top(hs);
+}
+
+static inline uint64_t open_stamp(const hook_state_t *hs)
+{
+    return hs->gone > hs->floor ? hs->gone : hs->floor;
+}
+
+/* Close the innermost open frames that left, seen from `chain`. A frame
+ * with a recorded frame above it (entered through the fast-mode wrapper,
+ * so running) is open. */
+static void open_settle(ulma_rt_thread_t *t, hook_state_t *hs, const _PyInterpreterFrame *chain)
+{
+    while (hs->len) {
+        const open_frame_t *e = &hs->s[hs->len - 1];
+        if (e->depth != t->depth || open_alive(e, chain))
+            break;
+        open_close(t, hs, open_stamp(hs));
+    }
+    t->hook_top = open_top(hs);
+}
+
+/* What every hook does at a thread's first event, or ever: attach to a
+ * ring; restart the depth when the ring is a new one (a fork()ed child, a
+ * new segment). */
+static void thread_attach(ulma_rt_thread_t *t)
+{
+    ulma_rt_thread();
+    ulma_rt_stack_init(t);
+    if (t->hook_gen != t->generation) {
+        t->hook_gen = t->generation;
+        t->depth = 0;
+        if (t->hook_state)
+            ((hook_state_t *)t->hook_state)->len = 0;
+    }
+    hook_state_t *hs = t->hook_state;
+    t->hook_top = hs ? open_top(hs) : OPEN_NONE;
+}
+
+/* Say which mode is in force, with the depth (the epoch changed). The
+ * frames recorded open are open now. */
+static void thread_mode(ulma_rt_thread_t *t)
+{
     t->hook_epoch = g_epoch;
-    t->depth = 0;
-    if (r)
-        ulma_put(&t->prod, ulma_clock_read(), ULMA_EV_MODE, g_mode, 0);
+    if (!t->prod.slot)
+        return;
+    uint64_t tsc = ulma_clock_read();
+    ulma_put(&t->prod, tsc, ULMA_EV_MODE, g_mode, (uint16_t)t->depth);
+    hook_state_t *hs = t->hook_state;
+    if (hs)
+        hs->floor = tsc;
+}
+
+/* Fast mode: the thread's first event under a new epoch (or ever). A
+ * frame about to be evaluated is not linked to its caller yet (the
+ * evaluation links it): `ts`'s current frame is the innermost running. */
+static __attribute__((noinline)) void thread_sync(ulma_rt_thread_t *t, PyThreadState *ts)
+{
+    thread_attach(t);
+    hook_state_t *hs = t->hook_state;
+    if (hs && hs->len)
+        open_settle(t, hs, ts->cframe->current_frame);
+    thread_mode(t);
+}
+
+/* Fast mode: a frame is entered from the level of the innermost frame the
+ * profile hook recorded (t->depth == t->hook_top), which may have left. */
+static __attribute__((noinline)) void fast_settle(ulma_rt_thread_t *t, PyThreadState *ts)
+{
+    hook_state_t *hs = t->hook_state;
+    if (!hs) {
+        t->hook_top = OPEN_NONE;
+        return;
+    }
+    open_settle(t, hs, ts->cframe->current_frame);
+}
+
+/* Fast mode: the frame at depth d returns at `tsc` with frames the profile
+ * hook recorded above it (they left) or right below it (open until now). */
+static __attribute__((noinline)) void fast_return_settle(ulma_rt_thread_t *t, uint32_t d,
+                                                         uint64_t tsc)
+{
+    hook_state_t *hs = t->hook_state;
+    if (!hs) {
+        t->hook_top = OPEN_NONE;
+        return;
+    }
+    while (hs->len && hs->s[hs->len - 1].depth > d)
+        open_close(t, hs, open_stamp(hs));
+    if (hs->len && hs->s[hs->len - 1].depth == d - 1)
+        hs->floor = tsc;
+    t->hook_top = open_top(hs);
 }
 
 /* ------------------------------------------------------------ fast mode */
@@ -332,31 +545,91 @@ fast_eval_body(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag, const i
         return _PyEval_EvalFrameDefault(ts, f, throwflag);
     ulma_rt_thread_t *t = &ulma_rt_tls;
     if (ULMA_UNLIKELY(t->hook_epoch != g_epoch))
-        thread_sync(t);
-    const uint32_t epoch = t->hook_epoch;
+        thread_sync(t, ts);
+    if (ULMA_UNLIKELY(t->depth == t->hook_top))
+        fast_settle(t, ts);
+    const uint32_t gen = t->generation;
     const uint32_t id = code_id(t, co, generic);
     const uint32_t d = ++t->depth;
     if (generic && g_objects)
         g_obj->flush(); /* constructions land before the next frame event */
     ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_CALL, id, (uint16_t)d);
     PyObject *r = _PyEval_EvalFrameDefault(ts, f, throwflag);
-    if (ULMA_LIKELY(t->hook_epoch == epoch)) {
+    if (ULMA_LIKELY(t->generation == gen)) {
         if (generic && g_objects)
             g_obj->flush();
-        ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0,
-                 r ? ULMA_EV_RETURN : ULMA_EV_UNWIND, id, (uint16_t)d);
+        const uint64_t tsc = with_clock ? ulma_clock_read() : 0;
+        if (ULMA_UNLIKELY(t->hook_top + 1u >= d)) /* no-op unless full mode left frames */
+            fast_return_settle(t, d, tsc);
+        ulma_put(&t->prod, tsc, r ? ULMA_EV_RETURN : ULMA_EV_UNWIND, id, (uint16_t)d);
         t->depth = d - 1;
     }
     return r;
 }
 
+/* The C stack pointer, for the compare with the thread's stack limit. */
+static inline __attribute__((always_inline)) uintptr_t stack_pointer(void)
+{
+#if defined(__x86_64__)
+    uintptr_t sp;
+    __asm__("movq %%rsp, %0" : "=r"(sp));
+    return sp;
+#else
+    return (uintptr_t)__builtin_frame_address(0);
+#endif
+}
+
+/*
+ * Deep recursion. With an eval-frame function set, CPython 3.11 no longer
+ * inlines Python-to-Python calls: each one nests a C call of the wrapper,
+ * about half a kilobyte of C stack, where the unprofiled program used none.
+ * So when a thread's C stack runs low (one compare per call), the frame is
+ * evaluated on a fresh stack chunk (see ulma_rt_stack_call): the program
+ * reaches the depths it reaches unprofiled, its RecursionError comes from
+ * CPython's own limit at the same depth, and every call is still recorded.
+ * Without memory for a chunk, the frame fails with MemoryError at its first
+ * instruction, as CPython fails a frame it has no memory for (counted as a
+ * problem).
+ */
+typedef struct deep_call {
+    PyThreadState *ts;
+    _PyInterpreterFrame *f;
+    int throwflag, generic;
+    PyObject *r;
+} deep_call_t;
+
+static PyObject *fast_eval(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag);
+static PyObject *fast_eval_generic(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag);
+
+static void deep_run(void *arg)
+{
+    deep_call_t *c = arg;
+    c->r = c->generic ? fast_eval_generic(c->ts, c->f, c->throwflag)
+                      : fast_eval(c->ts, c->f, c->throwflag);
+}
+
+static __attribute__((noinline)) PyObject *
+fast_eval_deep(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag, int generic)
+{
+    deep_call_t c = {ts, f, throwflag, generic, NULL};
+    if (ulma_rt_stack_call(deep_run, &c) == 0)
+        return c.r;
+    ulma_rt_problem();
+    PyErr_SetString(PyExc_MemoryError, "no memory for the C stack of a deep call");
+    return _PyEval_EvalFrameDefault(ts, f, 1);
+}
+
 static PyObject *fast_eval(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
 {
+    if (ULMA_UNLIKELY(stack_pointer() < ulma_rt_tls.stack_limit))
+        return fast_eval_deep(ts, f, throwflag, 0);
     return fast_eval_body(ts, f, throwflag, 1, 0);
 }
 
 static PyObject *fast_eval_generic(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
 {
+    if (ULMA_UNLIKELY(stack_pointer() < ulma_rt_tls.stack_limit))
+        return fast_eval_deep(ts, f, throwflag, 1);
     return fast_eval_body(ts, f, throwflag, 1, 1);
 }
 
@@ -393,53 +666,141 @@ static _PyFrameEvalFunction fast_fn(void)
 
 /* ------------------------------------------------------------ full mode */
 
+/*
+ * The profile hook is installed with a token as its object
+ * (tstate->c_profileobj): one per installation on a thread, referenced by
+ * that thread state alone, so that its deallocation says exactly when the
+ * hook left the thread, whoever removed it (ulma, sys.setprofile, cProfile,
+ * the thread's end). sys.getprofile() is wrapped so that a program never
+ * sees one. A hook event whose object is not the token the thread last saw
+ * is the first since an installation: the thread then settles its open
+ * frames (see above).
+ */
+typedef struct hook_token {
+    PyObject_HEAD
+    PyThreadState *ts;      /* installed on */
+    unsigned long tid;      /* its native thread id */
+    ulma_rt_thread_t *t;    /* its runtime state, once it had an event */
+    hook_state_t *hs;       /* its open frames, once it had an event */
+} hook_token_t;
+
+static PyTypeObject g_token_type;
+static int g_uninstalling;  /* ulma removes its hooks itself (GIL held) */
+static void hook_lost(PyThreadState *ts, unsigned long tid);
+
+static void token_dealloc(PyObject *o)
+{
+    hook_token_t *k = (hook_token_t *)o;
+    if (!_Py_IsFinalizing()) { /* else threads may be gone */
+        if (k->hs)
+            k->hs->gone = ulma_clock_read();
+        if (k->t && k->t->hook_token == o) {
+            k->t->hook_token = NULL; /* a new token may get this address */
+            k->t->hook_top = k->hs ? open_top(k->hs) : OPEN_NONE;
+        }
+        /* not ulma's doing, not the thread state's end (no frame running) */
+        if (!g_uninstalling && g_mode == ULMA_MODE_FULL && k->ts->cframe &&
+            k->ts->cframe->current_frame)
+            hook_lost(k->ts, k->tid);
+    }
+    PyObject_Free(o);
+}
+
+static PyTypeObject g_token_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "ulma._ulma.hook_token",
+    .tp_basicsize = sizeof(hook_token_t),
+    .tp_dealloc = token_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "ulma's profile hook on one thread (internal)",
+};
+
+/* First event under a new installation or epoch (or ever). */
+static __attribute__((noinline)) void hook_sync(ulma_rt_thread_t *t, PyObject *obj,
+                                                PyFrameObject *frame, int what)
+{
+    thread_attach(t);
+    hook_state_t *hs = hook_state_of(t);
+    if (obj != t->hook_token) {
+        t->hook_token = obj;
+        if (obj && Py_IS_TYPE(obj, &g_token_type)) {
+            ((hook_token_t *)obj)->t = t;
+            ((hook_token_t *)obj)->hs = hs;
+        }
+        if (hs && hs->len)
+            open_settle(t, hs,
+                        what == PyTrace_CALL ? frame->f_frame->previous : frame->f_frame);
+    }
+    if (t->hook_epoch != g_epoch)
+        thread_mode(t);
+}
+
 /* The full-mode profile hook. `with_clock` is a constant: 0 only for the
- * overhead benchmark's "records without the clock" variant. */
+ * overhead benchmark's "records without the clock" variant. A return is
+ * recorded only for the innermost frame this hook recorded open: other
+ * frames were entered while nothing recorded, or through the fast-mode
+ * wrapper (which records their return). The token alone says whether the
+ * thread must sync: a mode change leaves no token of ulma's installed. */
 static inline __attribute__((always_inline)) int
-prof_hook_body(PyFrameObject *frame, int what, PyObject *arg, const int with_clock)
+prof_hook_body(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg, const int with_clock)
 {
     ulma_rt_thread_t *t = &ulma_rt_tls;
-    if (ULMA_UNLIKELY(t->hook_epoch != g_epoch))
-        thread_sync(t);
+    if (ULMA_UNLIKELY(obj != t->hook_token))
+        hook_sync(t, obj, frame, what);
     if (ULMA_UNLIKELY(t->nesting))
+        return 0;
+    hook_state_t *hs = t->hook_state;
+    if (ULMA_UNLIKELY(!hs))
         return 0;
     if (ULMA_UNLIKELY(g_objects))
         g_obj->flush();
     switch (what) {
     case PyTrace_CALL: {
-        uint32_t id = code_id(t, frame->f_frame->f_code, 1);
+        if (ULMA_UNLIKELY(hs->len == hs->cap) && hook_state_grow(hs) != 0)
+            break; /* not recorded, so not returned either */
+        PyCodeObject *co = frame->f_frame->f_code;
+        uint32_t id = code_id(t, co, 1);
         uint32_t d = ++t->depth;
+        open_frame_t *e = &hs->s[hs->len++];
+        e->fobj = frame, e->key = co, e->id = id, e->depth = d;
         ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_CALL, id, (uint16_t)d);
         break;
     }
     case PyTrace_RETURN: {
-        uint32_t d = t->depth;
-        if (d == 0) /* a frame entered before the hook: not ours to close */
+        if (!hs->len)
             break;
-        uint32_t id = code_id(t, frame->f_frame->f_code, 1);
+        const open_frame_t *e = &hs->s[hs->len - 1];
+        if (e->fobj != (const void *)frame || OPEN_C(e->key))
+            break;
         ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0,
-                 arg ? ULMA_EV_RETURN : ULMA_EV_UNWIND, id, (uint16_t)d);
-        t->depth = d - 1;
+                 arg ? ULMA_EV_RETURN : ULMA_EV_UNWIND, e->id, (uint16_t)e->depth);
+        t->depth = e->depth - 1;
+        hs->len--;
         break;
     }
     case PyTrace_C_CALL:
         if (PyCFunction_Check(arg)) {
-            uint32_t id = cfunc_id(t, (PyCFunctionObject *)arg);
+            if (ULMA_UNLIKELY(hs->len == hs->cap) && hook_state_grow(hs) != 0)
+                break;
+            PyCFunctionObject *fn = (PyCFunctionObject *)arg;
+            uint32_t id = cfunc_id(t, fn);
             uint32_t d = ++t->depth;
+            hs->s[hs->len++] = (open_frame_t){frame, (const void *)((uintptr_t)fn->m_ml | 1u),
+                                              frame->f_frame->prev_instr, id, d};
             ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_C_CALL, id,
                      (uint16_t)d);
         }
         break;
     case PyTrace_C_RETURN:
     case PyTrace_C_EXCEPTION:
-        if (PyCFunction_Check(arg)) {
-            uint32_t d = t->depth;
-            if (d == 0)
+        if (PyCFunction_Check(arg) && hs->len) {
+            const open_frame_t *e = &hs->s[hs->len - 1];
+            if (e->fobj != (const void *)frame ||
+                e->key != (const void *)((uintptr_t)((PyCFunctionObject *)arg)->m_ml | 1u))
                 break;
-            uint32_t id = cfunc_id(t, (PyCFunctionObject *)arg);
-            ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_C_RETURN, id,
-                     (uint16_t)d);
-            t->depth = d - 1;
+            ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_C_RETURN, e->id,
+                     (uint16_t)e->depth);
+            t->depth = e->depth - 1;
+            hs->len--;
         }
         break;
     default:
@@ -450,8 +811,7 @@ prof_hook_body(PyFrameObject *frame, int what, PyObject *arg, const int with_clo
 
 static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
-    (void)obj;
-    return prof_hook_body(frame, what, arg, 1);
+    return prof_hook_body(obj, frame, what, arg, 1);
 }
 
 /* Stripped-down hooks, for the overhead benchmark only: 1 = a hook doing
@@ -465,8 +825,7 @@ static int prof_hook_empty(PyObject *obj, PyFrameObject *frame, int what, PyObje
 
 static int prof_hook_noclock(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
-    (void)obj;
-    return prof_hook_body(frame, what, arg, 0);
+    return prof_hook_body(obj, frame, what, arg, 0);
 }
 
 static int prof_hook_clockonly(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
@@ -479,6 +838,204 @@ static int prof_hook_clockonly(PyObject *obj, PyFrameObject *frame, int what, Py
 
 /* The profile hook full mode installs (prof_hook but in that benchmark). */
 static Py_tracefunc g_prof_fn = prof_hook;
+
+/* ------------------------------------- inline __getitem__ calls (3.11) */
+
+/*
+ * CPython 3.11 before 3.11.4 (gh-104405) specialises `container[sub]` on a
+ * class whose __getitem__ is a Python function into BINARY_SUBSCR_GETITEM,
+ * which pushes that function's frame inline without calling the eval-frame
+ * function: fast mode would not see those calls (every other inline push of
+ * 3.11's ceval.c, in CALL, CALL_PY_EXACT_ARGS and CALL_PY_WITH_DEFAULTS,
+ * checks for an eval-frame function; the profile hook of full mode makes
+ * the interpreter run the generic instruction, so full mode is not
+ * concerned).
+ *
+ * The specialiser (Python/specialize.c) gives up when the function's
+ * version (func_version, handed out lazily from a per-process counter by
+ * _PyFunction_GetVersionForCurrentState) does not fit the 16 bits of the
+ * instruction's cache, and the specialised instruction deoptimises when the
+ * function's version is no longer the cached one. So, once per process,
+ * before fast mode first goes in:
+ *   1. drive that counter past 0xffff: a private probe makes the specialiser
+ *      hand out versions to a private function until one does not fit, so
+ *      no function gets a 16-bit version any more;
+ *   2. give every function that holds a 16-bit version (and has the two
+ *      parameters the specialiser requires) a fresh version taken from the
+ *      same counter through the same probe: instructions specialised on it
+ *      deoptimise, and it is never specialised again.
+ * Versions still come from CPython's counter, each used for one function
+ * state only, which is what the call-site caches rely on. Nothing on the
+ * per-event path. The price: in this process, subscripts of such classes
+ * stay on the generic path (which calls through the eval-frame function),
+ * also once fast mode is off again.
+ */
+static int g_getitem_state; /* 0: to do, 1: done (or not needed), -1: failed, retried */
+static uint64_t g_getitem_bumps, g_getitem_reversioned;
+
+typedef struct getitem_probe {
+    PyObject *fn;          /* def probe(c): return c[0] */
+    PyObject *obj;         /* an instance of a class whose __getitem__ is item */
+    PyFunctionObject *item;
+    _Py_CODEUNIT *instr;   /* probe's subscript instruction, then its cache */
+} getitem_probe_t;
+
+static getitem_probe_t g_probe;
+
+/* Build the probe and let the interpreter quicken it. 0 or -1 (exception
+ * set). */
+static int probe_make(getitem_probe_t *p)
+{
+    static const char src[] = "class P:\n"
+                              "    def __getitem__(self, i):\n"
+                              "        return i\n"
+                              "def probe(c):\n"
+                              "    return c[0]\n";
+    int rc = -1;
+    PyObject *g = PyDict_New(), *cls = NULL, *code = NULL;
+    if (!g || PyDict_SetItemString(g, "__builtins__", PyEval_GetBuiltins()) != 0)
+        goto out;
+    PyObject *r = PyRun_String(src, Py_file_input, g, g);
+    if (!r)
+        goto out;
+    Py_DECREF(r);
+    cls = PyDict_GetItemString(g, "P"); /* borrowed */
+    p->fn = Py_XNewRef(PyDict_GetItemString(g, "probe"));
+    if (!cls || !p->fn || !PyFunction_Check(p->fn))
+        goto bad;
+    p->item = (PyFunctionObject *)PyObject_GetAttrString(cls, "__getitem__");
+    p->obj = PyObject_CallNoArgs(cls);
+    if (!p->item || !p->obj)
+        goto out;
+    if (!PyFunction_Check((PyObject *)p->item))
+        goto bad;
+    /* the subscript's place, from the deoptimised code (caches read 0) */
+    PyCodeObject *co = (PyCodeObject *)PyFunction_GET_CODE(p->fn);
+    code = PyObject_GetAttrString((PyObject *)co, "co_code");
+    if (!code || !PyBytes_Check(code))
+        goto bad;
+    const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(code);
+    Py_ssize_t n = PyBytes_GET_SIZE(code) / 2, i;
+    for (i = 0; i < n && b[2 * i] != BINARY_SUBSCR; i++)
+        ;
+    if (i + 1 >= n)
+        goto bad;
+    p->instr = _PyCode_CODE(co) + i;
+    /* quickening happens after a few calls */
+    for (int k = 0; k < 64 && _Py_OPCODE(p->instr[0]) == BINARY_SUBSCR; k++) {
+        r = PyObject_CallOneArg(p->fn, p->obj);
+        if (!r)
+            goto out;
+        Py_DECREF(r);
+    }
+    if (_Py_OPCODE(p->instr[0]) == BINARY_SUBSCR)
+        goto bad;
+    rc = 0;
+    goto out;
+bad:
+    PyErr_SetString(PyExc_RuntimeError, "ulma: __getitem__ probe has an unexpected shape");
+out:
+    Py_XDECREF(code);
+    Py_XDECREF(g);
+    if (rc != 0) {
+        Py_CLEAR(p->fn);
+        Py_CLEAR(p->obj);
+        Py_CLEAR(p->item);
+    }
+    return rc;
+}
+
+/* Have the specialiser hand a new version to the probe's function and
+ * return it: 0 if none was handed out (exception set, or nothing
+ * specialised). */
+static uint32_t probe_version(getitem_probe_t *p)
+{
+    p->item->func_version = 0;
+    _Py_SET_OPCODE(p->instr[0], BINARY_SUBSCR_ADAPTIVE);
+    p->instr[1] = 0; /* the cache's counter: specialise at the next execution */
+    PyObject *r = PyObject_CallOneArg(p->fn, p->obj);
+    if (!r)
+        return 0;
+    Py_DECREF(r);
+    return p->item->func_version;
+}
+
+/* Steps 1 and 2 above. GIL held; nothing of ours installed. Returns 0 or
+ * -1 with an exception set. */
+static int getitem_reversion(void)
+{
+    getitem_probe_t *p = &g_probe;
+    if (!p->fn && probe_make(p) != 0)
+        return -1;
+    uint32_t v;
+    do {
+        v = probe_version(p);
+        g_getitem_bumps++;
+    } while (v != 0 && v <= 0xffffu && g_getitem_bumps < 0x20000u);
+    if (v <= 0xffffu) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_RuntimeError, "ulma: function versions not handed out");
+        return -1;
+    }
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *all = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    Py_XDECREF(gc);
+    if (!all || !PyList_Check(all)) {
+        Py_XDECREF(all);
+        return -1;
+    }
+    int rc = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(all) && rc == 0; i++) {
+        PyObject *o = PyList_GET_ITEM(all, i);
+        if (!PyFunction_Check(o) || o == (PyObject *)p->item)
+            continue;
+        PyFunctionObject *f = (PyFunctionObject *)o;
+        if (f->func_version == 0 || f->func_version > 0xffffu ||
+            ((PyCodeObject *)f->func_code)->co_argcount != 2)
+            continue;
+        v = probe_version(p);
+        if (v <= 0xffffu) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_RuntimeError, "ulma: function versions not handed out");
+            rc = -1;
+            break;
+        }
+        f->func_version = v;
+        g_getitem_reversioned++;
+    }
+    p->item->func_version = 0;
+    Py_DECREF(all);
+    return rc;
+}
+
+/* Before fast mode goes in (GIL held). Hides the probe from any profile or
+ * trace function of the calling thread; keeps the caller's exception. A
+ * failure is counted as a problem and the work tried again next time. */
+static void getitem_prepare(void)
+{
+    if (g_getitem_state == 1)
+        return;
+    if (Py_Version >= 0x030B0400u) { /* gh-104405 fixed: the check is CPython's */
+        g_getitem_state = 1;
+        return;
+    }
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    PyThreadState *ts = PyThreadState_Get();
+    uint8_t tracing = ts->cframe->use_tracing;
+    ts->cframe->use_tracing = 0;
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    t->nesting++;
+    int rc = getitem_reversion();
+    t->nesting--;
+    ts->cframe->use_tracing = tracing;
+    g_getitem_state = rc == 0 ? 1 : -1;
+    if (rc != 0) {
+        PyErr_Clear();
+        ulma_rt_problem();
+    }
+    PyErr_Restore(et, ev, etb);
+}
 
 /* --------------------------------------------------------- mode changes */
 
@@ -528,20 +1085,340 @@ static void threading_setprofile(PyObject *fn)
     PyErr_Restore(et, ev, etb);
 }
 
+/* --------------------------------------- full mode: the program's hook */
+
+/*
+ * Only one profile hook exists per thread. When the program installs its
+ * own (sys.setprofile, threading.setprofile for new threads, cProfile,
+ * any C profiler), full mode is paused on that thread: said once on
+ * standard error, shown to the agent in header.hook_status
+ * (ULMA_HOOK_DISPLACED while at least one thread is so, and a count), and
+ * ended when the program removes its function: at once through
+ * sys.setprofile (wrapped while full mode is on), within a watcher period
+ * (ULMA_RT_WATCH_MS) otherwise. The thread then settles its open frames.
+ * Everything here runs with the GIL held.
+ */
+typedef struct displaced {
+    PyThreadState *ts;
+    unsigned long tid; /* its native id (a thread state's address can be reused) */
+} displaced_t;
+
+#define DISPLACED_MAX 256
+static displaced_t g_displaced[DISPLACED_MAX];
+static uint32_t g_ndisplaced;
+static _Atomic uint32_t g_hook_check;   /* the watcher should look (a hook went away) */
+static uint32_t g_displacements;        /* times a thread's hook was taken */
+static unsigned long g_warned[64];      /* threads already told about */
+static uint32_t g_nwarned;
+static PyObject *g_sys_setprofile, *g_sys_getprofile; /* the originals */
+static PyObject *g_setprofile_fn, *g_getprofile_fn;   /* ours */
+
+static void hook_status_publish(void)
+{
+    ulma_segment_t *seg = ulma_rt_segment();
+    if (!seg)
+        return;
+    uint32_t now = g_ndisplaced ? ULMA_HOOK_DISPLACED : 0;
+    uint32_t n = g_displacements > 0xffffu ? 0xffffu : g_displacements;
+    ulma_store_relaxed(&ulma_segment_header(seg)->hook_status,
+                       now | (n << ULMA_HOOK_COUNT_SHIFT));
+}
+
+static displaced_t *displaced_find(PyThreadState *ts)
+{
+    for (uint32_t i = 0; i < g_ndisplaced; i++)
+        if (g_displaced[i].ts == ts)
+            return &g_displaced[i];
+    return NULL;
+}
+
+static void displaced_drop(displaced_t *d)
+{
+    *d = g_displaced[--g_ndisplaced];
+}
+
+/* The thread's name as the threading module knows it, else "?". */
+static void thread_label(PyThreadState *ts, char *buf, size_t len)
+{
+    snprintf(buf, len, "?");
+    PyObject *mods = PyImport_GetModuleDict();
+    PyObject *threading = mods ? PyDict_GetItemString(mods, "threading") : NULL;
+    PyObject *active = threading ? PyObject_GetAttrString(threading, "_active") : NULL;
+    PyObject *key = PyLong_FromUnsignedLong(ts->thread_id);
+    PyObject *th = active && key && PyDict_Check(active) ? PyDict_GetItem(active, key) : NULL;
+    PyObject *name = th ? PyObject_GetAttrString(th, "name") : NULL;
+    const char *s = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+    if (s)
+        snprintf(buf, len, "%s", s);
+    Py_XDECREF(name);
+    Py_XDECREF(key);
+    Py_XDECREF(active);
+    PyErr_Clear();
+}
+
+/* The program's own profile function holds `ts`'s hook: note it, say it
+ * (once per thread). */
+static void displaced_confirm(PyThreadState *ts, unsigned long tid)
+{
+    if (displaced_find(ts))
+        return;
+    if (g_ndisplaced == DISPLACED_MAX) {
+        ulma_rt_problem();
+        return;
+    }
+    g_displaced[g_ndisplaced++] = (displaced_t){ts, tid};
+    g_displacements++;
+    hook_status_publish();
+    for (uint32_t i = 0; i < g_nwarned; i++)
+        if (g_warned[i] == tid)
+            return;
+    if (g_nwarned == sizeof(g_warned) / sizeof(g_warned[0]))
+        return;
+    g_warned[g_nwarned++] = tid;
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    ulma_rt_thread_t *me = &ulma_rt_tls;
+    me->nesting++;
+    char name[64];
+    thread_label(ts, name, sizeof(name));
+    PySys_FormatStderr("ulma: full-mode profiling is paused on thread '%s' (native id %lu): "
+                       "the program installed its own profile function (sys.setprofile, "
+                       "cProfile, ...), which takes the thread's only profile hook; ulma "
+                       "takes it back when the program removes it. Calls meanwhile are "
+                       "not in the profile.\n",
+                       name, tid);
+    me->nesting--;
+    PyErr_Clear();
+    PyErr_Restore(et, ev, etb);
+}
+
+static PyThreadState *g_setprofile_ts; /* in sys.setprofile (ours) on that thread */
+
+/* From a token's deallocation: our hook leaves `ts`, not by ulma's doing.
+ * Through sys.setprofile, which function follows is seen once it returns;
+ * otherwise it is a profiler's C code (cProfile...) installing its own,
+ * whose removal the watcher will see. */
+static void hook_lost(PyThreadState *ts, unsigned long tid)
+{
+    if (ts == g_setprofile_ts)
+        return;
+    displaced_confirm(ts, tid);
+    atomic_store(&g_hook_check, 1u);
+}
+
+/* Install the hook on `ts` with a new token. 0 or -1 (counted). */
+static int hook_install(PyThreadState *ts)
+{
+    hook_token_t *k = PyObject_New(hook_token_t, &g_token_type);
+    if (!k) {
+        PyErr_Clear();
+        ulma_rt_problem();
+        return -1;
+    }
+    k->ts = ts;
+    k->tid = ts->native_thread_id;
+    k->t = NULL;
+    k->hs = NULL;
+    int rc = _PyEval_SetProfile(ts, g_prof_fn, (PyObject *)k);
+    Py_DECREF(k);
+    if (rc != 0) {
+        PyErr_Clear();
+        ulma_rt_problem();
+    }
+    return rc;
+}
+
+/* Look at `ts` after its profile function may have changed: take the hook
+ * back if the program let it go, note the program's function otherwise. */
+static void hook_review(PyThreadState *ts)
+{
+    displaced_t *d = displaced_find(ts);
+    if (ts->c_profilefunc == g_prof_fn) {
+        if (d)
+            displaced_drop(d);
+    } else if (ts->c_profilefunc == NULL) {
+        if (d)
+            displaced_drop(d);
+        hook_install(ts);
+    } else {
+        displaced_confirm(ts, ts->native_thread_id);
+    }
+}
+
+/* The watcher's tick: in full mode, when a hook went away or a thread is
+ * held by the program's function, review those threads. */
+static void on_tick(void *ctx)
+{
+    (void)ctx;
+    if (g_mode != ULMA_MODE_FULL || _Py_IsFinalizing())
+        return;
+    if (!atomic_exchange(&g_hook_check, 0u) && !__atomic_load_n(&g_ndisplaced, __ATOMIC_RELAXED))
+        return;
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (g_mode == ULMA_MODE_FULL) {
+        for (uint32_t i = g_ndisplaced; i-- > 0;) {
+            displaced_t *d = &g_displaced[i];
+            PyThreadState *ts = PyInterpreterState_ThreadHead(g_interp);
+            while (ts && (ts != d->ts || ts->native_thread_id != d->tid))
+                ts = PyThreadState_Next(ts);
+            if (!ts)
+                displaced_drop(d); /* the thread ended */
+            else
+                hook_review(ts);
+        }
+        hook_status_publish();
+    }
+    PyGILState_Release(g);
+}
+
+static void thread_boot_here(void);
+
+/* sys.setprofile while full mode is on. */
+static PyObject *py_sys_setprofile(PyObject *self, PyObject *fn)
+{
+    (void)self;
+    PyThreadState *ts = PyThreadState_Get();
+    if (fn == g_thread_boot && g_mode == ULMA_MODE_FULL && ts->c_profilefunc == NULL) {
+        thread_boot_here(); /* a new thread (threading.setprofile): the hook itself */
+        Py_RETURN_NONE;
+    }
+    PyThreadState *outer = g_setprofile_ts;
+    g_setprofile_ts = ts;
+    PyObject *r = PyObject_CallOneArg(g_sys_setprofile, fn);
+    g_setprofile_ts = outer;
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    if (g_mode == ULMA_MODE_FULL) {
+        hook_review(ts);
+        hook_status_publish();
+    }
+    Py_RETURN_NONE;
+}
+
+/* sys.getprofile while full mode is on: ulma's hook is not the program's. */
+static PyObject *py_sys_getprofile(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    PyObject *o = PyThreadState_Get()->c_profileobj;
+    if (!o || Py_IS_TYPE(o, &g_token_type))
+        Py_RETURN_NONE;
+    return Py_NewRef(o);
+}
+
+/* threading.setprofile while full mode is on: new threads keep getting
+ * ulma's hook when the program sets none. */
+static PyObject *py_threading_setprofile(PyObject *self, PyObject *fn)
+{
+    (void)self;
+    PyObject *mods = PyImport_GetModuleDict();
+    PyObject *threading = mods ? PyDict_GetItemString(mods, "threading") : NULL;
+    if (!threading) {
+        PyErr_SetString(PyExc_RuntimeError, "threading is not loaded");
+        return NULL;
+    }
+    PyObject *v = fn == Py_None && g_mode == ULMA_MODE_FULL ? g_thread_boot : fn;
+    if (PyObject_SetAttrString(threading, "_profile_hook", v) != 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* threading.getprofile while full mode is on. */
+static PyObject *py_threading_getprofile(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    PyObject *mods = PyImport_GetModuleDict();
+    PyObject *threading = mods ? PyDict_GetItemString(mods, "threading") : NULL;
+    PyObject *v = threading ? PyObject_GetAttrString(threading, "_profile_hook") : NULL;
+    if (!v)
+        return NULL;
+    if (v == g_thread_boot) {
+        Py_DECREF(v);
+        Py_RETURN_NONE;
+    }
+    return v;
+}
+
+static PyMethodDef g_tsetprofile_def = {"setprofile", py_threading_setprofile, METH_O,
+                                        "Set a profile function for all threads started "
+                                        "from the threading module."};
+static PyMethodDef g_tgetprofile_def = {"getprofile", py_threading_getprofile, METH_NOARGS,
+                                        "Get the profiler function as set by "
+                                        "threading.setprofile()."};
+
+static PyMethodDef g_setprofile_def = {
+    "setprofile", py_sys_setprofile, METH_O,
+    "setprofile(function)\n\nSet the profiling function (ulma keeps its own full-mode hook "
+    "underneath: see the ulma package)."};
+static PyMethodDef g_getprofile_def = {"getprofile", py_sys_getprofile, METH_NOARGS,
+                                       "Return the profiling function set with "
+                                       "sys.setprofile."};
+
+/* A module's function `name` (its original saved in *orig, ours made from
+ * `def` in *ours the first time): ours in (on), or the original back; only
+ * ours is replaced by the original, only the original by ours. */
+static void wrap_attr(PyObject *mod, const char *modname, const char *name, PyMethodDef *def,
+                      PyObject **orig, PyObject **ours, int on)
+{
+    if (!mod)
+        return;
+    if (on && !*ours) {
+        PyObject *mn = PyUnicode_FromString(modname);
+        *orig = PyObject_GetAttrString(mod, name);
+        if (mn && *orig)
+            *ours = PyCFunction_NewEx(def, mod, mn);
+        Py_XDECREF(mn);
+    }
+    if (!*ours || !*orig)
+        return;
+    PyObject *cur = PyObject_GetAttrString(mod, name);
+    if (on ? cur == *orig : cur == *ours)
+        PyObject_SetAttrString(mod, name, on ? *ours : *orig);
+    Py_XDECREF(cur);
+}
+
+/* sys.setprofile / sys.getprofile and threading's (ours while full mode is
+ * on, the originals back after). */
+static void sys_wrap(int on)
+{
+    static PyObject *t_set, *t_get, *t_set_ours, *t_get_ours;
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    PyObject *mods = PyImport_GetModuleDict();
+    PyObject *sys = mods ? PyDict_GetItemString(mods, "sys") : NULL;
+    PyObject *threading = mods ? PyDict_GetItemString(mods, "threading") : NULL;
+    wrap_attr(sys, "sys", "setprofile", &g_setprofile_def, &g_sys_setprofile, &g_setprofile_fn,
+              on);
+    wrap_attr(sys, "sys", "getprofile", &g_getprofile_def, &g_sys_getprofile, &g_getprofile_fn,
+              on);
+    wrap_attr(threading, "threading", "setprofile", &g_tsetprofile_def, &t_set, &t_set_ours, on);
+    wrap_attr(threading, "threading", "getprofile", &g_tgetprofile_def, &t_get, &t_get_ours, on);
+    PyErr_Clear();
+    PyErr_Restore(et, ev, etb);
+}
+
 static void profile_all(int on)
 {
     PyThreadState *ts = PyInterpreterState_ThreadHead(g_interp);
+    if (!on)
+        g_uninstalling = 1;
     for (; ts; ts = PyThreadState_Next(ts)) {
         if (on) {
             if (ts->c_profilefunc == NULL)
-                _PyEval_SetProfile(ts, g_prof_fn, NULL);
+                hook_install(ts);
             else if (ts->c_profilefunc != g_prof_fn)
-                g_foreign_profile++, ulma_rt_problem();
+                g_foreign_profile++, displaced_confirm(ts, ts->native_thread_id);
         } else if (ts->c_profilefunc == g_prof_fn) {
             _PyEval_SetProfile(ts, NULL, NULL);
         }
     }
+    if (!on) {
+        g_uninstalling = 0;
+        g_ndisplaced = 0; /* nothing to take back while full mode is off */
+        atomic_store(&g_hook_check, 0u);
+    }
     PyErr_Clear();
+    hook_status_publish();
 }
 
 /* Apply `mode` process-wide. GIL held. */
@@ -552,10 +1429,12 @@ static void apply_mode(uint32_t mode)
     if (mode == g_mode)
         return;
     g_epoch++;
-    if (g_mode == ULMA_MODE_FAST)
+    if (g_mode == ULMA_MODE_FAST) {
         _PyInterpreterState_SetEvalFrameFunc(g_interp, _PyEval_EvalFrameDefault);
-    else if (g_mode == ULMA_MODE_FULL)
+    } else if (g_mode == ULMA_MODE_FULL) {
         profile_all(0);
+        sys_wrap(0);
+    }
     g_mode = mode;
     /* Python-level bookkeeping first, so that it is not profiled itself */
     if (mode != ULMA_MODE_OFF) {
@@ -564,10 +1443,13 @@ static void apply_mode(uint32_t mode)
     } else {
         threading_setprofile(Py_None);
     }
-    if (mode == ULMA_MODE_FAST)
+    if (mode == ULMA_MODE_FAST) {
+        getitem_prepare();
         _PyInterpreterState_SetEvalFrameFunc(g_interp, fast_fn());
-    else if (mode == ULMA_MODE_FULL)
+    } else if (mode == ULMA_MODE_FULL) {
+        sys_wrap(1);
         profile_all(1);
+    }
 }
 
 /* Object wedges (ulma._objects) in or out. GIL held. Returns the
@@ -631,6 +1513,7 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     ulma_rt_set_control_handler(on_control, NULL);
+    ulma_rt_set_tick_handler(on_tick, NULL);
     ulma_segment_t *seg = ulma_rt_segment();
     return PyUnicode_FromString(seg ? ulma_segment_path(seg) : "");
 }
@@ -640,8 +1523,16 @@ static PyObject *py_stop(PyObject *self, PyObject *noargs)
     (void)self, (void)noargs;
     apply_mode(ULMA_MODE_OFF);
     set_objects(0);
+    /* the calling thread's frames full mode left open and that are gone
+     * (at exit: the launcher's own call that switched it off) get their
+     * returns before the segment is marked exited */
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    hook_state_t *hs = t->hook_state;
+    if (hs && hs->len && t->prod.slot && t->hook_gen == t->generation)
+        open_settle(t, hs, PyThreadState_Get()->cframe->current_frame);
     Py_BEGIN_ALLOW_THREADS
     ulma_rt_set_control_handler(NULL, NULL);
+    ulma_rt_set_tick_handler(NULL, NULL);
     ulma_rt_stop();
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
@@ -652,6 +1543,7 @@ static PyObject *py_detach_handler(PyObject *self, PyObject *noargs)
     (void)self, (void)noargs;
     Py_BEGIN_ALLOW_THREADS
     ulma_rt_set_control_handler(NULL, NULL);
+    ulma_rt_set_tick_handler(NULL, NULL);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
@@ -679,14 +1571,10 @@ static PyObject *py_set_mode(PyObject *self, PyObject *args)
         set_objects(0); /* off means off: the wedges go too */
     ulma_rt_applied(g_mode | g_objects, 0);
     /* the calling thread says so at once (others on their next event) */
-    if (old != g_mode && mode == ULMA_MODE_OFF) {
-        ulma_rt_thread_t *t = ulma_rt_thread();
-        if (t) {
-            ulma_put(&t->prod, ulma_clock_read(), ULMA_EV_MODE, ULMA_MODE_OFF, 0);
-            t->hook_epoch = g_epoch;
-            t->depth = 0;
-        }
-    }
+    if (old != g_mode && mode == ULMA_MODE_OFF && ulma_rt_thread())
+        thread_mode(&ulma_rt_tls);
+    if (PyErr_Occurred())
+        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -743,9 +1631,10 @@ static PyObject *py_set_full_variant(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *py_thread_boot(PyObject *self, PyObject *args)
+/* A new thread of the threading module starts (its profile function is
+ * g_thread_boot): name it, then the hook of the mode in force. */
+static void thread_boot_here(void)
 {
-    (void)self, (void)args;
     PyObject *mods = PyImport_GetModuleDict();
     PyObject *threading = mods ? PyDict_GetItemString(mods, "threading") : NULL;
     PyObject *cur = threading ? PyObject_CallMethod(threading, "current_thread", NULL) : NULL;
@@ -757,8 +1646,17 @@ static PyObject *py_thread_boot(PyObject *self, PyObject *args)
     Py_XDECREF(cur);
     PyErr_Clear();
     PyThreadState *ts = PyThreadState_Get();
-    _PyEval_SetProfile(ts, g_mode == ULMA_MODE_FULL ? g_prof_fn : NULL, NULL);
+    if (g_mode == ULMA_MODE_FULL)
+        hook_install(ts);
+    else
+        _PyEval_SetProfile(ts, NULL, NULL);
     PyErr_Clear();
+}
+
+static PyObject *py_thread_boot(PyObject *self, PyObject *args)
+{
+    (void)self, (void)args;
+    thread_boot_here();
     Py_RETURN_NONE;
 }
 
@@ -796,6 +1694,23 @@ static PyObject *py_status(PyObject *self, PyObject *noargs)
         PyObject *ob = PyBool_FromLong(g_objects != 0);
         PyDict_SetItemString(d, "objects", ob);
         Py_DECREF(ob);
+        uint32_t hst = h ? ulma_load_relaxed(&h->hook_status) : 0u;
+        PyObject *v = Py_BuildValue("{s:I,s:I,s:K}", "hook_status", hst, "displaced",
+                                    g_ndisplaced, "stack_chunks",
+                                    (unsigned long long)ulma_rt_stack_chunks());
+        if (v) {
+            PyDict_Update(d, v);
+            Py_DECREF(v);
+        }
+        /* inline __getitem__ calls: see getitem_prepare() */
+        PyObject *gi = Py_BuildValue("{s:i,s:K,s:K}", "state", g_getitem_state, "bumps",
+                                     (unsigned long long)g_getitem_bumps, "reversioned",
+                                     (unsigned long long)g_getitem_reversioned);
+        if (gi) {
+            PyDict_SetItemString(d, "getitem", gi);
+            Py_DECREF(gi);
+        }
+        PyErr_Clear();
     }
     return d;
 }
@@ -835,6 +1750,7 @@ typedef struct read_ctx {
     PyObject *cfuncs;  /* id -> (name, where) */
     PyObject *threads; /* tid -> name */
     int failed;
+    int with_tsc;      /* records are (kind, id, depth, tsc) */
 } read_ctx_t;
 
 static PyObject *def_tuple(const void *payload, uint32_t len)
@@ -902,7 +1818,9 @@ static int read_batch(void *vctx, unsigned slot, const ulma_rec_t *recs, size_t 
         default:
             break;
         }
-        PyObject *t = Py_BuildValue("(BIH)", h.kind, h.id, h.depth);
+        PyObject *t = c->with_tsc ? Py_BuildValue("(BIHK)", h.kind, h.id, h.depth,
+                                                  (unsigned long long)h.tsc)
+                                  : Py_BuildValue("(BIH)", h.kind, h.id, h.depth);
         if (!t || PyList_Append(list, t) != 0)
             c->failed = 1;
         Py_XDECREF(t);
@@ -915,12 +1833,13 @@ static PyObject *py_read_segment(PyObject *self, PyObject *args)
 {
     (void)self;
     const char *path;
-    if (!PyArg_ParseTuple(args, "s", &path))
+    int with_tsc = 0;
+    if (!PyArg_ParseTuple(args, "s|p", &path, &with_tsc))
         return NULL;
     ulma_reader_t *r = open_reader(path);
     if (!r)
         return NULL;
-    read_ctx_t c = {PyDict_New(), PyDict_New(), PyDict_New(), PyDict_New(), 0};
+    read_ctx_t c = {PyDict_New(), PyDict_New(), PyDict_New(), PyDict_New(), 0, with_tsc};
     PyObject *res = NULL;
     if (!c.slots || !c.codes || !c.cfuncs || !c.threads)
         goto out;
@@ -1000,13 +1919,14 @@ static PyObject *py_header(PyObject *self, PyObject *args)
     if (!r)
         return NULL;
     const ulma_seg_info_t *info = ulma_reader_info(r);
-    PyObject *d = Py_BuildValue("{s:i,s:i,s:i,s:s,s:I,s:I,s:I,s:K,s:i}", "pid", info->pid,
+    PyObject *d = Py_BuildValue("{s:i,s:i,s:i,s:s,s:I,s:I,s:I,s:K,s:i,s:I}", "pid", info->pid,
                                 "rank", info->mpi_rank, "size", info->mpi_size, "job",
                                 info->job, "state", ulma_reader_state(r), "active_mode",
                                 ulma_reader_active_mode(r), "applied_seq",
                                 ulma_reader_applied_seq(r), "dropped",
                                 (unsigned long long)ulma_reader_total_dropped(r), "alive",
-                                ulma_reader_writer_alive(r));
+                                ulma_reader_writer_alive(r), "hook_status",
+                                ulma_reader_hook_status(r));
     ulma_reader_destroy(&r);
     return d;
 }
@@ -1036,7 +1956,8 @@ static PyMethodDef methods[] = {
     {"_eval_frame_is_default", py_eval_frame_is_default, METH_NOARGS, NULL},
     {"_profile_is_ours", py_profile_is_ours, METH_NOARGS, NULL},
     {"_read_segment", py_read_segment, METH_VARARGS,
-     "_read_segment(path) -> dict: drain a segment (consumes its records)."},
+     "_read_segment(path, with_tsc=False) -> dict: drain a segment (consumes its records);\n"
+     "records are (kind, id, depth), or (kind, id, depth, tsc)."},
     {"_request", py_request, METH_VARARGS, "_request(path, control) -> sequence number"},
     {"_header", py_header, METH_VARARGS, "_header(path) -> dict of live header words"},
     {NULL, NULL, 0, NULL},
@@ -1079,6 +2000,11 @@ PyMODINIT_FUNC PyInit__ulma(void)
         Py_DECREF(m);
         return NULL;
     }
+    if (PyType_Ready(&g_token_type) != 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    ulma_rt_set_thread_end(hook_state_free);
     g_thread_boot = PyObject_GetAttrString(m, "thread_boot");
     if (!g_thread_boot) {
         Py_DECREF(m);
@@ -1102,5 +2028,7 @@ PyMODINIT_FUNC PyInit__ulma(void)
     PyModule_AddIntConstant(m, "EV_DEF_CFUNC", ULMA_EV_DEF_CFUNC);
     PyModule_AddIntConstant(m, "EV_DEF_THREAD", ULMA_EV_DEF_THREAD);
     PyModule_AddIntConstant(m, "SEG_EXITED", ULMA_SEG_EXITED);
+    PyModule_AddIntConstant(m, "HOOK_DISPLACED", ULMA_HOOK_DISPLACED);
+    PyModule_AddIntConstant(m, "HOOK_COUNT_SHIFT", ULMA_HOOK_COUNT_SHIFT);
     return m;
 }

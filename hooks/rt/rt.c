@@ -22,11 +22,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ulma/clock.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 _Atomic uint32_t ulma_rt_active;
 _Atomic uint32_t ulma_rt_generation;
@@ -59,10 +64,13 @@ static pthread_t g_watcher;
 static int g_watcher_running;
 static int g_watcher_stop;
 
-/* control handler */
+/* control and tick handlers */
 static pthread_mutex_t g_handler_lock = PTHREAD_MUTEX_INITIALIZER;
 static ulma_rt_control_fn g_handler;
 static void *g_handler_ctx;
+static void (*g_tick)(void *);
+static void *g_tick_ctx;
+static void (*_Atomic g_thread_end)(void *);
 
 static int32_t gettid_(void) { return (int32_t)syscall(SYS_gettid); }
 
@@ -115,10 +123,17 @@ static void registry_remove(ulma_rt_thread_t *t)
     }
 }
 
+static void stack_free_chunks(ulma_rt_thread_t *t);
+
 /* pthread key destructor: the thread ends. */
 static void thread_exit(void *arg)
 {
     ulma_rt_thread_t *t = arg;
+    stack_free_chunks(t);
+    void (*end)(void *) = atomic_load(&g_thread_end);
+    if (end && t->hook_state)
+        end(t->hook_state);
+    t->hook_state = NULL;
     pthread_mutex_lock(&g_lock);
     registry_remove(t);
     if (t->prod.slot && t->generation == ulma_load_relaxed(&ulma_rt_generation) &&
@@ -260,6 +275,182 @@ void ulma_rt_set_blocking(int on)
 
 int ulma_rt_blocking(void) { return atomic_load(&g_blocking); }
 
+/* ------------------------------------------------------------- C stacks */
+
+/*
+ * A chunk is one private mapping: a PROT_NONE guard page at the bottom, the
+ * stack above it, and this header at the very top. Chunks of a thread form
+ * a chain in the order they are entered (stack_chunks is the first); a
+ * chunk stays mapped when left, for the next time that depth is reached.
+ */
+typedef struct stack_chunk {
+    struct stack_chunk *deeper; /* the next chunk of the chain, or NULL */
+    uintptr_t low;              /* lowest usable address (above the guard) */
+    uintptr_t top;              /* initial stack pointer, 16-byte aligned */
+    size_t size;                /* bytes of the mapping */
+} stack_chunk_t;
+
+static _Atomic uint64_t g_stack_chunks;
+
+uint64_t ulma_rt_stack_chunks(void) { return atomic_load(&g_stack_chunks); }
+
+void ulma_rt_stack_init(ulma_rt_thread_t *t)
+{
+    if (t->stack_known)
+        return;
+    t->stack_known = 1;
+    /* the key's destructor runs when the thread ends: chunks and
+     * hook_state are released there (attaching sets the same value) */
+    pthread_once(&g_once, init_once);
+    pthread_setspecific(g_key, t);
+    pthread_attr_t a;
+    void *addr = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &a) != 0) {
+        ulma_rt_problem();
+        return;
+    }
+    int rc = pthread_attr_getstack(&a, &addr, &size);
+    pthread_attr_destroy(&a);
+    if (rc != 0 || !addr) {
+        ulma_rt_problem();
+        return;
+    }
+    /* the main thread's stack grows on demand, but not into the kernel's
+     * guard gap above the mapping below it (1 MiB by default), which
+     * pthread_getattr_np() does not subtract */
+    uintptr_t margin = ULMA_RT_STACK_MARGIN;
+    if (gettid_() == getpid())
+        margin += 1u << 20;
+    /* on a chunk already (a fork()ed child keeps the chunk's limit) */
+    if (!t->stack_chunk)
+        t->stack_limit = (uintptr_t)addr + margin;
+}
+
+static stack_chunk_t *stack_chunk_new(void)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t size = ULMA_RT_STACK_CHUNK;
+    uint8_t *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    if (mprotect(m, page, PROT_NONE) != 0) {
+        munmap(m, size);
+        return NULL;
+    }
+    stack_chunk_t *c = (stack_chunk_t *)(void *)(m + size - sizeof(stack_chunk_t));
+    c->deeper = NULL;
+    c->low = (uintptr_t)m + page;
+    c->top = ((uintptr_t)c - 64u) & ~(uintptr_t)15u;
+    c->size = size;
+    atomic_fetch_add(&g_stack_chunks, 1);
+    return c;
+}
+
+static void stack_free_chunks(ulma_rt_thread_t *t)
+{
+    /* a thread ends on its own stack: no chunk of its chain is in use */
+    stack_chunk_t *c = t->stack_chunks;
+    t->stack_chunks = NULL;
+    while (c) {
+        stack_chunk_t *next = c->deeper;
+        munmap((uint8_t *)(c + 1) - c->size, c->size);
+        c = next;
+    }
+}
+
+typedef struct stack_job {
+    void (*fn)(void *);
+    void *arg;
+#if defined(__SANITIZE_ADDRESS__)
+    void *fake;
+    const void *old_bottom;
+    size_t old_size;
+#endif
+} stack_job_t;
+
+/* Runs on the chunk: the job, with the sanitizer told about the switch. */
+static void stack_thunk(void *vjob)
+{
+    stack_job_t *j = vjob;
+#if defined(__SANITIZE_ADDRESS__)
+    __sanitizer_finish_switch_fiber(j->fake, &j->old_bottom, &j->old_size);
+#endif
+    j->fn(j->arg);
+#if defined(__SANITIZE_ADDRESS__)
+    __sanitizer_start_switch_fiber(&j->fake, j->old_bottom, j->old_size);
+#endif
+}
+
+#if defined(__x86_64__)
+/* stack_switch(arg, fn, top): call fn(arg) with the stack pointer at `top`
+ * (16-byte aligned), then return on the caller's stack. The frame pointer
+ * and the CFI chain lead unwinders (debuggers, perf) back to the caller. */
+void ulma_rt_stack_switch_(void *arg, void (*fn)(void *), uintptr_t top)
+    __attribute__((visibility("hidden")));
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".globl ulma_rt_stack_switch_\n"
+        ".hidden ulma_rt_stack_switch_\n"
+        ".type ulma_rt_stack_switch_, @function\n"
+        "ulma_rt_stack_switch_:\n"
+        ".cfi_startproc\n"
+        "endbr64\n"
+        "pushq %rbp\n"
+        ".cfi_def_cfa_offset 16\n"
+        ".cfi_offset %rbp, -16\n"
+        "movq %rsp, %rbp\n"
+        ".cfi_def_cfa_register %rbp\n"
+        "movq %rdx, %rsp\n"
+        "callq *%rsi\n"
+        "movq %rbp, %rsp\n"
+        "popq %rbp\n"
+        ".cfi_def_cfa %rsp, 8\n"
+        "ret\n"
+        ".cfi_endproc\n"
+        ".size ulma_rt_stack_switch_, .-ulma_rt_stack_switch_\n");
+#endif
+
+int ulma_rt_stack_call(void (*fn)(void *), void *arg)
+{
+#if defined(__x86_64__)
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    stack_chunk_t *cur = t->stack_chunk;
+    stack_chunk_t *next = cur ? cur->deeper : t->stack_chunks;
+    if (!next) {
+        next = stack_chunk_new();
+        if (!next)
+            return -ENOMEM;
+        if (cur)
+            cur->deeper = next;
+        else
+            t->stack_chunks = next;
+        pthread_once(&g_once, init_once);
+        pthread_setspecific(g_key, t);
+    }
+    uintptr_t saved_limit = t->stack_limit;
+    t->stack_chunk = next;
+    t->stack_limit = next->low + ULMA_RT_STACK_MARGIN;
+    stack_job_t job = {.fn = fn, .arg = arg};
+#if defined(__SANITIZE_ADDRESS__)
+    __sanitizer_start_switch_fiber(&job.fake, (const void *)next->low, next->top - next->low);
+#endif
+    ulma_rt_stack_switch_(&job, stack_thunk, next->top);
+#if defined(__SANITIZE_ADDRESS__)
+    __sanitizer_finish_switch_fiber(job.fake, NULL, NULL);
+#endif
+    /* the thread state is reloaded: fn may have run anything */
+    t = &ulma_rt_tls;
+    t->stack_chunk = cur;
+    t->stack_limit = saved_limit;
+    return 0;
+#else
+    (void)fn, (void)arg;
+    return -ENOSYS;
+#endif
+}
+
 /* ------------------------------------------------------------------ watcher */
 
 static void refresh(ulma_seg_header_t *h, int calib)
@@ -292,6 +483,14 @@ static void poll_control(void)
     pthread_mutex_unlock(&g_handler_lock);
 }
 
+static void tick(void)
+{
+    pthread_mutex_lock(&g_handler_lock);
+    if (g_tick)
+        g_tick(g_tick_ctx);
+    pthread_mutex_unlock(&g_handler_lock);
+}
+
 static void *watcher_main(void *arg)
 {
     (void)arg;
@@ -313,6 +512,7 @@ static void *watcher_main(void *arg)
         if (seg)
             refresh(ulma_segment_header(seg), ++ticks % (1000u / ULMA_RT_WATCH_MS) == 0);
         poll_control();
+        tick();
         pthread_mutex_lock(&g_watch_lock);
     }
     pthread_mutex_unlock(&g_watch_lock);
@@ -357,6 +557,16 @@ void ulma_rt_set_control_handler(ulma_rt_control_fn fn, void *ctx)
     g_handler_ctx = ctx;
     pthread_mutex_unlock(&g_handler_lock);
 }
+
+void ulma_rt_set_tick_handler(void (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&g_handler_lock);
+    g_tick = fn;
+    g_tick_ctx = ctx;
+    pthread_mutex_unlock(&g_handler_lock);
+}
+
+void ulma_rt_set_thread_end(void (*fn)(void *hook_state)) { atomic_store(&g_thread_end, fn); }
 
 void ulma_rt_applied(uint32_t active, uint32_t seq)
 {
@@ -503,7 +713,15 @@ static void atfork_child(void)
     g_watcher_running = 0;
     g_nthreads = 0;
     g_nnames = 0;
+    /* the forking thread goes on on the same stack (maybe a chunk), with
+     * the same Python frames */
+    ulma_rt_thread_t keep = ulma_rt_tls;
     memset(&ulma_rt_tls, 0, sizeof(ulma_rt_tls));
+    ulma_rt_tls.stack_limit = keep.stack_limit;
+    ulma_rt_tls.stack_chunk = keep.stack_chunk;
+    ulma_rt_tls.stack_chunks = keep.stack_chunks;
+    ulma_rt_tls.stack_known = keep.stack_known;
+    ulma_rt_tls.hook_state = keep.hook_state;
     ulma_segment_t *seg = atomic_exchange(&g_seg, (ulma_segment_t *)NULL);
     if (!seg)
         return;

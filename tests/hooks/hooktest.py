@@ -89,25 +89,38 @@ def counts(seg, only_file=None, kinds=("CALL",)):
 
 
 def balance_ok(seg):
-    """Every slot's CALL/RETURN(UNWIND) depths pair up like a stack."""
-    ok = True
+    """Every slot's CALL/RETURN(UNWIND) depths pair up like a stack. Frames
+    stay open across MODE records, which carry the writer's depth; after a
+    DROP record (records lost) the next record's depth restarts the stack,
+    with frames of unknown id."""
+    calls = (EV["CALL"], EV["C_CALL"])
+    rets = (EV["RETURN"], EV["UNWIND"], EV["C_RETURN"])
     for slot, recs in seg["slots"].items():
         stack = []
-        for kind, ident, depth in recs:
+        lost = False
+        for rec in recs:
+            kind, ident, depth = rec[:3]
+            if lost and kind in calls + rets + (EV["MODE"],):
+                stack = [None] * (depth - 1 if kind in calls else depth)
+                lost = False
             if kind == EV["MODE"]:
-                stack = []
-            elif kind in (EV["CALL"], EV["C_CALL"]):
-                if depth != len(stack) + 1:
-                    ok = check(False, "slot %s: CALL depth %d, stack %d" % (slot, depth, len(stack)))
+                if depth != len(stack) % 65536:
+                    check(False, "slot %s: MODE depth %d, stack %d" % (slot, depth, len(stack)))
+                    return False
+            elif kind == EV["DROP"]:
+                lost = True
+            elif kind in calls:
+                if depth != (len(stack) + 1) % 65536:
+                    check(False, "slot %s: CALL depth %d, stack %d" % (slot, depth, len(stack)))
                     return False
                 stack.append(ident)
-            elif kind in (EV["RETURN"], EV["UNWIND"], EV["C_RETURN"]):
-                if not stack or stack[-1] != ident or depth != len(stack):
-                    ok = check(False, "slot %s: unbalanced return id %d depth %d (stack %s)"
-                               % (slot, ident, depth, stack[-3:]))
+            elif kind in rets:
+                if not stack or stack[-1] not in (ident, None) or depth != len(stack) % 65536:
+                    check(False, "slot %s: unbalanced return id %d depth %d (stack %s)"
+                          % (slot, ident, depth, stack[-3:]))
                     return False
                 stack.pop()
-    return ok
+    return True
 
 
 def cprofile_counts(script, args=(), env=None, only_file=None):

@@ -388,6 +388,10 @@ static uint64_t read_word(ulma_reader_t *r, uint32_t which)
     default: return ulma_load_relaxed(&h->problems);
     }
 }
+uint32_t ulma_reader_hook_status(const ulma_reader_t *r)
+{
+    GUARDED_READ(r, ulma_load_relaxed(&r->hdr->hook_status), 0u);
+}
 
 static uint64_t do_request(ulma_reader_t *r, uint32_t control)
 {

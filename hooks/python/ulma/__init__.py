@@ -14,10 +14,12 @@ Records go into this process's shared-memory segment (one ring per thread)
 in $ULMA_DIR (default /dev/shm); a node agent (ulma-agent) drains them.
 Modes: "fast" wraps CPython's frame evaluation (Python frames only, the
 cheapest); "full" uses the C profile hook and also sees C functions, like
-cProfile. Only one profile hook exists per thread: in full mode a thread
-that already has one (cProfile, sys.setprofile) is left alone and counted
-in status()["foreign_profile"]; a program that installs its own later
-replaces ours on that thread.
+cProfile. Only one profile hook exists per thread: in full mode, while the
+program's own profile function (sys.setprofile, cProfile...) holds a
+thread's hook, full mode is paused on that thread, said once on standard
+error and shown in status()["hook_status"]; ulma takes the hook back when
+the program removes its function. Switching modes never cuts the frames
+that stay open.
 """
 import contextlib
 import os

@@ -95,6 +95,7 @@ uint32_t ulma_reader_active_mode(const ulma_reader_t *r);
 uint32_t ulma_reader_applied_seq(const ulma_reader_t *r);
 uint32_t ulma_reader_threads_lost(const ulma_reader_t *r);
 uint64_t ulma_reader_problems(const ulma_reader_t *r);
+uint32_t ulma_reader_hook_status(const ulma_reader_t *r); /* ULMA_HOOK_* */
 
 /* Ask the process for a new control word; returns the request's sequence
  * number (compare with ulma_reader_applied_seq). */

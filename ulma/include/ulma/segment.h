@@ -53,6 +53,14 @@
 #define ULMA_CTL_BLOCKING 0x8u      /* writers wait instead of dropping */
 #define ULMA_CTL_VALID 0x80000000u  /* set by whoever wrote a request */
 
+/* Hook status (header.hook_status), written by the process. */
+#define ULMA_HOOK_DISPLACED 0x1u   /* full mode: the program's own profile function
+                                    * (sys.setprofile, cProfile...) holds the profile
+                                    * hook of at least one thread now, whose calls
+                                    * are not recorded meanwhile */
+#define ULMA_HOOK_COUNT_SHIFT 16   /* bits 16-31: how many times a thread's hook was
+                                    * taken so, saturating at 0xffff */
+
 /* Segment states (header.state), written by the process. */
 enum { ULMA_SEG_INIT = 0, ULMA_SEG_LIVE = 1, ULMA_SEG_EXITED = 2 };
 
@@ -106,6 +114,8 @@ typedef struct ulma_seg_header {
                                    * reader_pid is another live process. */
     _Atomic uint32_t slots_used;  /* high-water mark of claimed slots (process):
                                    * a reader need not touch slots above it */
+    /* appended fields */
+    _Atomic uint32_t hook_status; /* ULMA_HOOK_* (process -> agent) */
 } ulma_seg_header_t;
 
 _Static_assert(sizeof(ulma_seg_header_t) <= ULMA_SEG_HEADER_BYTES, "header fits");

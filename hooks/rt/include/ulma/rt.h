@@ -25,6 +25,19 @@ typedef struct ulma_rt_thread {
     /* appended fields */
     uint32_t hook_epoch;  /* the Python hooks' epoch this thread last synced with */
     int32_t tid;          /* OS thread id, once attached */
+    /* C stack (ulma_rt_stack_*): kept across fork() in the forking thread */
+    uintptr_t stack_limit; /* below this address, go on on a fresh stack chunk; 0: none */
+    void *stack_chunk;     /* the chunk the thread runs on now, NULL: its own stack */
+    void *stack_chunks;    /* the first chunk of the thread's chain (runtime-private) */
+    uint32_t stack_known;  /* stack_limit was computed (ulma_rt_stack_init) */
+    uint32_t stack_pad;
+    /* the Python hooks' per-thread state (owned by ulma._ulma): hook_state
+     * is kept across fork() in the forking thread, and handed to the
+     * thread-end callback (ulma_rt_set_thread_end) when the thread ends */
+    void *hook_state;
+    void *hook_token;     /* the profile hook's installation this thread last saw */
+    uint32_t hook_top;    /* depth of the innermost frame in hook_state, UINT32_MAX: none */
+    uint32_t hook_gen;    /* rt generation `depth` counts frames of */
 } ulma_rt_thread_t;
 
 /* The calling thread's state, in the static TLS block of libulma-rt
@@ -85,6 +98,16 @@ typedef void (*ulma_rt_control_fn)(uint32_t control, uint32_t seq, void *ctx);
  * progress to finish: do not hold a lock the handler needs meanwhile. */
 void ulma_rt_set_control_handler(ulma_rt_control_fn fn, void *ctx);
 
+/* A function the watcher calls on every wake (ULMA_RT_WATCH_MS), after
+ * applying a pending control request; NULL removes it (waiting for a call
+ * in progress, as for the control handler). */
+void ulma_rt_set_tick_handler(void (*fn)(void *ctx), void *ctx);
+
+/* A function called when a thread that used the runtime ends, with its
+ * hook_state if not NULL (from the thread's pthread key destructor: no
+ * Python thread state any more). */
+void ulma_rt_set_thread_end(void (*fn)(void *hook_state));
+
 /* Publish what is in force: ulma_rt_active and header.active_mode = `active`
  * (mode | ULMA_CTL_OBJECTS...); then, if seq != 0, header.applied_seq = seq
  * (release: the agent that sees the sequence sees the mode). */
@@ -108,6 +131,33 @@ int32_t ulma_rt_reader_pid(void);
 
 /* Sum of every slot's dropped counter of our own segment. */
 uint64_t ulma_rt_dropped(void);
+
+/*
+ * C stack segments. A hook that makes every Python call nest a C call (the
+ * eval-frame wrapper of fast mode) would overflow a C stack that the same
+ * program, unprofiled, never fills (CPython 3.11 runs Python-to-Python
+ * calls without C recursion). So such a hook compares the address of a
+ * local with stack_limit (one compare per call) and, below it, runs the
+ * rest on a fresh chunk of memory through ulma_rt_stack_call(): the
+ * thread's depth is then bounded by memory, as unprofiled.
+ *
+ * ulma_rt_stack_init(): compute the calling thread's stack_limit (its stack
+ * bounds, from pthread_getattr_np, plus ULMA_RT_STACK_MARGIN for the C code
+ * that runs between two hook calls). Once per thread; not for a hot path.
+ *
+ * ulma_rt_stack_call(fn, arg): run fn(arg) on the thread's next chunk
+ * (kept for reuse, unmapped when the thread ends), with stack_limit set for
+ * that chunk; restore both after. Returns 0, or -ENOMEM when no chunk could
+ * be had (fn not run). Allocates (mmap) only the first time a depth is
+ * reached.
+ */
+#define ULMA_RT_STACK_MARGIN (256u << 10)
+#define ULMA_RT_STACK_CHUNK (8u << 20)
+void ulma_rt_stack_init(ulma_rt_thread_t *t);
+int ulma_rt_stack_call(void (*fn)(void *), void *arg);
+
+/* Chunks the process's threads have ever mapped (status). */
+uint64_t ulma_rt_stack_chunks(void);
 
 /* Call ids of MPI functions are stable small integers; names are written
  * once per process as ULMA_EV_DEF_MPI records by whoever emits the first

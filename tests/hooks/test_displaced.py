@@ -1,0 +1,56 @@
+"""Full mode and the program's own profile function (only one profile hook
+exists per thread): when the program installs one (sys.setprofile,
+cProfile, threading.setprofile for a new thread), full mode says so once per
+thread on standard error, naming the thread, sets ULMA_HOOK_DISPLACED in the
+segment's hook_status while it holds and counts it; the program sees its own
+function (sys.getprofile) and nothing of ulma's; when the program removes
+it, ulma takes the hook back (at once through sys.setprofile, within a
+watcher period after cProfile) and records again; calls meanwhile are not
+recorded; the records stay balanced. In process and through the launcher."""
+import os
+
+import hooktest as H
+from ulma import _ulma
+
+PROG = os.path.join(H.HERE, "displaced_prog.py")
+
+
+def run(what, args, d):
+    d.clear()
+    r = H.run(args, d.env())
+    H.check(r.returncode == 0, "%s: exit %d %s" % (what, r.returncode, r.stderr[-1000:]))
+    out = dict((ln.split(" ", 1) + [""])[:2] for ln in r.stdout.splitlines())
+    H.check(out.get("getprofile-mine") == "True" and out.get("getprofile-none") == "True"
+            and out.get("threading-getprofile") == "None" and out.get("mine-saw-calls") == "True",
+            "%s: the program sees its own profile functions only: %s" % (what, out))
+    # hook_status: DISPLACED bit, then the count
+    H.check(out.get("setprofile") == "1 1", "%s: displaced by sys.setprofile: %s"
+            % (what, out.get("setprofile")))
+    H.check(out.get("after-setprofile") == "0 1", "%s: back after sys.setprofile(None): %s"
+            % (what, out.get("after-setprofile")))
+    H.check(out.get("after-cprofile") == "0 2", "%s: back after cProfile: %s"
+            % (what, out.get("after-cprofile")))
+    H.check(out.get("end") == "0 3", "%s: a thread started under threading.setprofile: %s"
+            % (what, out.get("end")))
+    warn = [ln for ln in r.stderr.splitlines() if "full-mode profiling is paused" in ln]
+    H.check(len(warn) == 2 and "'MainThread'" in warn[0] and "'worker-displaced'" in warn[1],
+            "%s: said once per thread, naming it: %s" % (what, warn))
+    path = out.get("segment", "")
+    H.check(_ulma._header(path)["hook_status"] == 3 << _ulma.HOOK_COUNT_SHIFT,
+            "%s: the header's hook_status" % what)
+    seg = H.read(path)
+    H.check(H.balance_ok(seg), "%s: balanced" % what)
+    calls = {k[2]: v for k, v in H.counts(seg, only_file=PROG).items()}
+    for fn in ("before", "after_setprofile", "after_cprofile", "in_later_thread"):
+        H.check(calls.get(fn) == 1, "%s: %s recorded (%s)" % (what, fn, calls.get(fn)))
+    for fn in ("under_setprofile", "under_cprofile", "in_thread"):
+        H.check(fn not in calls, "%s: %s not recorded (%s)" % (what, fn, calls.get(fn)))
+    H.check(calls.get("f") == 40, "%s: f's calls while recorded (%s)" % (what, calls.get("f")))
+    names = {seg["names"].get(s) for s in seg["slots"]}
+    H.check("worker-later" in names, "%s: the later thread profiled" % what)
+
+
+with H.SegDir("displaced") as d:
+    run("in process", [PROG, "inprocess"], d)
+    run("launcher", ["-m", "ulma", "--no-agent", "--mode", "full", PROG], d)
+H.finish()
