@@ -240,6 +240,7 @@ profile_t *snapshot_process(prof_t *p, const ulma_reader_t *rd, const ulma_seg_i
     m.created_ns = info->created_ns;
     m.state = finished ? PF_STATE_EXITED : ulma_reader_state(rd);
     m.active_mode = ulma_reader_active_mode(rd);
+    m.hook_status = ulma_reader_hook_status(rd);
     uint64_t now = finished ? 0 : ulma_clock_read();
     return snapshot_take(p, &m, ulma_reader_total_corrupt(rd), ulma_reader_threads_lost(rd), now);
 }

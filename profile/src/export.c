@@ -55,6 +55,7 @@ void profile_process_json(const profile_t *p, jw_t *w)
     jw_kstrz(w, "active_mode", profile_mode_name(m->active_mode));
     jw_kbool(w, "objects", (m->active_mode & 0x4u) != 0);
     jw_kbool(w, "profile_hook_displaced", (m->hook_status & PF_HOOK_DISPLACED) != 0);
+    jw_ku64(w, "profile_hook_displacements", pf_hook_displacements(m->hook_status));
     jw_ku64(w, "processes", m->nprocs ? m->nprocs : 1);
     jw_ku64(w, "hz", m->hz);
     jw_ku64(w, "events", m->events);

@@ -168,10 +168,12 @@ void profile_table(const profile_t *p, const pf_table_opts_t *o, sbuf_t *out)
                     (unsigned long long)d->records_lost, (unsigned long long)d->stack_repairs,
                     (unsigned long long)d->malformed_records);
     }
-    if (m->hook_status & PF_HOOK_DISPLACED)
-        sbuf_adds(out, "   Note: the program installed its own profile function "
-                       "(sys.setprofile); full-mode profiling was paused on the threads "
-                       "where it was installed: their counts are incomplete\n\n");
+    if ((m->hook_status & PF_HOOK_DISPLACED) || pf_hook_displacements(m->hook_status))
+        sbuf_printf(out, "   Note: the program installed its own profile function "
+                    "(sys.setprofile, cProfile, ...) %u time(s)%s; full-mode profiling was "
+                    "paused on those threads meanwhile: their counts are incomplete\n\n",
+                    pf_hook_displacements(m->hook_status),
+                    (m->hook_status & PF_HOOK_DISPLACED) ? ", and still holds a thread" : "");
     if (t.open_tottime_ns > 0)
         sbuf_adds(out, "   * times include frames still running (not yet counted in "
                        "ncalls)\n\n");

@@ -220,6 +220,13 @@ static void test_table(void)
     const char *hdr = strstr(t.data, "filename:lineno(function)\n");
     CHECK(hdr && strstr(hdr, "app.py:1(<module>)") < strstr(hdr, "app.py:10(work)"));
     sbuf_free(&t);
+    /* the program's own profile function displaced ours twice, no more now */
+    profile_meta(p)->hook_status = 2u << PF_HOOK_COUNT_SHIFT;
+    profile_table(p, &o, &t);
+    CHECK(strstr(t.data, "   Note: the program installed its own profile function (sys.setprofile, "
+                         "cProfile, ...) 2 time(s); full-mode profiling was paused"));
+    sbuf_free(&t);
+    profile_meta(p)->hook_status = 0;
     /* limit */
     pf_table_opts_t o2 = {"tottime", 2, 0};
     profile_table(p, &o2, &t);

@@ -373,7 +373,14 @@ static uint64_t read_hz(ulma_reader_t *r, uint32_t unused)
 }
 
 /* The live header words the reader reads one at a time. */
-enum header_word { HW_STATE, HW_ACTIVE_MODE, HW_APPLIED_SEQ, HW_THREADS_LOST, HW_PROBLEMS };
+enum header_word {
+    HW_STATE,
+    HW_ACTIVE_MODE,
+    HW_APPLIED_SEQ,
+    HW_THREADS_LOST,
+    HW_PROBLEMS,
+    HW_HOOK_STATUS,
+};
 
 static uint64_t read_word(ulma_reader_t *r, uint32_t which)
 {
@@ -385,13 +392,11 @@ static uint64_t read_word(ulma_reader_t *r, uint32_t which)
     /* counters and the mode shown: no ordering needed */
     case HW_ACTIVE_MODE: return ulma_load_relaxed(&h->active_mode);
     case HW_THREADS_LOST: return ulma_load_relaxed(&h->threads_lost);
+    case HW_HOOK_STATUS: return ulma_load_relaxed(&h->hook_status);
     default: return ulma_load_relaxed(&h->problems);
     }
 }
-uint32_t ulma_reader_hook_status(const ulma_reader_t *r)
-{
-    GUARDED_READ(r, ulma_load_relaxed(&r->hdr->hook_status), 0u);
-}
+
 
 static uint64_t do_request(ulma_reader_t *r, uint32_t control)
 {
@@ -421,6 +426,11 @@ uint32_t ulma_reader_threads_lost(const ulma_reader_t *r)
 uint64_t ulma_reader_problems(const ulma_reader_t *r)
 {
     return guarded_read(r, read_word, HW_PROBLEMS, 0);
+}
+
+uint32_t ulma_reader_hook_status(const ulma_reader_t *r)
+{
+    return (uint32_t)guarded_read(r, read_word, HW_HOOK_STATUS, 0);
 }
 
 uint32_t ulma_reader_request(ulma_reader_t *r, uint32_t control)

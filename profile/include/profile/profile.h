@@ -167,7 +167,12 @@ typedef struct pf_drops {
 } pf_drops_t;
 
 /* pf_meta_t.hook_status bits, as the process says (ULMA_HOOK_*). */
-#define PF_HOOK_DISPLACED 0x1u /* its own profile function displaced ours */
+#define PF_HOOK_DISPLACED 0x1u /* its own profile function displaces ours now */
+#define PF_HOOK_COUNT_SHIFT 16 /* bits 16-31: times it did (saturating) */
+static inline uint32_t pf_hook_displacements(uint32_t hook_status)
+{
+    return hook_status >> PF_HOOK_COUNT_SHIFT;
+}
 
 /* Process states, as the segment says (ULMA_SEG_*). */
 enum { PF_STATE_INIT = 0, PF_STATE_LIVE = 1, PF_STATE_EXITED = 2 };
