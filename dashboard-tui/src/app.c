@@ -3,8 +3,8 @@
 #include "app.h"
 
 #include <errno.h>
-#include <locale.h>
 #include <langinfo.h>
+#include <locale.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -83,8 +83,7 @@ void target_rank(target_t *t, const char *node, int32_t pid, uint64_t start, int
         snprintf(t->label, sizeof(t->label), "rank %d (%s%spid %d)", rank, t->node,
                  t->node[0] ? " " : "", pid);
     else if (pid)
-        snprintf(t->label, sizeof(t->label), "process %s%s%d", t->node, t->node[0] ? "/" : "",
-                 pid);
+        snprintf(t->label, sizeof(t->label), "process %s%s%d", t->node, t->node[0] ? "/" : "", pid);
     else
         snprintf(t->label, sizeof(t->label), "rank %d of job %s", rank, t->job);
     /* a rank named by job and rank number: no pid in the scope */
@@ -94,7 +93,10 @@ void target_rank(target_t *t, const char *node, int32_t pid, uint64_t start, int
 
 /* ---- screens ------------------------------------------------------------------------------ */
 
-screen_t *app_screen(const app_t *a) { return a->depth ? a->stack[a->depth - 1] : NULL; }
+screen_t *app_screen(const app_t *a)
+{
+    return a->depth ? a->stack[a->depth - 1] : NULL;
+}
 
 view_t *app_view(const app_t *a)
 {
@@ -164,8 +166,16 @@ screen_t *app_push(app_t *a, screen_kind_t kind, const target_t *t, const char *
         screen_add(s, &view_mpi);
         screen_add(s, &view_nova);
         break;
-    case SCR_FUNCTION:
-        snprintf(s->name, sizeof(s->name), "function %.*s", 400, s->func);
+    case SCR_FUNCTION: {
+        /* the breadcrumb names the function short: its name */
+        const char *open = strrchr(s->func, '(');
+        size_t len = strlen(s->func);
+        if (open && len > 2 && s->func[len - 1] == ')' && open[1] != ')')
+            snprintf(s->name, sizeof(s->name), "function %.*s",
+                     (int)(len - 2 - (size_t)(open - s->func)), open + 1);
+        else
+            snprintf(s->name, sizeof(s->name), "function %.*s", 400, s->func);
+    }
         screen_add(s, &view_franks);
         screen_add(s, &view_edges);
         screen_add(s, &view_paths);
@@ -249,8 +259,10 @@ int app_open_view(app_t *a, const char *view, const char *tab, char *err, size_t
         if (wire_scope_parse(view, &sc, ar, err, n) != 0 ||
             sc.level == ULMA__WIRE__SCOPE__LEVEL__CLUSTER) {
             if (sc.level == ULMA__WIRE__SCOPE__LEVEL__CLUSTER)
-                snprintf(err, n, "--view '%s': expected cluster, nodes, jobs, imbalance, "
-                         "node:NAME, job:ID, rank:NODE/PID or function:NAME", view);
+                snprintf(err, n,
+                         "--view '%s': expected cluster, nodes, jobs, imbalance, "
+                         "node:NAME, job:ID, rank:NODE/PID or function:NAME",
+                         view);
             wire_arena_destroy(&ar);
             return -1;
         }
@@ -326,11 +338,11 @@ static void draw_header(app_t *a, canvas_t *cv)
         }
         x += canvas_printf(cv, 0, x, ROLE_HEADER, -1, "  ranks %u  jobs %u  events/s %s", s->ranks,
                            s->jobs, ev);
-        x += canvas_printf(cv, 0, x, s->records_lost ? ROLE_WARN : ROLE_HEADER, -1,
-                           "  lost %s%s", lost, s->records_lost ? "!" : "");
-        x += canvas_printf(cv, 0, x, s->mode && strcmp(s->mode, "off") == 0 ? ROLE_WARN
-                                                                            : ROLE_HEADER,
-                           -1, "  profiling %s", s->mode && *s->mode ? s->mode : "?");
+        x += canvas_printf(cv, 0, x, s->records_lost ? ROLE_WARN : ROLE_HEADER, -1, "  lost %s%s",
+                           lost, s->records_lost ? "!" : "");
+        x += canvas_printf(cv, 0, x,
+                           s->mode && strcmp(s->mode, "off") == 0 ? ROLE_WARN : ROLE_HEADER, -1,
+                           "  profiling %s", s->mode && *s->mode ? s->mode : "?");
     }
     if (sparkw >= 8) {
         uint32_t n;
@@ -569,8 +581,11 @@ reaction_t app_prompt_key(app_t *a, int key)
         return RX_REDRAW;
     }
     if (kind == PROMPT_EXPORT_FORMAT) {
-        const char *fmt = key == 'p' ? "pstats" : key == 'j' ? "json" : key == 's' ? "svg"
-                        : key == 'c' ? "collapsed" : NULL;
+        const char *fmt = key == 'p'   ? "pstats"
+                          : key == 'j' ? "json"
+                          : key == 's' ? "svg"
+                          : key == 'c' ? "collapsed"
+                                       : NULL;
         if (!fmt)
             return RX_NONE;
         snprintf(a->pending_fmt, sizeof(a->pending_fmt), "%s", fmt);
@@ -623,9 +638,7 @@ reaction_t app_prompt_key(app_t *a, int key)
     double v = strtod(p->text, &end);
     int number = p->text[0] && end && !*end && isfinite(v) && v >= 0;
     switch (kind) {
-    case PROMPT_FILTER:
-        scopy(a->filter, sizeof(a->filter), p->text);
-        return RX_REFETCH;
+    case PROMPT_FILTER: scopy(a->filter, sizeof(a->filter), p->text); return RX_REFETCH;
     case PROMPT_DELAY:
         if (!number) {
             app_message(a, ROLE_ERROR, "delay: '%s' is not a number of seconds", p->text);
@@ -703,12 +716,10 @@ reaction_t app_act(app_t *a, action_t act)
             return RX_NONE;
         s->cur = (int)(act - ACT_TAB1);
         return RX_REFETCH;
-    case ACT_FILTER: prompt_open(a, PROMPT_FILTER, "filter (part of a function's name): ",
-                                 a->filter);
+    case ACT_FILTER:
+        prompt_open(a, PROMPT_FILTER, "filter (part of a function's name): ", a->filter);
         return RX_REDRAW;
-    case ACT_PAUSE:
-        a->paused = !a->paused;
-        return a->paused ? RX_REDRAW : RX_REFETCH;
+    case ACT_PAUSE: a->paused = !a->paused; return a->paused ? RX_REDRAW : RX_REFETCH;
     case ACT_DELAY:
         snprintf(buf, sizeof(buf), "%g", a->delay);
         prompt_open(a, PROMPT_DELAY, "delay between refreshes (seconds): ", buf);
@@ -726,7 +737,8 @@ reaction_t app_act(app_t *a, action_t act)
         char label[500];
         snprintf(label, sizeof(label),
                  "profiling of %s: o off, f fast, u full, F fast+objects, U full+objects "
-                 "(Esc cancels) ", a->pending.label);
+                 "(Esc cancels) ",
+                 a->pending.label);
         prompt_open(a, PROMPT_CONTROL_MODE, label, NULL);
         return RX_REDRAW;
     }
@@ -750,7 +762,8 @@ reaction_t app_act(app_t *a, action_t act)
     return r & ~RX_HANDLED;
 }
 
-/* ---- the loops -------------------------------------------------------------------------------- */
+/* ---- the loops --------------------------------------------------------------------------------
+ */
 
 static int client_ask(void *ctx, Ulma__Wire__Query *q, int timeout_ms, Ulma__Wire__Reply **out,
                       char *err, size_t n)
@@ -759,7 +772,10 @@ static int client_ask(void *ctx, Ulma__Wire__Query *q, int timeout_ms, Ulma__Wir
 }
 
 static volatile sig_atomic_t stop_signal;
-static void on_signal(int sig) { stop_signal = sig; }
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
 
 static void sleep_s(double s)
 {
@@ -897,7 +913,8 @@ int app_run(const ct_opts_t *o)
 {
     setlocale(LC_ALL, "");
     if (!o->batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
-        fprintf(stderr, "clustertop: %s is not a terminal: use -b for batch mode "
+        fprintf(stderr,
+                "clustertop: %s is not a terminal: use -b for batch mode "
                 "(clustertop -b -n 1 prints one frame)\n",
                 !isatty(STDOUT_FILENO) ? "standard output" : "standard input");
         return 2;

@@ -106,7 +106,7 @@ struct view {
     feed_t feed[VIEW_FEEDS];
     mlist_t list;
     int visible; /* rows of the list shown at the last draw */
-    int inited; /* set by the class at its first use */
+    int inited;  /* set by the class at its first use */
     void *priv;
 };
 
@@ -116,9 +116,9 @@ typedef enum screen_kind { SCR_ROOT, SCR_NODE, SCR_JOB, SCR_RANK, SCR_FUNCTION }
 
 struct screen {
     screen_kind_t kind;
-    target_t t;       /* its scope */
-    char func[1024];  /* SCR_FUNCTION: the function's standard name */
-    char name[512];   /* in the breadcrumb */
+    target_t t;      /* its scope */
+    char func[1024]; /* SCR_FUNCTION: the function's standard name */
+    char name[512];  /* in the breadcrumb */
     view_t *tab[SCREEN_TABS];
     int ntabs, cur;
 };
@@ -160,10 +160,10 @@ struct app {
     double threshold; /* % below which function rows are hidden */
     double delay;
     int paused;
-    int help;       /* the help page is shown */
-    int help_top;   /* its scroll */
+    int help;     /* the help page is shown */
+    int help_top; /* its scroll */
     prompt_t prompt;
-    target_t pending;     /* control or export target being confirmed */
+    target_t pending;      /* control or export target being confirmed */
     uint32_t pending_mode; /* control: mode | objects << 8 */
     char pending_fmt[16];
     char msg[600];

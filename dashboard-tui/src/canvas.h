@@ -42,7 +42,7 @@ typedef enum ct_role {
     ROLE_HEAT2,
     ROLE_HEAT3,
     ROLE_HEAT4, /* hottest */
-    ROLE_TYPE0,  /* object types: eight distinct colours */
+    ROLE_TYPE0, /* object types: eight distinct colours */
     ROLE_TYPE7 = ROLE_TYPE0 + 7,
     ROLE_STATUS, /* the bottom line */
     ROLE_KEY,    /* a key's name in help and hints */
@@ -86,11 +86,11 @@ const ct_cell_t *canvas_at(const canvas_t *cv, int y, int x);
 
 /* Glyphs with ASCII stand-ins. */
 typedef enum ct_glyph {
-    GLYPH_BLOCK,    /* a full cell of a bar */
-    GLYPH_LIGHT,    /* a light shade (the rest of a bar, heat level 1) */
-    GLYPH_MEDIUM,   /* heat level 2 */
-    GLYPH_DARK,     /* heat level 3 */
-    GLYPH_HLINE,    /* a rule */
+    GLYPH_BLOCK,  /* a full cell of a bar */
+    GLYPH_LIGHT,  /* a light shade (the rest of a bar, heat level 1) */
+    GLYPH_MEDIUM, /* heat level 2 */
+    GLYPH_DARK,   /* heat level 3 */
+    GLYPH_HLINE,  /* a rule */
     GLYPH_VLINE,
     GLYPH_DOT,      /* one event (nova) */
     GLYPH_ARROW,    /* "->" in a breadcrumb: one cell */

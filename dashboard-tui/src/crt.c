@@ -26,22 +26,38 @@ static void roles_color(crt_t *c)
         short fg, bg;
         attr_t extra;
     } map[] = {
-        {ROLE_HEADER, COLOR_WHITE, -1, A_BOLD},  {ROLE_TITLE, COLOR_CYAN, -1, A_BOLD},
-        {ROLE_TAB, COLOR_WHITE, COLOR_BLUE, 0},   {ROLE_TAB_ACTIVE, COLOR_BLACK, COLOR_CYAN, A_BOLD},
-        {ROLE_COLHEAD, COLOR_BLACK, COLOR_GREEN, 0}, {ROLE_SORTCOL, COLOR_BLACK, COLOR_CYAN, A_BOLD},
-        {ROLE_SELECTED, COLOR_BLACK, COLOR_CYAN, 0}, {ROLE_DIM, COLOR_BLUE, -1, A_BOLD},
-        {ROLE_WARN, COLOR_YELLOW, -1, A_BOLD},    {ROLE_ERROR, COLOR_RED, -1, A_BOLD},
-        {ROLE_GOOD, COLOR_GREEN, -1, 0},          {ROLE_PY, -1, -1, 0},
-        {ROLE_C, COLOR_CYAN, -1, 0},              {ROLE_MPI, COLOR_MAGENTA, -1, A_BOLD},
-        {ROLE_BAR, COLOR_GREEN, -1, 0},           {ROLE_BAR2, COLOR_RED, -1, 0},
-        {ROLE_BAR3, COLOR_YELLOW, -1, 0},         {ROLE_SPARK, COLOR_GREEN, -1, 0},
-        {ROLE_HEAT0, COLOR_BLUE, -1, 0},          {ROLE_HEAT1, COLOR_CYAN, -1, 0},
-        {ROLE_HEAT2, COLOR_GREEN, -1, 0},         {ROLE_HEAT3, COLOR_YELLOW, -1, A_BOLD},
-        {ROLE_HEAT4, COLOR_RED, -1, A_BOLD},      {ROLE_TYPE0 + 0, COLOR_RED, -1, 0},
-        {ROLE_TYPE0 + 1, COLOR_GREEN, -1, 0},     {ROLE_TYPE0 + 2, COLOR_YELLOW, -1, 0},
-        {ROLE_TYPE0 + 3, COLOR_BLUE, -1, A_BOLD}, {ROLE_TYPE0 + 4, COLOR_MAGENTA, -1, 0},
-        {ROLE_TYPE0 + 5, COLOR_CYAN, -1, 0},      {ROLE_TYPE0 + 6, COLOR_WHITE, -1, A_BOLD},
-        {ROLE_TYPE0 + 7, COLOR_RED, -1, A_BOLD},  {ROLE_STATUS, COLOR_BLACK, COLOR_CYAN, 0},
+        {ROLE_HEADER, COLOR_WHITE, -1, A_BOLD},
+        {ROLE_TITLE, COLOR_CYAN, -1, A_BOLD},
+        {ROLE_TAB, COLOR_WHITE, COLOR_BLUE, 0},
+        {ROLE_TAB_ACTIVE, COLOR_BLACK, COLOR_CYAN, A_BOLD},
+        {ROLE_COLHEAD, COLOR_BLACK, COLOR_GREEN, 0},
+        {ROLE_SORTCOL, COLOR_BLACK, COLOR_CYAN, A_BOLD},
+        {ROLE_SELECTED, COLOR_BLACK, COLOR_CYAN, 0},
+        {ROLE_DIM, COLOR_BLUE, -1, A_BOLD},
+        {ROLE_WARN, COLOR_YELLOW, -1, A_BOLD},
+        {ROLE_ERROR, COLOR_RED, -1, A_BOLD},
+        {ROLE_GOOD, COLOR_GREEN, -1, 0},
+        {ROLE_PY, -1, -1, 0},
+        {ROLE_C, COLOR_CYAN, -1, 0},
+        {ROLE_MPI, COLOR_MAGENTA, -1, A_BOLD},
+        {ROLE_BAR, COLOR_GREEN, -1, 0},
+        {ROLE_BAR2, COLOR_RED, -1, 0},
+        {ROLE_BAR3, COLOR_YELLOW, -1, 0},
+        {ROLE_SPARK, COLOR_GREEN, -1, 0},
+        {ROLE_HEAT0, COLOR_BLUE, -1, 0},
+        {ROLE_HEAT1, COLOR_CYAN, -1, 0},
+        {ROLE_HEAT2, COLOR_GREEN, -1, 0},
+        {ROLE_HEAT3, COLOR_YELLOW, -1, A_BOLD},
+        {ROLE_HEAT4, COLOR_RED, -1, A_BOLD},
+        {ROLE_TYPE0 + 0, COLOR_RED, -1, 0},
+        {ROLE_TYPE0 + 1, COLOR_GREEN, -1, 0},
+        {ROLE_TYPE0 + 2, COLOR_YELLOW, -1, 0},
+        {ROLE_TYPE0 + 3, COLOR_BLUE, -1, A_BOLD},
+        {ROLE_TYPE0 + 4, COLOR_MAGENTA, -1, 0},
+        {ROLE_TYPE0 + 5, COLOR_CYAN, -1, 0},
+        {ROLE_TYPE0 + 6, COLOR_WHITE, -1, A_BOLD},
+        {ROLE_TYPE0 + 7, COLOR_RED, -1, A_BOLD},
+        {ROLE_STATUS, COLOR_BLACK, COLOR_CYAN, 0},
         {ROLE_KEY, COLOR_WHITE, -1, A_BOLD},
     };
     start_color();
@@ -78,7 +94,9 @@ crt_t *crt_open(const char *term, FILE *out, FILE *in, int no_color, char *err, 
     c->scr = newterm(term, out ? out : stdout, in ? in : stdin);
     if (!c->scr) {
         snprintf(err, n, "cannot use the terminal (TERM=%s)",
-                 term ? term : getenv("TERM") ? getenv("TERM") : "");
+                 term             ? term
+                 : getenv("TERM") ? getenv("TERM")
+                                  : "");
         free(c);
         return NULL;
     }
@@ -116,7 +134,10 @@ void crt_size(const crt_t *c, int *w, int *h)
     getmaxyx(stdscr, *h, *w);
 }
 
-int crt_has_color(const crt_t *c) { return c->color; }
+int crt_has_color(const crt_t *c)
+{
+    return c->color;
+}
 
 void crt_show(crt_t *c, const canvas_t *cv)
 {

@@ -31,7 +31,7 @@ enum {
     K_RESIZE,
     K_INTERRUPT, /* a signal asked us to stop */
 };
-#define K_CTRL(c) ((c) & 0x1f)
+#define K_CTRL(c) ((c)&0x1f)
 
 /* Bind every key (the one place where keys meet actions). */
 void keys_bind(void);

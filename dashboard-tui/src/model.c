@@ -258,4 +258,7 @@ void mlist_scroll(mlist_t *l, uint32_t visible)
         l->top = l->n - visible;
 }
 
-const void *mlist_selected(const mlist_t *l) { return l->sel < l->n ? l->e[l->sel].item : NULL; }
+const void *mlist_selected(const mlist_t *l)
+{
+    return l->sel < l->n ? l->e[l->sel].item : NULL;
+}

@@ -25,8 +25,8 @@ typedef struct feed {
     Ulma__Wire__Reply *reply; /* owned; NULL before the first answer */
     uint64_t at_ns;           /* when it came (monotonic clock) */
     uint64_t at_wall_ns;
-    char error[512];          /* the error answer, or why there was none */
-    int failed;               /* the last attempt got no answer: reply is older */
+    char error[512]; /* the error answer, or why there was none */
+    int failed;      /* the last attempt got no answer: reply is older */
 } feed_t;
 
 void feed_free(feed_t *f);

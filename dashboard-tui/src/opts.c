@@ -114,8 +114,7 @@ static int store(ct_opts_t *o, const ct_opt_t *d, const char *val)
     case O_PCT: {
         errno = 0;
         double v = strtod(val, &end);
-        if (!*val || *end || errno || !isfinite(v) || v < 0 ||
-            (d->type == O_PCT && v > 100)) {
+        if (!*val || *end || errno || !isfinite(v) || v < 0 || (d->type == O_PCT && v > 100)) {
             fprintf(stderr, "clustertop: --%s: '%s' is not %s\n", d->name, val,
                     d->type == O_PCT ? "a percentage (0 to 100)" : "a number of seconds");
             return -1;
@@ -130,9 +129,9 @@ static int store(ct_opts_t *o, const ct_opt_t *d, const char *val)
     return -1;
 }
 
-static const char *const sort_names[] = {"function", "ncalls", "tottime", "cumtime", "pct",
-                                         "desc", "proc", "calls_s", "cpu", "imbalance",
-                                         "file"};
+static const char *const sort_names[] = {"function", "ncalls",    "tottime", "cumtime",
+                                         "pct",      "desc",      "proc",    "calls_s",
+                                         "cpu",      "imbalance", "file"};
 
 int ct_opts_parse(ct_opts_t *o, int argc, char **argv)
 {
@@ -233,8 +232,10 @@ int ct_opts_parse(ct_opts_t *o, int argc, char **argv)
     for (size_t k = 0; k < sizeof(sort_names) / sizeof(sort_names[0]); k++)
         known |= strcmp(o->sort, sort_names[k]) == 0;
     if (!known) {
-        fprintf(stderr, "clustertop: --sort: unknown column '%s' (function, ncalls, tottime, "
-                "cumtime, pct, desc, proc, calls_s, cpu, imbalance, file)\n", o->sort);
+        fprintf(stderr,
+                "clustertop: --sort: unknown column '%s' (function, ncalls, tottime, "
+                "cumtime, pct, desc, proc, calls_s, cpu, imbalance, file)\n",
+                o->sort);
         return -1;
     }
     if (o->window == 0 || o->window > 3600) {
@@ -296,18 +297,20 @@ void ct_opts_usage(FILE *out)
     fputs("NAME\n       clustertop - the live, cluster-wide top of profiled Python programs\n\n"
           "SYNOPSIS\n       clustertop [--collector ENDPOINT | --agent ENDPOINT | --agent-dir "
           "DIR] [OPTION...]\n       clustertop -b [-n COUNT] [-d SECONDS] [--json] [--view "
-          "VIEW] [OPTION...]\n\nDESCRIPTION\n", out);
-    wrap(out, "clustertop shows what the ULMA node agents measure in every profiled process "
-              "of a cluster, as the program runs: one function table for the whole job "
-              "(cProfile's ncalls, tottime and cumtime, with %, %DESC and %PROC, and the "
-              "imbalance of each function over the ranks: max/mean and the slowest rank), "
-              "one row per node, a node's ranks, a rank's table, threads with their live "
-              "call stacks, object statistics, MPI time, and a function across the ranks "
-              "of its job. It asks the collector (ulma-collector) by default, or one node "
-              "agent (--agent) when there is no collector. Python, C and MPI rows are told "
-              "apart by colour and by a marker in the first column: blank for Python, "
-              "'c' for C functions, 'M' for MPI calls. Numbers from a scope that lost "
-              "records are marked '!'; times that include calls still running, '*'.",
+          "VIEW] [OPTION...]\n\nDESCRIPTION\n",
+          out);
+    wrap(out,
+         "clustertop shows what the ULMA node agents measure in every profiled process "
+         "of a cluster, as the program runs: one function table for the whole job "
+         "(cProfile's ncalls, tottime and cumtime, with %, %DESC and %PROC, and the "
+         "imbalance of each function over the ranks: max/mean and the slowest rank), "
+         "one row per node, a node's ranks, a rank's table, threads with their live "
+         "call stacks, object statistics, MPI time, and a function across the ranks "
+         "of its job. It asks the collector (ulma-collector) by default, or one node "
+         "agent (--agent) when there is no collector. Python, C and MPI rows are told "
+         "apart by colour and by a marker in the first column: blank for Python, "
+         "'c' for C functions, 'M' for MPI calls. Numbers from a scope that lost "
+         "records are marked '!'; times that include calls still running, '*'.",
          7, 79);
     fputs("\nOPTIONS\n", out);
     for (size_t i = 0; i < NOPTIONS; i++) {
@@ -328,23 +331,29 @@ void ct_opts_usage(FILE *out)
         wrap(out, text, 14, 79);
     }
     fputs("\nKEYS\n", out);
-    wrap(out, "q quit; h or ? help (every key); arrows, PgUp, PgDn, Home, End move; Enter "
-              "drills in (a function, node, job, rank or thread); Esc or Backspace goes "
-              "back; Tab, Shift-Tab and 1-6 switch tabs; < and > (or F6) choose the sort "
-              "column, r reverses it; / filters function names; space pauses; d sets the "
-              "delay, w the rate window, t the % threshold; p switches profiling off, fast "
-              "or full for the selection (the cluster, a node, a job or a rank) after a "
-              "confirmation and shows the acknowledgement; e exports the current scope's "
-              "profile (pstats, JSON, SVG flame graph, collapsed) to a file; F5 or Ctrl-L "
-              "asks again now.", 7, 79);
+    wrap(out,
+         "q quit; h or ? help (every key); arrows, PgUp, PgDn, Home, End move; Enter "
+         "drills in (a function, node, job, rank or thread); Esc or Backspace goes "
+         "back; Tab, Shift-Tab and 1-6 switch tabs; < and > (or F6) choose the sort "
+         "column, r reverses it; / filters function names; space pauses; d sets the "
+         "delay, w the rate window, t the % threshold; p switches profiling off, fast "
+         "or full for the selection (the cluster, a node, a job or a rank) after a "
+         "confirmation and shows the acknowledgement; e exports the current scope's "
+         "profile (pstats, JSON, SVG flame graph, collapsed) to a file; F5 or Ctrl-L "
+         "asks again now.",
+         7, 79);
     fputs("\nENVIRONMENT\n", out);
-    wrap(out, "NO_COLOR (any value): no colours. TERM: a terminal without colours gets none. "
-              "COLUMNS: the width of batch frames. LANG/LC_ALL: a locale without UTF-8 "
-              "gets ASCII drawings.", 7, 79);
+    wrap(out,
+         "NO_COLOR (any value): no colours. TERM: a terminal without colours gets none. "
+         "COLUMNS: the width of batch frames. LANG/LC_ALL: a locale without UTF-8 "
+         "gets ASCII drawings.",
+         7, 79);
     fputs("\nEXIT STATUS\n", out);
-    wrap(out, "0 on success; 1 when the first answer could not be had in batch mode, or a "
-              "view named on the command line does not exist; 2 for a usage error "
-              "(including no terminal without -b).", 7, 79);
+    wrap(out,
+         "0 on success; 1 when the first answer could not be had in batch mode, or a "
+         "view named on the command line does not exist; 2 for a usage error "
+         "(including no terminal without -b).",
+         7, 79);
     fputs("\nEXAMPLES\n"
           "       clustertop\n"
           "       clustertop --agent-dir /dev/shm\n"

@@ -37,10 +37,10 @@ static void spark_text(const float *v, size_t n, int width, int utf8, char *b, s
 
 enum { NC_NODE, NC_STATE, NC_RANKS, NC_EVS, NC_LOST, NC_MODE, NC_AGE, NC_TOP, NC_SPARK, NC_N };
 static const tcol_t ncols[NC_N] = {
-    [NC_NODE] = {"NODE", 0, 8, 100, 0, 1},    [NC_STATE] = {"STATE", 5, 0, 90, 0, 1},
-    [NC_RANKS] = {"RANKS", 5, 0, 85, 1, 1},   [NC_EVS] = {"EVENTS/S", 8, 0, 80, 1, 1},
-    [NC_LOST] = {"LOST", 7, 0, 75, 1, 1},     [NC_MODE] = {"MODE", 5, 0, 60, 0, 1},
-    [NC_AGE] = {"AGE", 6, 0, 70, 1, 1},       [NC_TOP] = {"TOP FUNCTION", 0, 12, 40, 0, 1},
+    [NC_NODE] = {"NODE", 0, 8, 100, 0, 1},      [NC_STATE] = {"STATE", 5, 0, 90, 0, 1},
+    [NC_RANKS] = {"RANKS", 5, 0, 85, 1, 1},     [NC_EVS] = {"EVENTS/S", 8, 0, 80, 1, 1},
+    [NC_LOST] = {"LOST", 7, 0, 75, 1, 1},       [NC_MODE] = {"MODE", 5, 0, 60, 0, 1},
+    [NC_AGE] = {"AGE", 6, 0, 70, 1, 1},         [NC_TOP] = {"TOP FUNCTION", 0, 12, 40, 0, 1},
     [NC_SPARK] = {"ACTIVITY", 20, 0, 50, 0, 0},
 };
 
@@ -56,7 +56,7 @@ static int ncell(const void *item, int col, char *b, size_t n, int width, const 
     case NC_NODE: snprintf(b, n, "%s", x->name ? x->name : ""); return ROLE_NORMAL;
     case NC_STATE:
         snprintf(b, n, "%s", x->state ? x->state : "");
-        return x->state && strcmp(x->state, "up") == 0     ? ROLE_GOOD
+        return x->state && strcmp(x->state, "up") == 0      ? ROLE_GOOD
                : x->state && strcmp(x->state, "stale") == 0 ? ROLE_WARN
                                                             : ROLE_ERROR;
     case NC_RANKS: snprintf(b, n, "%u", x->ranks); return ROLE_NORMAL;
@@ -100,7 +100,8 @@ static int ncmp(const void *x, const void *y, int col, const void *ctx)
     case NC_MODE: return strcmp(a->mode ? a->mode : "", b->mode ? b->mode : "");
     case NC_AGE: return CMPD(a->age_s, b->age_s);
     case NC_TOP:
-        return strcmp(a->top_function ? a->top_function : "", b->top_function ? b->top_function : "");
+        return strcmp(a->top_function ? a->top_function : "",
+                      b->top_function ? b->top_function : "");
     default: return 0; /* by name: the key */
     }
 }
@@ -164,15 +165,15 @@ static void nodes_json(view_t *v, app_t *a, jw_t *w)
     view_json_feeds(v, w, names);
 }
 
-const view_class_t view_nodes = {"Nodes", "nodes", nodes_fetch, nodes_draw, nodes_act,
-                                 nodes_target, nodes_json, NULL};
+const view_class_t view_nodes = {"Nodes",   "nodes",      nodes_fetch, nodes_draw,
+                                 nodes_act, nodes_target, nodes_json,  NULL};
 
 /* ---- JOBS ------------------------------------------------------------------------------- */
 
 enum { JC_JOB, JC_RANKS, JC_LIVE, JC_NODES, JC_TIME, JC_LOST, JC_N };
 static const tcol_t jcols[JC_N] = {
-    [JC_JOB] = {"JOB", 0, 10, 100, 0, 1},     [JC_RANKS] = {"RANKS", 6, 0, 90, 1, 1},
-    [JC_LIVE] = {"LIVE", 6, 0, 85, 1, 1},     [JC_NODES] = {"NODES", 6, 0, 80, 1, 1},
+    [JC_JOB] = {"JOB", 0, 10, 100, 0, 1},          [JC_RANKS] = {"RANKS", 6, 0, 90, 1, 1},
+    [JC_LIVE] = {"LIVE", 6, 0, 85, 1, 1},          [JC_NODES] = {"NODES", 6, 0, 80, 1, 1},
     [JC_TIME] = {"PROGRAM TIME", 12, 0, 70, 1, 1}, [JC_LOST] = {"LOST", 8, 0, 60, 1, 1},
 };
 
@@ -263,13 +264,26 @@ static void jobs_json(view_t *v, app_t *a, jw_t *w)
     view_json_feeds(v, w, names);
 }
 
-const view_class_t view_jobs = {"Jobs", "jobs", jobs_fetch, jobs_draw, jobs_act, jobs_target,
-                                jobs_json, NULL};
+const view_class_t view_jobs = {"Jobs",   "jobs",      jobs_fetch, jobs_draw,
+                                jobs_act, jobs_target, jobs_json,  NULL};
 
 /* ---- RANKS ------------------------------------------------------------------------------ */
 
-enum { KC_RANK, KC_NODE, KC_PID, KC_JOB, KC_STATE, KC_MODE, KC_EVS, KC_LOST, KC_THR,
-       KC_TIME, KC_MPI, KC_TOP, KC_N };
+enum {
+    KC_RANK,
+    KC_NODE,
+    KC_PID,
+    KC_JOB,
+    KC_STATE,
+    KC_MODE,
+    KC_EVS,
+    KC_LOST,
+    KC_THR,
+    KC_TIME,
+    KC_MPI,
+    KC_TOP,
+    KC_N
+};
 static const tcol_t kcols[KC_N] = {
     [KC_RANK] = {"RANK", 5, 0, 95, 1, 1},    [KC_NODE] = {"NODE", 0, 6, 70, 0, 1},
     [KC_PID] = {"PID", 8, 0, 100, 1, 1},     [KC_JOB] = {"JOB", 12, 0, 30, 0, 1},
@@ -332,7 +346,8 @@ static int kcmp(const void *x, const void *y, int col, const void *ctx)
     case KC_TIME: return CMPD(a->tottime_ns, b->tottime_ns);
     case KC_MPI: return CMPD(a->mpi_ns, b->mpi_ns);
     case KC_TOP:
-        return strcmp(a->top_function ? a->top_function : "", b->top_function ? b->top_function : "");
+        return strcmp(a->top_function ? a->top_function : "",
+                      b->top_function ? b->top_function : "");
     default: return 0;
     }
 }
@@ -398,5 +413,5 @@ static void ranks_json(view_t *v, app_t *a, jw_t *w)
     view_json_feeds(v, w, names);
 }
 
-const view_class_t view_ranks = {"Ranks", "ranks", ranks_fetch, ranks_draw, ranks_act,
-                                 ranks_target, ranks_json, NULL};
+const view_class_t view_ranks = {"Ranks",   "ranks",      ranks_fetch, ranks_draw,
+                                 ranks_act, ranks_target, ranks_json,  NULL};

@@ -77,8 +77,7 @@ int view_no_answer(const feed_t *f, canvas_t *cv, int y, int h, const char *what
         if (h > 1)
             canvas_printf(cv, y + 1, 3, ROLE_ERROR, -1, "%s", f->error);
         for (size_t i = 0; i < f->reply->n_candidates && (int)i + 3 < h; i++)
-            canvas_printf(cv, y + 3 + (int)i, 5, ROLE_NORMAL, -1, "%s",
-                          f->reply->candidates[i]);
+            canvas_printf(cv, y + 3 + (int)i, 5, ROLE_NORMAL, -1, "%s", f->reply->candidates[i]);
     } else {
         canvas_printf(cv, y, 1, ROLE_DIM, -1, "%s: %s", what,
                       f->error[0] ? f->error : "waiting for the first answer");
@@ -149,8 +148,14 @@ static const char *row_label(const Ulma__Wire__Row *r)
     return r->std ? r->std : "?";
 }
 
-static int64_t shown_tt(const Ulma__Wire__Row *r) { return r->tottime_ns + r->open_tottime_ns; }
-static int64_t shown_ct(const Ulma__Wire__Row *r) { return r->cumtime_ns + r->open_cumtime_ns; }
+static int64_t shown_tt(const Ulma__Wire__Row *r)
+{
+    return r->tottime_ns + r->open_tottime_ns;
+}
+static int64_t shown_ct(const Ulma__Wire__Row *r)
+{
+    return r->cumtime_ns + r->open_cumtime_ns;
+}
 
 static double row_proc(const Ulma__Wire__Row *r)
 {
@@ -178,8 +183,22 @@ static void slowest_text(const Ulma__Wire__Row *r, char *b, size_t n)
 
 /* ---- function table columns ----------------------------------------------------------- */
 
-enum { FC_KIND, FC_FUNC, FC_NCALLS, FC_TOT, FC_CUM, FC_PCT, FC_DESC, FC_PROC, FC_CALLS_S,
-       FC_CPU, FC_IMB, FC_SLOW, FC_FILE, FC_N };
+enum {
+    FC_KIND,
+    FC_FUNC,
+    FC_NCALLS,
+    FC_TOT,
+    FC_CUM,
+    FC_PCT,
+    FC_DESC,
+    FC_PROC,
+    FC_CALLS_S,
+    FC_CPU,
+    FC_IMB,
+    FC_SLOW,
+    FC_FILE,
+    FC_N
+};
 
 static const tcol_t fcols[FC_N] = {
     [FC_KIND] = {"", 1, 0, 98, 0, 0},
@@ -194,7 +213,7 @@ static const tcol_t fcols[FC_N] = {
     [FC_CPU] = {"%CPU", 6, 0, 40, 1, 1},
     [FC_IMB] = {"IMB", 5, 0, 70, 1, 1},
     [FC_SLOW] = {"SLOWEST", 12, 0, 60, 0, 0},
-    [FC_FILE] = {"FILE:LINE", 0, 14, 20, 0, 1},
+    [FC_FILE] = {"FILE:LINE", 0, 14, 20, 0, 1, 1},
 };
 
 typedef struct fctx {
@@ -288,9 +307,10 @@ static const char *server_sort(int col)
 
 static int sort_col_of(const char *name)
 {
-    static const char *const names[] = {"function", "ncalls", "tottime", "cumtime", "pct",
-                                        "desc", "proc", "calls_s", "cpu", "imbalance", "file"};
-    static const int cols[] = {FC_FUNC, FC_NCALLS, FC_TOT, FC_CUM, FC_PCT, FC_DESC,
+    static const char *const names[] = {"function", "ncalls",    "tottime", "cumtime",
+                                        "pct",      "desc",      "proc",    "calls_s",
+                                        "cpu",      "imbalance", "file"};
+    static const int cols[] = {FC_FUNC, FC_NCALLS,  FC_TOT, FC_CUM, FC_PCT, FC_DESC,
                                FC_PROC, FC_CALLS_S, FC_CPU, FC_IMB, FC_FILE};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (name && strcmp(name, names[i]) == 0)
@@ -370,9 +390,8 @@ static void top_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     v->visible = table_draw(cv, y + 1, 0, cv->w, h - 1, &spec, &v->list);
     if (!v->list.n && h > 2)
         canvas_put(cv, y + 2, 2, ROLE_DIM,
-                   a->filter[0] || a->threshold > 0
-                       ? "no function matches the filter and threshold"
-                       : "no function profiled yet",
+                   a->filter[0] || a->threshold > 0 ? "no function matches the filter and threshold"
+                                                    : "no function profiled yet",
                    -1);
 }
 
@@ -440,8 +459,10 @@ static void imb_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     size_t shown = cv->w > x0 ? (size_t)(cv->w - x0) / (size_t)cellw : 0;
     if (shown > nr)
         shown = nr;
-    canvas_printf(cv, y, 0, ROLE_TITLE, -1, "%zu functions x %zu ranks: cumulative time per "
-                  "rank, shaded against the function's slowest rank", im->n_rows, nr);
+    canvas_printf(cv, y, 0, ROLE_TITLE, -1,
+                  "%zu functions x %zu ranks: cumulative time per "
+                  "rank, shaded against the function's slowest rank",
+                  im->n_rows, nr);
     view_stale_note(&v->feed[0], cv, y);
     int hy = y + 1;
     canvas_fill(cv, hy, 0, cv->w, ROLE_COLHEAD, ' ');
@@ -487,7 +508,7 @@ static void imb_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
             canvas_fill(cv, yy, x0 + (int)k * cellw, cellw, heat_role(val, (double)max), g);
         }
         if (i == v->list.sel)
-            canvas_set_role(cv, yy, 0, x0 - 1, ROLE_SELECTED);
+            mark_selected(cv, yy, 0, x0 - 1);
     }
     if (line + 3 < h) {
         int ly = hy + 2 + line;
@@ -519,16 +540,19 @@ static void imb_json(view_t *v, app_t *a, jw_t *w)
     view_json_feeds(v, w, names);
 }
 
-const view_class_t view_imbalance = {"Imbalance", "imbalance", imb_fetch, imb_draw, imb_act,
-                                     NULL, imb_json, NULL};
+const view_class_t view_imbalance = {"Imbalance", "imbalance", imb_fetch, imb_draw,
+                                     imb_act,     NULL,        imb_json,  NULL};
 
 /* ---- FUNCTION: across ranks --------------------------------------------------------------- */
 
 enum { RC_RANK, RC_NODE, RC_PID, RC_NCALLS, RC_TOT, RC_CUM, RC_BAR, RC_N };
 static const tcol_t rcols[RC_N] = {
-    [RC_RANK] = {"RANK", 5, 0, 100, 1, 1},  [RC_NODE] = {"NODE", 0, 6, 60, 0, 1},
-    [RC_PID] = {"PID", 8, 0, 70, 1, 1},     [RC_NCALLS] = {"NCALLS", 11, 0, 50, 1, 1},
-    [RC_TOT] = {"TOTTIME", 9, 0, 80, 1, 1}, [RC_CUM] = {"CUMTIME", 9, 0, 90, 1, 1},
+    [RC_RANK] = {"RANK", 5, 0, 100, 1, 1},
+    [RC_NODE] = {"NODE", 0, 6, 60, 0, 1},
+    [RC_PID] = {"PID", 8, 0, 70, 1, 1},
+    [RC_NCALLS] = {"NCALLS", 11, 0, 50, 1, 1},
+    [RC_TOT] = {"TOTTIME", 9, 0, 80, 1, 1},
+    [RC_CUM] = {"CUMTIME", 9, 0, 90, 1, 1},
     [RC_BAR] = {"CUMTIME OF THE SLOWEST", 0, 10, 85, 0, 0},
 };
 
@@ -542,7 +566,12 @@ static int rvcell(const void *item, int col, char *b, size_t n, int width, const
     const Ulma__Wire__RankValue *r = item;
     const rctx_t *c = ctx;
     switch (col) {
-    case RC_RANK: snprintf(b, n, "%d", r->rank); break;
+    case RC_RANK:
+        if (r->rank >= 0)
+            snprintf(b, n, "%d", r->rank);
+        else
+            snprintf(b, n, "-");
+        break;
     case RC_NODE: snprintf(b, n, "%s", r->node ? r->node : ""); break;
     case RC_PID: snprintf(b, n, "%d", r->pid); break;
     case RC_NCALLS: fmt_count(b, n, r->ncalls, width); break;
@@ -625,8 +654,8 @@ static void franks_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
         fmt_sec(a4, sizeof(a4), (int64_t)r->std_ns, 14);
         slowest_text(r, a5, sizeof(a5));
         int x = canvas_printf(cv, y + 2, 2, ROLE_NORMAL, -1,
-                              "over %u ranks: min %s  mean %s  max %s  std %s s", r->nranks, a1,
-                              a2, a3, a4);
+                              "over %u ranks: min %s  mean %s  max %s  std %s s", r->nranks, a1, a2,
+                              a3, a4);
         double imb = row_imb(r);
         if (imb > 0)
             canvas_printf(cv, y + 2, 2 + x + 2, imb >= 1.5 ? ROLE_WARN : ROLE_NORMAL, -1,
@@ -693,8 +722,8 @@ static void function_json(view_t *v, app_t *a, jw_t *w)
     view_json_feeds(v, w, names);
 }
 
-const view_class_t view_franks = {"Ranks", "ranks", function_fetch, franks_draw, franks_act,
-                                  franks_target, function_json, NULL};
+const view_class_t view_franks = {"Ranks",    "ranks",       function_fetch, franks_draw,
+                                  franks_act, franks_target, function_json,  NULL};
 
 /* ---- FUNCTION: callers and callees ------------------------------------------------------ */
 
@@ -779,7 +808,7 @@ static void edges_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
         canvas_printf(cv, yy + line, 0, ROLE_NORMAL, -1, "%11s %9s %9s  %s %s", c, t1, t2,
                       side ? "->" : "<-", it->e->std);
         if (i == v->list.sel)
-            canvas_set_role(cv, yy + line, 0, cv->w, ROLE_SELECTED);
+            mark_selected(cv, yy + line, 0, cv->w);
         line++;
     }
     if (!fd->n_callers && !fd->n_callees)
@@ -799,7 +828,7 @@ static reaction_t edges_act(view_t *v, app_t *a, action_t act)
 }
 
 const view_class_t view_edges = {"Callers/callees", "callers", function_fetch, edges_draw,
-                                 edges_act, NULL, function_json, edges_destroy};
+                                 edges_act,         NULL,      function_json,  edges_destroy};
 
 /* ---- PATHS ------------------------------------------------------------------------------ */
 
@@ -927,7 +956,7 @@ static void paths_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
         }
         canvas_put(cv, y + 2 + line, x, ROLE_NORMAL, t, -1);
         if (i == v->list.sel)
-            canvas_set_role(cv, y + 2 + line, 0, cv->w, ROLE_SELECTED);
+            mark_selected(cv, y + 2 + line, 0, cv->w);
     }
 }
 
@@ -944,5 +973,5 @@ static void paths_json(view_t *v, app_t *a, jw_t *w)
     view_json_feeds(v, w, names);
 }
 
-const view_class_t view_paths = {"Paths", "paths", paths_fetch, paths_draw, paths_act, NULL,
-                                 paths_json, paths_destroy};
+const view_class_t view_paths = {"Paths",   "paths", paths_fetch, paths_draw,
+                                 paths_act, NULL,    paths_json,  paths_destroy};

@@ -34,10 +34,13 @@ static int thread_draw(canvas_t *cv, const Ulma__Wire__Thread *t, int y, int h, 
     char ev[32], lost[32];
     fmt_count(ev, sizeof(ev), t->events, 12);
     fmt_count(lost, sizeof(lost), t->records_lost, 12);
-    int x = canvas_printf(cv, y, 0, selected ? ROLE_SELECTED : ROLE_TITLE, -1,
-                          "thread %d %s", t->tid, t->name ? t->name : "");
+    int x = canvas_printf(cv, y, 0, selected ? ROLE_SELECTED : ROLE_TITLE, -1, "thread %d %s",
+                          t->tid, t->name ? t->name : "");
     x += canvas_printf(cv, y, x, ROLE_DIM, -1, "  %s  %s events  depth %u%s",
-                       t->ended ? "ended" : t->mode == 0 ? "off" : t->mode == 2 ? "full" : "fast",
+                       t->ended       ? "ended"
+                       : t->mode == 0 ? "off"
+                       : t->mode == 2 ? "full"
+                                      : "fast",
                        ev, t->depth, t->n_stack < t->depth ? " (innermost shown)" : "");
     if (t->records_lost)
         canvas_printf(cv, y, x, ROLE_WARN, -1, "  %s records lost!", lost);
@@ -47,7 +50,8 @@ static int thread_draw(canvas_t *cv, const Ulma__Wire__Thread *t, int y, int h, 
     size_t n = t->n_stack;
     if (!n) {
         if (h > 1)
-            canvas_put(cv, y + 1, 4, ROLE_DIM, t->ended ? "(ended)" : "(no frame: idle or off)", -1);
+            canvas_put(cv, y + 1, 4, ROLE_DIM, t->ended ? "(ended)" : "(no frame: idle or off)",
+                       -1);
         return h > 1 ? 2 : 1;
     }
     /* outermost first, innermost last and deepest; a bar of time in frame
@@ -143,8 +147,8 @@ static void threads_json(view_t *v, app_t *a, jw_t *w)
     view_json_feeds(v, w, names);
 }
 
-const view_class_t view_threads = {"Threads", "threads", threads_fetch, threads_draw,
-                                   threads_act, NULL, threads_json, NULL};
+const view_class_t view_threads = {"Threads",   "threads", threads_fetch, threads_draw,
+                                   threads_act, NULL,      threads_json,  NULL};
 
 /* ---- OBJECTS ------------------------------------------------------------------------------- */
 
@@ -166,7 +170,8 @@ static void objects_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     if (!nt && !ns) {
         canvas_put(cv, y, 1, ROLE_DIM,
                    "no object statistics: the object wedges are off (p, then F or U, switches "
-                   "them on for a rank)", -1);
+                   "them on for a rank)",
+                   -1);
         return;
     }
     uint64_t max = 1;
@@ -198,7 +203,8 @@ static void objects_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
         const Ulma__Wire__ObjectType *t = o->types[i];
         int yy = hy + 1 + line;
         char cut[256], num[32];
-        canvas_put(cv, yy, 0, type_role(t->name), fit_text(t->name, namew, cut, sizeof(cut)), namew);
+        canvas_put(cv, yy, 0, type_role(t->name), fit_text(t->name, namew, cut, sizeof(cut)),
+                   namew);
         fmt_count(num, sizeof(num), t->news, 8);
         canvas_put_right(cv, yy, c1, 8, ROLE_NORMAL, num);
         canvas_bar(cv, yy, c1 + 9, barw, (double)t->news / (double)max, ROLE_BAR);
@@ -231,7 +237,8 @@ static void objects_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
         fmt_count(num, sizeof(num), s->count, 9);
         fmt_bytes(by, sizeof(by), s->bytes);
         canvas_printf(cv, yy, 0, ROLE_NORMAL, -1, "%9s %9s  ", num, by);
-        canvas_put(cv, yy, 21, type_role(s->type), fit_text(s->type, namew, cut, sizeof(cut)), namew);
+        canvas_put(cv, yy, 21, type_role(s->type), fit_text(s->type, namew, cut, sizeof(cut)),
+                   namew);
         int bw = 5;
         canvas_bar(cv, yy, 21 + namew, bw, (double)s->count / (double)smax, type_role(s->type));
         canvas_put(cv, yy, fx, ROLE_DIM, s->std ? s->std : "", -1);
@@ -251,8 +258,8 @@ static void objects_json(view_t *v, app_t *a, jw_t *w)
     view_json_feeds(v, w, names);
 }
 
-const view_class_t view_objects = {"Objects", "objects", objects_fetch, objects_draw,
-                                   objects_act, NULL, objects_json, NULL};
+const view_class_t view_objects = {"Objects",   "objects", objects_fetch, objects_draw,
+                                   objects_act, NULL,      objects_json,  NULL};
 
 /* ---- MPI ---------------------------------------------------------------------------------- */
 
@@ -281,8 +288,10 @@ static void mpi_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     canvas_printf(cv, y, 0, ROLE_TITLE, -1, "%zu MPI calls, %s s in MPI", r->n_mpi, tt);
     view_stale_note(&v->feed[0], cv, y);
     if (!r->n_mpi) {
-        canvas_put(cv, y + 1, 2, ROLE_DIM, "no MPI call recorded (not an MPI program, or its "
-                   "MPI library is not the one wrapped)", -1);
+        canvas_put(cv, y + 1, 2, ROLE_DIM,
+                   "no MPI call recorded (not an MPI program, or its "
+                   "MPI library is not the one wrapped)",
+                   -1);
     }
     int line = 1;
     if (r->n_mpi) {
@@ -308,8 +317,7 @@ static void mpi_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     line++;
     canvas_put(cv, y + line++, 0, ROLE_TITLE, "time in MPI per rank", -1);
     canvas_fill(cv, y + line, 0, cv->w, ROLE_COLHEAD, ' ');
-    canvas_put(cv, y + line++, 0, ROLE_COLHEAD,
-               " RANK NODE             PID   %MPI  TOP CALL", -1);
+    canvas_put(cv, y + line++, 0, ROLE_COLHEAD, " RANK NODE             PID   %MPI  TOP CALL", -1);
     for (size_t i = 0; i < r->n_mpi_ranks && line < h; i++, line++) {
         const Ulma__Wire__MpiRank *k = r->mpi_ranks[i];
         double pct = k->total_ns > 0 ? 100.0 * (double)k->mpi_ns / (double)k->total_ns : 0;
@@ -351,12 +359,12 @@ static void nova_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     const feed_t *f = &v->feed[0];
     if (!feed_ok(f)) {
         if (f->reply && !f->reply->ok) {
-            canvas_put(cv, y, 1, ROLE_TITLE, "recent object constructions: not available here",
-                       -1);
+            canvas_put(cv, y, 1, ROLE_TITLE, "recent object constructions: not available here", -1);
             canvas_printf(cv, y + 1, 3, ROLE_DIM, -1, "the source answered: %s", f->error);
             canvas_put(cv, y + 3, 3, ROLE_DIM,
                        "(the object counts are in the Objects tab; this view needs a source "
-                       "that keeps a window of recent constructions)", -1);
+                       "that keeps a window of recent constructions)",
+                       -1);
             return;
         }
         view_no_answer(f, cv, y, h, "recent objects");
@@ -366,7 +374,8 @@ static void nova_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     size_t n = o ? o->n_recent : 0;
     canvas_printf(cv, y, 0, ROLE_TITLE, -1,
                   "%zu recent object constructions: one mark per object, newest at the right, "
-                  "height by size", n);
+                  "height by size",
+                  n);
     view_stale_note(f, cv, y);
     if (!n || h < 4)
         return;
@@ -444,5 +453,5 @@ static void nova_json(view_t *v, app_t *a, jw_t *w)
     view_json_feeds(v, w, names);
 }
 
-const view_class_t view_nova = {"Nova", "nova", nova_fetch, nova_draw, nova_act, NULL,
-                                nova_json, NULL};
+const view_class_t view_nova = {"Nova",   "nova", nova_fetch, nova_draw,
+                                nova_act, NULL,   nova_json,  NULL};

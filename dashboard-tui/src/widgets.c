@@ -89,6 +89,29 @@ char *fit_text(const char *s, int w, char *buf, size_t n)
     return buf;
 }
 
+char *fit_text_left(const char *s, int w, char *buf, size_t n)
+{
+    if (w <= 0) {
+        buf[0] = '\0';
+        return buf;
+    }
+    while (*s && canvas_text_width(s) > w) {
+        s++;
+        while ((*s & 0xc0) == 0x80)
+            s++;
+    }
+    snprintf(buf, n, "%s", s);
+    return buf;
+}
+
+void mark_selected(canvas_t *cv, int y, int x, int w)
+{
+    canvas_set_role(cv, y, x, w, ROLE_SELECTED);
+    const ct_cell_t *c = canvas_at(cv, y, x);
+    if (c && c->ch == ' ')
+        canvas_fill(cv, y, x, 1, ROLE_SELECTED, '>');
+}
+
 int table_draw(canvas_t *cv, int y, int x, int w, int h, const table_spec_t *t, mlist_t *l)
 {
     int widths[64];
@@ -122,18 +145,20 @@ int table_draw(canvas_t *cv, int y, int x, int w, int h, const table_spec_t *t, 
             char buf[1200], cut[1200];
             buf[0] = '\0';
             int role = t->cell(l->e[k].item, i, buf, sizeof(buf), widths[i], t->ctx);
-            fit_text(buf, widths[i], cut, sizeof(cut));
+            if (t->cols[i].cut_left && canvas_text_width(buf) > widths[i]) {
+                cut[0] = '~';
+                fit_text_left(buf, widths[i] - 1, cut + 1, sizeof(cut) - 1);
+            } else {
+                fit_text(buf, widths[i], cut, sizeof(cut));
+            }
             if (t->cols[i].right)
                 canvas_put_right(cv, yy, cx, widths[i], role, cut);
             else
                 canvas_put(cv, yy, cx, role, cut, widths[i]);
             cx += widths[i] + 1;
         }
-        if (k == l->sel) {
-            canvas_set_role(cv, yy, x, w, ROLE_SELECTED);
-            if (canvas_at(cv, yy, x)->ch == ' ')
-                canvas_fill(cv, yy, x, 1, ROLE_SELECTED, '>');
-        }
+        if (k == l->sel)
+            mark_selected(cv, yy, x, w);
     }
     return rows;
 }

@@ -13,17 +13,17 @@
 
 typedef struct tcol {
     const char *title;
-    int width;    /* fixed width; 0: flexible (shares what is left) */
-    int minw;     /* a flexible column's least width */
-    int prio;     /* columns with the lowest priority go first when narrow */
-    int right;    /* right-aligned */
+    int width; /* fixed width; 0: flexible (shares what is left) */
+    int minw;  /* a flexible column's least width */
+    int prio;  /* columns with the lowest priority go first when narrow */
+    int right; /* right-aligned */
     int sortable;
+    int cut_left; /* text too long loses its start (file paths) */
 } tcol_t;
 
 /* A cell's text (into buf) for `width` columns; returns its role
  * (ROLE_NORMAL for the row's own). */
-typedef int (*tcell_fn)(const void *item, int col, char *buf, size_t n, int width,
-                        const void *ctx);
+typedef int (*tcell_fn)(const void *item, int col, char *buf, size_t n, int width, const void *ctx);
 
 typedef struct table_spec {
     const tcol_t *cols;
@@ -48,7 +48,12 @@ int heat_role(double v, double max);
 /* A heat character (shade) for the same level, for terminals without colour. */
 uint32_t heat_glyph(const canvas_t *cv, double v, double max);
 
-/* Text cut to `w` columns with an ellipsis, into buf. */
+/* Mark row y as the selection: its role, and '>' in its first cell when
+ * that is blank (so that the selection shows without attributes too). */
+void mark_selected(canvas_t *cv, int y, int x, int w);
+/* Text cut to `w` columns with '~' at the end, into buf. */
 char *fit_text(const char *s, int w, char *buf, size_t n);
+/* The same, cut at the start ('~' first). */
+char *fit_text_left(const char *s, int w, char *buf, size_t n);
 
 #endif /* CT_WIDGETS_H */

@@ -98,10 +98,22 @@ void wire_client_destroy(wire_client_t **c_p)
     *c_p = NULL;
 }
 
-const char *wire_client_endpoint(const wire_client_t *c) { return c->endpoint; }
-void wire_client_set_connect_wait(wire_client_t *c, int ms) { c->connect_wait_ms = ms; }
-int wire_client_connected(const wire_client_t *c) { return c->connected; }
-void wire_client_stats(const wire_client_t *c, wire_client_stats_t *out) { *out = c->st; }
+const char *wire_client_endpoint(const wire_client_t *c)
+{
+    return c->endpoint;
+}
+void wire_client_set_connect_wait(wire_client_t *c, int ms)
+{
+    c->connect_wait_ms = ms;
+}
+int wire_client_connected(const wire_client_t *c)
+{
+    return c->connected;
+}
+void wire_client_stats(const wire_client_t *c, wire_client_stats_t *out)
+{
+    *out = c->st;
+}
 
 /* Read the monitor's pending events. Returns 1 if the peer went away. */
 static int monitor_drain(wire_client_t *c)
@@ -174,16 +186,16 @@ static int recv_payload(void *sock, sbuf_t *out)
     return 0;
 }
 
-int wire_client_ask(wire_client_t *c, Ulma__Wire__Query *q, int timeout_ms,
-                    Ulma__Wire__Reply **out, char *err, size_t errlen)
+int wire_client_ask(wire_client_t *c, Ulma__Wire__Query *q, int timeout_ms, Ulma__Wire__Reply **out,
+                    char *err, size_t errlen)
 {
     *out = NULL;
     c->st.asked++;
     if (timeout_ms < 0)
         timeout_ms = 0;
     uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
-    int wait = c->connect_wait_ms < 0 || c->connect_wait_ms > timeout_ms ? timeout_ms
-                                                                         : c->connect_wait_ms;
+    int wait =
+        c->connect_wait_ms < 0 || c->connect_wait_ms > timeout_ms ? timeout_ms : c->connect_wait_ms;
     uint64_t connect_deadline = now_ns() + (uint64_t)wait * 1000000u;
     if (!c->sock) {
         int rc = client_open(c);
@@ -238,8 +250,8 @@ int wire_client_ask(wire_client_t *c, Ulma__Wire__Query *q, int timeout_ms,
             Ulma__Wire__Reply *r = wire_reply(in.data, in.len, &why);
             sbuf_free(&in);
             if (!r) {
-                snprintf(err, errlen, "%s answered something that is not a Reply (%s)",
-                         c->endpoint, wire_refusal_name(why));
+                snprintf(err, errlen, "%s answered something that is not a Reply (%s)", c->endpoint,
+                         wire_refusal_name(why));
                 client_reset(c);
                 rc = -EPROTO;
                 goto out;

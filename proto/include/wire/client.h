@@ -46,8 +46,8 @@ void wire_client_set_connect_wait(wire_client_t *c, int ms);
  *   -ETIMEDOUT   no answer in time,
  *   -EPROTO      an answer that is not a Reply of our version,
  * with a sentence in err. */
-int wire_client_ask(wire_client_t *c, Ulma__Wire__Query *q, int timeout_ms,
-                    Ulma__Wire__Reply **out, char *err, size_t errlen);
+int wire_client_ask(wire_client_t *c, Ulma__Wire__Query *q, int timeout_ms, Ulma__Wire__Reply **out,
+                    char *err, size_t errlen);
 
 /* Whether a connection is up now, as last seen. */
 int wire_client_connected(const wire_client_t *c);
