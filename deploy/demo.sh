@@ -4,13 +4,13 @@
 # agent; then every rank's table, the files each wrote, and a check that
 # pstats reads them.
 #
-# Environment: DEMO_RANKS (default 4), DEMO_SECONDS (signal length, default
-# 1.0), DEMO_ROWS (table rows shown per rank, default 15).
+# Environment: DEMO_RANKS (default 4), DEMO_SECONDS (run time, default 20),
+# DEMO_ROWS (table rows shown per rank, default 15).
 set -euo pipefail
 build=$(cd "${1:?usage: demo.sh BUILD_DIR}" && pwd)
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ranks=${DEMO_RANKS:-4}
-seconds=${DEMO_SECONDS:-1.0}
+seconds=${DEMO_SECONDS:-20}
 rows=${DEMO_ROWS:-15}
 out="$build/demo"
 py=/usr/bin/python3
@@ -25,7 +25,7 @@ cmd=(mpirun -np "$ranks" --oversubscribe --mca btl self,vader
      -x PYTHONPATH -x ULMA_DIR --output-filename "$out/log"
      "$py" -m ulma -s tottime
      -o "$out/rank{rank}.pstats" --json "$out/rank{rank}.json" --svg "$out/rank{rank}.svg"
-     "$src/deploy/demo_app.py" "$seconds")
+     "$src/deploy/demo_app.py" --seconds "$seconds")
 echo "== the job"
 echo "${cmd[*]}"
 echo

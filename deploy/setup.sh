@@ -12,6 +12,7 @@ PACKAGES=(
     libncurses-dev
     zlib1g-dev
     clang libclang-rt-14-dev
+    libmicrohttpd-dev prometheus
 )
 
 missing=()

@@ -49,6 +49,8 @@ static uint32_t *map_slot(map_t *m, uint64_t key)
     uint32_t j = (uint32_t)mix(key) & (m->cap - 1);
     while (m->val[j] && m->key[j] != key)
         j = (j + 1) & (m->cap - 1);
+    if (!m->val[j])
+        m->n++; /* every caller fills an empty slot it is given */
     m->key[j] = key;
     return &m->val[j];
 }

@@ -1,0 +1,281 @@
+/* config.c - the collector's configuration: one table gives every option
+ * its name, argument, default, field and help text; parsing and --help
+ * both read it. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector.h"
+#include "wire/wire.h"
+
+#ifndef ULMA_VERSION_STRING
+#define ULMA_VERSION_STRING "0.1.0"
+#endif
+
+enum opt_type { OPT_STR, OPT_U32, OPT_SEC, OPT_FLAG };
+
+typedef struct opt {
+    const char *name;  /* long name, without "--" */
+    char shortc;       /* or 0 */
+    const char *arg;   /* argument name, NULL for flags */
+    enum opt_type type;
+    size_t off, size;  /* field in collector_config_t */
+    const char *dflt;  /* default (NULL: empty / 0) */
+    const char *help;
+} opt_t;
+
+#define F(field) offsetof(collector_config_t, field), sizeof(((collector_config_t *)0)->field)
+
+static const opt_t opts[] = {
+    {"agents", 'a', "EP", OPT_STR, F(agents), WIRE_AGENTS_ENDPOINT,
+     "ZeroMQ endpoint the node agents connect to (a ROUTER socket the collector binds; agents "
+     "run `ulma-agent --collector tcp://HEAD:7710`)."},
+    {"query", 'Q', "EP", OPT_STR, F(query), WIRE_QUERY_ENDPOINT,
+     "ZeroMQ endpoint of the query socket for dashboards (a ROUTER: DEALER peers with or "
+     "without an empty delimiter frame, and REQ peers, are answered). Protobuf messages of "
+     "proto/query.proto."},
+    {"metrics", 'm', "HOST:PORT", OPT_STR, F(metrics), WIRE_METRICS_ADDR,
+     "Serve Prometheus/OpenMetrics text at http://HOST:PORT/metrics (read-only, GET only); "
+     "\"none\" disables it."},
+    {"interval", 'i', "S", OPT_SEC, F(interval_s), "1",
+     "The agents' report interval: a node silent for 3 intervals is stale; history points and "
+     "rate samples are taken once per interval."},
+    {"gone", 0, "S", OPT_SEC, F(gone_s), "30",
+     "A node silent this long is gone: its processes are no longer live."},
+    {"keep", 'k', "S", OPT_SEC, F(keep_s), "300",
+     "Keep what departed this long: a gone node and its processes, a process its agent no "
+     "longer holds, a job with no process left. Then its numbers leave every view (memory "
+     "stays bounded)."},
+    {"history", 0, "S", OPT_SEC, F(history_s), "600",
+     "History kept per node and for the cluster (HISTORY, sparklines): one point per interval."},
+    {"rate-window", 0, "S", OPT_SEC, F(rate_window_s), "60",
+     "The longest window rates can be smoothed over (Query.window, default 5 s): one sample of "
+     "every function's cumulative calls and time per interval is kept for the cluster and for "
+     "each job, 16 bytes per function per sample."},
+    {"dump", 'd', "FILE", OPT_STR, F(dump), NULL,
+     "Write the merged view as JSON (schema: collector/README.md) to FILE at exit and on "
+     "SIGUSR1."},
+    {"metrics-top", 0, "N", OPT_U32, F(metrics_top), "10",
+     "Functions per job in /metrics (the N with most own time): bounds label cardinality."},
+    {"forward-ms", 0, "MS", OPT_U32, F(forward_ms), "2000",
+     "A query forwarded to a node's agent (STACKS, RECENT, a rank's callers, callees, paths, "
+     "objects, export) is answered with an error after this long without an answer."},
+    {"max-pending", 0, "N", OPT_U32, F(max_forwards), "256",
+     "Forwarded queries and control requests waiting for agents at once; more are refused "
+     "with an error (and counted)."},
+    {"hwm", 0, "N", OPT_U32, F(hwm), "10000",
+     "ZeroMQ high-water mark (messages) of both sockets, each way. Sends never block: a "
+     "message to a peer over its mark is dropped and counted."},
+    {"max-functions", 0, "N", OPT_U32, F(max_functions), "4194304",
+     "Distinct function labels held (whole cluster); a report that would exceed it is refused."},
+    {"max-nodes", 0, "N", OPT_U32, F(max_nodes), "65536", "Nodes held."},
+    {"max-processes", 0, "N", OPT_U32, F(max_procs), "65536", "Processes held per node."},
+    {"run-for", 0, "S", OPT_SEC, F(run_for_s), "0", "Stop after this long (0: until SIGINT/SIGTERM)."},
+    {"quiet", 'q', NULL, OPT_FLAG, F(quiet), NULL, "Print only errors on standard error."},
+    {"verbose", 'v', NULL, OPT_FLAG, F(verbose), NULL,
+     "Log nodes appearing, agent restarts, snapshots asked for and refused messages."},
+};
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static int set_opt(collector_config_t *cfg, const opt_t *o, const char *val)
+{
+    char *base = (char *)cfg + o->off;
+    char *end;
+    switch (o->type) {
+    case OPT_STR:
+        if (strlen(val) >= o->size) {
+            fprintf(stderr, "ulma-collector: --%s: value too long\n", o->name);
+            return -1;
+        }
+        strcpy(base, val);
+        return 0;
+    case OPT_U32: {
+        errno = 0;
+        unsigned long v = strtoul(val, &end, 10);
+        if (errno || *end || end == val || v > UINT32_MAX || val[0] == '-') {
+            fprintf(stderr, "ulma-collector: --%s: '%s' is not a number\n", o->name, val);
+            return -1;
+        }
+        *(uint32_t *)(void *)base = (uint32_t)v;
+        return 0;
+    }
+    case OPT_SEC: {
+        errno = 0;
+        double v = strtod(val, &end);
+        if (errno || *end || end == val || !(v >= 0) || v > 1e7) {
+            fprintf(stderr, "ulma-collector: --%s: '%s' is not a number of seconds\n", o->name,
+                    val);
+            return -1;
+        }
+        *(double *)(void *)base = v;
+        return 0;
+    }
+    case OPT_FLAG:
+        *(uint32_t *)(void *)base = 1;
+        return 0;
+    }
+    return -1;
+}
+
+static void wrap(FILE *out, const char *text, int indent, int width)
+{
+    int col = indent;
+    const char *p = text;
+    fprintf(out, "%*s", indent, "");
+    while (*p) {
+        const char *w = p;
+        while (*w && *w != ' ')
+            w++;
+        int len = (int)(w - p);
+        if (col > indent && col + 1 + len > width) {
+            fprintf(out, "\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            fputc(' ', out);
+            col++;
+        }
+        fwrite(p, 1, (size_t)len, out);
+        col += len;
+        p = *w ? w + 1 : w;
+    }
+    fputc('\n', out);
+}
+
+void collector_config_help(FILE *out)
+{
+    fprintf(out,
+            "NAME\n"
+            "    ulma-collector - merge every node agent's reports into cluster-wide views\n\n"
+            "SYNOPSIS\n"
+            "    ulma-collector [--agents tcp://*:7710] [--query tcp://127.0.0.1:7711]\n"
+            "                   [--metrics 127.0.0.1:9464] [--interval S] [--keep S]\n"
+            "                   [--dump FILE] [options]\n\n"
+            "DESCRIPTION\n"
+            "    Runs on the head node. Node agents (ulma-agent --collector EP) connect to\n"
+            "    it and send a report every interval: per process the cProfile-exact\n"
+            "    function rows as deltas against the report before, a snapshot every few\n"
+            "    reports and whenever the collector asks (after a gap, a restart of either\n"
+            "    side, or a lost dictionary). The collector checks every message (bounds,\n"
+            "    dictionary indices, columns, order, values never negative, pcalls <=\n"
+            "    ncalls, string sizes), counts and drops what breaks a rule, and merges the\n"
+            "    rest into one profile per cluster, node, job and rank, in integer\n"
+            "    nanoseconds: a job's total is the sum of its ranks' to the nanosecond.\n\n"
+            "    Dashboards (clustertop) ask it on the query socket for the summary, the\n"
+            "    top table of any scope by any pstats key, nodes and their health, ranks,\n"
+            "    jobs, one function across ranks with its spread (min, mean, max,\n"
+            "    standard deviation, the slowest rank), the imbalance matrix, MPI time per\n"
+            "    rank, history for sparklines, exports of any scope (pstats, JSON,\n"
+            "    collapsed, speedscope, pprof, SVG) and a JSON snapshot. What it does not\n"
+            "    hold (a rank's live stacks, object sites, recent objects, its own callers,\n"
+            "    paths or export) it forwards to that node's agent over the agent's own\n"
+            "    connection, and relays the answer. Control requests (profiling off, fast,\n"
+            "    full, objects) for the cluster, a node, a job or a rank go to every agent\n"
+            "    concerned, and their acknowledgements come back as one answer.\n\n"
+            "    Sends never block: a slow or absent peer only loses its own messages.\n\n"
+            "OPTIONS\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        const opt_t *o = &opts[i];
+        if (o->shortc)
+            fprintf(out, "    -%c, --%s%s%s\n", o->shortc, o->name, o->arg ? " " : "",
+                    o->arg ? o->arg : "");
+        else
+            fprintf(out, "    --%s%s%s\n", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        char buf[1024];
+        if (o->dflt)
+            snprintf(buf, sizeof(buf), "%s Default: %s.", o->help, o->dflt);
+        else
+            snprintf(buf, sizeof(buf), "%s", o->help);
+        wrap(out, buf, 8, 80);
+    }
+    fprintf(out,
+            "    -h, --help\n        Show this text.\n"
+            "    -V, --version\n        Show the version.\n\n"
+            "SIGNALS\n"
+            "    SIGINT, SIGTERM   stop (writing --dump first)\n"
+            "    SIGUSR1           write --dump now\n\n"
+            "NOTES\n"
+            "    How often agents send snapshots is the agents' choice (ulma-agent\n"
+            "    --snapshot-every); the collector needs no such setting: it asks for a\n"
+            "    snapshot whenever it cannot apply a delta.\n\n"
+            "EXIT STATUS\n"
+            "    0 success; 1 a runtime error (an endpoint could not be bound, the dump\n"
+            "    could not be written); 2 a usage error.\n\n"
+            "SEE ALSO\n"
+            "    ulma-agent --help, collector/README.md, proto/report.proto, proto/query.proto\n");
+}
+
+int collector_config_parse(collector_config_t *cfg, int argc, char **argv)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < NOPTS; i++)
+        if (opts[i].dflt && set_opt(cfg, &opts[i], opts[i].dflt) != 0)
+            return -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            collector_config_help(stdout);
+            return 1;
+        }
+        if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            printf("ulma-collector %s\n", ULMA_VERSION_STRING);
+            return 1;
+        }
+        const opt_t *o = NULL;
+        const char *val = NULL;
+        if (a[0] == '-' && a[1] == '-') {
+            const char *eq = strchr(a + 2, '=');
+            size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            for (size_t k = 0; k < NOPTS; k++)
+                if (strlen(opts[k].name) == n && strncmp(opts[k].name, a + 2, n) == 0)
+                    o = &opts[k];
+            if (o && eq)
+                val = eq + 1;
+        } else if (a[0] == '-' && a[1] && !a[2]) {
+            for (size_t k = 0; k < NOPTS; k++)
+                if (opts[k].shortc == a[1])
+                    o = &opts[k];
+        }
+        if (!o) {
+            fprintf(stderr, "ulma-collector: unknown option '%s' (see --help)\n", a);
+            return -1;
+        }
+        if (o->type == OPT_FLAG) {
+            if (val) {
+                fprintf(stderr, "ulma-collector: --%s takes no value\n", o->name);
+                return -1;
+            }
+            set_opt(cfg, o, "1");
+            continue;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "ulma-collector: --%s needs %s\n", o->name, o->arg);
+                return -1;
+            }
+            val = argv[++i];
+        }
+        if (set_opt(cfg, o, val) != 0)
+            return -1;
+    }
+    if (cfg->interval_s < 0.01) {
+        fprintf(stderr, "ulma-collector: --interval: at least 0.01 seconds\n");
+        return -1;
+    }
+    if (!cfg->agents[0] || !cfg->query[0]) {
+        fprintf(stderr, "ulma-collector: --agents and --query need an endpoint\n");
+        return -1;
+    }
+    if (strcmp(cfg->metrics, "none") != 0 && cfg->metrics[0] && !strrchr(cfg->metrics, ':')) {
+        fprintf(stderr, "ulma-collector: --metrics: '%s' is not HOST:PORT (or none)\n",
+                cfg->metrics);
+        return -1;
+    }
+    if (!cfg->max_forwards)
+        cfg->max_forwards = 1;
+    if (!cfg->hwm)
+        cfg->hwm = 1000;
+    return 0;
+}

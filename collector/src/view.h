@@ -1,0 +1,51 @@
+/*
+ * view.h - the store's contents as profiles (profile.h): the cluster, a
+ * node, a job or one rank, so that every table and export of the profile
+ * library works on a merged view unchanged; and the spread of a function
+ * over the processes of a scope (the imbalance figures).
+ */
+#ifndef COLLECTOR_VIEW_H
+#define COLLECTOR_VIEW_H
+
+#include "store_int.h"
+
+typedef struct view_scope {
+    int level;              /* ULMA__WIRE__SCOPE__LEVEL__* */
+    node_t *node;
+    job_t *job;
+    proc_t *proc;
+} view_scope_t;
+
+/* The scope a query names; -1 with a message in err. */
+int view_resolve(const store_t *s, const Ulma__Wire__Scope *sc, view_scope_t *out, char *err,
+                 size_t errlen);
+/* A scope's name for messages ("cluster", "node n1", "job 42", "rank n1/123"). */
+void view_scope_name(const view_scope_t *v, char *buf, size_t n);
+
+/* The processes of a scope, sorted by (job, rank, node, pid). Caller
+ * owns the array. */
+proc_t **view_procs(const store_t *s, const view_scope_t *v, uint32_t *n);
+
+enum { VIEW_EDGES = 1, VIEW_TYPES = 2, VIEW_RATES = 4 };
+
+/* The scope's profile: function rows (and, with VIEW_EDGES, edges and
+ * paths; VIEW_TYPES, object types; VIEW_RATES, rates over `window_s` for
+ * the cluster and jobs). *gid_of_row (caller owns it) maps each row to
+ * its global id. Caller owns the return value. */
+profile_t *view_profile(const store_t *s, const view_scope_t *v, int what, uint32_t window_s,
+                        uint32_t **gid_of_row);
+
+/* The spread of a function's cumtime over processes: min, max, mean,
+ * population standard deviation, the slowest. */
+typedef struct spread {
+    uint32_t n;
+    int64_t min, max;
+    double mean, std;
+    const proc_t *slowest;
+} spread_t;
+void view_spread(const store_t *s, proc_t *const *procs, uint32_t n, uint32_t gid, spread_t *out);
+
+/* Label of a global function as a person reads it (pstats' standard name). */
+void view_func_std(const store_t *s, uint32_t gid, char *buf, size_t n);
+
+#endif /* COLLECTOR_VIEW_H */

@@ -1,0 +1,75 @@
+"""Helpers of the collector's Python tests: free ports, the collector and
+simulated agents as processes, queries through collector_query (JSON)."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+BUILD = os.environ.get("ULMA_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
+COLLECTOR = os.path.join(BUILD, "collector", "ulma-collector")
+LOAD = os.path.join(BUILD, "tests", "bench", "collector_load")
+QUERY = os.path.join(BUILD, "tests", "collector", "collector_query")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Collector:
+    def __init__(self, *args, metrics=True):
+        self.agents = "tcp://127.0.0.1:%d" % free_port()
+        self.query_ep = "tcp://127.0.0.1:%d" % free_port()
+        self.metrics_port = free_port()
+        cmd = [COLLECTOR, "--agents", self.agents, "--query", self.query_ep,
+               "--metrics", ("127.0.0.1:%d" % self.metrics_port) if metrics else "none", "-q"]
+        cmd += list(args)
+        self.proc = subprocess.Popen(cmd)
+        # bound when it answers
+        for _ in range(100):
+            r = self.query("SUMMARY", timeout_ms=200)
+            if r:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("collector did not start")
+
+    def query(self, kind, **kw):
+        args = [QUERY, self.query_ep, kind] + ["%s=%s" % (k, v) for k, v in kw.items()]
+        p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            return None
+        return json.loads(p.stdout)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def load(ep, *args):
+    """A simulated-agents process (collector_load)."""
+    return subprocess.Popen([LOAD, "--ep", ep, "--quiet"] + [str(a) for a in args],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def wait_for(pred, timeout=15.0, step=0.1):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def rows_by_name(reply):
+    return {r["name"]: r for r in (reply.get("table") or {}).get("rows", [])}

@@ -1,0 +1,407 @@
+/* test_store.c - the collector's store driven with reports made by the
+ * real sender: deltas, snapshots, gaps, duplicates, reordering, collector
+ * and agent restarts, exact merged totals, imbalance figures, hostile
+ * messages, expiry. */
+#include <math.h>
+
+#include "query.h"
+#include "sim.h"
+
+#define SEC 1000000000ull
+
+static store_t *new_store(void)
+{
+    store_config_t c;
+    memset(&c, 0, sizeof(c));
+    c.interval_ns = SEC;
+    c.gone_ns = 30 * SEC;
+    c.keep_ns = 60 * SEC;
+    c.history = 100;
+    c.rate_points = 11;
+    store_limits_default(&c.lim);
+    return store_new(&c);
+}
+
+static uint64_t clock_ns = 1000 * SEC;
+
+/* Deliver: returns store_report's result; *ask set from the action. */
+static int deliver(store_t *s, Ulma__Wire__AgentMsg *m, store_action_t *act)
+{
+    store_action_t a;
+    int rc = store_report(s, m->report, clock_ns, "peer", 4, act ? act : &a);
+    msg_free(m);
+    return rc;
+}
+
+/* The cluster's (or a job's) rows equal the truth summed over the sims,
+ * to the nanosecond. */
+static void check_totals(store_t *s, sim_node_t **sims, int nsims, const char *job)
+{
+    view_scope_t v = {.level = ULMA__WIRE__SCOPE__LEVEL__CLUSTER};
+    if (job) {
+        v.level = ULMA__WIRE__SCOPE__LEVEL__JOB;
+        v.job = store_job_find(s, job);
+        CHECK(v.job != NULL);
+    }
+    profile_t *p = view_profile(s, &v, 0, 0, NULL);
+    for (uint32_t f = 0; f < SIM_FUNCS; f++) {
+        pf_counts_t want = {0};
+        for (int k = 0; k < nsims; k++)
+            for (int q = 0; q < sims[k]->nprocs; q++) {
+                if (job && strcmp(sims[k]->m[q].job, job) != 0)
+                    continue;
+                const pf_counts_t *t = &sims[k]->truth[q][f];
+                want.ncalls += t->ncalls;
+                want.pcalls += t->pcalls;
+                want.tottime_ns += t->tottime_ns;
+                want.cumtime_ns += t->cumtime_ns;
+            }
+        pf_counts_t got = {0};
+        for (uint32_t i = 0; i < profile_nfuncs(p); i++) {
+            const pf_func_t *x = profile_func(p, i);
+            if (x->name.len == strlen(sim_func_name(f)) &&
+                memcmp(x->name.s, sim_func_name(f), x->name.len) == 0)
+                got = x->c;
+        }
+        CHECK_EQ_U64(got.ncalls, want.ncalls);
+        CHECK_EQ_U64(got.pcalls, want.pcalls);
+        CHECK_EQ_INT(got.tottime_ns, want.tottime_ns);
+        CHECK_EQ_INT(got.cumtime_ns, want.cumtime_ns);
+    }
+    profile_destroy(&p);
+}
+
+static void work_round(sim_node_t *n, int round)
+{
+    for (int p = 0; p < n->nprocs; p++)
+        for (uint32_t f = 0; n->alive[p] && f < (uint32_t)(3 + round % 5) && f < SIM_FUNCS; f++)
+            if ((f + (uint32_t)p + (uint32_t)round) % 3)
+                sim_work(n, p, f, 1 + f + (uint64_t)p, 1000 * (int64_t)(f + 1) + p * 7 + round);
+}
+
+static void test_deltas_exact(void)
+{
+    store_t *s = new_store();
+    sim_node_t a, b;
+    sim_init(&a, "n1", 11, 3, "job1", 0);
+    sim_init(&b, "n2", 12, 3, "job1", 3);
+    sim_node_t *all[] = {&a, &b};
+    for (int r = 0; r < 8; r++) {
+        work_round(&a, r);
+        work_round(&b, r + 1);
+        CHECK_EQ_INT(deliver(s, sim_report(&a, r == 0, 0, 1), NULL), 0);
+        CHECK_EQ_INT(deliver(s, sim_report(&b, 0, 0, 1), NULL), 0);
+        check_totals(s, all, 2, NULL);
+        check_totals(s, all, 2, "job1");
+    }
+    CHECK_EQ_U64(store_stats(s)->deltas, 15);
+    CHECK_EQ_U64(store_stats(s)->snapshots, 1);
+    /* snapshots in a row replace: nothing counted twice */
+    for (int r = 0; r < 3; r++) {
+        work_round(&a, r);
+        CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+        CHECK_EQ_INT(deliver(s, sim_report(&a, 1, r == 1, 1), NULL), 0);
+        check_totals(s, all, 2, NULL);
+    }
+    wire_sender_destroy(&a.s);
+    wire_sender_destroy(&b.s);
+    store_destroy(&s);
+}
+
+static void test_duplicates_and_gaps(void)
+{
+    store_t *s = new_store();
+    sim_node_t a;
+    sim_init(&a, "n1", 21, 2, "j", 0);
+    sim_node_t *all[] = {&a};
+    work_round(&a, 0);
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    /* a duplicate: the same report twice */
+    work_round(&a, 1);
+    Ulma__Wire__AgentMsg *m = sim_report(&a, 0, 0, 1);
+    sbuf_t copy = {0};
+    wire_pack(&m->base, &copy);
+    CHECK_EQ_INT(deliver(s, m, NULL), 0);
+    wire_refusal_t why;
+    CHECK_EQ_INT(deliver(s, wire_agent_msg(copy.data, copy.len, &why), NULL), 1);
+    sbuf_free(&copy);
+    CHECK_EQ_U64(store_stats(s)->duplicates, 1);
+    check_totals(s, all, 1, NULL);
+    /* a lost report with no new names: a gap asks a snapshot, no dictionary */
+    sim_work(&a, 0, 1, 5, 500);
+    msg_free(sim_report(&a, 0, 0, 1)); /* sent, never arrives */
+    sim_work(&a, 1, 2, 6, 600);
+    store_action_t act;
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), &act), 1);
+    CHECK(act.ask_snapshot && act.session == 21 && !act.full_dictionary);
+    CHECK_EQ_U64(store_stats(s)->gaps, 1);
+    /* deltas are ignored until the snapshot */
+    sim_work(&a, 0, 0, 1, 50);
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), NULL), 1);
+    CHECK_EQ_U64(store_stats(s)->ignored_waiting, 1);
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    /* a lost report that carried new names: the dictionary is asked for */
+    sim_work(&a, 0, 9, 3, 333);
+    msg_free(sim_report(&a, 0, 0, 1));
+    sim_work(&a, 1, 10, 2, 222);
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), &act), 1);
+    CHECK(act.ask_snapshot && act.full_dictionary);
+    /* a snapshot without the dictionary does not match: asked again */
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), &act), 1);
+    CHECK(act.ask_snapshot && act.full_dictionary);
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 1, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    /* reordering: k+1 before k */
+    work_round(&a, 5);
+    Ulma__Wire__AgentMsg *k1 = sim_report(&a, 0, 0, 1);
+    work_round(&a, 6);
+    Ulma__Wire__AgentMsg *k2 = sim_report(&a, 0, 0, 1);
+    CHECK_EQ_INT(deliver(s, k2, &act), 1);
+    CHECK(act.ask_snapshot);
+    CHECK_EQ_INT(deliver(s, k1, NULL), 1); /* in order now, but a snapshot is awaited */
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    wire_sender_destroy(&a.s);
+    store_destroy(&s);
+}
+
+static void test_collector_restart(void)
+{
+    store_t *s = new_store();
+    sim_node_t a;
+    sim_init(&a, "n1", 31, 2, "j", 0);
+    sim_node_t *all[] = {&a};
+    for (int r = 0; r < 3; r++) {
+        work_round(&a, r);
+        deliver(s, sim_report(&a, r == 0, 0, 1), NULL);
+    }
+    store_destroy(&s);
+    s = new_store(); /* a new collector: the next delta has an unknown session */
+    work_round(&a, 3);
+    store_action_t act;
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), &act), 1);
+    CHECK(act.ask_snapshot && act.full_dictionary && act.session == 31);
+    CHECK_EQ_U64(store_stats(s)->unknown_sessions, 1);
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 1, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    work_round(&a, 4);
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    wire_sender_destroy(&a.s);
+    store_destroy(&s);
+}
+
+static void test_agent_restart(void)
+{
+    store_t *s = new_store();
+    sim_node_t a, b;
+    sim_init(&a, "n1", 41, 3, "j", 0);
+    sim_init(&b, "n2", 42, 2, "j", 3);
+    sim_node_t *all[] = {&a, &b};
+    for (int r = 0; r < 3; r++) {
+        work_round(&a, r);
+        work_round(&b, r);
+        deliver(s, sim_report(&a, r == 0, 0, 1), NULL);
+        deliver(s, sim_report(&b, r == 0, 0, 1), NULL);
+    }
+    /* n1's agent dies; a new one (new session) finds processes 0 and 1 again;
+     * process 2 ended while no agent ran */
+    sim_restart(&a, 43);
+    a.alive[2] = 0;
+    work_round(&a, 7);
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0); /* its first report: seq 1 */
+    CHECK_EQ_U64(store_stats(s)->restarts, 1);
+    check_totals(s, all, 2, NULL);
+    work_round(&a, 8);
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    check_totals(s, all, 2, NULL);
+    node_t *n = store_node_find(s, "n1");
+    CHECK(n && n->nprocs == 3);
+    proc_t *gone = store_proc_find(s, n, a.m[2].pid, a.m[2].start_time);
+    CHECK(gone && gone->exited && !store_proc_live(gone));
+    proc_t *p0 = store_proc_find(s, n, a.m[0].pid, a.m[0].start_time);
+    CHECK(p0 && store_proc_live(p0) && p0->nbase > 0);
+    /* Report.gone_*: final numbers kept */
+    wire_sender_begin(b.s, 0, 0);
+    wire_sender_gone(b.s, b.m[1].pid, b.m[1].start_time);
+    sbuf_t buf = {0};
+    wire_sender_end(b.s, NULL, &buf);
+    wire_sender_sent(b.s);
+    wire_refusal_t why;
+    CHECK_EQ_INT(deliver(s, wire_agent_msg(buf.data, buf.len, &why), NULL), 0);
+    sbuf_free(&buf);
+    b.alive[1] = 0;
+    check_totals(s, all, 2, NULL);
+    proc_t *g = store_proc_find(s, store_node_find(s, "n2"), b.m[1].pid, b.m[1].start_time);
+    CHECK(g && g->exited);
+    /* expiry after --keep: the numbers leave the views */
+    clock_ns += 61 * SEC;
+    store_tick(s, clock_ns, 1);
+    clock_ns += SEC;
+    store_tick(s, clock_ns, 2);
+    CHECK(store_proc_find(s, store_node_find(s, "n2"), b.m[1].pid, b.m[1].start_time) == NULL);
+    CHECK(store_stats(s)->procs_expired >= 2);
+    memset(b.truth[1], 0, sizeof(b.truth[1]));
+    memset(a.truth[2], 0, sizeof(a.truth[2]));
+    /* the nodes are silent now (gone after 30 s), so keep them fresh */
+    check_totals(s, all, 2, NULL);
+    wire_sender_destroy(&a.s);
+    wire_sender_destroy(&b.s);
+    store_destroy(&s);
+}
+
+static void test_imbalance(void)
+{
+    store_t *s = new_store();
+    sim_node_t a, b;
+    sim_init(&a, "n1", 51, 3, "jobX", 0);
+    sim_init(&b, "n2", 52, 2, "jobX", 3);
+    for (int r = 0; r < 4; r++) {
+        work_round(&a, r);
+        work_round(&b, r + 2);
+        deliver(s, sim_report(&a, r == 0, 0, 1), NULL);
+        deliver(s, sim_report(&b, r == 0, 0, 1), NULL);
+    }
+    query_env_t env = {s, 0, 1.0};
+    Ulma__Wire__Query q = ULMA__WIRE__QUERY__INIT;
+    Ulma__Wire__Scope sc = ULMA__WIRE__SCOPE__INIT;
+    sc.level = ULMA__WIRE__SCOPE__LEVEL__JOB;
+    sc.job = "jobX";
+    q.scope = &sc;
+    q.kind = ULMA__WIRE__KIND__IMBALANCE;
+    q.limit = 20;
+    wire_answer_t w;
+    wire_answer_init(&w, 7);
+    query_route_t route;
+    CHECK(query_run(&env, &q, &w, &route) == QUERY_ANSWERED);
+    CHECK(w.r.ok && w.r.imbalance);
+    const Ulma__Wire__Imbalance *im = w.r.imbalance;
+    CHECK_EQ_U64(im->n_ranks, 5);
+    CHECK(im->n_rows > 3);
+    sim_node_t *nodes[] = {&a, &b};
+    for (size_t r = 0; r < im->n_rows; r++) {
+        const Ulma__Wire__Row *row = im->rows[r];
+        uint32_t f = (uint32_t)atoi(row->name + 1);
+        int64_t v[5], mn = INT64_MAX, mx = INT64_MIN;
+        double sum = 0, sq = 0;
+        int k = 0, slow = -1;
+        for (int n = 0; n < 2; n++)
+            for (int p = 0; p < nodes[n]->nprocs; p++) {
+                v[k] = nodes[n]->truth[p][f].cumtime_ns;
+                if (v[k] < mn)
+                    mn = v[k];
+                if (v[k] > mx)
+                    mx = v[k], slow = nodes[n]->m[p].rank;
+                sum += (double)v[k];
+                k++;
+            }
+        double mean = sum / k;
+        for (int i = 0; i < k; i++)
+            sq += ((double)v[i] - mean) * ((double)v[i] - mean);
+        CHECK_EQ_U64(row->nranks, 5);
+        CHECK_EQ_INT(row->min_ns, mn);
+        CHECK_EQ_INT(row->max_ns, mx);
+        CHECK(fabs(row->mean_ns - mean) < 1e-6);
+        CHECK(fabs(row->std_ns - sqrt(sq / k)) < 1e-6);
+        CHECK_EQ_INT(row->slowest_rank, slow);
+        /* the cells: rows x ranks (ranks in rank order) */
+        for (size_t c = 0; c < im->n_ranks; c++)
+            CHECK_EQ_INT(im->cells[r * im->n_ranks + c], v[im->ranks[c]->rank]);
+    }
+    wire_answer_free(&w);
+    wire_sender_destroy(&a.s);
+    wire_sender_destroy(&b.s);
+    store_destroy(&s);
+}
+
+/* A mutation of a valid report must be refused, counted under `why`, and
+ * leave the store as it was. */
+typedef void (*mutate_fn)(Ulma__Wire__Report *r);
+
+static void m_index(Ulma__Wire__Report *r) { r->procs[0]->fn_index[0] = 1000000; }
+static void m_order(Ulma__Wire__Report *r) { r->procs[0]->fn_index[1] = 0; }
+static void m_negative(Ulma__Wire__Report *r) { r->procs[0]->fn_ncalls[0] = -1000000; }
+static void m_pcalls(Ulma__Wire__Report *r) { r->procs[0]->fn_rcalls[0] = 1000000; }
+static void m_columns(Ulma__Wire__Report *r) { r->procs[0]->n_fn_tottime--; }
+static void m_dup(Ulma__Wire__Report *r) { r->procs[1]->pid = r->procs[0]->pid, r->procs[1]->start_time = r->procs[0]->start_time; }
+static void m_string(Ulma__Wire__Report *r)
+{
+    static char big[5000];
+    memset(big, 'x', sizeof(big) - 1);
+    r->procs[0]->exe = big;
+}
+static void m_overflow(Ulma__Wire__Report *r) { r->procs[0]->fn_tottime[0] = INT64_MAX; }
+static void m_node(Ulma__Wire__Report *r) { r->node->name = ""; }
+
+static void test_hostile(void)
+{
+    store_t *s = new_store();
+    sim_node_t a;
+    sim_init(&a, "n1", 61, 2, "j", 0);
+    sim_node_t *all[] = {&a};
+    work_round(&a, 1);
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    pf_counts_t saved[SIM_PROCS][SIM_FUNCS];
+    memcpy(saved, a.truth, sizeof(saved));
+    struct {
+        mutate_fn f;
+        store_bad_t why;
+    } cases[] = {{m_index, BAD_INDEX},   {m_order, BAD_ORDER},     {m_negative, BAD_NEGATIVE},
+                 {m_pcalls, BAD_PCALLS}, {m_columns, BAD_COLUMNS}, {m_dup, BAD_DUPLICATE},
+                 {m_string, BAD_STRING}, {m_overflow, BAD_NEGATIVE}, {m_node, BAD_NODE}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (int p = 0; p < a.nprocs; p++)
+            for (uint32_t f = 0; f < 4; f++)
+                sim_work(&a, p, f, 1, 10);
+        Ulma__Wire__AgentMsg *m = sim_report(&a, 0, 0, 0); /* not counted as sent */
+        CHECK(m->report->n_procs >= 2 && m->report->procs[0]->n_fn_index >= 2);
+        uint64_t before = store_stats(s)->bad[cases[i].why];
+        int64_t keep_t = m->report->procs[0]->fn_tottime[0];
+        char *exe = m->report->procs[0]->exe, *name = m->report->node->name;
+        cases[i].f(m->report);
+        store_action_t act;
+        CHECK_EQ_INT(store_report(s, m->report, clock_ns, "p", 1, &act), -1);
+        CHECK_EQ_U64(store_stats(s)->bad[cases[i].why], before + 1);
+        (void)keep_t;
+        m->report->procs[0]->exe = exe; /* the unpacked strings, to be freed */
+        m->report->node->name = name;
+        msg_free(m);
+        /* nothing of it was applied: the store holds what it held before */
+        pf_counts_t now[SIM_PROCS][SIM_FUNCS];
+        memcpy(now, a.truth, sizeof(now));
+        memcpy(a.truth, saved, sizeof(saved));
+        check_totals(s, all, 1, NULL);
+        memcpy(a.truth, now, sizeof(now));
+    }
+    /* the next valid report is whole again */
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    /* refusals by wire_unpack: version, size, garbage */
+    Ulma__Wire__AgentMsg *m = sim_report(&a, 0, 0, 0);
+    m->version = 99;
+    sbuf_t b = {0};
+    wire_pack(&m->base, &b);
+    wire_refusal_t why;
+    CHECK(wire_agent_msg(b.data, b.len, &why) == NULL && why == WIRE_BAD_VERSION);
+    CHECK(wire_agent_msg(b.data, (size_t)WIRE_MAX_MSG + 1, &why) == NULL && why == WIRE_TOO_BIG);
+    b.data[0] = (char)0xff;
+    b.data[1] = (char)0xff;
+    CHECK(wire_agent_msg(b.data, b.len, &why) == NULL && why == WIRE_MALFORMED);
+    sbuf_free(&b);
+    msg_free(m);
+    wire_sender_destroy(&a.s);
+    store_destroy(&s);
+}
+
+int main(void)
+{
+    RUN(test_deltas_exact);
+    RUN(test_duplicates_and_gaps);
+    RUN(test_collector_restart);
+    RUN(test_agent_restart);
+    RUN(test_imbalance);
+    RUN(test_hostile);
+    fprintf(stderr, "test_collector_store: all passed\n");
+    return 0;
+}

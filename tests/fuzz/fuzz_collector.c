@@ -1,0 +1,314 @@
+/* fuzz_collector.c - fuzz target over the collector's decoding, validation
+ * and merging: an input is a sequence of agent messages (each a 4-byte
+ * little-endian length and the bytes of an AgentMsg), applied in order to
+ * a fresh store (store_report), followed by a tick and queries over every
+ * scope (TOP with spread, FUNCTION, IMBALANCE, EXPORT, SNAPSHOT) so that
+ * whatever got in is merged and read. Oracle: no crash, no leak, and the
+ * store's invariants (checked below) hold; run it under ASan.
+ *
+ * LLVMFuzzerTestOneInput is the libFuzzer entry (-DULMA_LIBFUZZER, clang);
+ * without it, main() runs N random mutations of the committed seeds
+ * (tests/fuzz/seeds/collector/, argv[1] rounds, default 2000) for CTest.
+ * `fuzz_collector --write-seeds DIR` makes the seeds with the real sender. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query.h"
+#include "store_int.h"
+#include "view.h"
+#include "wire/sender.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void run_query(const query_env_t *env, Ulma__Wire__Kind kind, Ulma__Wire__Scope *sc,
+                      const char *func)
+{
+    Ulma__Wire__Query q = ULMA__WIRE__QUERY__INIT;
+    q.version = WIRE_VERSION;
+    q.kind = kind;
+    q.scope = sc;
+    q.func = (char *)func;
+    q.format = "pstats";
+    q.limit = 20;
+    wire_answer_t w;
+    wire_answer_init(&w, 1);
+    query_route_t route;
+    query_run(env, &q, &w, &route);
+    sbuf_t b = {0};
+    wire_answer_pack(&w, &b);
+    sbuf_free(&b);
+    sbuf_free(&route.fwd);
+    free(route.nodes);
+    wire_answer_free(&w);
+}
+
+/* Cluster totals equal the sum of every process's rows (nothing lost or
+ * counted twice whatever was accepted). */
+static void check_invariants(const store_t *s)
+{
+    pf_counts_t sum = {0}, cl = {0};
+    for (uint32_t i = 0; i < s->nnodes; i++)
+        for (uint32_t k = 0; k < s->nodes[i]->nprocs; k++) {
+            const pf_counts_t *t = &s->nodes[i]->procs[k]->tot;
+            sum.ncalls += t->ncalls;
+            sum.tottime_ns += t->tottime_ns;
+        }
+    for (uint32_t g = 0; g < s->nfuncs; g++) {
+        cl.ncalls += s->cl[g].c.ncalls;
+        cl.tottime_ns += s->cl[g].c.tottime_ns;
+    }
+    if (sum.ncalls != cl.ncalls || sum.tottime_ns != cl.tottime_ns) {
+        fprintf(stderr, "fuzz_collector: cluster totals differ from the processes' sums\n");
+        abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    store_config_t c;
+    memset(&c, 0, sizeof(c));
+    c.interval_ns = 1000000000ull;
+    c.gone_ns = 5000000000ull;
+    c.keep_ns = 1000000000ull;
+    c.history = 8;
+    c.rate_points = 4;
+    store_limits_default(&c.lim);
+    c.lim.names_per_session = 1u << 16;
+    c.lim.functions = 1u << 16;
+    c.lim.edges = c.lim.paths = 1u << 16;
+    c.lim.procs_per_node = 256;
+    c.lim.nodes = 64;
+    store_t *s = store_new(&c);
+    uint64_t now = 1000000000000ull;
+    size_t off = 0;
+    while (off + 4 <= size) {
+        uint32_t n = (uint32_t)data[off] | (uint32_t)data[off + 1] << 8 |
+                     (uint32_t)data[off + 2] << 16 | (uint32_t)data[off + 3] << 24;
+        off += 4;
+        if (n > size - off)
+            n = (uint32_t)(size - off);
+        wire_refusal_t why;
+        Ulma__Wire__AgentMsg *m = wire_agent_msg(data + off, n, &why);
+        off += n;
+        if (!m)
+            continue;
+        if (m->body_case == ULMA__WIRE__AGENT_MSG__BODY_REPORT) {
+            store_action_t act;
+            store_report(s, m->report, now, "peer", 4, &act);
+        }
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+        now += 300000000ull;
+        check_invariants(s);
+    }
+    store_tick(s, now, 1);
+    query_env_t env = {s, 0, 1.0};
+    Ulma__Wire__Scope sc = ULMA__WIRE__SCOPE__INIT;
+    run_query(&env, ULMA__WIRE__KIND__TOP, &sc, NULL);
+    run_query(&env, ULMA__WIRE__KIND__SNAPSHOT, &sc, NULL);
+    run_query(&env, ULMA__WIRE__KIND__EXPORT, &sc, NULL);
+    run_query(&env, ULMA__WIRE__KIND__PATHS, &sc, NULL);
+    for (uint32_t i = 0; i < s->njobs && i < 2; i++) {
+        Ulma__Wire__Scope js = ULMA__WIRE__SCOPE__INIT;
+        js.level = ULMA__WIRE__SCOPE__LEVEL__JOB;
+        js.job = s->jobs[i]->name;
+        run_query(&env, ULMA__WIRE__KIND__IMBALANCE, &js, NULL);
+        run_query(&env, ULMA__WIRE__KIND__MPI, &js, NULL);
+        run_query(&env, ULMA__WIRE__KIND__FUNCTION, &js, "f1");
+    }
+    for (uint32_t i = 0; i < s->nnodes && i < 2; i++) {
+        Ulma__Wire__Scope ns = ULMA__WIRE__SCOPE__INIT;
+        ns.level = ULMA__WIRE__SCOPE__LEVEL__NODE;
+        ns.node = s->nodes[i]->name;
+        run_query(&env, ULMA__WIRE__KIND__TOP, &ns, NULL);
+        run_query(&env, ULMA__WIRE__KIND__CALLERS, &ns, "f2");
+        if (s->nodes[i]->nprocs) {
+            Ulma__Wire__Scope rs = ULMA__WIRE__SCOPE__INIT;
+            rs.level = ULMA__WIRE__SCOPE__LEVEL__RANK;
+            rs.node = s->nodes[i]->name;
+            rs.pid = s->nodes[i]->procs[0]->m.pid;
+            run_query(&env, ULMA__WIRE__KIND__TOP, &rs, NULL);
+            run_query(&env, ULMA__WIRE__KIND__RANKS, &ns, NULL);
+        }
+    }
+    now += 100000000000ull; /* everything expires */
+    store_tick(s, now, 2);
+    store_tick(s, now + 1, 3);
+    check_invariants(s);
+    store_destroy(&s);
+    return 0;
+}
+
+#ifndef ULMA_LIBFUZZER
+/* ---- seeds: sequences of real reports ---------------------------------------------------- */
+
+static void put_msg(sbuf_t *out, wire_sender_t *w, int snapshot, int full)
+{
+    sbuf_t b = {0};
+    wire_sender_end(w, NULL, &b);
+    wire_sender_sent(w);
+    uint8_t len[4] = {(uint8_t)b.len, (uint8_t)(b.len >> 8), (uint8_t)(b.len >> 16),
+                      (uint8_t)(b.len >> 24)};
+    sbuf_add(out, len, 4);
+    sbuf_add(out, b.data, b.len);
+    sbuf_free(&b);
+    (void)snapshot;
+    (void)full;
+}
+
+static void seed_session(sbuf_t *out, const char *node, uint64_t session, int nreports,
+                         int restart)
+{
+    wire_node_info_t ni = {node, node, "seed", "/dev/shm", 2, 1, 1};
+    wire_sender_t *w = wire_sender_new(&ni, session, 1000000000ull);
+    profile_t *g = profile_new();
+    for (int r = 0; r < nreports; r++) {
+        if (restart && r == nreports / 2) {
+            wire_sender_destroy(&w);
+            w = wire_sender_new(&ni, session + 100, 1000000000ull);
+        }
+        int snap = r == 0 || r % 3 == 0;
+        wire_sender_begin(w, snap, r == 0);
+        for (int p = 0; p < 3; p++) {
+            pf_meta_t m;
+            memset(&m, 0, sizeof(m));
+            m.pid = 100 + p;
+            m.start_time = 7;
+            m.rank = p;
+            snprintf(m.job, sizeof(m.job), "j%d", p % 2);
+            m.state = r == nreports - 1 && p == 2 ? PF_STATE_EXITED : PF_STATE_LIVE;
+            m.events = (uint64_t)(r * 100);
+            uint32_t idx[6];
+            pf_counts_t cnt[6];
+            uint64_t mpi[6];
+            for (int f = 0; f < 6; f++) {
+                pf_func_t pf;
+                memset(&pf, 0, sizeof(pf));
+                char nm[8];
+                snprintf(nm, sizeof(nm), "f%d", f);
+                pf.file.s = f == 5 ? "~" : "a.py";
+                pf.file.len = f == 5 ? 1 : 4;
+                pf.name.s = nm;
+                pf.name.len = (uint32_t)strlen(nm);
+                pf.qualname = pf.name;
+                pf.line = f == 5 ? 0 : (uint32_t)f + 1;
+                pf.kind = f == 5 ? PF_KIND_MPI : 0;
+                idx[f] = wire_sender_name(w, &pf);
+                if (profile_nfuncs(g) < 6)
+                    profile_add_func_like(g, &pf);
+                cnt[f].ncalls = (uint64_t)((r + 1) * (f + 1) * (p + 1));
+                cnt[f].pcalls = cnt[f].ncalls - (uint64_t)r;
+                cnt[f].tottime_ns = (int64_t)cnt[f].ncalls * 100;
+                cnt[f].cumtime_ns = cnt[f].tottime_ns * 2;
+                mpi[f] = f == 5 ? cnt[f].ncalls * 8 : 0;
+            }
+            wire_sender_process_rows(w, &m, NULL, 6, idx, cnt, mpi);
+        }
+        if (profile_nedges(g) == 0) {
+            profile_add_edge(g, 0, 1);
+            profile_add_edge(g, 1, 2);
+            uint32_t a = profile_add_path(g, 0, 0);
+            profile_add_path(g, a, 1);
+        }
+        profile_edge_w(g, 0)->c.ncalls += 2;
+        profile_edge_w(g, 0)->c.pcalls += 2;
+        profile_edge_w(g, 0)->c.tottime_ns += 10;
+        profile_edge_w(g, 0)->c.cumtime_ns += 20;
+        profile_path_w(g, 1)->count += 1;
+        profile_path_w(g, 1)->tottime_ns += 5;
+        profile_path_w(g, 1)->cumtime_ns += 9;
+        wire_sender_group(w, "j0", g);
+        if (r == nreports - 1)
+            wire_sender_gone(w, 102, 7);
+        put_msg(out, w, snap, r == 0);
+    }
+    profile_destroy(&g);
+    wire_sender_destroy(&w);
+}
+
+static int write_seeds(const char *dir)
+{
+    for (int k = 0; k < 4; k++) {
+        sbuf_t b = {0};
+        seed_session(&b, k & 1 ? "nodeB" : "nodeA", 1000 + (uint64_t)k, 4 + k, k >= 2);
+        if (k == 3)
+            seed_session(&b, "nodeC", 2000, 3, 0);
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/seed%d.bin", dir, k);
+        if (write_file(path, b.data, b.len) != 0)
+            return 1;
+        sbuf_free(&b);
+    }
+    return 0;
+}
+
+#ifndef SEED_DIR
+#define SEED_DIR "tests/fuzz/seeds/collector"
+#endif
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
+        return write_seeds(argv[2]);
+    long rounds = argc > 1 ? strtol(argv[1], NULL, 10) : 2000;
+    struct {
+        uint8_t *d;
+        size_t n;
+    } seeds[16];
+    int ns = 0;
+    DIR *d = opendir(SEED_DIR);
+    struct dirent *e;
+    while (d && (e = readdir(d)) && ns < 16) {
+        if (!strstr(e->d_name, ".bin"))
+            continue;
+        char path[2048];
+        snprintf(path, sizeof(path), "%s/%s", SEED_DIR, e->d_name);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            continue;
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        seeds[ns].d = xmalloc((size_t)n + 1);
+        seeds[ns].n = fread(seeds[ns].d, 1, (size_t)n, f);
+        fclose(f);
+        ns++;
+    }
+    if (d)
+        closedir(d);
+    if (!ns) {
+        fprintf(stderr, "fuzz_collector: no seeds in %s\n", SEED_DIR);
+        return 1;
+    }
+    for (int i = 0; i < ns; i++)
+        LLVMFuzzerTestOneInput(seeds[i].d, seeds[i].n);
+    uint64_t st = 0x2545f4914f6cdd1dull;
+    for (long r = 0; r < rounds; r++) {
+        int k = (int)(r % ns);
+        size_t n = seeds[k].n;
+        uint8_t *buf = xmalloc(n + 64);
+        memcpy(buf, seeds[k].d, n);
+        int muts = 1 + (int)(st % 8);
+        for (int m = 0; m < muts; m++) {
+            st ^= st << 13;
+            st ^= st >> 7;
+            st ^= st << 17;
+            size_t at = n ? (size_t)(st % n) : 0;
+            switch ((st >> 32) % 4) {
+            case 0: buf[at] ^= (uint8_t)(1u << ((st >> 40) % 8)); break;
+            case 1: buf[at] = (uint8_t)(st >> 48); break;
+            case 2: if (n > 1) { memmove(buf + at, buf + at + 1, n - at - 1); n--; } break;
+            default: buf[at] = (uint8_t)(buf[at] + 1 - 2 * ((st >> 50) & 1)); break;
+            }
+        }
+        LLVMFuzzerTestOneInput(buf, n);
+        free(buf);
+    }
+    for (int i = 0; i < ns; i++)
+        free(seeds[i].d);
+    fprintf(stderr, "fuzz_collector: %ld rounds\n", rounds);
+    return 0;
+}
+#endif
