@@ -320,15 +320,18 @@ static void draw_header(app_t *a, canvas_t *cv)
 {
     const Ulma__Wire__Reply *r = feed_ok(&a->m->summary);
     const Ulma__Wire__Summary *s = r ? r->summary : NULL;
+    /* narrow: single spaces, short words, the source on the next line */
+    int narrow = cv->w < 110;
+    const char *sep = narrow ? " " : "  ";
     canvas_fill(cv, 0, 0, cv->w, ROLE_HEADER, ' ');
     int x = canvas_put(cv, 0, 0, ROLE_HEADER, "clustertop", -1);
-    x += canvas_printf(cv, 0, x, ROLE_DIM, -1, "  %s", a->source);
-    int sparkw = cv->w - x - 100 > 40 ? 40 : cv->w - x - 100;
+    if (!narrow)
+        x += canvas_printf(cv, 0, x, ROLE_DIM, -1, "  %s", a->source);
     if (s) {
         char ev[32], lost[32];
         fmt_rate(ev, sizeof(ev), a->m->events_smooth);
         fmt_count(lost, sizeof(lost), s->records_lost, 14);
-        x += canvas_printf(cv, 0, x, ROLE_HEADER, -1, "  nodes ");
+        x += canvas_printf(cv, 0, x, ROLE_HEADER, -1, "%snodes ", sep);
         x += canvas_printf(cv, 0, x, ROLE_GOOD, -1, "%u up", s->nodes_up);
         if (s->nodes_stale || s->nodes_gone) {
             x += canvas_printf(cv, 0, x, s->nodes_stale ? ROLE_WARN : ROLE_HEADER, -1, " %u stale",
@@ -336,14 +339,15 @@ static void draw_header(app_t *a, canvas_t *cv)
             x += canvas_printf(cv, 0, x, s->nodes_gone ? ROLE_ERROR : ROLE_HEADER, -1, " %u gone",
                                s->nodes_gone);
         }
-        x += canvas_printf(cv, 0, x, ROLE_HEADER, -1, "  ranks %u  jobs %u  events/s %s", s->ranks,
-                           s->jobs, ev);
-        x += canvas_printf(cv, 0, x, s->records_lost ? ROLE_WARN : ROLE_HEADER, -1, "  lost %s%s",
-                           lost, s->records_lost ? "!" : "");
-        x += canvas_printf(cv, 0, x,
-                           s->mode && strcmp(s->mode, "off") == 0 ? ROLE_WARN : ROLE_HEADER, -1,
-                           "  profiling %s", s->mode && *s->mode ? s->mode : "?");
+        x += canvas_printf(cv, 0, x, ROLE_HEADER, -1, "%sranks %u%sjobs %u%s%s %s", sep, s->ranks,
+                           sep, s->jobs, sep, narrow ? "ev/s" : "events/s", ev);
+        x += canvas_printf(cv, 0, x, s->records_lost ? ROLE_WARN : ROLE_HEADER, -1, "%slost %s%s",
+                           sep, lost, s->records_lost ? "!" : "");
+        x += canvas_printf(
+            cv, 0, x, s->mode && strcmp(s->mode, "off") == 0 ? ROLE_WARN : ROLE_HEADER, -1,
+            "%s%s%s", sep, narrow ? "" : "profiling ", s->mode && *s->mode ? s->mode : "?");
     }
+    int sparkw = cv->w - x - 2 > 40 ? 40 : cv->w - x - 2;
     if (sparkw >= 8) {
         uint32_t n;
         const float *h = model_spark(a->m, &n);
@@ -365,8 +369,11 @@ static void draw_header(app_t *a, canvas_t *cv)
                       since, a->m->error, when, a->delay, a->m->failures);
     } else {
         int y = 1;
-        x = canvas_printf(cv, y, 0, ROLE_DIM, -1, "window %us  delay %.1fs  threshold %.1f%%",
-                          a->m->window, a->delay, a->threshold);
+        x = 0;
+        if (narrow)
+            x = canvas_printf(cv, y, 0, ROLE_DIM, -1, "%s  ", a->source);
+        x += canvas_printf(cv, y, x, ROLE_DIM, -1, "window %us  delay %.1fs  threshold %.1f%%",
+                           a->m->window, a->delay, a->threshold);
         if (a->filter[0])
             x += canvas_printf(cv, y, x, ROLE_WARN, -1, "  filter '%s'", a->filter);
         if (s && s->bad_messages)

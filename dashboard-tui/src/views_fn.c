@@ -51,7 +51,7 @@ reaction_t view_list_act(view_t *v, action_t act, const tcol_t *cols, int ncols,
     case ACT_SORT_NEXT:
         if (!cols)
             return RX_NONE;
-        l->col = table_next_sort(cols, ncols, l->col, act == ACT_SORT_NEXT ? 1 : -1, width);
+        l->col = table_next_sort(cols, ncols, l->col, act == ACT_SORT_NEXT ? 1 : -1, width - 1);
         l->reverse = 0;
         return RX_HANDLED | RX_REFETCH;
     case ACT_SORT_REVERSE:
@@ -377,14 +377,15 @@ static void top_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     fmt_count(calls, sizeof(calls), t->calls, 14);
     fmt_sec(tt, sizeof(tt), t->tottime_ns + t->open_tottime_ns, 14);
     int x = canvas_printf(cv, y, 0, ROLE_TITLE, -1, "%u functions", t->total_rows);
-    x += canvas_printf(cv, y, x, ROLE_NORMAL, -1, " (%u shown)  %s calls in %s s  %u process%s",
-                       v->list.n, calls, tt, t->processes, t->processes == 1 ? "" : "es");
+    x += canvas_printf(cv, y, x, ROLE_NORMAL, -1, " (%u shown)", v->list.n);
     if (t->records_lost) {
+        /* before the rest: it must show on a narrow screen too */
         char lost[32];
         fmt_count(lost, sizeof(lost), t->records_lost, 14);
-        canvas_printf(cv, y, x + 2, ROLE_WARN, -1,
-                      "%s records lost: numbers marked ! are incomplete", lost);
+        x += canvas_printf(cv, y, x, ROLE_WARN, -1, "  %s records lost (! = incomplete)", lost);
     }
+    canvas_printf(cv, y, x, ROLE_NORMAL, -1, "  %s calls in %s s  %u process%s", calls, tt,
+                  t->processes, t->processes == 1 ? "" : "es");
     view_stale_note(&v->feed[0], cv, y);
     table_spec_t spec = {fcols, FC_N, fcell, &c, v->list.col, v->list.reverse};
     v->visible = table_draw(cv, y + 1, 0, cv->w, h - 1, &spec, &v->list);

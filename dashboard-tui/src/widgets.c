@@ -115,9 +115,13 @@ void mark_selected(canvas_t *cv, int y, int x, int w)
 int table_draw(canvas_t *cv, int y, int x, int w, int h, const table_spec_t *t, mlist_t *l)
 {
     int widths[64];
+    /* a gutter for the selection's '>': it shows without attributes too */
+    int x_sel = x;
+    x++;
+    w--;
     table_layout(t->cols, t->ncols, w, widths);
     int cx = x;
-    canvas_fill(cv, y, x, w, ROLE_COLHEAD, ' ');
+    canvas_fill(cv, y, x_sel, w + 1, ROLE_COLHEAD, ' ');
     for (int i = 0; i < t->ncols && i < 64; i++) {
         if (!widths[i])
             continue;
@@ -158,7 +162,7 @@ int table_draw(canvas_t *cv, int y, int x, int w, int h, const table_spec_t *t, 
             cx += widths[i] + 1;
         }
         if (k == l->sel)
-            mark_selected(cv, yy, x, w);
+            mark_selected(cv, yy, x_sel, w + 1);
     }
     return rows;
 }
