@@ -1,7 +1,8 @@
 """A program for the clustertop tests: known functions, a second thread,
 objects, and (under mpirun) MPI with a deliberately slow last rank. It
 runs until the file named by TUI_STOP disappears (or TUI_SECONDS pass),
-after writing TUI_READY.<rank>."""
+after writing TUI_READY.<rank>; with TUI_STEPS=N it does N steps, writes
+TUI_READY.<rank> and then waits, blocked, until it is killed."""
 import os
 import threading
 import time
@@ -57,8 +58,16 @@ def background_waiter(stop):
         time.sleep(0.02)
 
 
+def idle_forever():
+    # blocked in C: no more events, so every completed function's numbers
+    # stay as they are while a test compares two ways of asking for them
+    r, w = os.pipe()
+    os.read(r, 1)
+
+
 def main():
     stop_file = os.environ.get("TUI_STOP")
+    steps = int(os.environ.get("TUI_STEPS", "0"))
     seconds = float(os.environ.get("TUI_SECONDS", "600"))
     ev = threading.Event()
     t = threading.Thread(target=background_waiter, args=(ev,), name="waiter")
@@ -73,7 +82,13 @@ def main():
             comm.Barrier()
             comm.allreduce(step)
         step += 1
-        if ready and not wrote and step >= 20:
+        if steps and step >= steps:
+            if comm:
+                comm.Barrier()
+            if ready:
+                open("%s.%d" % (ready, rank), "w").close()
+            idle_forever()
+        if ready and not wrote and not steps and step >= 20:
             open("%s.%d" % (ready, rank), "w").close()
             wrote = True
         stopping = stop_file and not os.path.exists(stop_file)
