@@ -58,9 +58,12 @@ def background_waiter(stop):
         time.sleep(0.02)
 
 
-def idle_forever():
-    # blocked in C: no more events, so every completed function's numbers
-    # stay as they are while a test compares two ways of asking for them
+def idle_forever(ev, t):
+    # the waiter ends, then this thread blocks in C: no more events, so
+    # every function's numbers stay as they are while a test compares two
+    # ways of asking for them
+    ev.set()
+    t.join()
     r, w = os.pipe()
     os.read(r, 1)
 
@@ -87,7 +90,7 @@ def main():
                 comm.Barrier()
             if ready:
                 open("%s.%d" % (ready, rank), "w").close()
-            idle_forever()
+            idle_forever(ev, t)
         if ready and not wrote and not steps and step >= 20:
             open("%s.%d" % (ready, rank), "w").close()
             wrote = True

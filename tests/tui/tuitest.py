@@ -117,6 +117,8 @@ def env_for(**extra):
     env = dict(os.environ)
     env.pop("ULMA_MODE", None)
     env["PYTHONPATH"] = os.path.join(BUILD, "python")
+    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
