@@ -190,6 +190,15 @@ with T.tmpdir() as d:
               "--view nodes: both nodes")
         r = ct("-b", "-n", "1", "--collector", c.query_ep, "--view", "node:node1")
         check("2 processes, 2 live" in r.stdout, "--view node:node1: its ranks")
+        job = T.query(c.query_ep, "JOBS")["jobs"][0]["job"]
+        r = ct("-b", "-n", "1", "--collector", c.query_ep, "--view", "job:%s" % job, "--tab",
+               "ranks")
+        check("cluster > job %s" % job in r.stdout and "4 processes, 4 live" in r.stdout,
+              "--view job:ID --tab ranks: the job's four ranks")
+        r = ct("-b", "-n", "1", "--collector", c.query_ep, "--view", "job:%s" % job, "--tab",
+               "mpi")
+        check("MPI_Barrier" in r.stdout and "time in MPI per rank" in r.stdout,
+              "--view job:ID --tab mpi: MPI calls and each rank's time in MPI")
         r = ct("-b", "-n", "1", "--collector", c.query_ep, "--view", "imbalance")
         check("x 4 ranks" in r.stdout and "slow_rank_extra" in r.stdout, "--view imbalance %r" % r.stdout)
         r = ct("-b", "-n", "1", "--collector", c.query_ep, "--view", "function:slow_rank_extra")

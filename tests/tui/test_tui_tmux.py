@@ -179,6 +179,21 @@ with T.tmpdir() as d:
             "its MPI calls")
         tm.keys("5")
         see(tm, "nova", lambda s: "[5 Nova]" in s, "the nova tab")
+        # export the rank's profile as pstats (forwarded to its agent)
+        out = os.path.join(d, "rank3.pstats")
+        tm.keys("e")
+        see(tm, "export_menu", lambda s: "export rank 3 (node1 pid %d) as: p pstats" % pid3 in s,
+            "e: the export menu")
+        tm.keys("p", "C-u")
+        tm.text(out)
+        tm.keys("Enter")
+        see(tm, "export_done", lambda s: "(pstats of rank 3 (node1 pid %d)) to %s" % (pid3, out)
+            in s, "the export written, said so", 30)
+        body = open(out, "rb").read() if os.path.exists(out) else b""
+        paths = T.query(c.query_ep, "PATHS", scope="rank:node1/%d" % pid3, limit=1000)
+        print("paths of rank 3 through the collector:", len((paths or {}).get("paths", [])))
+        check(b"compute_step" in body and b"slow_rank_extra" in body,
+              "the file is the rank's pstats profile")
         tm.keys("Escape")
         see(tm, "back_node", lambda s: "[1 Ranks]" in s and "cluster > node node1" in s,
             "Esc: back to the node")
