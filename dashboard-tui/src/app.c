@@ -489,7 +489,7 @@ static reaction_t send_control(app_t *a)
     model_query(&q, ULMA__WIRE__KIND__CONTROL, &a->pending.scope);
     q.mode = a->pending_mode & 0xffu;
     q.objects = (a->pending_mode >> 8) & 1u;
-    q.wait_ms = 2000;
+    q.wait_ms = 3000;
     feed_t f = {0};
     model_fetch(a->m, &f, &q);
     const Ulma__Wire__Reply *r = feed_ok(&f);

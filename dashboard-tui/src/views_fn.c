@@ -456,7 +456,10 @@ static void imb_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     mlist_sort(&v->list);
     int namew = cv->w / 3 > 40 ? 40 : cv->w / 3 < 12 ? 12 : cv->w / 3;
     int x0 = namew + 1 + 6 + 1 + 12 + 1;
-    int cellw = nr && (size_t)(cv->w - x0) >= nr * 2 ? 2 : 1;
+    /* cells as wide as the room allows, up to 4 columns a rank */
+    int cellw = 1;
+    while (cellw < 4 && nr && (size_t)(cv->w - x0) >= nr * (size_t)(cellw + 1))
+        cellw++;
     size_t shown = cv->w > x0 ? (size_t)(cv->w - x0) / (size_t)cellw : 0;
     if (shown > nr)
         shown = nr;
@@ -476,7 +479,7 @@ static void imb_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
         int len = snprintf(num, sizeof(num), "%d", im->ranks[k]->rank);
         canvas_put(cv, hy, x0 + (int)k * cellw, ROLE_COLHEAD, num, -1);
         size_t step = (size_t)((len + cellw) / cellw);
-        k += step < 4 ? 4 : step;
+        k += step;
     }
     int rows = h - 3;
     if (rows < 1)

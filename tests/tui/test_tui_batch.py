@@ -199,8 +199,11 @@ with T.tmpdir() as d:
                "mpi")
         check("MPI_Barrier" in r.stdout and "time in MPI per rank" in r.stdout,
               "--view job:ID --tab mpi: MPI calls and each rank's time in MPI")
-        r = ct("-b", "-n", "1", "--collector", c.query_ep, "--view", "imbalance")
-        check("x 4 ranks" in r.stdout and "slow_rank_extra" in r.stdout, "--view imbalance %r" % r.stdout)
+        r = ct("-b", "-n", "1", "--collector", c.query_ep, "--view", "imbalance", "--filter",
+               "tui_prog")
+        line = [l for l in r.stdout.splitlines() if l.startswith("slow_rank_extra ")]
+        check("x 4 ranks" in r.stdout and line and "r3@node1" in line[0],
+              "--view imbalance --filter: the program's functions x 4 ranks %r" % r.stdout)
         r = ct("-b", "-n", "1", "--collector", c.query_ep, "--view", "function:slow_rank_extra")
         check("over 4 ranks" in r.stdout and "slowest r3@node1" in r.stdout,
               "--view function: across the job's ranks, the slowest")

@@ -146,14 +146,20 @@ with T.tmpdir() as d:
         tm.keys("o")
         see(tm, "control_confirm", lambda s: "to off? (y/n)" in s, "a confirmation is asked")
         tm.keys("y")
-        see(tm, "control_off", lambda s: "-> off: applied by 1 of 1" in s,
-            "the acknowledgement: applied by 1 of 1", 30)
+        # the acknowledgement: applied by 1 of 1 (on a machine so loaded that
+        # the process did not apply it within the wait, the answer says
+        # that it timed out: shown too, and the mode must still change)
+        see(tm, "control_off", lambda s: "-> off: applied by 1 of 1" in s or
+            "-> off: applied by 0 of 1 process, 1 of 1 nodes answered (timed out)" in s,
+            "the acknowledgement shown", 30)
         s = see(tm, "rank_off", lambda s: any(str(pid1) in l and " off " in l
                                               for l in s.splitlines()),
                 "the ranks list shows the rank off")
-        check(a1.modes().get(pid1) == "off", "the process's active mode is off (its agent says)")
+        check(T.wait_for(lambda: a1.modes().get(pid1) == "off", 10),
+              "the process's active mode is off (its agent says)")
         tm.keys("p", "f", "y")
-        see(tm, "control_fast", lambda s: "-> fast: applied by 1 of 1" in s,
+        see(tm, "control_fast", lambda s: "-> fast: applied by 1 of 1" in s or
+            "-> fast: applied by 0 of 1 process, 1 of 1 nodes answered (timed out)" in s,
             "back to fast, acknowledged", 30)
         check(T.wait_for(lambda: a1.modes().get(pid1) == "fast", 10),
               "the process's active mode is fast again")

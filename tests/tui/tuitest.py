@@ -21,6 +21,10 @@ PYTHON = os.environ.get("ULMA_TEST_PYTHON", "/usr/bin/python3")
 PROG = os.path.join(HERE, "tui_prog.py")
 
 procs = []
+# every wait is longer in a sanitizer build (its programs run several
+# times slower) or when asked (TUI_TEST_SLOW=factor)
+SLOW = float(os.environ.get("TUI_TEST_SLOW") or
+             (4 if "asan" in os.environ.get("LD_PRELOAD", "") else 1))
 
 
 def free_port():
@@ -54,7 +58,7 @@ def stop_all():
 
 
 def wait_for(pred, timeout=20.0, step=0.1):
-    end = time.time() + timeout
+    end = time.time() + timeout * SLOW
     while time.time() < end:
         v = pred()
         if v:
@@ -105,7 +109,7 @@ class Collector:
         self.query_ep = query_ep or "tcp://127.0.0.1:%d" % free_port()
         self.proc = start([COLLECTOR, "--agents", self.agents, "--query", self.query_ep,
                            "--metrics", "none", "--interval", "0.5", "-q"])
-        if not wait_for(lambda: query(self.query_ep, "SUMMARY", timeout_ms=300), 10):
+        if not wait_for(lambda: query(self.query_ep, "SUMMARY", timeout_ms=300), 20):
             raise RuntimeError("collector did not start")
 
     def kill(self):
@@ -183,7 +187,7 @@ class Tmux:
     def wait(self, pred, timeout=20.0):
         """Wait until pred(screen) is true; returns the screen (or the
         last one seen, with pred false)."""
-        end = time.time() + timeout
+        end = time.time() + timeout * SLOW
         s = ""
         while time.time() < end:
             s = self.screen()
