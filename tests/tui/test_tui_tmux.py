@@ -10,7 +10,7 @@ mpirun job of four hooked Python ranks, then against one agent alone
     a rank, its threads' live stacks, one thread, back out with Esc;
   - p switches a rank off (confirmed, the acknowledgement shown, the list
     shows it, and the process's active mode really is off per its agent)
-    and back to fast;
+    and back to fast, through the collector and through an agent;
   - a killed collector is reported (the last data stays) and, restarted on
     the same endpoints, answered again; q quits.
 TUI_CAPTURE_DIR=DIR keeps each screen checked as DIR/NAME.txt."""
@@ -43,6 +43,33 @@ def table_rows(screen):
         if "FUNCTION" in l and "NCALLS" in l:
             return [x for x in lines[i + 1:-1] if x.strip()]
     return []
+
+
+def toggle(tm, agent, pid, label, tag):
+    """p on the selected rank: off (confirmed), acknowledged, shown, and
+    really applied per the rank's agent; then back to fast. The answer
+    says applied by 1 of 1; on a machine so loaded that the process did
+    not apply it within the wait, it says that it timed out (shown too),
+    and the mode must still change."""
+    tm.keys("p")
+    see(tm, tag + "control_menu", lambda s: "profiling of %s: o off" % label in s,
+        "p: the profiling menu for the selected rank (%s)" % label)
+    tm.keys("o")
+    see(tm, tag + "control_confirm", lambda s: "to off? (y/n)" in s, "a confirmation is asked")
+    tm.keys("y")
+    ack = r"-> %s: applied by (1 of 1|0 of 1 process.*\(timed out\))"
+    see(tm, tag + "control_off", lambda s: re.search(ack % "off", s) is not None,
+        "the acknowledgement shown", 30)
+    see(tm, tag + "rank_off", lambda s: any(str(pid) in l and " off " in l
+                                            for l in s.splitlines()),
+        "the ranks list shows the rank off")
+    check(T.wait_for(lambda: agent.modes().get(pid) == "off", 10),
+          "the process's active mode is off (its agent says)")
+    tm.keys("p", "f", "y")
+    see(tm, tag + "control_fast", lambda s: re.search(ack % "fast", s) is not None,
+        "back to fast, acknowledged", 30)
+    check(T.wait_for(lambda: agent.modes().get(pid) == "fast", 10),
+          "the process's active mode is fast again")
 
 
 def see(t, name, pred, what, timeout=20):
@@ -133,39 +160,14 @@ with T.tmpdir() as d:
         see(tm, "back_top", lambda s: "[1 Top]" in s and "function" not in s.splitlines()[2],
             "Esc: back to the cluster table")
 
-        # nodes, node1, its ranks, switching rank 1 off and on
+        # nodes, node1, its ranks
         tm.keys("2")
         see(tm, "nodes", lambda s: "2 nodes, 2 up, 4 ranks" in s and "node0" in s
             and "node1" in s, "the nodes")
         tm.keys("Down", "Enter")
         s = see(tm, "node1", lambda s: "cluster > node node1" in s and "2 processes" in s
                 and str(pid1) in s, "node1: its two ranks")
-        tm.keys("p")
-        see(tm, "control_menu", lambda s: "profiling of rank 1 (node1 pid %d): o off" % pid1 in s,
-            "p: the profiling menu for the selected rank")
-        tm.keys("o")
-        see(tm, "control_confirm", lambda s: "to off? (y/n)" in s, "a confirmation is asked")
-        tm.keys("y")
-        # the acknowledgement: applied by 1 of 1 (on a machine so loaded that
-        # the process did not apply it within the wait, the answer says
-        # that it timed out: shown too, and the mode must still change)
-        see(tm, "control_off", lambda s: "-> off: applied by 1 of 1" in s or
-            "-> off: applied by 0 of 1 process, 1 of 1 nodes answered (timed out)" in s,
-            "the acknowledgement shown", 30)
-        s = see(tm, "rank_off", lambda s: any(str(pid1) in l and " off " in l
-                                              for l in s.splitlines()),
-                "the ranks list shows the rank off")
-        check(T.wait_for(lambda: a1.modes().get(pid1) == "off", 10),
-              "the process's active mode is off (its agent says)")
-        tm.keys("p", "f", "y")
-        see(tm, "control_fast", lambda s: "-> fast: applied by 1 of 1" in s or
-            "-> fast: applied by 0 of 1 process, 1 of 1 nodes answered (timed out)" in s,
-            "back to fast, acknowledged", 30)
-        check(T.wait_for(lambda: a1.modes().get(pid1) == "fast", 10),
-              "the process's active mode is fast again")
-
-        # the other rank (rank 1's frames were closed by the switch, as
-        # cProfile's disable() does), its threads, one thread, back out
+        # a rank, its threads, one thread, back out
         tm.keys("Down", "Enter")
         see(tm, "rank", lambda s: "> rank 3 (node1 pid %d)" % pid3 in s and " compute_step " in s
             and " slow_rank_extra " in s, "Enter: the rank's own table")
@@ -217,7 +219,16 @@ with T.tmpdir() as d:
             and " compute_step " in s, "the collector restarted: answered again", 40)
         tm.keys("h")
         see(tm, "help", lambda s: "clustertop keys" in s and "PgUp PgDn" in s, "h: the help")
-        tm.keys("Escape", "q")
+        tm.keys("Escape")
+        # switching rank 1 off and on through the collector (last: the
+        # switch closes the rank's open frames, as cProfile's disable() does)
+        tm.keys("2")
+        tm.wait(lambda s: "[2 Nodes]" in s and "node1" in s)
+        tm.keys("End", "Enter")
+        see(tm, "node1_again", lambda s: "cluster > node node1" in s and str(pid1) in s,
+            "node1 again")
+        toggle(tm, a1, pid1, "rank 1 (node1 pid %d)" % pid1, "")
+        tm.keys("q")
         check(T.wait_for(lambda: not tm.alive(), 10), "q quits")
         tm.kill()
 
@@ -234,7 +245,11 @@ with T.tmpdir() as d:
         see(tm, "agent_nodes", lambda s: "node0" in s and "1 nodes" in s, "--agent: its node")
         tm.keys("Enter")
         see(tm, "agent_node", lambda s: "2 processes" in s, "--agent: the node's two ranks")
-        tm.keys("Enter", "2")
+        ranks0 = T.query(a0.ep, "RANKS")["ranks"]
+        first = sorted(ranks0, key=lambda r: (r.get("rank", 0), r["pid"]))[0]
+        toggle(tm, a0, first["pid"], "rank %d (node0 pid %d)" % (first.get("rank", 0),
+                                                               first["pid"]), "agent_")
+        tm.keys("Down", "Enter", "2")
         see(tm, "agent_threads", lambda s: "MainThread" in s, "--agent: a rank's threads")
         tm.keys("5")
         see(tm, "agent_nova", lambda s: "not available here" in s and "RECENT" in s,
