@@ -152,6 +152,13 @@ const view_class_t view_threads = {"Threads",   "threads", threads_fetch, thread
 
 /* ---- OBJECTS ------------------------------------------------------------------------------- */
 
+/* v against max on a log scale: counts of types differ by orders of
+ * magnitude (ints against a program's own classes) */
+static double logf_(uint64_t v, uint64_t max)
+{
+    return max > 0 && v > 0 ? log1p((double)v) / log1p((double)max) : 0.0;
+}
+
 static void objects_fetch(view_t *v, app_t *a)
 {
     Ulma__Wire__Query q;
@@ -185,8 +192,8 @@ static void objects_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     int barw = (cv->w - namew - 3 * 9 - 4) / 3;
     if (barw < 4)
         barw = 4;
-    canvas_printf(cv, y, 0, ROLE_TITLE, -1, "%zu object types: constructions, destructions, live",
-                  nt);
+    canvas_printf(cv, y, 0, ROLE_TITLE, -1,
+                  "%zu object types: constructions, destructions, live (bars: log scale)", nt);
     view_stale_note(&v->feed[0], cv, y);
     int hy = y + 1;
     canvas_fill(cv, hy, 0, cv->w, ROLE_COLHEAD, ' ');
@@ -207,13 +214,13 @@ static void objects_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
                    namew);
         fmt_count(num, sizeof(num), t->news, 8);
         canvas_put_right(cv, yy, c1, 8, ROLE_NORMAL, num);
-        canvas_bar(cv, yy, c1 + 9, barw, (double)t->news / (double)max, ROLE_BAR);
+        canvas_bar(cv, yy, c1 + 9, barw, logf_(t->news, max), ROLE_BAR);
         fmt_count(num, sizeof(num), t->frees, 8);
         canvas_put_right(cv, yy, c2, 8, ROLE_NORMAL, num);
-        canvas_bar(cv, yy, c2 + 9, barw, (double)t->frees / (double)max, ROLE_BAR2);
+        canvas_bar(cv, yy, c2 + 9, barw, logf_(t->frees, max), ROLE_BAR2);
         fmt_count(num, sizeof(num), t->live, 8);
         canvas_put_right(cv, yy, c3, 8, ROLE_NORMAL, num);
-        canvas_bar(cv, yy, c3 + 9, barw, (double)t->live / (double)max, ROLE_BAR3);
+        canvas_bar(cv, yy, c3 + 9, barw, logf_(t->live, max), ROLE_BAR3);
     }
     if (!ns)
         return;
@@ -240,7 +247,7 @@ static void objects_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
         canvas_put(cv, yy, 21, type_role(s->type), fit_text(s->type, namew, cut, sizeof(cut)),
                    namew);
         int bw = 5;
-        canvas_bar(cv, yy, 21 + namew, bw, (double)s->count / (double)smax, type_role(s->type));
+        canvas_bar(cv, yy, 21 + namew, bw, logf_(s->count, smax), type_role(s->type));
         canvas_put(cv, yy, fx, ROLE_DIM, s->std ? s->std : "", -1);
     }
 }
@@ -312,7 +319,7 @@ static void mpi_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
         if (barw > 2)
             canvas_bar(cv, y + line, 60, barw, (double)m->time_ns / (double)max, ROLE_MPI);
     }
-    if (!r->n_mpi_ranks || line + 2 >= h)
+    if (!r->n_mpi_ranks || line + 2 >= h || v->scr->t.scope.level == ULMA__WIRE__SCOPE__LEVEL__RANK)
         return;
     line++;
     canvas_put(cv, y + line++, 0, ROLE_TITLE, "time in MPI per rank", -1);
@@ -321,7 +328,9 @@ static void mpi_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     for (size_t i = 0; i < r->n_mpi_ranks && line < h; i++, line++) {
         const Ulma__Wire__MpiRank *k = r->mpi_ranks[i];
         double pct = k->total_ns > 0 ? 100.0 * (double)k->mpi_ns / (double)k->total_ns : 0;
-        canvas_printf(cv, y + line, 0, ROLE_NORMAL, -1, "%5d %-12.12s %8d %6.1f  %-16.16s", k->rank,
+        char rk[16];
+        snprintf(rk, sizeof(rk), k->rank >= 0 ? "%d" : "-", k->rank);
+        canvas_printf(cv, y + line, 0, ROLE_NORMAL, -1, "%5s %-12.12s %8d %6.1f  %-16.16s", rk,
                       k->node ? k->node : "", k->pid, pct, k->top_call ? k->top_call : "");
         if (barw > 2)
             canvas_bar(cv, y + line, 60, barw, pct / 100.0, ROLE_MPI);

@@ -31,13 +31,17 @@ typedef struct bview {
 int main(void)
 {
     static const bview_t views[] = {
-        {"cluster", "cluster", NULL},       {"nodes", "nodes", NULL},
-        {"imbalance", "imbalance", NULL},   {"node", "node:node0512", "ranks"},
+        {"cluster", "cluster", NULL},        {"nodes", "nodes", NULL},
+        {"imbalance", "imbalance", NULL},    {"node", "node:node0512", "ranks"},
         {"function", "function:f000", NULL}, {"rank", "rank:node0512/9192", "threads"},
     };
     synth_t s[2] = {{.nodes = 1024, .ranks_per_node = 16, .funcs = 2000, .cache = 1},
-                    {.nodes = 1024, .ranks_per_node = 16, .funcs = 2000, .cache = 1,
-                     .bump = 1000000, .swap_ties = 1}};
+                    {.nodes = 1024,
+                     .ranks_per_node = 16,
+                     .funcs = 2000,
+                     .cache = 1,
+                     .bump = 1000000,
+                     .swap_ties = 1}};
     ct_opts_t o;
     char *argv[] = {"clustertop", NULL};
     if (ct_opts_parse(&o, 1, argv) != 0)
@@ -50,8 +54,8 @@ int main(void)
         return 1;
     }
     int w = 200, h = 60;
-    printf("clustertop frames: 1024 nodes x 16 ranks, 2000 functions, %dx%d, median of %d\n",
-           w, h, FRAMES);
+    printf("clustertop frames: 1024 nodes x 16 ranks, 2000 functions, %dx%d, median of %d\n", w, h,
+           FRAMES);
     double worst = 0;
     for (size_t v = 0; v < sizeof(views) / sizeof(views[0]); v++) {
         app_t *a = app_new(&o, synth_ask, &s[0], w, h, 1);

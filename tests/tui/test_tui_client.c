@@ -94,9 +94,7 @@ static void *serve(void *arg)
                 answer(s, &f[0], q->id, delim);
             }
             break;
-        case CLOSE:
-            atomic_store(&sv->stop, 1);
-            break;
+        case CLOSE: atomic_store(&sv->stop, 1); break;
         case GARBAGE:
             zmq_send(s, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), ZMQ_SNDMORE);
             if (delim)
