@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
     build-essential cmake pkg-config git
-    libzmq3-dev
+    libzmq3-dev libjansson-dev
     libprotobuf-c-dev protobuf-c-compiler
     libopenmpi-dev openmpi-bin
     python3 python3-dev python3-mpi4py python3-yappi

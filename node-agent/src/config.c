@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "config.h"
 #include "opts.h"
 #include "profile/table.h"
 #include "ulma/segment.h"
@@ -131,6 +131,8 @@ static const opt_t opts[] = {
     {"max-depth", 0, "N", OPT_U32, L(max_stack), "65536", "Shadow-stack depth per thread."},
     {"quiet", 'q', NULL, OPT_FLAG, F(quiet), NULL, "Print only errors on standard error."},
     {"verbose", 'v', NULL, OPT_FLAG, F(verbose), NULL, "Log segments claimed and harvested."},
+    {"help", 'h', NULL, OPT_FLAG, F(help), NULL, "Show this text."},
+    {"version", 'V', NULL, OPT_FLAG, F(version), NULL, "Show the version."},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -181,8 +183,7 @@ void agent_config_help(FILE *out)
             "OPTIONS\n");
     opts_help(out, opts, NOPTS);
     fprintf(out,
-            "    -h, --help\n        Show this text.\n"
-            "    -V, --version\n        Show the version.\n\n"
+            "\n"
             "OUTPUT\n"
             "    The table has cProfile's columns (ncalls as total/primitive when they\n"
             "    differ, tottime, percall, cumtime, percall) plus %% (cumtime share of the\n"
@@ -276,14 +277,6 @@ int agent_config_parse(agent_config_t *cfg, int argc, char **argv)
     snprintf(cfg->dir, sizeof(cfg->dir), "%s", ulma_default_dir());
     for (int i = 1; i < argc;) {
         const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            agent_config_help(stdout);
-            return 1;
-        }
-        if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
-            printf("ulma-agent %s\n", ULMA_VERSION_STRING);
-            return 1;
-        }
         int rc = opts_parse_one(&c, argc, argv, &i);
         if (rc == 1) {
             fprintf(stderr, "ulma-agent: unexpected argument '%s' (see --help)\n", a);
@@ -291,6 +284,15 @@ int agent_config_parse(agent_config_t *cfg, int argc, char **argv)
         }
         if (rc < 0)
             return -1;
+        /* at once, whatever follows, as the options before them were read */
+        if (cfg->help) {
+            agent_config_help(stdout);
+            return 1;
+        }
+        if (cfg->version) {
+            printf("ulma-agent %s\n", ULMA_VERSION_STRING);
+            return 1;
+        }
     }
     if (!profile_sort_key(cfg->sort)) {
         fprintf(stderr, "ulma-agent: -s: unknown or ambiguous sort key '%s' (%s, or a unique "

@@ -5,19 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent_int.h"
 #include "profile/profile.h"
-#include "uplink.h"
-#include "wire/wire.h"
 
 #define CTL_MAX_TARGETS 4096
 
 typedef struct ctl_wait {
     ctl_answer_t how;
     uint64_t id;
-    void *env[CTL_MAX_FRAMES]; /* envelope frames (copied) */
-    size_t env_len[CTL_MAX_FRAMES];
-    int nenv;
+    envelope_t *env;           /* copied; NULL for the collector */
     uint64_t deadline_ns;
     uint32_t control;
     uint32_t n;
@@ -27,6 +22,61 @@ typedef struct ctl_wait {
     } t[CTL_MAX_TARGETS];
     struct ctl_wait *next;
 } ctl_wait_t;
+
+struct control {
+    char *node;
+    ctl_wait_t *waits;
+    uint64_t started;   /* requests queued, ever */
+    /* the answer control_next handed out last, freed at the next call */
+    ctl_wait_t *done;
+    wire_arena_t *arena;
+    sbuf_t bytes;
+};
+
+control_t *control_new(const char *node)
+{
+    control_t *c = xcalloc(1, sizeof(*c));
+    c->node = xstrdup(node);
+    return c;
+}
+
+/* Unpin the targets of `w` and free it. */
+static void wait_free(ctl_wait_t *w)
+{
+    if (!w)
+        return;
+    for (uint32_t i = 0; i < w->n; i++)
+        w->t[i].proc->pins--;
+    envelope_free(&w->env);
+    free(w);
+}
+
+/* Free what the last control_next handed out. */
+static void release_done(control_t *c)
+{
+    wait_free(c->done);
+    c->done = NULL;
+    wire_arena_destroy(&c->arena);
+    sbuf_free(&c->bytes);
+}
+
+void control_destroy(control_t **c_p)
+{
+    if (!c_p || !*c_p)
+        return;
+    control_t *c = *c_p;
+    release_done(c);
+    while (c->waits) {
+        ctl_wait_t *w = c->waits;
+        c->waits = w->next;
+        wait_free(w);
+    }
+    free(c->node);
+    free(c);
+    *c_p = NULL;
+}
+
+uint64_t control_started(const control_t *c) { return c->started; }
 
 int control_mode(const char *name)
 {
@@ -54,16 +104,16 @@ static int matches(const aproc_t *p, const ctl_match_t *m)
     return 1;
 }
 
-uint32_t control_start(agent_t *a, uint32_t ctl, const ctl_match_t *m, uint32_t wait_ms,
-                       ctl_answer_t how, uint64_t id, void *const *env, const size_t *env_len,
-                       int nenv)
+uint32_t control_start(control_t *c, proctab_t *t, uint32_t ctl, const ctl_match_t *m,
+                       uint32_t wait_ms, ctl_answer_t how, uint64_t id, const envelope_t *env)
 {
     ctl_wait_t *w = xcalloc(1, sizeof(*w));
-    for (aproc_t *p = a->procs; p && w->n < CTL_MAX_TARGETS; p = p->next) {
+    for (aproc_t *p = t->procs; p && w->n < CTL_MAX_TARGETS; p = p->next) {
         if (!matches(p, m))
             continue;
         w->t[w->n].proc = p;
         w->t[w->n].seq = ulma_reader_request(p->rd, ctl);
+        p->pins++;
         w->n++;
     }
     uint32_t n = w->n;
@@ -75,15 +125,10 @@ uint32_t control_start(agent_t *a, uint32_t ctl, const ctl_match_t *m, uint32_t 
     w->id = id;
     w->control = ctl;
     w->deadline_ns = now_ns() + (uint64_t)wait_ms * 1000000u;
-    w->nenv = nenv < CTL_MAX_FRAMES ? nenv : CTL_MAX_FRAMES;
-    for (int i = 0; i < w->nenv; i++) {
-        w->env[i] = xmalloc(env_len[i] ? env_len[i] : 1);
-        memcpy(w->env[i], env[i], env_len[i]);
-        w->env_len[i] = env_len[i];
-    }
-    w->next = a->waits;
-    a->waits = w;
-    control_check(a, 0); /* answers at once if wait_ms is 0 */
+    w->env = env ? envelope_copy(env) : NULL;
+    w->next = c->waits;
+    c->waits = w;
+    c->started++;
     return n;
 }
 
@@ -122,7 +167,7 @@ static void answer_json(const ctl_wait_t *cw, sbuf_t *ans, int timed_out)
     jw_obj_end(&w);
 }
 
-static void answer_reply(agent_t *a, const ctl_wait_t *cw, sbuf_t *ans, int timed_out)
+static void answer_reply(const control_t *ctl, const ctl_wait_t *cw, sbuf_t *ans, int timed_out)
 {
     wire_arena_t *ar = wire_arena_new();
     Ulma__Wire__Reply r = ULMA__WIRE__REPLY__INIT;
@@ -139,7 +184,7 @@ static void answer_reply(agent_t *a, const ctl_wait_t *cw, sbuf_t *ans, int time
     for (uint32_t i = 0; i < cw->n; i++) {
         aproc_t *p = cw->t[i].proc;
         Ulma__Wire__ControlAckRow *t = c->targets[i];
-        t->node = wire_strdup(ar, agent_node_name(a));
+        t->node = wire_strdup(ar, ctl->node);
         t->pid = p->info.pid;
         t->rank = p->info.mpi_rank;
         t->applied = applied(cw, i);
@@ -151,60 +196,54 @@ static void answer_reply(agent_t *a, const ctl_wait_t *cw, sbuf_t *ans, int time
     wire_arena_destroy(&ar);
 }
 
-static void answer_ack(agent_t *a, const ctl_wait_t *cw, int timed_out)
+/* The acknowledgement, allocated in `ar`. */
+static const Ulma__Wire__ControlAck *answer_ack(wire_arena_t *ar, const ctl_wait_t *cw,
+                                                int timed_out)
 {
-    wire_arena_t *ar = wire_arena_new();
-    Ulma__Wire__ControlAck ack = ULMA__WIRE__CONTROL_ACK__INIT;
-    ack.request = cw->id;
-    ack.timed_out = timed_out;
-    ack.targets = WIRE_MSGS(ar, cw->n, Ulma__Wire__ControlTarget, ulma__wire__control_target__init);
-    ack.n_targets = cw->n;
+    Ulma__Wire__ControlAck *ack =
+        WIRE_MSG(ar, Ulma__Wire__ControlAck, ulma__wire__control_ack__init);
+    ack->request = cw->id;
+    ack->timed_out = timed_out;
+    ack->targets = WIRE_MSGS(ar, cw->n, Ulma__Wire__ControlTarget, ulma__wire__control_target__init);
+    ack->n_targets = cw->n;
     for (uint32_t i = 0; i < cw->n; i++) {
         aproc_t *p = cw->t[i].proc;
-        ack.targets[i]->pid = p->info.pid;
-        ack.targets[i]->rank = p->info.mpi_rank;
-        ack.targets[i]->applied = applied(cw, i);
-        ack.targets[i]->active_mode = ulma_reader_active_mode(p->rd);
+        ack->targets[i]->pid = p->info.pid;
+        ack->targets[i]->rank = p->info.mpi_rank;
+        ack->targets[i]->applied = applied(cw, i);
+        ack->targets[i]->active_mode = ulma_reader_active_mode(p->rd);
     }
-    uplink_ack(a->up, &ack);
-    wire_arena_destroy(&ar);
+    return ack;
 }
 
-void control_check(agent_t *a, int force)
+int control_next(control_t *c, int force, ctl_done_t *out)
 {
+    release_done(c);
+    if (!c->waits)
+        return 0;
     uint64_t now = now_ns();
-    for (ctl_wait_t **wp = (ctl_wait_t **)&a->waits; *wp;) {
+    for (ctl_wait_t **wp = &c->waits; *wp; wp = &(*wp)->next) {
         ctl_wait_t *w = *wp;
         int all = 1;
         for (uint32_t i = 0; i < w->n && all; i++)
             all = applied(w, i);
-        if (!all && !force && now < w->deadline_ns) {
-            wp = &w->next;
+        if (!all && !force && now < w->deadline_ns)
             continue;
-        }
-        sbuf_t ans = {0};
-        if (w->how == CTL_ANSWER_ACK) {
-            answer_ack(a, w, !all);
-        } else {
-            if (w->how == CTL_ANSWER_JSON)
-                answer_json(w, &ans, !all);
-            else
-                answer_reply(a, w, &ans, !all);
-            agent_send(a, w->env, w->env_len, w->nenv, &ans, NULL);
-        }
-        sbuf_free(&ans);
         *wp = w->next;
-        for (int i = 0; i < w->nenv; i++)
-            free(w->env[i]);
-        free(w);
+        c->done = w;
+        memset(out, 0, sizeof(*out));
+        out->how = w->how;
+        out->env = w->env;
+        if (w->how == CTL_ANSWER_ACK) {
+            c->arena = wire_arena_new();
+            out->ack = answer_ack(c->arena, w, !all);
+        } else if (w->how == CTL_ANSWER_JSON) {
+            answer_json(w, &c->bytes, !all);
+        } else {
+            answer_reply(c, w, &c->bytes, !all);
+        }
+        out->bytes = c->bytes;
+        return 1;
     }
-}
-
-int control_busy(const agent_t *a, const aproc_t *p)
-{
-    for (const ctl_wait_t *w = a->waits; w; w = w->next)
-        for (uint32_t i = 0; i < w->n; i++)
-            if (w->t[i].proc == p)
-                return 1;
     return 0;
 }

@@ -5,8 +5,10 @@
  *     {"cmd":"top","pid":1234,"sort":"tottime","limit":20}
  *
  * Strict and bounded: at most JREQ_MAX_FIELDS fields, keys up to 31 bytes,
- * strings up to JREQ_MAX_STR bytes, the whole text up to JREQ_MAX_TEXT
- * bytes. Anything else is an error with a message for the answer.
+ * strings up to JREQ_MAX_STR bytes (UTF-8, no NUL), the whole text up to
+ * JREQ_MAX_TEXT bytes, no key twice. Anything else is an error with a
+ * message for the answer. Parsed by jansson; the fields are copied out
+ * into the caller's jreq_t (no other state).
  */
 #ifndef AGENT_JREQ_H
 #define AGENT_JREQ_H

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "private.h"
 
 static agent_t *running;
 
@@ -36,14 +37,14 @@ int main(int argc, char **argv)
     int rc = agent_config_parse(&cfg, argc, argv);
     if (rc != 0) {
         if (rc < 0)
-            agent_abort_child(&cfg); /* it waited for the go byte: it ran nothing */
+            private_abort_child(&cfg); /* it waited for the go byte: it ran nothing */
         return rc > 0 ? 0 : 2;
     }
     char err[512] = "";
     agent_t *a = agent_new(&cfg, err, sizeof(err));
     if (!a) {
         fprintf(stderr, "ulma-agent: %s\n", err);
-        agent_abort_child(&cfg);
+        private_abort_child(&cfg);
         return cfg.wait_child ? 2 : 1;
     }
     running = a;

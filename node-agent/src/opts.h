@@ -3,7 +3,8 @@
  * its argument, how its value is stored (type and offset in the caller's
  * struct), its default and its help text; parsing and the OPTIONS section
  * of --help both read the same table. Used by ulma-agent (config.c) and
- * ulma-ctl.
+ * ulma-ctl. Holds no state: tables and the structs they fill are the
+ * caller's.
  */
 #ifndef AGENT_OPTS_H
 #define AGENT_OPTS_H

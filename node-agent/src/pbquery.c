@@ -11,10 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent_int.h"
 #include "profile/export.h"
 #include "profile/table.h"
-#include "snapshot.h"
+#include "ulma/clock.h"
 #include "wire/answer.h"
 
 /* The processes of a query's scope, newest first; `n` of them. */
@@ -24,16 +23,16 @@ typedef struct scope_set {
     int single; /* the scope names one process */
 } scope_set_t;
 
-static int in_scope(const agent_t *a, const aproc_t *p, const Ulma__Wire__Scope *sc)
+static int in_scope(const agent_view_t *av, const aproc_t *p, const Ulma__Wire__Scope *sc)
 {
     if (!sc)
         return 1;
     switch (sc->level) {
     case ULMA__WIRE__SCOPE__LEVEL__NODE:
-        return !sc->node || !*sc->node || strcmp(sc->node, agent_node_name(a)) == 0;
+        return !sc->node || !*sc->node || strcmp(sc->node, av->node) == 0;
     case ULMA__WIRE__SCOPE__LEVEL__JOB: return strcmp(p->info.job, sc->job ? sc->job : "") == 0;
     case ULMA__WIRE__SCOPE__LEVEL__RANK:
-        if (sc->node && *sc->node && strcmp(sc->node, agent_node_name(a)) != 0)
+        if (sc->node && *sc->node && strcmp(sc->node, av->node) != 0)
             return 0;
         if (sc->pid)
             return p->info.pid == sc->pid &&
@@ -43,22 +42,18 @@ static int in_scope(const agent_t *a, const aproc_t *p, const Ulma__Wire__Scope 
     }
 }
 
-static void scope_collect(agent_t *a, const Ulma__Wire__Query *q, scope_set_t *s)
+static void scope_collect(const agent_view_t *av, const proctab_t *t, const Ulma__Wire__Query *q,
+                          scope_set_t *s)
 {
-    uint32_t n = 0;
-    for (aproc_t *p = a->procs; p; p = p->next)
-        n++;
+    uint32_t n = proctab_count(t);
     s->p = xmalloc(sizeof(*s->p) * (n ? n : 1));
     s->n = 0;
     s->single = q->scope && q->scope->level == ULMA__WIRE__SCOPE__LEVEL__RANK;
-    for (aproc_t *p = a->procs; p; p = p->next) {
-        if (!in_scope(a, p, q->scope))
+    for (aproc_t *p = t->procs; p; p = p->next) {
+        if (!in_scope(av, p, q->scope))
             continue;
         if (s->single && s->n) {
-            /* a reused pid: the live one, else the newest */
-            aproc_t *b = s->p[0];
-            if ((b->finished && !p->finished) ||
-                (b->finished == p->finished && p->info.start_time > b->info.start_time))
+            if (proctab_prefer(p, s->p[0]))
                 s->p[0] = p;
             continue;
         }
@@ -66,16 +61,11 @@ static void scope_collect(agent_t *a, const Ulma__Wire__Query *q, scope_set_t *s
     }
 }
 
-static profile_t *proc_profile(aproc_t *p)
-{
-    return snapshot_process(p->prof, p->rd, &p->info, p->finished);
-}
-
 /* The scope's profile: one process's, or the processes' merged. */
 static profile_t *scope_profile(const scope_set_t *s, profile_t ***each)
 {
     if (s->single && s->n == 1) {
-        profile_t *p = proc_profile(s->p[0]);
+        profile_t *p = proctab_profile(s->p[0]);
         if (each) {
             *each = xmalloc(sizeof(**each));
             (*each)[0] = p;
@@ -85,7 +75,7 @@ static profile_t *scope_profile(const scope_set_t *s, profile_t ***each)
     profile_t *m = profile_new();
     profile_t **v = each ? xmalloc(sizeof(*v) * (s->n ? s->n : 1)) : NULL;
     for (uint32_t i = 0; i < s->n; i++) {
-        profile_t *p = proc_profile(s->p[i]);
+        profile_t *p = proctab_profile(s->p[i]);
         profile_merge(m, p);
         if (v)
             v[i] = p;
@@ -104,10 +94,7 @@ static void free_each(profile_t **each, uint32_t n)
     free(each);
 }
 
-static const char *proc_state(const aproc_t *p)
-{
-    return profile_state_name(p->finished ? PF_STATE_EXITED : ulma_reader_state(p->rd));
-}
+static const char *proc_state(const aproc_t *p) { return profile_state_name(proctab_state(p)); }
 
 /* The mode of a set of processes: "off", "fast", "full", "mixed" or "none". */
 static const char *modes_of(aproc_t *const *p, uint32_t n)
@@ -144,7 +131,7 @@ static void rank_value(const aproc_t *ap, const profile_t *p, const pf_func_t *f
 
 /* ---- the kinds -------------------------------------------------------------------- */
 
-static void summary(agent_t *a, wire_answer_t *w)
+static void summary(const agent_view_t *av, const proctab_t *t, wire_answer_t *w)
 {
     Ulma__Wire__Summary *s = WIRE_MSG(w->a, Ulma__Wire__Summary, ulma__wire__summary__init);
     uint32_t n = 0, live = 0;
@@ -152,7 +139,7 @@ static void summary(agent_t *a, wire_answer_t *w)
     char jobs[64][64];
     uint32_t njobs = 0;
     aproc_t *all[4096];
-    for (aproc_t *p = a->procs; p; p = p->next) {
+    for (aproc_t *p = t->procs; p; p = p->next) {
         if (n < 4096)
             all[n] = p;
         n++;
@@ -168,44 +155,44 @@ static void summary(agent_t *a, wire_answer_t *w)
     s->ranks = live;
     s->processes = n;
     s->jobs = njobs;
-    s->events_per_s = a->events_per_s;
+    s->events_per_s = av->events_per_s;
     s->records_lost = lost;
     s->mode = wire_strdup(w->a, modes_of(all, n < 4096 ? n : 4096));
     s->wall_ns = wall_ns();
-    s->interval_s = a->cfg.interval_ms / 1000.0;
-    s->bad_messages = a->bad_requests;
+    s->interval_s = av->interval_ms / 1000.0;
+    s->bad_messages = av->bad_requests;
     s->source = wire_strdup(w->a, "agent");
     w->r.summary = s;
 }
 
-static void nodes(agent_t *a, wire_answer_t *w)
+static void nodes(const agent_view_t *av, const proctab_t *t, wire_answer_t *w)
 {
     Ulma__Wire__NodeInfo **v = WIRE_MSGS(w->a, 1, Ulma__Wire__NodeInfo, ulma__wire__node_info__init);
     Ulma__Wire__NodeInfo *ni = v[0];
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
-    ni->name = wire_strdup(w->a, agent_node_name(a));
+    ni->name = wire_strdup(w->a, av->node);
     ni->host = wire_strdup(w->a, host);
     ni->state = wire_strdup(w->a, "up");
     ni->agent_version = wire_strdup(w->a, ULMA_VERSION_STRING);
     ni->cpus = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
     aproc_t *all[4096];
     uint32_t n = 0;
-    for (aproc_t *p = a->procs; p; p = p->next) {
+    for (aproc_t *p = t->procs; p; p = p->next) {
         ni->processes++;
         ni->ranks += !p->finished;
         ni->records_lost += prof_total_dropped(p->prof);
         if (n < 4096)
             all[n++] = p;
     }
-    ni->events_per_s = a->events_per_s;
+    ni->events_per_s = av->events_per_s;
     ni->wall_ns = wall_ns();
     ni->mode = wire_strdup(w->a, modes_of(all, n));
     w->r.nodes = v;
     w->r.n_nodes = 1;
 }
 
-static void ranks(agent_t *a, const scope_set_t *s, wire_answer_t *w, uint32_t limit)
+static void ranks(const agent_view_t *av, const scope_set_t *s, wire_answer_t *w, uint32_t limit)
 {
     uint32_t n = s->n < limit ? s->n : limit;
     w->r.ranks = WIRE_MSGS(w->a, n, Ulma__Wire__RankInfo, ulma__wire__rank_info__init);
@@ -214,7 +201,7 @@ static void ranks(agent_t *a, const scope_set_t *s, wire_answer_t *w, uint32_t l
         aproc_t *p = s->p[i];
         Ulma__Wire__RankInfo *r = w->r.ranks[i];
         uint32_t am = ulma_reader_active_mode(p->rd);
-        r->node = wire_strdup(w->a, agent_node_name(a));
+        r->node = wire_strdup(w->a, av->node);
         r->pid = p->info.pid;
         r->start_time = p->info.start_time;
         r->rank = p->info.mpi_rank;
@@ -227,7 +214,7 @@ static void ranks(agent_t *a, const scope_set_t *s, wire_answer_t *w, uint32_t l
         r->events = p->prof->events;
         r->records_lost = prof_total_dropped(p->prof);
         r->threads = p->prof->nthreads;
-        profile_t *pr = proc_profile(p);
+        profile_t *pr = proctab_profile(p);
         pf_totals_t t;
         profile_totals(pr, &t);
         r->tottime_ns = t.tottime_ns + t.open_tottime_ns;
@@ -243,11 +230,11 @@ static void ranks(agent_t *a, const scope_set_t *s, wire_answer_t *w, uint32_t l
     }
 }
 
-static void jobs(agent_t *a, wire_answer_t *w)
+static void jobs(const proctab_t *t, wire_answer_t *w)
 {
     const char *names[256];
     uint32_t nj = 0;
-    for (aproc_t *p = a->procs; p; p = p->next) {
+    for (aproc_t *p = t->procs; p; p = p->next) {
         int seen = 0;
         for (uint32_t j = 0; j < nj && !seen; j++)
             seen = strcmp(names[j], p->info.job) == 0;
@@ -260,7 +247,7 @@ static void jobs(agent_t *a, wire_answer_t *w)
         Ulma__Wire__JobInfo *ji = w->r.jobs[j];
         ji->job = wire_strdup(w->a, names[j]);
         ji->nodes = 1;
-        for (aproc_t *p = a->procs; p; p = p->next) {
+        for (aproc_t *p = t->procs; p; p = p->next) {
             if (strcmp(p->info.job, names[j]) != 0)
                 continue;
             ji->ranks++;
@@ -271,7 +258,7 @@ static void jobs(agent_t *a, wire_answer_t *w)
 }
 
 /* TOP with the spread of each row over the scope's processes. */
-static void top(agent_t *a, const Ulma__Wire__Query *q, const scope_set_t *s, wire_answer_t *w)
+static void top(const agent_view_t *av, const Ulma__Wire__Query *q, const scope_set_t *s, wire_answer_t *w)
 {
     const char *sort = wire_query_sort(q, w);
     if (!sort)
@@ -285,7 +272,7 @@ static void top(agent_t *a, const Ulma__Wire__Query *q, const scope_set_t *s, wi
         for (size_t i = 0; i < w->r.table->n_rows; i++) {
             const pf_func_t *f = profile_func(m, rows[i]);
             for (uint32_t k = 0; k < s->n; k++)
-                rank_value(s->p[k], each[k], f, agent_node_name(a), &v[k]);
+                rank_value(s->p[k], each[k], f, av->node, &v[k]);
             wire_row_spread(w->a, w->r.table->rows[i], v, s->n);
         }
         free(v);
@@ -294,7 +281,7 @@ static void top(agent_t *a, const Ulma__Wire__Query *q, const scope_set_t *s, wi
     profile_destroy(&m);
 }
 
-static void function(agent_t *a, const Ulma__Wire__Query *q, const scope_set_t *s,
+static void function(const agent_view_t *av, const Ulma__Wire__Query *q, const scope_set_t *s,
                      wire_answer_t *w)
 {
     profile_t **each = NULL;
@@ -309,7 +296,7 @@ static void function(agent_t *a, const Ulma__Wire__Query *q, const scope_set_t *
         const pf_func_t *f = profile_func(m, row);
         wire_rank_value_t *v = xmalloc(sizeof(*v) * (s->n ? s->n : 1));
         for (uint32_t k = 0; k < s->n; k++)
-            rank_value(s->p[k], each[k], f, agent_node_name(a), &v[k]);
+            rank_value(s->p[k], each[k], f, av->node, &v[k]);
         wire_row_spread(w->a, fd->row, v, s->n);
         uint32_t nr = s->n < limit ? s->n : limit;
         fd->ranks = WIRE_MSGS(w->a, nr, Ulma__Wire__RankValue, ulma__wire__rank_value__init);
@@ -340,7 +327,7 @@ static int rank_cmp(const void *x, const void *y)
 }
 
 /* IMBALANCE: the top functions (by cumtime) x the scope's ranks. */
-static void imbalance(agent_t *a, const Ulma__Wire__Query *q, scope_set_t *s, wire_answer_t *w)
+static void imbalance(const agent_view_t *av, const Ulma__Wire__Query *q, scope_set_t *s, wire_answer_t *w)
 {
     qsort(s->p, s->n, sizeof(*s->p), rank_cmp);
     uint32_t nr = q->ranks ? q->ranks : 64;
@@ -355,7 +342,7 @@ static void imbalance(agent_t *a, const Ulma__Wire__Query *q, scope_set_t *s, wi
     im->n_ranks = nr;
     for (uint32_t k = 0; k < nr; k++) {
         im->ranks[k]->rank = s->p[k]->info.mpi_rank;
-        im->ranks[k]->node = wire_strdup(w->a, agent_node_name(a));
+        im->ranks[k]->node = wire_strdup(w->a, av->node);
         im->ranks[k]->pid = s->p[k]->info.pid;
     }
     im->rows = WIRE_MSGS(w->a, nf, Ulma__Wire__Row, ulma__wire__row__init);
@@ -367,7 +354,7 @@ static void imbalance(agent_t *a, const Ulma__Wire__Query *q, scope_set_t *s, wi
         const pf_func_t *f = profile_func(m, order[i]);
         wire_row(w->a, im->rows[i], m, order[i]);
         for (uint32_t k = 0; k < s->n; k++)
-            rank_value(s->p[k], each[k], f, agent_node_name(a), &v[k]);
+            rank_value(s->p[k], each[k], f, av->node, &v[k]);
         wire_row_spread(w->a, im->rows[i], v, s->n);
         for (uint32_t k = 0; k < nr; k++)
             im->cells[(size_t)i * nr + k] = v[k].cumtime_ns;
@@ -379,7 +366,7 @@ static void imbalance(agent_t *a, const Ulma__Wire__Query *q, scope_set_t *s, wi
     profile_destroy(&m);
 }
 
-static void mpi(agent_t *a, const scope_set_t *s, wire_answer_t *w)
+static void mpi(const agent_view_t *av, const scope_set_t *s, wire_answer_t *w)
 {
     profile_t **each = NULL;
     profile_t *m = scope_profile(s, &each);
@@ -389,7 +376,7 @@ static void mpi(agent_t *a, const scope_set_t *s, wire_answer_t *w)
     for (uint32_t k = 0; k < s->n; k++) {
         Ulma__Wire__MpiRank *r = w->r.mpi_ranks[k];
         r->rank = s->p[k]->info.mpi_rank;
-        r->node = wire_strdup(w->a, agent_node_name(a));
+        r->node = wire_strdup(w->a, av->node);
         r->pid = s->p[k]->info.pid;
         pf_totals_t t;
         profile_totals(each[k], &t);
@@ -420,11 +407,33 @@ static void snapshot_json(const scope_set_t *s, wire_answer_t *w)
     profile_destroy(&m);
 }
 
-/* RECENT: the process's most recent object constructions. */
-static void recent_objects(aproc_t *p, wire_answer_t *w, uint32_t limit)
+/* RECENT: the process's most recent object constructions, newest first:
+ * how long ago, type, size, constructing function. */
+static void recent_objects(aproc_t *ap, wire_answer_t *w, uint32_t limit)
 {
-    (void)p, (void)limit;
-    wire_answer_error(w, "RECENT: this agent keeps no window of recent objects yet");
+    prof_t *p = ap->prof;
+    uint64_t have = p->recent_n < PROF_RECENT ? p->recent_n : PROF_RECENT;
+    uint32_t n = have < limit ? (uint32_t)have : limit;
+    profile_t *pr = proctab_profile(ap);
+    uint64_t now = ap->finished ? p->last_tsc : ulma_clock_read();
+    Ulma__Wire__Objects *o = WIRE_MSG(w->a, Ulma__Wire__Objects, ulma__wire__objects__init);
+    o->recent = WIRE_MSGS(w->a, n, Ulma__Wire__RecentObject, ulma__wire__recent_object__init);
+    o->n_recent = n;
+    for (uint32_t k = 0; k < n; k++) {
+        const prof_recent_t *e = &p->recent[(p->recent_n - 1 - k) % PROF_RECENT];
+        Ulma__Wire__RecentObject *d = o->recent[k];
+        d->ago_ns = now > e->tsc ? ulma_cycles_to_ns((int64_t)(now - e->tsc), p->hz) : 0;
+        size_t tl;
+        const char *tn = prof_type_name(p, e->type_id, &tl);
+        d->type = tl ? wire_strndup(w->a, tn, tl) : wire_printf(w->a, "[type %u]", e->type_id);
+        d->size = e->size;
+        prof_label_t lab;
+        prof_func_label(p, e->fidx, &lab);
+        uint32_t row = profile_lookup(pr, lab.file, lab.file_len, lab.line, lab.name, lab.name_len);
+        d->std = wire_strdup(w->a, row != UINT32_MAX ? profile_func(pr, row)->std : "[unknown]");
+    }
+    w->r.objects = o;
+    profile_destroy(&pr);
 }
 
 /* ---- dispatch ------------------------------------------------------------------- */
@@ -438,11 +447,12 @@ static int needs_one(const scope_set_t *s, wire_answer_t *w, const char *what)
     return 1;
 }
 
-int pbquery_handle(agent_t *a, const Ulma__Wire__Query *q, wire_answer_t *w, ctl_answer_t how,
-                   void *const *env, const size_t *env_len, int nenv)
+query_rc_t pbquery_handle(const agent_view_t *av, proctab_t *t, control_t *ctl,
+                          const Ulma__Wire__Query *q, wire_answer_t *w, ctl_answer_t how,
+                          const envelope_t *env)
 {
     scope_set_t s;
-    scope_collect(a, q, &s);
+    scope_collect(av, t, q, &s);
     int deferred = 0;
     if (s.single && !s.n && q->kind != ULMA__WIRE__KIND__SUMMARY &&
         q->kind != ULMA__WIRE__KIND__NODES) {
@@ -450,12 +460,12 @@ int pbquery_handle(agent_t *a, const Ulma__Wire__Query *q, wire_answer_t *w, ctl
         goto out;
     }
     switch (q->kind) {
-    case ULMA__WIRE__KIND__SUMMARY: summary(a, w); break;
-    case ULMA__WIRE__KIND__TOP: top(a, q, &s, w); break;
-    case ULMA__WIRE__KIND__NODES: nodes(a, w); break;
-    case ULMA__WIRE__KIND__RANKS: ranks(a, &s, w, wire_query_limit(q)); break;
-    case ULMA__WIRE__KIND__JOBS: jobs(a, w); break;
-    case ULMA__WIRE__KIND__FUNCTION: function(a, q, &s, w); break;
+    case ULMA__WIRE__KIND__SUMMARY: summary(av, t, w); break;
+    case ULMA__WIRE__KIND__TOP: top(av, q, &s, w); break;
+    case ULMA__WIRE__KIND__NODES: nodes(av, t, w); break;
+    case ULMA__WIRE__KIND__RANKS: ranks(av, &s, w, wire_query_limit(q)); break;
+    case ULMA__WIRE__KIND__JOBS: jobs(t, w); break;
+    case ULMA__WIRE__KIND__FUNCTION: function(av, q, &s, w); break;
     case ULMA__WIRE__KIND__CALLERS:
     case ULMA__WIRE__KIND__CALLEES: {
         profile_t *m = scope_profile(&s, NULL);
@@ -490,8 +500,8 @@ int pbquery_handle(agent_t *a, const Ulma__Wire__Query *q, wire_answer_t *w, ctl
         profile_destroy(&m);
         break;
     }
-    case ULMA__WIRE__KIND__MPI: mpi(a, &s, w); break;
-    case ULMA__WIRE__KIND__IMBALANCE: imbalance(a, q, &s, w); break;
+    case ULMA__WIRE__KIND__MPI: mpi(av, &s, w); break;
+    case ULMA__WIRE__KIND__IMBALANCE: imbalance(av, q, &s, w); break;
     case ULMA__WIRE__KIND__SNAPSHOT: snapshot_json(&s, w); break;
     case ULMA__WIRE__KIND__HISTORY:
         w->r.history = WIRE_MSG(w->a, Ulma__Wire__History, ulma__wire__history__init);
@@ -506,16 +516,15 @@ int pbquery_handle(agent_t *a, const Ulma__Wire__Query *q, wire_answer_t *w, ctl
             wire_answer_error(w, "mode: 0 (off), 1 (fast) or 2 (full)");
             break;
         }
-        uint32_t ctl = q->mode | (q->objects ? ULMA_CTL_OBJECTS : 0);
+        uint32_t ctlw = q->mode | (q->objects ? ULMA_CTL_OBJECTS : 0);
         const Ulma__Wire__Scope *sc = q->scope;
         ctl_match_t m = {0, NULL, -1};
         if (sc && sc->level == ULMA__WIRE__SCOPE__LEVEL__JOB)
             m.job = sc->job ? sc->job : "";
-        if (sc && sc->level == ULMA__WIRE__SCOPE__LEVEL__RANK) {
+        if (sc && sc->level == ULMA__WIRE__SCOPE__LEVEL__RANK)
             m.pid = s.n ? s.p[0]->info.pid : -1;
-        }
         uint32_t wait = q->wait_ms ? (q->wait_ms > 60000 ? 60000 : q->wait_ms) : 1500;
-        if (!control_start(a, ctl, &m, wait, how, q->id, env, env_len, nenv))
+        if (!control_start(ctl, t, ctlw, &m, wait, how, q->id, env))
             wire_answer_error(w, "no running profiled process matches");
         else
             deferred = 1;
@@ -524,8 +533,8 @@ int pbquery_handle(agent_t *a, const Ulma__Wire__Query *q, wire_answer_t *w, ctl
     default: wire_answer_error(w, "unknown query kind %d", (int)q->kind); break;
     }
 out:
-    if (!w->r.ok)
-        a->bad_requests++;
     free(s.p);
-    return deferred;
+    if (!w->r.ok)
+        return QUERY_FAILED;
+    return deferred ? QUERY_DEFERRED : QUERY_ANSWERED;
 }

@@ -19,7 +19,14 @@
  * per-function and per-edge activation counters, at report time. Per
  * record the drain touches the record, the top frames of the shadow stack
  * and one node (64 bytes, its first children inline). Frames that find the
- * CCT full are accounted "flat" with the levels above (exact, slower). */
+ * CCT full are accounted "flat" with the levels above (exact, slower).
+ *
+ * Frames still open are not in the tree's numbers; prof_derive_open()
+ * computes, from the shadow stacks, what closing them at a given time
+ * would add, without closing them. A MODE record does not close frames:
+ * the writer records the RETURN of every frame whose CALL it recorded,
+ * whatever the mode then, and its depth in the MODE record only
+ * resynchronises the stack. */
 #include "profile.h"
 
 #include <stdio.h>
@@ -28,6 +35,11 @@
 
 #include "ulma/clock.h"
 #include "profile/util.h"
+
+/* The header unit as two words, each read once from the untrusted ring:
+ * tsc, then id | depth << 32 | kind << 48 | units << 56 (little endian). */
+typedef uint64_t __attribute__((may_alias)) prof_word_t;
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "record words are little endian");
 
 /* ---- small open-addressing map -------------------------------------------- */
 
@@ -121,6 +133,11 @@ void prof_limits_default(prof_limits_t *l)
     l->max_cct_nodes = 1u << 22;
     l->max_stack = 1u << 16;
     l->max_threads = 4096;
+    /* the set then stays within 2^22 slots of 16 bytes: 64 MiB */
+    l->max_live_objects = 2000000;
+    l->max_pending_frees = 1u << 14;
+    l->max_sites = 1u << 20;
+    l->max_type_id = 1u << 20;
 }
 
 static uint32_t sub_of(prof_t *p, uint32_t caller, uint32_t callee);
@@ -160,6 +177,21 @@ prof_t *prof_new(const prof_limits_t *lim, unsigned nslots)
         p->lim.max_cct_nodes = 16;
     if (p->lim.max_stack < 16)
         p->lim.max_stack = 16;
+    /* the object set: at least a few objects, values below PROF_OBJ_PENDING */
+    if (p->lim.max_live_objects < 16)
+        p->lim.max_live_objects = 16;
+    if (p->lim.max_live_objects > 1u << 30)
+        p->lim.max_live_objects = 1u << 30;
+    if (p->lim.max_pending_frees > 1u << 24)
+        p->lim.max_pending_frees = 1u << 24;
+    while (p->lim.max_pending_frees & (p->lim.max_pending_frees - 1))
+        p->lim.max_pending_frees &= p->lim.max_pending_frees - 1; /* a power of two */
+    if (p->lim.max_sites < 16)
+        p->lim.max_sites = 16;
+    if (p->lim.max_sites > 1u << 30)
+        p->lim.max_sites = 1u << 30;
+    if (p->lim.max_type_id < 16)
+        p->lim.max_type_id = 16;
     p->nslots = nslots;
     p->slot_thread = xcalloc(nslots ? nslots : 1, sizeof(*p->slot_thread));
     /* row 0: [unknown]; node 0: the root; edge 0 and site 0: none */
@@ -198,6 +230,11 @@ void prof_destroy(prof_t **p_p)
     free(p->types);
     free(p->sites);
     hmap_free(&p->site_map);
+    free(p->objs.ents);
+    free(p->objs.pend);
+    free(p->open_funcs);
+    free(p->open_subs);
+    free(p->open_nodes);
     prof_thread_t *t = p->threads;
     while (t) {
         prof_thread_t *n = t->next;
@@ -621,22 +658,324 @@ static size_t text_len(const uint8_t *pl, uint32_t len)
 
 /* ---- objects ------------------------------------------------------------------- */
 
-static void obj_event(prof_t *p, prof_thread_t *t, unsigned kind, uint32_t type_id,
-                      const uint8_t *pl, uint32_t len)
+/*
+ * Frees are paired with constructions by address, per process (an object
+ * may die on another thread than the one that built it): a construction
+ * puts its address in the set with its site, a free of that address
+ * (and type) takes it out. A free that finds nothing is an object born
+ * while nothing was recorded: counted apart (frees_unborn), so that
+ * news - frees never counts it. An address reused without a recorded free
+ * means the object there died unseen (lost).
+ *
+ * Rings are drained one after the other, so a free read from one thread's
+ * ring may precede, in our reading, the construction still unread in
+ * another's. When the process has more than one thread, such a free is
+ * counted unborn at once and kept "pending" (bounded ring, oldest out
+ * first); a construction at its address with an earlier cycle count, read
+ * later, takes the free back: both are counted as a paired life.
+ */
+
+#define OSET_MIN_CAP 1024u
+
+static inline uint32_t oset_home(const prof_objset_t *s, uint64_t addr)
+{
+    return (uint32_t)hmap_hash(addr ^ s->seed) & (s->cap - 1);
+}
+
+/* The slot of `addr`, or the empty slot where it would go (cap > 0). */
+static inline uint32_t oset_find(const prof_objset_t *s, uint64_t addr)
+{
+    uint32_t m = s->cap - 1, j = oset_home(s, addr);
+    while (s->ents[j].addr && s->ents[j].addr != addr)
+        j = (j + 1) & m;
+    return j;
+}
+
+/* A pending free's entry is stale once the ring has gone round since it
+ * was put there: the slot then holds nothing, it is reused in place or
+ * removed when the set fills. So evicting the oldest pending free costs
+ * nothing, and telling a stale entry needs no look at the ring. */
+static inline int oset_stale(const prof_objset_t *s, const prof_objent_t *e)
+{
+    return (e->val & PROF_OBJ_PENDING) && (uint32_t)(s->pend_seq - e->size) > s->pend_cap;
+}
+
+/* The pending free of entry `e` (PROF_OBJ_PENDING), or NULL if stale. */
+static inline prof_pending_free_t *pend_of(const prof_objset_t *s, const prof_objent_t *e)
+{
+    if (oset_stale(s, e))
+        return NULL;
+    prof_pending_free_t *f = &s->pend[e->size & (s->pend_cap - 1)];
+    /* the sequence numbers wrap: an entry 2^32 frees old looks new */
+    return f->addr == e->addr ? f : NULL;
+}
+
+/* Remove slot `j`: shift back the entries after it that probed past it. */
+static void oset_del(prof_objset_t *s, uint32_t j)
+{
+    uint32_t m = s->cap - 1, k = j;
+    s->n--;
+    for (;;) {
+        k = (k + 1) & m;
+        if (!s->ents[k].addr)
+            break;
+        uint32_t h = oset_home(s, s->ents[k].addr);
+        /* the entry at k may fill the hole at j unless its home lies
+         * cyclically in (j, k] */
+        if (j <= k ? (j < h && h <= k) : (j < h || h <= k))
+            continue;
+        s->ents[j] = s->ents[k];
+        j = k;
+    }
+    s->ents[j].addr = 0;
+}
+
+/* Room for one more entry; slots may move. At 3/4 full the set is
+ * rebuilt without its stale entries: in place (the same memory: fresh
+ * pages are costly) when at most half remains, else twice as large. At
+ * most max_live_objects + max_pending_frees entries are not stale, so the
+ * set never exceeds the power of two >= twice that many slots. */
+static void oset_reserve(prof_objset_t *s)
+{
+    if ((uint64_t)(s->n + 1) * 4 <= (uint64_t)s->cap * 3)
+        return;
+    /* what remains: the live objects and at most a ring of pending frees;
+     * counted when that bound says to grow */
+    uint64_t keep = (uint64_t)s->nlive + (s->pend_seq < s->pend_cap ? s->pend_seq : s->pend_cap);
+    if (s->cap && (keep + 1) * 2 > s->cap) {
+        keep = 0;
+        for (uint32_t i = 0; i < s->cap; i++)
+            keep += s->ents[i].addr && !oset_stale(s, &s->ents[i]);
+    }
+    uint32_t ocap = s->cap;
+    prof_objent_t *old;
+    if (ocap && (keep + 1) * 2 <= ocap) {
+        old = xmalloc(sizeof(*old) * (keep ? keep : 1));
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < ocap; i++)
+            if (s->ents[i].addr && !oset_stale(s, &s->ents[i]))
+                old[k++] = s->ents[i];
+        memset(s->ents, 0, sizeof(*s->ents) * ocap);
+        ocap = k;
+    } else {
+        if (!s->seed) {
+            /* unpredictable enough: where this profile lives and when */
+            s->seed = hmap_hash((uint64_t)(uintptr_t)s ^ ulma_clock_read()) | 1;
+        }
+        old = s->ents;
+        s->cap = ocap ? ocap * 2 : OSET_MIN_CAP;
+        s->ents = xcalloc(s->cap, sizeof(*s->ents));
+    }
+    s->n = 0;
+    for (uint32_t i = 0; i < ocap; i++) {
+        if (old[i].addr && !oset_stale(s, &old[i])) {
+            s->ents[oset_find(s, old[i].addr)] = old[i];
+            s->n++;
+        }
+    }
+    free(old);
+}
+
+/* Keep a free that found no construction (already counted unborn) in
+ * the ring, over the oldest; returns its sequence number. */
+static uint32_t pend_push(prof_t *p, uint64_t addr, uint64_t size, uint64_t tsc, uint32_t type_id)
+{
+    prof_objset_t *s = &p->objs;
+    if (!s->pend) {
+        /* untouched pages cost nothing until used */
+        s->pend_cap = p->lim.max_pending_frees;
+        s->pend = xcalloc(s->pend_cap, sizeof(*s->pend));
+    }
+    uint32_t seq = s->pend_seq++;
+    s->pend[seq & (s->pend_cap - 1)] = (prof_pending_free_t){addr, size, tsc, type_id, 0};
+    return seq;
+}
+
+/* The live object of entry `e` died unseen (the caller reuses or deletes
+ * the slot). */
+static void obj_lost(prof_t *p, const prof_objent_t *e)
+{
+    prof_objsite_t *site = &p->sites[e->val];
+    prof_type_t *ty = &p->types[site->type_id];
+    ty->live--;
+    ty->bytes_live -= e->size;
+    ty->lost++;
+    site->live--;
+    site->bytes_live -= e->size;
+    p->objs.nlive--;
+}
+
+/* Construction site of `type_id` in `fidx`, created on first sight; beyond
+ * max_sites, the type's site in [unknown] (bounded by the type ids). */
+static uint32_t site_of(prof_t *p, uint32_t fidx, uint32_t type_id)
+{
+    uint64_t key = (uint64_t)fidx << 32 | type_id;
+    uint32_t s = hmap_get(&p->site_map, key);
+    if (s)
+        return s;
+    if (p->nsites >= p->lim.max_sites && fidx != PROF_FIDX_UNKNOWN) {
+        p->obj_site_overflows++;
+        return site_of(p, PROF_FIDX_UNKNOWN, type_id);
+    }
+    if (p->nsites == p->sites_cap) {
+        uint32_t cap = p->sites_cap;
+        grow_zero((void **)&p->sites, &cap, p->nsites, sizeof(*p->sites));
+        p->sites_cap = cap;
+    }
+    s = p->nsites++;
+    p->sites[s].fidx = fidx;
+    p->sites[s].type_id = type_id;
+    hmap_put(&p->site_map, key, s);
+    return s;
+}
+
+static void obj_free(prof_t *p, uint32_t type_id, const ulma_obj_payload_t *op, uint64_t tsc)
+{
+    prof_objset_t *s = &p->objs;
+    uint32_t j = 0;
+    int have = 0; /* slot j holds an entry of this address, to be reused */
+    if (op->addr && s->n) {
+        j = oset_find(s, op->addr);
+        prof_objent_t *e = &s->ents[j];
+        if (e->addr == op->addr) {
+            have = 1;
+            if (e->val & PROF_OBJ_PENDING) {
+                /* freed twice without a construction between: the first
+                 * free stays unborn, this one waits instead */
+            } else if (p->sites[e->val].type_id == type_id) {
+                prof_objsite_t *site = &p->sites[e->val];
+                prof_type_t *ty = &p->types[type_id];
+                ty->frees++;
+                ty->bytes_free += op->size;
+                ty->live--;
+                ty->bytes_live -= e->size;
+                site->frees++;
+                site->live--;
+                site->bytes_live -= e->size;
+                s->nlive--;
+                oset_del(s, j);
+                return;
+            } else {
+                /* an object of another type is freed there: ours died unseen */
+                obj_lost(p, e);
+            }
+        }
+    }
+    prof_type_t *ty = &p->types[type_id];
+    ty->frees_unborn++;
+    ty->bytes_free_unborn += op->size;
+    /* only another thread's ring can hold an earlier construction */
+    if (!op->addr || p->nthreads < 2 || !p->lim.max_pending_frees) {
+        if (have)
+            oset_del(s, j);
+        return;
+    }
+    if (!have) {
+        oset_reserve(s);
+        j = oset_find(s, op->addr);
+        s->n++;
+    }
+    uint32_t seq = pend_push(p, op->addr, op->size, tsc, type_id);
+    s->ents[j] = (prof_objent_t){op->addr, PROF_OBJ_PENDING, seq};
+}
+
+static void obj_new(prof_t *p, uint32_t type_id, uint32_t site, const ulma_obj_payload_t *op,
+                    uint64_t tsc)
+{
+    prof_objset_t *s = &p->objs;
+    prof_type_t *ty = &p->types[type_id];
+    if (!op->addr) {
+        ty->untracked++;
+        return;
+    }
+    uint32_t j = 0;
+    int have = 0; /* slot j holds an entry of this address, to be reused */
+    if (s->n) {
+        j = oset_find(s, op->addr);
+        prof_objent_t *e = &s->ents[j];
+        if (e->addr == op->addr) {
+            have = 1;
+            if (!(e->val & PROF_OBJ_PENDING)) {
+                obj_lost(p, e); /* a new object there: the old one died unseen */
+            } else {
+                const prof_pending_free_t *pf = pend_of(s, e);
+                if (pf && pf->type_id == type_id && tsc < pf->tsc) {
+                    /* that free, read before, ended this very object */
+                    ty->frees_unborn--;
+                    ty->bytes_free_unborn -= pf->size;
+                    ty->frees++;
+                    ty->bytes_free += pf->size;
+                    p->sites[site].frees++;
+                    p->obj_paired_late++;
+                    oset_del(s, j);
+                    return;
+                }
+                /* else stale, or an older object's free: settled unborn */
+            }
+        }
+    }
+    if (s->nlive >= p->lim.max_live_objects) {
+        ty->untracked++;
+        p->obj_untracked++;
+        if (have)
+            oset_del(s, j);
+        return;
+    }
+    if (!have) {
+        oset_reserve(s);
+        j = oset_find(s, op->addr);
+        s->n++;
+    }
+    uint32_t size = op->size > UINT32_MAX ? UINT32_MAX : (uint32_t)op->size;
+    s->ents[j] = (prof_objent_t){op->addr, site, size};
+    s->nlive++;
+    ty->live++;
+    ty->bytes_live += size;
+    p->sites[site].live++;
+    p->sites[site].bytes_live += size;
+}
+
+/* Object records come in runs, each a likely cache miss in a big set:
+ * start loading the slot of the one OBJ_AHEAD units ahead (if that unit
+ * is an object record's header; a payload that looks like one costs a
+ * useless prefetch, nothing else). A set of up to OBJ_PREFETCH_MIN slots
+ * (1 MiB) stays in cache: no prefetch, whose hash would cost more. */
+#define OBJ_AHEAD 16
+#define OBJ_PREFETCH_MIN 65536u
+static inline void obj_prefetch(const prof_t *p, const ulma_rec_t *ahead, const ulma_rec_t *end)
+{
+    const prof_objset_t *s = &p->objs;
+    if (s->cap <= OBJ_PREFETCH_MIN || ahead + 1 >= end)
+        return;
+    const volatile prof_word_t *w = (const volatile prof_word_t *)(const void *)ahead;
+    uint32_t ku = (uint32_t)(w[1] >> 48);
+    if (ku != (2u << 8 | ULMA_EV_OBJ_NEW) && ku != (2u << 8 | ULMA_EV_OBJ_FREE))
+        return;
+    uint64_t addr = w[3]; /* ulma_obj_payload_t.addr */
+    __builtin_prefetch(&s->ents[oset_home(s, addr)], 1);
+}
+
+/* Not inlined: the object code stays out of the record loop's registers. */
+static __attribute__((noinline)) void obj_event(prof_t *p, prof_thread_t *t, const ulma_rec_t *r,
+                                                const uint8_t *pl, uint32_t len)
 {
     ulma_obj_payload_t op;
-    if (len < sizeof(op) || type_id >= p->lim.max_id) {
+    uint32_t type_id = r->id;
+    if (len < sizeof(op)) {
         p->bad_records++;
+        return;
+    }
+    if (type_id >= p->lim.max_id || type_id >= p->lim.max_type_id) {
+        p->ids_out_of_range++;
         return;
     }
     memcpy(&op, pl, sizeof(op));
     grow_zero((void **)&p->types, &p->types_cap, type_id, sizeof(*p->types));
-    prof_type_t *ty = &p->types[type_id];
-    if (kind == ULMA_EV_OBJ_FREE) {
-        ty->frees++;
-        ty->bytes_free += op.size;
+    if (r->kind == ULMA_EV_OBJ_FREE) {
+        obj_free(p, type_id, &op, r->tsc);
         return;
     }
+    prof_type_t *ty = &p->types[type_id];
     ty->news++;
     ty->bytes_new += op.size;
     uint32_t fidx = PROF_FIDX_UNKNOWN;
@@ -646,21 +985,16 @@ static void obj_event(prof_t *p, prof_thread_t *t, unsigned kind, uint32_t type_
             break;
         }
     }
-    uint64_t key = (uint64_t)fidx << 32 | type_id;
-    uint32_t s = hmap_get(&p->site_map, key);
-    if (!s) {
-        if (p->nsites == p->sites_cap) {
-            uint32_t cap = p->sites_cap;
-            grow_zero((void **)&p->sites, &cap, p->nsites, sizeof(*p->sites));
-            p->sites_cap = cap;
-        }
-        s = p->nsites++;
-        p->sites[s].fidx = fidx;
-        p->sites[s].type_id = type_id;
-        hmap_put(&p->site_map, key, s);
-    }
+    uint32_t s = site_of(p, fidx, type_id);
     p->sites[s].count++;
     p->sites[s].bytes += op.size;
+    obj_new(p, type_id, s, &op, r->tsc);
+    /* the window of the latest constructions (the "nova" view) */
+    prof_recent_t *w = &p->recent[p->recent_n++ % PROF_RECENT];
+    w->tsc = r->tsc;
+    w->type_id = type_id;
+    w->fidx = fidx;
+    w->size = op.size;
 }
 
 /* ---- the hot path ------------------------------------------------------------- */
@@ -745,10 +1079,6 @@ static inline __attribute__((always_inline)) void on_call(prof_t *p, prof_thread
     push(p, t, func_of(p, ns, r->id), r->id, r->tsc, cflag);
 }
 
-/* The header unit as two words, each read once from the untrusted ring:
- * tsc, then id | depth << 32 | kind << 48 | units << 56 (little endian). */
-typedef uint64_t __attribute__((may_alias)) prof_word_t;
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "record words are little endian");
 
 #define KU(kind) (1u << 8 | (kind)) /* one-unit record of `kind`, as hdr >> 48 */
 
@@ -770,11 +1100,13 @@ fast_run(prof_t *restrict p, prof_thread_t *restrict t, const ulma_rec_t *cur,
     const uint32_t *const map0 = p->map[PROF_NS_CODE], *const map1 = p->map[PROF_NS_CFUNC];
     const uint32_t cap0 = p->map_cap[PROF_NS_CODE], cap1 = p->map_cap[PROF_NS_CFUNC];
     const ulma_rec_t *c = cur;
-    uint64_t tsc = 0, last = 0;
+    uint64_t tsc = t->clock_tsc, last = t->clock_tsc;
     for (; c < end; c++, last = tsc) {
         const volatile prof_word_t *w = (const volatile prof_word_t *)(const void *)c;
         uint64_t hdr = w[1];
         tsc = w[0];
+        /* one thread's clock never goes back (see prof_consume) */
+        tsc = tsc < last ? last : tsc;
         uint32_t id = (uint32_t)hdr;
         uint16_t rd = (uint16_t)(hdr >> 32);
         uint32_t ku = (uint32_t)(hdr >> 48);
@@ -833,6 +1165,7 @@ fast_run(prof_t *restrict p, prof_thread_t *restrict t, const ulma_rec_t *cur,
     if (c != cur) {
         t->depth = (uint32_t)(sp - base);
         t->last_tsc = last;
+        t->clock_tsc = last;
     }
     return c;
 }
@@ -857,6 +1190,16 @@ int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits
         if (__builtin_expect(r.units == 0 || r.units > (size_t)(end - cur), 0)) {
             rc = -1;
             break;
+        }
+        /* A thread that moved to another CPU may read a counter a little
+         * behind the one it read before (the TSCs of virtual CPUs are not
+         * always in step): a frame record is never earlier than the frame
+         * record before it on its thread, so no frame's time, nor its own,
+         * is negative. (Definitions and objects are not frame records.) */
+        if (r.kind <= ULMA_EV_THREAD_END || r.kind == ULMA_EV_MPI) {
+            if (r.tsc < t->clock_tsc)
+                r.tsc = t->clock_tsc;
+            t->clock_tsc = r.tsc;
         }
         const uint8_t *pl = (const uint8_t *)(cur + 1);
         uint32_t len = (uint32_t)(r.units - 1u) * ULMA_UNIT;
@@ -885,12 +1228,16 @@ int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits
             t->last_drop_tsc = r.tsc;
             resync(p, t, unwrap_depth(t->depth, r.depth), r.tsc);
             break;
-        case ULMA_EV_MODE:
-            flush(p, t, r.tsc);
+        case ULMA_EV_MODE: {
+            /* frames stay open across a mode change (their RETURNs come,
+             * also while off); the writer's depth is a resynchronisation
+             * point, repaired only if it disagrees */
             t->mode = r.id;
-            if (r.depth)
-                resync(p, t, r.depth, r.tsc);
+            uint32_t d = unwrap_depth(t->depth, r.depth);
+            if (d != t->depth)
+                resync(p, t, d, r.tsc);
             break;
+        }
         case ULMA_EV_THREAD_END:
             flush(p, t, r.tsc);
             t->last_tsc = r.tsc;
@@ -906,7 +1253,8 @@ int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits
             continue;
         case ULMA_EV_OBJ_NEW:
         case ULMA_EV_OBJ_FREE:
-            obj_event(p, t, r.kind, r.id, pl, len);
+            obj_prefetch(p, cur + OBJ_AHEAD, end);
+            obj_event(p, t, &r, pl, len);
             break;
         case ULMA_EV_MPI: {
             ulma_mpi_payload_t mp;
@@ -1057,6 +1405,146 @@ void prof_derive(prof_t *p)
     free(slev);
 }
 
+/* ---- the open part, from the shadow stacks ------------------------------------ */
+
+static int open_node_cmp(const void *x, const void *y)
+{
+    const prof_open_node_t *a = x, *b = y;
+    return a->node < b->node ? -1 : a->node > b->node;
+}
+
+/* Each thread's frames from the bottom up, with what flush() at `now`
+ * would account: a frame's body time is its time less its completed
+ * callees' and less the open callee above it (unless that one is a
+ * placeholder, which flush discards without charging its caller), and a
+ * function (an edge) adds cumulative time at its outermost frame, the one
+ * whose level would reach 0. Outermost is "not seen lower on this
+ * thread's stack": a stamp per function and per edge, one per thread. */
+void prof_derive_open(prof_t *p, uint64_t now)
+{
+    /* allocated by the first derivation only: no cost for a profile that
+     * no live view asks about */
+    if (p->nfuncs > p->open_funcs_cap) {
+        p->open_funcs_cap = p->funcs_cap;
+        p->open_funcs = xrealloc(p->open_funcs, sizeof(*p->open_funcs) * p->open_funcs_cap);
+    }
+    if (p->nsubs > p->open_subs_cap) {
+        p->open_subs_cap = p->subs_cap;
+        p->open_subs = xrealloc(p->open_subs, sizeof(*p->open_subs) * p->open_subs_cap);
+    }
+    p->open_nfuncs = p->nfuncs;
+    p->open_nsubs = p->nsubs;
+    memset(p->open_funcs, 0, sizeof(*p->open_funcs) * p->nfuncs);
+    memset(p->open_subs, 0, sizeof(*p->open_subs) * p->nsubs);
+    p->nopen_nodes = 0;
+    p->open_gen = p->gen;
+    p->open_now = now;
+    uint32_t *fseen = NULL, *sseen = NULL;
+    uint32_t stamp = 0;
+    for (const prof_thread_t *t = p->threads; t; t = t->next) {
+        if (!t->depth)
+            continue;
+        if (!fseen) {
+            fseen = xcalloc(p->nfuncs ? p->nfuncs : 1, sizeof(uint32_t));
+            sseen = xcalloc(p->nsubs ? p->nsubs : 1, sizeof(uint32_t));
+        }
+        stamp++;
+        uint64_t end = now > t->last_tsc ? now : t->last_tsc;
+        /* a placeholder in the tree is an activation of row 0 for the
+         * frames above it (its node is on their path), not for flat ones */
+        int ph_below = 0;
+        for (uint32_t i = 0; i < t->depth; i++) {
+            const prof_frame_t *f = &t->stack[i];
+            int flat = (f->flags & PROF_FRAME_FLAT) != 0;
+            if (f->flags & PROF_FRAME_PLACEHOLDER) {
+                if (!flat)
+                    ph_below = 1;
+                continue;
+            }
+            int64_t tt = WSUB(end, f->t0);
+            int64_t it = WSUB(tt, f->subt);
+            if (i + 1 < t->depth && !(f[1].flags & PROF_FRAME_PLACEHOLDER))
+                it = WSUB(it, WSUB(end, f[1].t0));
+            prof_open_t *fo = &p->open_funcs[f->fidx];
+            fo->calls++;
+            WADD(fo->it, it);
+            if (fseen[f->fidx] == stamp || (f->fidx == PROF_FIDX_UNKNOWN && ph_below && !flat)) {
+                fo->rec++;
+            } else {
+                fseen[f->fidx] = stamp;
+                WADD(fo->tt, tt);
+            }
+            uint32_t e = flat ? f->node : p->node_sub[f->node];
+            if (e) {
+                prof_open_t *so = &p->open_subs[e];
+                so->calls++;
+                WADD(so->it, it);
+                if (sseen[e] == stamp) {
+                    so->rec++;
+                } else {
+                    sseen[e] = stamp;
+                    WADD(so->tt, tt);
+                }
+            }
+            if (p->nopen_nodes == p->open_nodes_cap) {
+                uint32_t cap = p->open_nodes_cap;
+                grow_zero((void **)&p->open_nodes, &cap, p->nopen_nodes,
+                          sizeof(*p->open_nodes));
+                p->open_nodes_cap = cap;
+            }
+            prof_open_node_t *on = &p->open_nodes[p->nopen_nodes++];
+            on->node = flat ? p->overflow_node : f->node;
+            on->count = 1;
+            on->it = it;
+            on->ct = tt;
+        }
+    }
+    free(fseen);
+    free(sseen);
+    /* one entry per node: several threads may be on the same path */
+    if (p->nopen_nodes > 1) {
+        qsort(p->open_nodes, p->nopen_nodes, sizeof(*p->open_nodes), open_node_cmp);
+        uint32_t m = 0;
+        for (uint32_t i = 0; i < p->nopen_nodes; i++) {
+            prof_open_node_t *a = &p->open_nodes[i];
+            if (m && p->open_nodes[m - 1].node == a->node) {
+                prof_open_node_t *b = &p->open_nodes[m - 1];
+                b->count += a->count;
+                WADD(b->it, a->it);
+                WADD(b->ct, a->ct);
+            } else {
+                p->open_nodes[m++] = *a;
+            }
+        }
+        p->nopen_nodes = m;
+    }
+}
+
+static const prof_open_t open_none;
+
+const prof_open_t *prof_func_open(const prof_t *p, uint32_t fidx)
+{
+    return fidx < p->open_nfuncs ? &p->open_funcs[fidx] : &open_none;
+}
+
+const prof_open_t *prof_sub_open(const prof_t *p, uint32_t sub)
+{
+    return sub < p->open_nsubs ? &p->open_subs[sub] : &open_none;
+}
+
+const prof_open_node_t *prof_node_open(const prof_t *p, uint32_t node)
+{
+    uint32_t lo = 0, hi = p->nopen_nodes;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (p->open_nodes[mid].node < node)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < p->nopen_nodes && p->open_nodes[lo].node == node ? &p->open_nodes[lo] : NULL;
+}
+
 void prof_mark(prof_t *p, uint64_t now_ns)
 {
     prof_derive(p);
@@ -1161,6 +1649,14 @@ int64_t prof_total_tt(const prof_t *p)
     int64_t s = 0;
     for (uint32_t f = 0; f < p->nfuncs; f++)
         WADD(s, p->funcs[f].it);
+    return s;
+}
+
+int64_t prof_total_open_it(const prof_t *p)
+{
+    int64_t s = 0;
+    for (uint32_t f = 0; f < p->open_nfuncs; f++)
+        WADD(s, p->open_funcs[f].it);
     return s;
 }
 

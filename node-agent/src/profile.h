@@ -10,7 +10,9 @@
  *     counting: ncalls, primitive calls, tottime, cumtime;
  *   - the caller -> callee edges ("subentries"), same rules on their own;
  *   - the calling context tree (CCT: one node per distinct call path);
- *   - object statistics per type and per constructing function;
+ *   - object statistics per type and per constructing function, frees
+ *     paired with constructions by address (a bounded set of the live
+ *     objects born while recording);
  *   - drop / resynchronisation counters.
  *
  * Everything is a cumulative sum of integers (counts, cycles), so two
@@ -29,6 +31,13 @@
  * only grows when a new function / path / edge is seen for the first
  * time. All ids come from an untrusted process and are bounded
  * (prof_limits_t); anything out of bounds is counted, never trusted.
+ *
+ * Frames still open (on a shadow stack) are not completed calls: the
+ * derived numbers leave them out, exactly like cProfile's until they
+ * return. Their part as of a given time (prof_derive_open) is kept
+ * apart (prof_func_open, prof_sub_open, prof_node_open), so that a live
+ * view can show cumulative time including the open frames, marked as
+ * such, while the completed numbers stay cProfile's.
  *
  * The structures below are readable by the reporting code (report.c,
  * export.c); only profile.c changes them.
@@ -78,6 +87,20 @@ typedef struct prof_sub {     /* caller -> callee edge (_lsprof subentry) */
     int64_t flat_tt, flat_it;
 } prof_sub_t;
 
+/* The open part of a function or an edge (prof_derive_open): its frames
+ * still on a shadow stack, what closing them at `now` would add. Not part
+ * of the completed numbers above. */
+typedef struct prof_open {
+    uint64_t calls;           /* activations open (on every thread's stack) */
+    uint64_t rec;             /* ... of which are not the outermost of the
+                               * function (the edge) on their thread: what
+                               * closing them would add to reccallcount */
+    int64_t tt;               /* cycles of the outermost open activation per
+                               * thread, entry to `now` (adds to cumtime) */
+    int64_t it;               /* cycles in the bodies of the open activations
+                               * (adds to tottime) */
+} prof_open_t;
+
 /* Children kept inline in a node, looked up linearly before the map. */
 #define PROF_KIDS 4
 
@@ -116,6 +139,8 @@ typedef struct prof_thread {
     uint32_t *slevel;
     uint32_t slevel_cap;
     uint64_t first_tsc, last_tsc;
+    uint64_t clock_tsc;       /* the latest frame record's time: later frame
+                               * records are never taken as earlier */
     uint64_t last_drop_tsc;   /* time of the last DROP record */
     uint64_t events;          /* records consumed */
     uint64_t drop_events;     /* DROP records seen */
@@ -127,15 +152,78 @@ typedef struct prof_thread {
     struct prof_thread *next; /* all threads of the process, newest first */
 } prof_thread_t;
 
-typedef struct prof_type {    /* object statistics per type id */
-    uint64_t news, frees;
-    uint64_t bytes_new, bytes_free;
+/* The open part of one call path (prof_derive_open): the frames on that
+ * CCT node still on a stack (flat frames: on the overflow node). */
+typedef struct prof_open_node {
+    uint32_t node;
+    uint32_t count;           /* frames open on this path (one per thread at most,
+                               * except on the overflow node) */
+    int64_t it;               /* cycles in their bodies */
+    int64_t ct;               /* cycles from their entries to `now` */
+} prof_open_node_t;
+
+/* Object statistics per type id. Frees are paired with constructions by
+ * address: for every type, news = frees + lost + untracked + live. */
+typedef struct prof_type {
+    uint64_t news;            /* constructions recorded */
+    uint64_t frees;           /* frees of objects whose construction was
+                               * recorded (born while recording) */
+    uint64_t bytes_new, bytes_free; /* sizes of those news and frees */
+    uint64_t frees_unborn;    /* frees of objects whose construction was not
+                               * recorded (born before recording, while off,
+                               * or beyond the live-object limit) */
+    uint64_t bytes_free_unborn;
+    uint64_t live;            /* born while recording, not freed: in the set */
+    uint64_t bytes_live;      /* their sizes at construction */
+    uint64_t lost;            /* born while recording, death not recorded:
+                               * known dead because a new object of this or
+                               * another type took its address, or a free of
+                               * another type was recorded there */
+    uint64_t untracked;       /* constructions not kept in the set (it was
+                               * full: prof_limits_t.max_live_objects, or a
+                               * null address); their frees count as unborn */
 } prof_type_t;
 
 typedef struct prof_objsite { /* constructions per (function, type) */
     uint32_t fidx, type_id;
     uint64_t count, bytes;
+    uint64_t frees;           /* frees paired with constructions of this site */
+    uint64_t live;            /* constructions of this site still live */
+    uint64_t bytes_live;      /* their sizes at construction */
 } prof_objsite_t;
+
+/* The live objects born while recording, per process: open addressing
+ * (linear probing, deletion by backward shift, a hash seeded per process)
+ * from address to site. An entry with PROF_OBJ_PENDING set is not a live
+ * object but a free that found no construction, kept a short while in
+ * case the construction arrives later from another thread's ring: its
+ * details are in the ring pend[] at its sequence number; once the ring
+ * has gone round (pend_seq - seq > pend_cap) the entry is stale: free for
+ * reuse, removed when the set fills. */
+#define PROF_OBJ_PENDING 0x80000000u
+typedef struct prof_objent {  /* one slot, 16 bytes: one cache access */
+    uint64_t addr;            /* 0: empty (a null address is never kept) */
+    uint32_t val;             /* site, or PROF_OBJ_PENDING */
+    uint32_t size;            /* bytes at construction (saturated); pending
+                               * frees: their sequence number */
+} prof_objent_t;
+typedef struct prof_pending_free {
+    uint64_t addr, size, tsc;
+    uint32_t type_id, pad;
+} prof_pending_free_t;
+
+typedef struct prof_objset {
+    prof_objent_t *ents;
+    uint64_t seed;            /* of the hash, so that addresses cannot be
+                               * chosen to collide */
+    uint32_t cap, n;          /* slots (a power of two), occupied (live
+                               * objects, pending frees, stale entries) */
+    uint32_t nlive;           /* live objects */
+    prof_pending_free_t *pend; /* ring of pending frees, by sequence number
+                               * modulo pend_cap (a power of two) */
+    uint32_t pend_cap;
+    uint32_t pend_seq;        /* pending frees so far (wraps) */
+} prof_objset_t;
 
 typedef struct prof_name {    /* a definition record, stored */
     uint32_t name_off, file_off; /* into prof_t.strings; 0 = not defined */
@@ -144,11 +232,32 @@ typedef struct prof_name {    /* a definition record, stored */
     uint32_t defined;
 } prof_name_t;
 
+/* One of the latest object constructions, kept in a window per process. */
+#define PROF_RECENT 512
+typedef struct prof_recent {
+    uint64_t tsc;
+    uint64_t size;
+    uint32_t type_id, fidx;
+} prof_recent_t;
+
 typedef struct prof_limits {
     uint32_t max_id;          /* ids >= this are counted as out of range */
     uint32_t max_cct_nodes;   /* beyond: new paths share one overflow node */
     uint32_t max_stack;       /* shadow-stack depth bound per thread */
     uint32_t max_threads;     /* thread records kept per process */
+    uint32_t max_live_objects; /* live objects paired per process; beyond,
+                               * constructions are counted as untracked (the
+                               * set takes at most 16 bytes x the power of
+                               * two >= 2 x (this + max_pending_frees)) */
+    uint32_t max_pending_frees; /* frees awaiting a construction from another
+                               * thread's ring, per process (rounded down
+                               * to a power of two) */
+    uint32_t max_sites;       /* (function, type) construction sites per
+                               * process; beyond, a new site's constructions
+                               * go to the type's [unknown] site */
+    uint32_t max_type_id;     /* object records of type ids >= this are
+                               * counted as out of range (types[] is indexed
+                               * by type id) */
 } prof_limits_t;
 
 typedef struct prof_hmap {    /* open addressing, u64 key -> u32 value */
@@ -188,6 +297,19 @@ typedef struct prof {
     prof_objsite_t *sites;
     uint32_t nsites, sites_cap;
     prof_hmap_t site_map;     /* fidx<<32|type -> site */
+    prof_objset_t objs;       /* live objects by address */
+    uint64_t obj_untracked;   /* constructions beyond max_live_objects */
+    uint64_t obj_site_overflows; /* constructions beyond max_sites */
+    uint64_t obj_paired_late; /* frees paired with a construction read after
+                               * them (another thread's ring) */
+    /* the open part (prof_derive_open): per function and edge (allocated
+     * at the first derivation), and of call paths, sorted by node */
+    prof_open_t *open_funcs, *open_subs;
+    uint32_t open_nfuncs, open_funcs_cap, open_nsubs, open_subs_cap;
+    prof_open_node_t *open_nodes;
+    uint32_t nopen_nodes, open_nodes_cap;
+    uint64_t open_gen;        /* gen when the open part was derived */
+    uint64_t open_now;        /* its `now` (0: each thread's last record) */
     /* threads by slot (current owner) and all of them */
     prof_thread_t **slot_thread;
     unsigned nslots;
@@ -206,6 +328,10 @@ typedef struct prof {
                                * followed the loss) */
     uint64_t first_tsc, last_tsc;
     uint64_t mark_ns;         /* time of the last prof_mark */
+    /* the latest PROF_RECENT constructions: recent[(recent_n - k) % PROF_RECENT]
+     * is the k-th latest, for k = 1 .. min(recent_n, PROF_RECENT) */
+    prof_recent_t recent[PROF_RECENT];
+    uint64_t recent_n;
 } prof_t;
 
 /* Defaults for prof_new(NULL limits). */
@@ -235,6 +361,33 @@ void prof_finish(prof_t *p);
  * time counts the outermost activations only; plus the flat part. Cached:
  * does nothing if nothing was consumed since. */
 void prof_derive(prof_t *p);
+
+/* Fill the open part of every function, edge and call path (prof_func_open,
+ * prof_sub_open, prof_node_open) from the frames still on the shadow stacks, as
+ * of cycle count `now` (ulma_clock_read() of this node, the writers'
+ * clock; 0: each thread's last record, as for a process that ended). A
+ * thread whose last record is later than `now` is taken at its last
+ * record. The rules are _lsprof's for frames that would return at `now`
+ * (what closing them then, like cProfile's disable(), would add): open_tt
+ * counts the outermost open activation of a function (an edge) per thread
+ * from its entry, open_it the body time of every open frame, open_calls
+ * the activations open. The completed numbers (prof_derive) are not
+ * changed. Frames whose CALL was lost (placeholders) are left out, as
+ * closing does. Not cached: O(frames on the stacks + functions + edges);
+ * the values are those of this call until the next one. */
+void prof_derive_open(prof_t *p, uint64_t now);
+
+/* The open part of function `fidx` / edge `sub` as of the last
+ * prof_derive_open (all zero before it, and for functions and edges seen
+ * since). Pointer into p (or to a constant), valid until the next
+ * prof_derive_open. Never NULL. */
+const prof_open_t *prof_func_open(const prof_t *p, uint32_t fidx);
+const prof_open_t *prof_sub_open(const prof_t *p, uint32_t sub);
+
+/* The open part of call path `node` as of the last prof_derive_open, or
+ * NULL if no frame was open on it. Pointer into p, valid until the next
+ * prof_derive_open. */
+const prof_open_node_t *prof_node_open(const prof_t *p, uint32_t node);
 
 /* Start a new rate interval at `now_ns` (monotonic): rates become the
  * change since the previous mark divided by the time between marks. */
@@ -266,6 +419,9 @@ const char *prof_type_name(const prof_t *p, uint32_t type_id, size_t *len);
 uint64_t prof_total_calls(const prof_t *p);
 uint64_t prof_prim_calls(const prof_t *p);
 int64_t prof_total_tt(const prof_t *p);        /* sum of tottime cycles */
+/* Sum of the functions' open `it` (as of the last prof_derive_open): add
+ * to prof_total_tt for the time including open frames. */
+int64_t prof_total_open_it(const prof_t *p);
 int64_t prof_span(const prof_t *p);            /* last - first record, cycles */
 /* Records lost by the writer: the slot counters (writer_dropped) when
  * known, never less than what the DROP records said. */

@@ -1,46 +1,52 @@
-/* query.c - the local query endpoint: validate a JSON request, answer it
- * from the aggregates, bounded by what was asked. Requests are documented
- * in node-agent/README.md. */
+/* query.c - JSON requests of the query endpoint: validate one, answer it
+ * from the process table, bounded by what was asked. Requests are
+ * documented in node-agent/README.md. */
 #define _GNU_SOURCE
+#include "query.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent_int.h"
 #include "jreq.h"
 #include "profile/export.h"
 #include "profile/table.h"
-#include "snapshot.h"
 #include "ulma/segment.h"
 
 #define MAX_LIMIT 100000u
 #define DEFAULT_LIMIT 50u
 #define MAX_CANDIDATES 50u /* listed in an "ambiguous name" answer */
 
-static int fail(agent_t *a, sbuf_t *ans, const char *msg)
+/* What a command handler is given. */
+typedef struct query {
+    const agent_view_t *v;
+    proctab_t *t;
+    control_t *ctl;
+    const jreq_t *q;
+    const envelope_t *env;
+    sbuf_t *ans, *data;
+} query_t;
+
+void query_error(sbuf_t *ans, const char *msg)
 {
-    a->bad_requests++;
     jw_t w;
     jw_init(&w, ans);
     jw_obj(&w);
     jw_kbool(&w, "ok", 0);
     jw_kstrz(&w, "error", msg);
     jw_obj_end(&w);
-    return 0;
 }
 
-static const char *mode_name(uint32_t m) { return profile_mode_name(m); }
-
-/* The profile of a process now. Caller owns the return value. */
-static profile_t *proc_profile(aproc_t *p)
+static query_rc_t fail(query_t *r, const char *msg)
 {
-    return snapshot_process(p->prof, p->rd, &p->info, p->finished);
+    query_error(r->ans, msg);
+    return QUERY_FAILED;
 }
 
 static void proc_summary(const aproc_t *p, jw_t *w)
 {
     const ulma_seg_info_t *in = &p->info;
-    uint32_t st = p->finished ? ULMA_SEG_EXITED : ulma_reader_state(p->rd);
+    uint32_t st = proctab_state(p);
     uint32_t am = ulma_reader_active_mode(p->rd);
     jw_obj(w);
     jw_ki64(w, "pid", in->pid);
@@ -52,7 +58,7 @@ static void proc_summary(const aproc_t *p, jw_t *w)
     jw_kstrz(w, "exe", in->exe);
     jw_ku64(w, "start_time", in->start_time);
     jw_kstrz(w, "state", profile_state_name(st));
-    jw_kstrz(w, "mode", mode_name(am));
+    jw_kstrz(w, "mode", profile_mode_name(am));
     jw_kbool(w, "objects", (am & ULMA_CTL_OBJECTS) != 0);
     jw_ku64(w, "events", p->prof->events);
     jw_ku64(w, "functions", p->prof->nfuncs - 1);
@@ -63,30 +69,31 @@ static void proc_summary(const aproc_t *p, jw_t *w)
     jw_obj_end(w);
 }
 
-static int cmd_list(agent_t *a, const jreq_t *q, sbuf_t *ans)
+static query_rc_t cmd_list(query_t *r)
 {
+    const agent_view_t *v = r->v;
     uint64_t limit = 1000;
-    if (jreq_uint(q, "limit", MAX_LIMIT, &limit) < 0)
-        return fail(a, ans, "limit: expected a non-negative integer");
+    if (jreq_uint(r->q, "limit", MAX_LIMIT, &limit) < 0)
+        return fail(r, "limit: expected a non-negative integer");
     jw_t w;
-    jw_init(&w, ans);
+    jw_init(&w, r->ans);
     jw_obj(&w);
     jw_kbool(&w, "ok", 1);
     jw_key(&w, "agent");
     jw_obj(&w);
-    jw_ki64(&w, "pid", a->self);
-    jw_kbool(&w, "private", a->private_mode);
-    jw_kstrz(&w, "dir", a->cfg.dir);
-    jw_ku64(&w, "requests", a->requests);
-    jw_ku64(&w, "bad_requests", a->bad_requests);
-    jw_ku64(&w, "claimed", a->segments_claimed);
-    jw_ku64(&w, "harvested", a->segments_finished);
-    jw_ku64(&w, "skipped", a->segments_skipped);
+    jw_ki64(&w, "pid", v->pid);
+    jw_kbool(&w, "private", v->private_mode);
+    jw_kstrz(&w, "dir", v->dir);
+    jw_ku64(&w, "requests", v->requests);
+    jw_ku64(&w, "bad_requests", v->bad_requests);
+    jw_ku64(&w, "claimed", v->claimed);
+    jw_ku64(&w, "harvested", v->harvested);
+    jw_ku64(&w, "skipped", v->skipped);
     jw_obj_end(&w);
     jw_key(&w, "processes");
     jw_arr(&w);
     uint64_t n = 0, total = 0;
-    for (aproc_t *p = a->procs; p; p = p->next, total++) {
+    for (aproc_t *p = r->t->procs; p; p = p->next, total++) {
         if (limit && n >= limit)
             continue;
         n++;
@@ -95,56 +102,58 @@ static int cmd_list(agent_t *a, const jreq_t *q, sbuf_t *ans)
     jw_arr_end(&w);
     jw_ku64(&w, "total", total);
     jw_obj_end(&w);
-    return 0;
+    return QUERY_ANSWERED;
 }
 
 /* The process a request names ("pid"), or NULL with an error answered. */
-static aproc_t *req_proc(agent_t *a, const jreq_t *q, sbuf_t *ans)
+static aproc_t *req_proc(query_t *r)
 {
     uint64_t pid;
-    int rc = jreq_uint(q, "pid", INT32_MAX, &pid);
+    int rc = jreq_uint(r->q, "pid", INT32_MAX, &pid);
     if (rc <= 0) {
-        fail(a, ans, rc < 0 ? "pid: expected a process id" : "pid: missing");
+        fail(r, rc < 0 ? "pid: expected a process id" : "pid: missing");
         return NULL;
     }
-    aproc_t *p = agent_find_proc(a, (int32_t)pid);
+    aproc_t *p = proctab_find(r->t, (int32_t)pid);
     if (!p) {
         char msg[96];
         snprintf(msg, sizeof(msg), "no profiled process with pid %llu", (unsigned long long)pid);
-        fail(a, ans, msg);
+        fail(r, msg);
     }
     return p;
 }
 
-static int req_limit(agent_t *a, const jreq_t *q, sbuf_t *ans, uint64_t *limit)
+/* The "limit" of a request (DEFAULT_LIMIT when absent), or -1 with the
+ * error answered. */
+static int req_limit(query_t *r, uint64_t *limit)
 {
     *limit = DEFAULT_LIMIT;
-    if (jreq_uint(q, "limit", MAX_LIMIT, limit) < 0) {
-        fail(a, ans, "limit: expected an integer from 0 (all) to 100000");
+    if (jreq_uint(r->q, "limit", MAX_LIMIT, limit) < 0) {
+        fail(r, "limit: expected an integer from 0 (all) to 100000");
         return -1;
     }
     return 0;
 }
 
-static int cmd_top(agent_t *a, const jreq_t *q, sbuf_t *ans)
+static query_rc_t cmd_top(query_t *r)
 {
-    aproc_t *p = req_proc(a, q, ans);
+    aproc_t *p = req_proc(r);
     uint64_t limit;
-    if (!p || req_limit(a, q, ans, &limit))
-        return 0;
-    const char *sort = jreq_str(q, "sort");
-    if (jreq_has(q, "sort") && (!sort || !profile_sort_key(sort))) {
+    if (!p || req_limit(r, &limit))
+        return QUERY_FAILED;
+    const char *sort = jreq_str(r->q, "sort");
+    if (jreq_has(r->q, "sort") && (!sort || !profile_sort_key(sort))) {
         char msg[256];
         snprintf(msg, sizeof(msg), "sort: unknown key (%s)", profile_sort_keys_list());
-        return fail(a, ans, msg);
+        return fail(r, msg);
     }
     sort = sort ? profile_sort_key(sort) : "cumulative";
-    profile_t *pr = proc_profile(p);
+    profile_t *pr = proctab_profile(p);
     uint32_t *order = profile_order(pr, sort);
     uint32_t n = profile_nfuncs(pr);
     int64_t total = profile_shown_total_ns(pr);
     jw_t w;
-    jw_init(&w, ans);
+    jw_init(&w, r->ans);
     jw_obj(&w);
     jw_kbool(&w, "ok", 1);
     jw_key(&w, "process");
@@ -158,7 +167,7 @@ static int cmd_top(agent_t *a, const jreq_t *q, sbuf_t *ans)
     for (uint32_t i = 0; i < n && (!limit || i < limit); i++)
         profile_func_json(pr, order[i], total, &w);
     jw_arr_end(&w);
-    if (jreq_bool(q, "text", 0)) {
+    if (jreq_bool(r->q, "text", 0)) {
         sbuf_t t = {0};
         pf_table_opts_t o = {sort, (uint32_t)limit, 0};
         profile_table(pr, &o, &t);
@@ -168,26 +177,26 @@ static int cmd_top(agent_t *a, const jreq_t *q, sbuf_t *ans)
     jw_obj_end(&w);
     free(order);
     profile_destroy(&pr);
-    return 0;
+    return QUERY_ANSWERED;
 }
 
-static int cmd_edges(agent_t *a, const jreq_t *q, sbuf_t *ans, int callees)
+static query_rc_t cmd_edges(query_t *r, int callees)
 {
-    aproc_t *p = req_proc(a, q, ans);
+    aproc_t *p = req_proc(r);
     uint64_t limit;
-    if (!p || req_limit(a, q, ans, &limit))
-        return 0;
-    const char *fn = jreq_str(q, "func");
+    if (!p || req_limit(r, &limit))
+        return QUERY_FAILED;
+    const char *fn = jreq_str(r->q, "func");
     if (!fn)
-        return fail(a, ans, "func: missing (a name, or file:line(name) as in the table)");
-    profile_t *pr = proc_profile(p);
+        return fail(r, "func: missing (a name, or file:line(name) as in the table)");
+    profile_t *pr = proctab_profile(p);
     uint32_t cand[MAX_CANDIDATES], nmatch;
     uint32_t row = profile_find(pr, fn, cand, MAX_CANDIDATES, &nmatch);
+    query_rc_t rc = QUERY_FAILED;
     jw_t w;
-    jw_init(&w, ans);
+    jw_init(&w, r->ans);
     if (row == UINT32_MAX && nmatch > 1) {
         /* ambiguous: say which rows the name could mean */
-        a->bad_requests++;
         jw_obj(&w);
         jw_kbool(&w, "ok", 0);
         char msg[160];
@@ -202,7 +211,7 @@ static int cmd_edges(agent_t *a, const jreq_t *q, sbuf_t *ans, int callees)
         jw_ku64(&w, "total_candidates", nmatch);
         jw_obj_end(&w);
     } else if (row == UINT32_MAX) {
-        fail(a, ans, "func: no such function in this process");
+        fail(r, "func: no such function in this process");
     } else {
         jw_obj(&w);
         jw_kbool(&w, "ok", 1);
@@ -211,20 +220,21 @@ static int cmd_edges(agent_t *a, const jreq_t *q, sbuf_t *ans, int callees)
         jw_key(&w, callees ? "callees" : "callers");
         profile_edges_json(pr, row, callees, (uint32_t)limit, &w);
         jw_obj_end(&w);
+        rc = QUERY_ANSWERED;
     }
     profile_destroy(&pr);
-    return 0;
+    return rc;
 }
 
-static int cmd_simple(agent_t *a, const jreq_t *q, sbuf_t *ans, const char *what)
+static query_rc_t cmd_simple(query_t *r, const char *what)
 {
-    aproc_t *p = req_proc(a, q, ans);
+    aproc_t *p = req_proc(r);
     uint64_t limit;
-    if (!p || req_limit(a, q, ans, &limit))
-        return 0;
-    profile_t *pr = proc_profile(p);
+    if (!p || req_limit(r, &limit))
+        return QUERY_FAILED;
+    profile_t *pr = proctab_profile(p);
     jw_t w;
-    jw_init(&w, ans);
+    jw_init(&w, r->ans);
     jw_obj(&w);
     jw_kbool(&w, "ok", 1);
     jw_ki64(&w, "pid", p->info.pid);
@@ -241,21 +251,28 @@ static int cmd_simple(agent_t *a, const jreq_t *q, sbuf_t *ans, const char *what
         profile_drops_json(pr, &w);
     jw_obj_end(&w);
     profile_destroy(&pr);
-    return 0;
+    return QUERY_ANSWERED;
 }
 
-static int cmd_drops(agent_t *a, const jreq_t *q, sbuf_t *ans)
+static query_rc_t cmd_callers(query_t *r) { return cmd_edges(r, 0); }
+static query_rc_t cmd_callees(query_t *r) { return cmd_edges(r, 1); }
+static query_rc_t cmd_paths(query_t *r) { return cmd_simple(r, "paths"); }
+static query_rc_t cmd_stacks(query_t *r) { return cmd_simple(r, "threads"); }
+static query_rc_t cmd_objects(query_t *r) { return cmd_simple(r, "objects"); }
+static query_rc_t cmd_mpi(query_t *r) { return cmd_simple(r, "mpi"); }
+
+static query_rc_t cmd_drops(query_t *r)
 {
-    if (jreq_has(q, "pid"))
-        return cmd_simple(a, q, ans, "drops");
+    if (jreq_has(r->q, "pid"))
+        return cmd_simple(r, "drops");
     jw_t w;
-    jw_init(&w, ans);
+    jw_init(&w, r->ans);
     jw_obj(&w);
     jw_kbool(&w, "ok", 1);
     jw_key(&w, "processes");
     jw_arr(&w);
     uint64_t lost = 0;
-    for (aproc_t *p = a->procs; p; p = p->next) {
+    for (aproc_t *p = r->t->procs; p; p = p->next) {
         uint64_t d = prof_total_dropped(p->prof);
         lost += d;
         if (!d && !ulma_reader_total_corrupt(p->rd))
@@ -269,109 +286,102 @@ static int cmd_drops(agent_t *a, const jreq_t *q, sbuf_t *ans)
     jw_arr_end(&w);
     jw_ku64(&w, "records_lost", lost);
     jw_obj_end(&w);
-    return 0;
+    return QUERY_ANSWERED;
 }
 
-static int cmd_export(agent_t *a, const jreq_t *q, sbuf_t *ans, sbuf_t *data)
+static query_rc_t cmd_export(query_t *r)
 {
-    aproc_t *p = req_proc(a, q, ans);
+    aproc_t *p = req_proc(r);
     if (!p)
-        return 0;
-    const char *fmt = jreq_str(q, "format");
+        return QUERY_FAILED;
+    const char *fmt = jreq_str(r->q, "format");
     int f = fmt ? profile_format_by_name(fmt) : -1;
     if (f < 0) {
         char msg[160];
         snprintf(msg, sizeof(msg), "format: one of %s", profile_formats_list());
-        return fail(a, ans, msg);
+        return fail(r, msg);
     }
-    profile_t *pr = proc_profile(p);
-    int err = profile_export(pr, f, data);
+    profile_t *pr = proctab_profile(p);
+    int err = profile_export(pr, f, r->data);
     profile_destroy(&pr);
     if (err) {
-        data->len = 0;
-        return fail(a, ans, "export failed");
+        r->data->len = 0;
+        return fail(r, "export failed");
     }
     jw_t w;
-    jw_init(&w, ans);
+    jw_init(&w, r->ans);
     jw_obj(&w);
     jw_kbool(&w, "ok", 1);
     jw_ki64(&w, "pid", p->info.pid);
     jw_kstrz(&w, "format", profile_format_name(f));
-    jw_ku64(&w, "bytes", data->len);
+    jw_ku64(&w, "bytes", r->data->len);
     jw_obj_end(&w);
-    return 0;
+    return QUERY_ANSWERED;
 }
 
 /* ---- control ---------------------------------------------------------------------- */
 
-static int cmd_control(agent_t *a, const jreq_t *q, void *const *env, const size_t *env_len,
-                       int nenv, sbuf_t *ans)
+static query_rc_t cmd_control(query_t *r)
 {
-    const char *mode = jreq_str(q, "mode");
+    const char *mode = jreq_str(r->q, "mode");
     if (!mode)
-        return fail(a, ans, "mode: missing (off, on, fast or full)");
+        return fail(r, "mode: missing (off, on, fast or full)");
     int m = control_mode(mode);
     if (m < 0)
-        return fail(a, ans, "mode: expected off, on, fast or full");
+        return fail(r, "mode: expected off, on, fast or full");
     uint32_t ctl = (uint32_t)m;
-    if (jreq_bool(q, "objects", 0))
+    if (jreq_bool(r->q, "objects", 0))
         ctl |= ULMA_CTL_OBJECTS;
     uint64_t pid = 0, wait_ms = 1500;
-    int has_pid = jreq_uint(q, "pid", INT32_MAX, &pid);
-    const char *job = jreq_str(q, "job");
-    int all = jreq_bool(q, "all", 0);
-    if (has_pid < 0 || jreq_uint(q, "wait_ms", 60000, &wait_ms) < 0)
-        return fail(a, ans, "pid / wait_ms: expected integers");
+    int has_pid = jreq_uint(r->q, "pid", INT32_MAX, &pid);
+    const char *job = jreq_str(r->q, "job");
+    int all = jreq_bool(r->q, "all", 0);
+    if (has_pid < 0 || jreq_uint(r->q, "wait_ms", 60000, &wait_ms) < 0)
+        return fail(r, "pid / wait_ms: expected integers");
     if ((has_pid > 0) + (job != NULL) + (all != 0) != 1)
-        return fail(a, ans, "name exactly one target: pid, job or all");
+        return fail(r, "name exactly one target: pid, job or all");
     ctl_match_t match = {has_pid > 0 ? (int32_t)pid : 0, job, -1};
-    if (!control_start(a, ctl, &match, (uint32_t)wait_ms, CTL_ANSWER_JSON, 0, env, env_len,
-                       nenv))
-        return fail(a, ans, "no running profiled process matches");
-    return 1;
+    if (!control_start(r->ctl, r->t, ctl, &match, (uint32_t)wait_ms, CTL_ANSWER_JSON, 0, r->env))
+        return fail(r, "no running profiled process matches");
+    return QUERY_DEFERRED;
 }
 
 /* ---- dispatch ------------------------------------------------------------------------ */
 
-int query_handle(agent_t *a, const char *body, size_t len, void *const *env,
-                 const size_t *env_len, int nenv, sbuf_t *ans, sbuf_t *data)
+query_rc_t query_handle(const agent_view_t *v, proctab_t *t, control_t *ctl, const char *body,
+                        size_t len, const envelope_t *env, sbuf_t *ans, sbuf_t *data)
 {
+    static const struct {
+        const char *name;
+        query_rc_t (*fn)(query_t *r);
+    } cmds[] = {
+        {"list", cmd_list},       {"top", cmd_top},         {"callers", cmd_callers},
+        {"callees", cmd_callees}, {"paths", cmd_paths},     {"stacks", cmd_stacks},
+        {"objects", cmd_objects}, {"mpi", cmd_mpi},         {"drops", cmd_drops},
+        {"export", cmd_export},   {"control", cmd_control},
+    };
+    query_t r = {v, t, ctl, NULL, env, ans, data};
     jreq_t *q = xmalloc(sizeof(*q));
-    int rc = 0;
+    query_rc_t rc = QUERY_FAILED;
     if (jreq_parse(q, body, len) != 0) {
         char msg[160];
         snprintf(msg, sizeof(msg), "malformed request: %s", q->err);
-        rc = fail(a, ans, msg);
+        rc = fail(&r, msg);
         goto out;
     }
+    r.q = q;
     const char *cmd = jreq_str(q, "cmd");
-    if (!cmd)
-        rc = fail(a, ans, "cmd: missing (list, top, callers, callees, paths, stacks, objects, "
-                          "mpi, drops, export, control)");
-    else if (strcmp(cmd, "list") == 0)
-        rc = cmd_list(a, q, ans);
-    else if (strcmp(cmd, "top") == 0)
-        rc = cmd_top(a, q, ans);
-    else if (strcmp(cmd, "callers") == 0)
-        rc = cmd_edges(a, q, ans, 0);
-    else if (strcmp(cmd, "callees") == 0)
-        rc = cmd_edges(a, q, ans, 1);
-    else if (strcmp(cmd, "paths") == 0)
-        rc = cmd_simple(a, q, ans, "paths");
-    else if (strcmp(cmd, "stacks") == 0)
-        rc = cmd_simple(a, q, ans, "threads");
-    else if (strcmp(cmd, "objects") == 0)
-        rc = cmd_simple(a, q, ans, "objects");
-    else if (strcmp(cmd, "mpi") == 0)
-        rc = cmd_simple(a, q, ans, "mpi");
-    else if (strcmp(cmd, "drops") == 0)
-        rc = cmd_drops(a, q, ans);
-    else if (strcmp(cmd, "export") == 0)
-        rc = cmd_export(a, q, ans, data);
-    else if (strcmp(cmd, "control") == 0)
-        rc = cmd_control(a, q, env, env_len, nenv, ans);
-    else
-        rc = fail(a, ans, "cmd: unknown command");
+    if (!cmd) {
+        rc = fail(&r, "cmd: missing (list, top, callers, callees, paths, stacks, objects, "
+                      "mpi, drops, export, control)");
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        if (strcmp(cmd, cmds[i].name) == 0) {
+            rc = cmds[i].fn(&r);
+            goto out;
+        }
+    rc = fail(&r, "cmd: unknown command");
 out:
     free(q);
     return rc;

@@ -59,11 +59,15 @@ static uint32_t *add_funcs(prof_t *p, profile_t *out)
         pf_func_t *r = profile_func_w(out, row);
         r->c.ncalls += fn->callcount;
         r->c.pcalls += fn->callcount - fn->reccallcount;
-        r->c.tottime_ns += ns(p, fn->it);
-        r->c.cumtime_ns += ns(p, fn->tt);
+        r->c.tottime_ns = pf_sat_add(r->c.tottime_ns, ns(p, fn->it));
+        r->c.cumtime_ns = pf_sat_add(r->c.cumtime_ns, ns(p, fn->tt));
         r->rate_calls += fn->rate_calls;
         r->rate_tottime += fn->rate_it;
         r->mpi_bytes += fn->mpi_bytes;
+        const prof_open_t *o = prof_func_open(p, f);
+        r->open.calls += o->calls;
+        r->open.tottime_ns = pf_sat_add(r->open.tottime_ns, ns(p, o->it));
+        r->open.cumtime_ns = pf_sat_add(r->open.cumtime_ns, ns(p, o->tt));
         row_of[f] = row;
     }
     free(fl);
@@ -80,8 +84,8 @@ static void add_edges(const prof_t *p, const uint32_t *row_of, profile_t *out)
         pf_edge_t *d = profile_edge_w(out, profile_add_edge(out, a, b));
         d->c.ncalls += e->callcount;
         d->c.pcalls += e->callcount - e->reccallcount;
-        d->c.tottime_ns += ns(p, e->it);
-        d->c.cumtime_ns += ns(p, e->tt);
+        d->c.tottime_ns = pf_sat_add(d->c.tottime_ns, ns(p, e->it));
+        d->c.cumtime_ns = pf_sat_add(d->c.cumtime_ns, ns(p, e->tt));
     }
 }
 
@@ -96,8 +100,14 @@ static void add_paths(const prof_t *p, const uint32_t *row_of, profile_t *out)
         uint32_t k = profile_add_path(out, parent, func);
         pf_path_t *d = profile_path_w(out, k);
         d->count += n->count;
-        d->tottime_ns += ns(p, n->it);
-        d->cumtime_ns += ns(p, n->ct);
+        d->tottime_ns = pf_sat_add(d->tottime_ns, ns(p, n->it));
+        d->cumtime_ns = pf_sat_add(d->cumtime_ns, ns(p, n->ct));
+        const prof_open_node_t *o = prof_node_open(p, nd);
+        if (o) {
+            d->open.calls += o->count;
+            d->open.tottime_ns = pf_sat_add(d->open.tottime_ns, ns(p, o->it));
+            d->open.cumtime_ns = pf_sat_add(d->open.cumtime_ns, ns(p, o->ct));
+        }
         path_of[nd] = k;
     }
     free(path_of);
@@ -137,7 +147,7 @@ static void add_objects(const prof_t *p, const uint32_t *row_of, profile_t *out)
     for (uint32_t i = 0; i < p->types_cap; i++) {
         type_of[i] = UINT32_MAX;
         const prof_type_t *ty = &p->types[i];
-        if (!ty->news && !ty->frees)
+        if (!ty->news && !ty->frees && !ty->frees_unborn)
             continue;
         size_t nl;
         const char *nm = prof_type_name(p, i, &nl);
@@ -150,8 +160,11 @@ static void add_objects(const prof_t *p, const uint32_t *row_of, profile_t *out)
         pf_type_t *d = profile_type_w(out, k);
         d->news += ty->news;
         d->frees += ty->frees;
+        d->frees_unborn += ty->frees_unborn;
+        d->lost += ty->lost + ty->untracked;
         d->bytes_new += ty->bytes_new;
         d->bytes_freed += ty->bytes_free;
+        d->bytes_live += ty->bytes_live;
         type_of[i] = k;
     }
     for (uint32_t s = 1; s < p->nsites; s++) {
@@ -162,6 +175,8 @@ static void add_objects(const prof_t *p, const uint32_t *row_of, profile_t *out)
         pf_site_t *d = profile_site_w(out, profile_add_site(out, func, type_of[site->type_id]));
         d->count += site->count;
         d->bytes += site->bytes;
+        d->live += site->live;
+        d->bytes_live += site->bytes_live;
     }
     free(type_of);
 }
@@ -183,12 +198,14 @@ static void add_drops(const prof_t *p, profile_t *out, uint64_t corrupt, uint64_
     d->threads_dropped = p->threads_dropped;
     d->corrupt = corrupt;
     d->threads_lost = threads_lost;
+    d->objects_untracked = p->obj_untracked;
 }
 
 profile_t *snapshot_take(prof_t *p, const pf_meta_t *meta, uint64_t corrupt,
                          uint64_t threads_lost, uint64_t now_tsc)
 {
     prof_derive(p);
+    prof_derive_open(p, now_tsc); /* 0: nothing open once finished */
     profile_t *out = profile_new();
     pf_meta_t *m = profile_meta(out);
     *m = *meta;

@@ -3,7 +3,8 @@
  * the agent's aggregates (profile.h's prof_t): rows labelled and merged as
  * cProfile labels them, cycles converted to nanoseconds once per
  * cumulative value (ulma_cycles_to_ns), so that every sum made from
- * snapshots (a job, a node, the cluster) is exact.
+ * snapshots (a job, a node, the cluster) is exact. Holds no state: each
+ * snapshot is a new profile the caller owns.
  */
 #ifndef AGENT_SNAPSHOT_H
 #define AGENT_SNAPSHOT_H

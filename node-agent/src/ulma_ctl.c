@@ -5,13 +5,13 @@
  * commands are tables; --help is made from them. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <zmq.h>
 
-#include "jdom.h"
 #include "opts.h"
 #include "ulma/segment.h"
 #include "profile/util.h"
@@ -63,6 +63,30 @@ static const opt_t options[] = {
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
+/* ---- reading answers: lookups that never fail (a missing key or a value
+ * of another type gives the default) --------------------------------------- */
+
+static const json_t *js_get(const json_t *obj, const char *key) { return json_object_get(obj, key); }
+static const json_t *js_at(const json_t *arr, size_t i) { return json_array_get(arr, i); }
+static size_t js_len(const json_t *j) /* elements of an array, members of an object */
+{
+    return json_is_array(j) ? json_array_size(j) : json_is_object(j) ? json_object_size(j) : 0;
+}
+static double js_num(const json_t *j, double dflt) { return json_is_number(j) ? json_number_value(j) : dflt; }
+static const char *js_str(const json_t *j, const char *dflt)
+{
+    return json_is_string(j) ? json_string_value(j) : dflt;
+}
+static int js_bool(const json_t *j, int dflt) { return json_is_boolean(j) ? json_is_true(j) : dflt; }
+static double js_getnum(const json_t *obj, const char *key, double dflt)
+{
+    return js_num(js_get(obj, key), dflt);
+}
+static const char *js_getstr(const json_t *obj, const char *key, const char *dflt)
+{
+    return js_str(js_get(obj, key), dflt);
+}
+
 /* ---- commands ------------------------------------------------------------------ */
 
 typedef struct ctl {
@@ -81,7 +105,7 @@ typedef struct command {
     int nargs;         /* further arguments required */
     const char *help;
     void (*request)(const ctl_t *c, sbuf_t *req);
-    void (*print)(const ctl_t *c, const jdom_t *ans, const sbuf_t *data);
+    void (*print)(const ctl_t *c, const json_t *ans, const sbuf_t *data);
 } command_t;
 
 static int given(const ctl_t *c, const char *name)
@@ -103,253 +127,275 @@ static void ncalls_str(char *out, size_t len, double nc, double cc)
         snprintf(out, len, "%.0f", nc);
 }
 
+/* A request {"cmd":CMD[,"pid":PID]} (no pid when PID < 0), written by
+ * the one JSON writer; the object is left open for the command's fields. */
+static void req_open(jw_t *w, sbuf_t *req, const char *cmd, long pid)
+{
+    jw_init(w, req);
+    jw_obj(w);
+    jw_kstrz(w, "cmd", cmd);
+    if (pid >= 0)
+        jw_ki64(w, "pid", pid);
+}
+
 /* list */
 static void req_list(const ctl_t *c, sbuf_t *req)
 {
-    sbuf_printf(req, "{\"cmd\":\"list\",\"limit\":%u}", rows_or(c, 1000));
+    jw_t w;
+    req_open(&w, req, "list", -1);
+    jw_ku64(&w, "limit", rows_or(c, 1000));
+    jw_obj_end(&w);
 }
 
-static void print_list(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+static void print_list(const ctl_t *c, const json_t *ans, const sbuf_t *data)
 {
     (void)c;
     (void)data;
-    const jdom_t *ag = jdom_get(ans, "agent");
-    const jdom_t *ps = jdom_get(ans, "processes");
+    const json_t *ag = js_get(ans, "agent");
+    const json_t *ps = js_get(ans, "processes");
     printf("ulma-agent pid %.0f (%s) on %s: %.0f processes; %.0f requests (%.0f bad), %.0f "
            "segments claimed, %.0f harvested\n",
-           jdom_getnum(ag, "pid", 0), jdom_bool(jdom_get(ag, "private"), 0) ? "private" : "node",
-           jdom_getstr(ag, "dir", "?"), jdom_getnum(ans, "total", 0),
-           jdom_getnum(ag, "requests", 0), jdom_getnum(ag, "bad_requests", 0),
-           jdom_getnum(ag, "claimed", 0), jdom_getnum(ag, "harvested", 0));
-    if (!jdom_len(ps))
+           js_getnum(ag, "pid", 0), js_bool(js_get(ag, "private"), 0) ? "private" : "node",
+           js_getstr(ag, "dir", "?"), js_getnum(ans, "total", 0),
+           js_getnum(ag, "requests", 0), js_getnum(ag, "bad_requests", 0),
+           js_getnum(ag, "claimed", 0), js_getnum(ag, "harvested", 0));
+    if (!js_len(ps))
         return;
     printf("%8s %5s %4s %7s %-5s %-3s %10s %6s %5s %8s %9s  %s\n", "PID", "RANK", "SIZE", "STATE",
            "MODE", "OBJ", "EVENTS", "FUNCS", "THR", "LOST", "SECONDS", "EXE");
-    for (size_t i = 0; i < jdom_len(ps); i++) {
-        const jdom_t *p = jdom_at(ps, i);
+    for (size_t i = 0; i < js_len(ps); i++) {
+        const json_t *p = js_at(ps, i);
         char rank[16] = "-", size[16] = "-";
-        if (jdom_getnum(p, "rank", -1) >= 0) {
-            snprintf(rank, sizeof(rank), "%.0f", jdom_getnum(p, "rank", 0));
-            snprintf(size, sizeof(size), "%.0f", jdom_getnum(p, "size", 0));
+        if (js_getnum(p, "rank", -1) >= 0) {
+            snprintf(rank, sizeof(rank), "%.0f", js_getnum(p, "rank", 0));
+            snprintf(size, sizeof(size), "%.0f", js_getnum(p, "size", 0));
         }
         printf("%8.0f %5s %4s %7s %-5s %-3s %10.0f %6.0f %5.0f %8.0f %9.3f  %s\n",
-               jdom_getnum(p, "pid", 0), rank, size, jdom_getstr(p, "state", "?"),
-               jdom_getstr(p, "mode", "?"), jdom_bool(jdom_get(p, "objects"), 0) ? "yes" : "no",
-               jdom_getnum(p, "events", 0), jdom_getnum(p, "functions", 0),
-               jdom_getnum(p, "threads", 0), jdom_getnum(p, "records_lost", 0),
-               jdom_getnum(p, "seconds", 0), jdom_getstr(p, "exe", ""));
+               js_getnum(p, "pid", 0), rank, size, js_getstr(p, "state", "?"),
+               js_getstr(p, "mode", "?"), js_bool(js_get(p, "objects"), 0) ? "yes" : "no",
+               js_getnum(p, "events", 0), js_getnum(p, "functions", 0),
+               js_getnum(p, "threads", 0), js_getnum(p, "records_lost", 0),
+               js_getnum(p, "seconds", 0), js_getstr(p, "exe", ""));
     }
 }
 
 /* top */
 static void req_top(const ctl_t *c, sbuf_t *req)
 {
-    sbuf_printf(req, "{\"cmd\":\"top\",\"pid\":%ld,\"limit\":%u,\"text\":true", c->pid,
-                rows_or(c, 30));
-    if (c->cfg.sort[0]) {
-        sbuf_adds(req, ",\"sort\":");
-        sbuf_json_str(req, c->cfg.sort, strlen(c->cfg.sort));
-    }
-    sbuf_addc(req, '}');
+    jw_t w;
+    req_open(&w, req, "top", c->pid);
+    jw_ku64(&w, "limit", rows_or(c, 30));
+    jw_kbool(&w, "text", 1);
+    if (c->cfg.sort[0])
+        jw_kstrz(&w, "sort", c->cfg.sort);
+    jw_obj_end(&w);
 }
 
-static void print_top(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+static void print_top(const ctl_t *c, const json_t *ans, const sbuf_t *data)
 {
     (void)c;
     (void)data;
-    fputs(jdom_getstr(ans, "text", ""), stdout);
+    fputs(js_getstr(ans, "text", ""), stdout);
 }
 
 /* callers, callees: pstats' print_callers / print_callees */
 static void req_edges(const ctl_t *c, sbuf_t *req)
 {
-    sbuf_printf(req, "{\"cmd\":\"%s\",\"pid\":%ld,\"limit\":%u,\"func\":", c->cmd, c->pid,
-                rows_or(c, 50));
-    sbuf_json_str(req, c->pos[0], strlen(c->pos[0]));
-    sbuf_addc(req, '}');
+    jw_t w;
+    req_open(&w, req, c->cmd, c->pid);
+    jw_ku64(&w, "limit", rows_or(c, 50));
+    jw_kstrz(&w, "func", c->pos[0]);
+    jw_obj_end(&w);
 }
 
-static void print_edges(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+static void print_edges(const ctl_t *c, const json_t *ans, const sbuf_t *data)
 {
     (void)data;
     int callees = strcmp(c->cmd, "callees") == 0;
-    const jdom_t *fn = jdom_get(ans, "function");
-    const jdom_t *es = jdom_get(ans, callees ? "callees" : "callers");
-    const char *name = jdom_getstr(fn, "std", "?");
+    const json_t *fn = js_get(ans, "function");
+    const json_t *es = js_get(ans, callees ? "callees" : "callers");
+    const char *name = js_getstr(fn, "std", "?");
     int width = (int)strlen(name) + 1;
     if (width < 40)
         width = 40;
     printf("%-*s%s\n", width, "Function ", callees ? "called..." : "was called by...");
     printf("%*s    ncalls  tottime  cumtime\n", width, "");
     printf("%-*s%s", width, name, callees ? "->" : "<-");
-    if (!jdom_len(es))
+    if (!js_len(es))
         printf("\n");
-    for (size_t i = 0; i < jdom_len(es); i++) {
-        const jdom_t *e = jdom_at(es, i);
+    for (size_t i = 0; i < js_len(es); i++) {
+        const json_t *e = js_at(es, i);
         char nc[48];
-        ncalls_str(nc, sizeof(nc), jdom_getnum(e, "ncalls", 0), jdom_getnum(e, "pcalls", 0));
+        ncalls_str(nc, sizeof(nc), js_getnum(e, "ncalls", 0), js_getnum(e, "pcalls", 0));
         /* as pstats: the first on the arrow's line, the others under it */
         if (i)
             printf("%*s", width + 2, "");
         printf(" %*s", i ? 8 : 7, nc);
-        f8(jdom_getnum(e, "tottime", 0));
-        f8(jdom_getnum(e, "cumtime", 0));
-        printf("  %s\n", jdom_getstr(e, "std", "?"));
+        f8(js_getnum(e, "tottime", 0));
+        f8(js_getnum(e, "cumtime", 0));
+        printf("  %s\n", js_getstr(e, "std", "?"));
     }
 }
 
 /* paths, stacks, objects, mpi: {"cmd":..., "pid":P, "limit":N} */
 static void req_simple(const ctl_t *c, sbuf_t *req)
 {
-    sbuf_printf(req, "{\"cmd\":\"%s\",\"pid\":%ld,\"limit\":%u}", c->cmd, c->pid, rows_or(c, 50));
+    jw_t w;
+    req_open(&w, req, c->cmd, c->pid);
+    jw_ku64(&w, "limit", rows_or(c, 50));
+    jw_obj_end(&w);
 }
 
-static void print_paths(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+static void print_paths(const ctl_t *c, const json_t *ans, const sbuf_t *data)
 {
     (void)c;
     (void)data;
-    const jdom_t *ps = jdom_get(ans, "paths");
-    size_t n = jdom_len(ps);
+    const json_t *ps = js_get(ans, "paths");
+    size_t n = js_len(ps);
     printf("Call paths of pid %.0f, by cumulative time (caller > ... > function)\n\n",
-           jdom_getnum(ans, "pid", 0));
+           js_getnum(ans, "pid", 0));
     printf("%10s %8s %8s  %s\n", "count", "tottime", "cumtime", "path");
     for (size_t i = 0; i < n; i++) {
-        const jdom_t *p = jdom_at(ps, i);
+        const json_t *p = js_at(ps, i);
         /* the chain of parents among the paths of this answer, outermost first */
-        const jdom_t *chain[64];
+        const json_t *chain[64];
         int depth = 0;
-        const jdom_t *q = p;
+        const json_t *q = p;
         int cut = 0;
         while (q && depth < 64) {
             chain[depth++] = q;
-            double parent = jdom_getnum(q, "parent", 0);
+            double parent = js_getnum(q, "parent", 0);
             if (parent == 0)
                 break;
-            const jdom_t *up = NULL;
+            const json_t *up = NULL;
             for (size_t k = 0; k < n && !up; k++)
-                if (jdom_getnum(jdom_at(ps, k), "id", -1) == parent)
-                    up = jdom_at(ps, k);
+                if (js_getnum(js_at(ps, k), "id", -1) == parent)
+                    up = js_at(ps, k);
             if (!up)
                 cut = 1;
             q = up;
         }
-        printf("%10.0f", jdom_getnum(p, "count", 0));
-        f8(jdom_getnum(p, "tottime", 0));
-        f8(jdom_getnum(p, "cumtime", 0));
+        printf("%10.0f", js_getnum(p, "count", 0));
+        f8(js_getnum(p, "tottime", 0));
+        f8(js_getnum(p, "cumtime", 0));
         printf("  %s", cut || depth == 64 ? "... > " : "");
         for (int k = depth - 1; k >= 0; k--)
-            printf("%s%s", jdom_getstr(chain[k], "std", "?"), k ? " > " : "\n");
+            printf("%s%s", js_getstr(chain[k], "std", "?"), k ? " > " : "\n");
     }
 }
 
-static void print_stacks(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+static void print_stacks(const ctl_t *c, const json_t *ans, const sbuf_t *data)
 {
     (void)c;
     (void)data;
-    const jdom_t *ts = jdom_get(ans, "threads");
-    for (size_t i = 0; i < jdom_len(ts); i++) {
-        const jdom_t *t = jdom_at(ts, i);
-        const jdom_t *st = jdom_get(t, "stack");
-        double depth = jdom_getnum(t, "depth", 0);
+    const json_t *ts = js_get(ans, "threads");
+    for (size_t i = 0; i < js_len(ts); i++) {
+        const json_t *t = js_at(ts, i);
+        const json_t *st = js_get(t, "stack");
+        double depth = js_getnum(t, "depth", 0);
         printf("%sthread %.0f \"%s\" (slot %.0f)%s: depth %.0f, %.0f events, %.0f records lost, "
                "%.3f s\n",
-               i ? "\n" : "", jdom_getnum(t, "tid", 0), jdom_getstr(t, "name", ""),
-               jdom_getnum(t, "slot", 0), jdom_bool(jdom_get(t, "ended"), 0) ? ", ended" : "",
-               depth, jdom_getnum(t, "events", 0), jdom_getnum(t, "records_lost", 0),
-               jdom_getnum(t, "time", 0));
-        size_t n = jdom_len(st);
+               i ? "\n" : "", js_getnum(t, "tid", 0), js_getstr(t, "name", ""),
+               js_getnum(t, "slot", 0), js_bool(js_get(t, "ended"), 0) ? ", ended" : "",
+               depth, js_getnum(t, "events", 0), js_getnum(t, "records_lost", 0),
+               js_getnum(t, "time", 0));
+        size_t n = js_len(st);
         if (depth > (double)n)
             printf("    ... %.0f outer frames not shown (-n)\n", depth - (double)n);
         /* outermost first, one indent per level; the time spent in each frame */
         for (size_t k = 0; k < n; k++) {
-            const jdom_t *f = jdom_at(st, n - 1 - k);
+            const json_t *f = js_at(st, n - 1 - k);
             printf("    %*s%9.3f s  %s\n", (int)(k < 30 ? 2 * k : 60), "",
-                   jdom_getnum(f, "for", 0), jdom_getstr(f, "std", "?"));
+                   js_getnum(f, "for", 0), js_getstr(f, "std", "?"));
         }
     }
 }
 
-static void print_objects(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+static void print_objects(const ctl_t *c, const json_t *ans, const sbuf_t *data)
 {
     (void)c;
     (void)data;
-    const jdom_t *o = jdom_get(ans, "objects");
-    const jdom_t *ty = jdom_get(o, "types"), *si = jdom_get(o, "sites");
-    printf("Objects of pid %.0f by type\n\n", jdom_getnum(ans, "pid", 0));
+    const json_t *o = js_get(ans, "objects");
+    const json_t *ty = js_get(o, "types"), *si = js_get(o, "sites");
+    printf("Objects of pid %.0f by type\n\n", js_getnum(ans, "pid", 0));
     printf("%-24s %12s %12s %12s %14s %14s\n", "type", "new", "freed", "live", "bytes_new",
            "bytes_freed");
-    for (size_t i = 0; i < jdom_len(ty); i++) {
-        const jdom_t *t = jdom_at(ty, i);
-        printf("%-24s %12.0f %12.0f %12.0f %14.0f %14.0f\n", jdom_getstr(t, "name", "?"),
-               jdom_getnum(t, "new", 0), jdom_getnum(t, "freed", 0), jdom_getnum(t, "live", 0),
-               jdom_getnum(t, "bytes_new", 0), jdom_getnum(t, "bytes_freed", 0));
+    for (size_t i = 0; i < js_len(ty); i++) {
+        const json_t *t = js_at(ty, i);
+        printf("%-24s %12.0f %12.0f %12.0f %14.0f %14.0f\n", js_getstr(t, "name", "?"),
+               js_getnum(t, "new", 0), js_getnum(t, "freed", 0), js_getnum(t, "live", 0),
+               js_getnum(t, "bytes_new", 0), js_getnum(t, "bytes_freed", 0));
     }
     printf("\nConstructed by function\n\n%12s %14s  %-24s %s\n", "count", "bytes", "type",
            "function");
-    for (size_t i = 0; i < jdom_len(si); i++) {
-        const jdom_t *s = jdom_at(si, i);
-        printf("%12.0f %14.0f  %-24s %s\n", jdom_getnum(s, "count", 0), jdom_getnum(s, "bytes", 0),
-               jdom_getstr(s, "type_name", "?"), jdom_getstr(s, "std", "?"));
+    for (size_t i = 0; i < js_len(si); i++) {
+        const json_t *s = js_at(si, i);
+        printf("%12.0f %14.0f  %-24s %s\n", js_getnum(s, "count", 0), js_getnum(s, "bytes", 0),
+               js_getstr(s, "type_name", "?"), js_getstr(s, "std", "?"));
     }
 }
 
 static void req_mpi(const ctl_t *c, sbuf_t *req)
 {
-    sbuf_printf(req, "{\"cmd\":\"mpi\",\"pid\":%ld}", c->pid);
+    jw_t w;
+    req_open(&w, req, "mpi", c->pid);
+    jw_obj_end(&w);
 }
 
-static void print_mpi(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+static void print_mpi(const ctl_t *c, const json_t *ans, const sbuf_t *data)
 {
     (void)c;
     (void)data;
-    const jdom_t *m = jdom_get(ans, "mpi");
-    printf("MPI calls of pid %.0f\n\n%10s %10s %14s  %s\n", jdom_getnum(ans, "pid", 0), "calls",
+    const json_t *m = js_get(ans, "mpi");
+    printf("MPI calls of pid %.0f\n\n%10s %10s %14s  %s\n", js_getnum(ans, "pid", 0), "calls",
            "time", "bytes", "call");
-    for (size_t i = 0; i < jdom_len(m); i++) {
-        const jdom_t *r = jdom_at(m, i);
-        printf("%10.0f %10.3f %14.0f  %s\n", jdom_getnum(r, "calls", 0), jdom_getnum(r, "time", 0),
-               jdom_getnum(r, "bytes", 0), jdom_getstr(r, "name", "?"));
+    for (size_t i = 0; i < js_len(m); i++) {
+        const json_t *r = js_at(m, i);
+        printf("%10.0f %10.3f %14.0f  %s\n", js_getnum(r, "calls", 0), js_getnum(r, "time", 0),
+               js_getnum(r, "bytes", 0), js_getstr(r, "name", "?"));
     }
 }
 
 static void req_drops(const ctl_t *c, sbuf_t *req)
 {
-    if (c->pid >= 0)
-        sbuf_printf(req, "{\"cmd\":\"drops\",\"pid\":%ld}", c->pid);
-    else
-        sbuf_adds(req, "{\"cmd\":\"drops\"}");
+    jw_t w;
+    req_open(&w, req, "drops", c->pid); /* no PID: every process */
+    jw_obj_end(&w);
 }
 
-static void print_drops(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+static void print_drops(const ctl_t *c, const json_t *ans, const sbuf_t *data)
 {
     (void)data;
     if (c->pid >= 0) {
-        const jdom_t *d = jdom_get(ans, "drops");
-        printf("Losses of pid %.0f\n\n", jdom_getnum(ans, "pid", 0));
-        for (size_t i = 0; i < jdom_len(d); i++)
-            printf("%-20s %14.0f\n", jdom_key(d, i), jdom_num(jdom_at(d, i), 0));
+        const json_t *d = js_get(ans, "drops");
+        printf("Losses of pid %.0f\n\n", js_getnum(ans, "pid", 0));
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *)d, key, v)
+            printf("%-20s %14.0f\n", key, js_num(v, 0));
         return;
     }
-    const jdom_t *ps = jdom_get(ans, "processes");
+    const json_t *ps = js_get(ans, "processes");
     printf("%8s %14s %10s\n", "PID", "RECORDS_LOST", "CORRUPT");
-    for (size_t i = 0; i < jdom_len(ps); i++) {
-        const jdom_t *p = jdom_at(ps, i);
-        printf("%8.0f %14.0f %10.0f\n", jdom_getnum(p, "pid", 0), jdom_getnum(p, "records_lost", 0),
-               jdom_getnum(p, "corrupt", 0));
+    for (size_t i = 0; i < js_len(ps); i++) {
+        const json_t *p = js_at(ps, i);
+        printf("%8.0f %14.0f %10.0f\n", js_getnum(p, "pid", 0), js_getnum(p, "records_lost", 0),
+               js_getnum(p, "corrupt", 0));
     }
-    printf("%8s %14.0f\n", "total", jdom_getnum(ans, "records_lost", 0));
+    printf("%8s %14.0f\n", "total", js_getnum(ans, "records_lost", 0));
 }
 
 static void req_export(const ctl_t *c, sbuf_t *req)
 {
-    sbuf_printf(req, "{\"cmd\":\"export\",\"pid\":%ld,\"format\":", c->pid);
-    sbuf_json_str(req, c->pos[0], strlen(c->pos[0]));
-    sbuf_addc(req, '}');
+    jw_t w;
+    req_open(&w, req, "export", c->pid);
+    jw_kstrz(&w, "format", c->pos[0]);
+    jw_obj_end(&w);
 }
 
 static int export_rc;
 
-static void print_export(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+static void print_export(const ctl_t *c, const json_t *ans, const sbuf_t *data)
 {
     (void)ans;
     int err = write_file(c->pos[1], data->data ? data->data : "", data->len);
@@ -363,39 +409,39 @@ static void print_export(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
 
 static void req_control(const ctl_t *c, sbuf_t *req)
 {
-    sbuf_printf(req, "{\"cmd\":\"control\",\"mode\":\"%s\",\"objects\":%s", c->cmd,
-                c->cfg.objects ? "true" : "false");
+    jw_t w;
+    req_open(&w, req, "control", -1);
+    jw_kstrz(&w, "mode", c->cmd);
+    jw_kbool(&w, "objects", c->cfg.objects != 0);
     if (given(c, "pid"))
-        sbuf_printf(req, ",\"pid\":%d", c->cfg.pid);
-    if (c->cfg.job[0]) {
-        sbuf_adds(req, ",\"job\":");
-        sbuf_json_str(req, c->cfg.job, strlen(c->cfg.job));
-    }
+        jw_ki64(&w, "pid", c->cfg.pid);
+    if (c->cfg.job[0])
+        jw_kstrz(&w, "job", c->cfg.job);
     if (c->cfg.all)
-        sbuf_adds(req, ",\"all\":true");
+        jw_kbool(&w, "all", 1);
     if (given(c, "wait"))
-        sbuf_printf(req, ",\"wait_ms\":%u", c->cfg.wait_ms);
-    sbuf_addc(req, '}');
+        jw_ku64(&w, "wait_ms", c->cfg.wait_ms);
+    jw_obj_end(&w);
 }
 
-static void print_control(const ctl_t *c, const jdom_t *ans, const sbuf_t *data)
+static void print_control(const ctl_t *c, const json_t *ans, const sbuf_t *data)
 {
     (void)c;
     (void)data;
-    const jdom_t *ts = jdom_get(ans, "targets");
-    printf("%s%s: applied by %.0f of %.0f processes%s\n", jdom_getstr(ans, "mode", "?"),
-           jdom_bool(jdom_get(ans, "objects"), 0) ? " with objects" : "",
-           jdom_getnum(ans, "applied", 0), jdom_getnum(ans, "requested", 0),
-           jdom_bool(jdom_get(ans, "timed_out"), 0) ? " (timed out waiting for the others)" : "");
+    const json_t *ts = js_get(ans, "targets");
+    printf("%s%s: applied by %.0f of %.0f processes%s\n", js_getstr(ans, "mode", "?"),
+           js_bool(js_get(ans, "objects"), 0) ? " with objects" : "",
+           js_getnum(ans, "applied", 0), js_getnum(ans, "requested", 0),
+           js_bool(js_get(ans, "timed_out"), 0) ? " (timed out waiting for the others)" : "");
     printf("%8s %5s %6s %-7s %s\n", "PID", "RANK", "SEQ", "APPLIED", "ACTIVE");
-    for (size_t i = 0; i < jdom_len(ts); i++) {
-        const jdom_t *t = jdom_at(ts, i);
+    for (size_t i = 0; i < js_len(ts); i++) {
+        const json_t *t = js_at(ts, i);
         char rank[16] = "-";
-        if (jdom_getnum(t, "rank", -1) >= 0)
-            snprintf(rank, sizeof(rank), "%.0f", jdom_getnum(t, "rank", 0));
-        printf("%8.0f %5s %6.0f %-7s %s\n", jdom_getnum(t, "pid", 0), rank,
-               jdom_getnum(t, "seq", 0), jdom_bool(jdom_get(t, "applied"), 0) ? "yes" : "no",
-               jdom_getstr(t, "active_mode", "?"));
+        if (js_getnum(t, "rank", -1) >= 0)
+            snprintf(rank, sizeof(rank), "%.0f", js_getnum(t, "rank", 0));
+        printf("%8.0f %5s %6.0f %-7s %s\n", js_getnum(t, "pid", 0), rank,
+               js_getnum(t, "seq", 0), js_bool(js_get(t, "applied"), 0) ? "yes" : "no",
+               js_getstr(t, "active_mode", "?"));
     }
 }
 
@@ -673,21 +719,21 @@ int main(int argc, char **argv)
     sbuf_free(&req);
     if (rc != 0)
         return 1;
-    char err[128];
-    jdom_t *j = jdom_parse(ans.data ? ans.data : "", ans.len, err, sizeof(err));
-    int ok = jdom_bool(jdom_get(j, "ok"), 0);
+    json_error_t jerr;
+    json_t *j = json_loadb(ans.data ? ans.data : "", ans.len, JSON_DECODE_INT_AS_REAL, &jerr);
+    int ok = js_bool(js_get(j, "ok"), 0);
     if (!ok) {
         if (c.cfg.json || !cmd->print)
             printf("%.*s\n", (int)ans.len, ans.data ? ans.data : "");
         fprintf(stderr, "ulma-ctl: agent: %s\n",
-                j ? jdom_getstr(j, "error", "error without a message") : err);
-        const jdom_t *cand = jdom_get(j, "candidates");
-        if (jdom_len(cand)) {
+                j ? js_getstr(j, "error", "error without a message") : jerr.text);
+        const json_t *cand = js_get(j, "candidates");
+        if (js_len(cand)) {
             fprintf(stderr, "ulma-ctl: candidates:\n");
-            for (size_t i = 0; i < jdom_len(cand); i++)
-                fprintf(stderr, "    %s\n", jdom_str(jdom_at(cand, i), "?"));
-            if (jdom_getnum(j, "total_candidates", 0) > (double)jdom_len(cand))
-                fprintf(stderr, "    ... %.0f in all\n", jdom_getnum(j, "total_candidates", 0));
+            for (size_t i = 0; i < js_len(cand); i++)
+                fprintf(stderr, "    %s\n", js_str(js_at(cand, i), "?"));
+            if (js_getnum(j, "total_candidates", 0) > (double)js_len(cand))
+                fprintf(stderr, "    ... %.0f in all\n", js_getnum(j, "total_candidates", 0));
         }
         rc = 1;
     } else if (cmd->print == print_export) {
@@ -700,7 +746,7 @@ int main(int argc, char **argv)
     } else {
         cmd->print(&c, j, &data);
     }
-    jdom_destroy(&j);
+    json_decref(j);
     sbuf_free(&ans);
     sbuf_free(&data);
     return rc;

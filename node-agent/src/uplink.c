@@ -8,17 +8,19 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "agent_int.h"
 #include "pbquery.h"
 #include "profile/profile.h"
-#include "snapshot.h"
 #include "wire/answer.h"
 #include "wire/sender.h"
 
 #define GONE_MAX 4096
 
 struct uplink {
-    agent_t *a;
+    const agent_view_t *v;
+    proctab_t *t;
+    control_t *ctl;
+    uint32_t snapshot_every;
+    uint32_t bad;             /* bad messages since uplink_serve began */
     void *sock;
     wire_sender_t *snd;
     uint64_t interval_ns, next_ns;
@@ -31,10 +33,15 @@ struct uplink {
     Ulma__Wire__AgentCounters counters;
 };
 
-uplink_t *uplink_new(agent_t *a, void *zctx, const char *endpoint, char *err, size_t errlen)
+uplink_t *uplink_new(const agent_config_t *cfg, const agent_view_t *v, proctab_t *t,
+                     control_t *ctl, void *zctx, char *err, size_t errlen)
 {
+    const char *endpoint = cfg->collector;
     uplink_t *u = xcalloc(1, sizeof(*u));
-    u->a = a;
+    u->v = v;
+    u->t = t;
+    u->ctl = ctl;
+    u->snapshot_every = cfg->snapshot_every;
     u->sock = zmq_socket(zctx, ZMQ_DEALER);
     if (!u->sock) {
         snprintf(err, errlen, "cannot make a socket: %s", zmq_strerror(zmq_errno()));
@@ -64,15 +71,15 @@ uplink_t *uplink_new(agent_t *a, void *zctx, const char *endpoint, char *err, si
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     wire_node_info_t ni = {
-        .name = agent_node_name(a),
+        .name = v->node,
         .host = host,
         .agent_version = ULMA_VERSION_STRING,
-        .dir = a->cfg.dir,
+        .dir = v->dir,
         .cpus = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN),
         .agent_pid = (int32_t)getpid(),
         .agent_start_ns = wall_ns(),
     };
-    u->interval_ns = (uint64_t)(a->cfg.report_s * 1e9);
+    u->interval_ns = (uint64_t)(cfg->report_s * 1e9);
     u->snd = wire_sender_new(&ni, 0, u->interval_ns);
     u->want_snapshot = u->want_dictionary = 1; /* a new session starts whole */
     ulma__wire__agent_counters__init(&u->counters);
@@ -111,13 +118,12 @@ typedef struct job_group {
 
 static void report(uplink_t *u)
 {
-    agent_t *a = u->a;
-    int snapshot = u->want_snapshot || u->since_snapshot + 1 >= a->cfg.snapshot_every;
+    int snapshot = u->want_snapshot || u->since_snapshot + 1 >= u->snapshot_every;
     wire_sender_begin(u->snd, snapshot, u->want_dictionary);
     job_group_t groups[256];
     uint32_t ng = 0;
-    for (aproc_t *p = a->procs; p; p = p->next) {
-        profile_t *pr = snapshot_process(p->prof, p->rd, &p->info, p->finished);
+    for (aproc_t *p = u->t->procs; p; p = p->next) {
+        profile_t *pr = proctab_profile(p);
         wire_sender_process(u->snd, profile_meta_c(pr), pr, p->prof->nthreads);
         /* edges and paths travel summed per job on this node */
         uint32_t g = 0;
@@ -138,8 +144,8 @@ static void report(uplink_t *u)
     }
     for (uint32_t i = 0; i < u->ngone; i++)
         wire_sender_gone(u->snd, u->gone_pid[i], u->gone_st[i]);
-    u->counters.queries = a->requests;
-    u->counters.bad_messages = a->bad_requests;
+    u->counters.queries = u->v->requests;
+    u->counters.bad_messages = u->v->bad_requests;
     sbuf_t msg = {0};
     wire_sender_end(u->snd, &u->counters, &msg);
     if (wire_send(u->sock, &msg, 0) == 0) {
@@ -204,7 +210,7 @@ static void on_control(uplink_t *u, const Ulma__Wire__Control *c)
     uint32_t ctl = c->mode | (c->objects ? ULMA_CTL_OBJECTS : 0);
     ctl_match_t m = {c->pid, c->job && *c->job ? c->job : NULL, c->rank};
     uint32_t wait = c->wait_ms ? (c->wait_ms > 60000 ? 60000 : c->wait_ms) : 1500;
-    if (!control_start(u->a, ctl, &m, wait, CTL_ANSWER_ACK, c->request, NULL, NULL, 0)) {
+    if (!control_start(u->ctl, u->t, ctl, &m, wait, CTL_ANSWER_ACK, c->request, NULL)) {
         Ulma__Wire__ControlAck ack = ULMA__WIRE__CONTROL_ACK__INIT;
         ack.request = c->request;
         ack.error = "no running profiled process matches";
@@ -219,12 +225,12 @@ static void on_query(uplink_t *u, const Ulma__Wire__Forwarded *f)
     wire_answer_t w;
     wire_answer_init(&w, q ? q->id : 0);
     if (!q) {
-        u->a->bad_requests++;
+        u->bad++;
         wire_answer_error(&w, "forwarded query refused: %s", wire_refusal_name(why));
     } else if (q->kind == ULMA__WIRE__KIND__CONTROL) {
         wire_answer_error(&w, "CONTROL goes to agents as a Control message, not a query");
-    } else {
-        pbquery_handle(u->a, q, &w, CTL_ANSWER_ACK, NULL, NULL, 0);
+    } else if (pbquery_handle(u->v, u->t, u->ctl, q, &w, CTL_ANSWER_ACK, NULL) == QUERY_FAILED) {
+        u->bad++;
     }
     sbuf_t b = {0};
     wire_answer_pack(&w, &b);
@@ -243,14 +249,15 @@ static void on_query(uplink_t *u, const Ulma__Wire__Forwarded *f)
         protobuf_c_message_free_unpacked(&q->base, NULL);
 }
 
-void uplink_serve(uplink_t *u)
+uint32_t uplink_serve(uplink_t *u)
 {
+    u->bad = 0;
     for (int budget = 0; budget < 64; budget++) {
         zmq_msg_t m;
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, u->sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&m);
-            return;
+            break;
         }
         int more = zmq_msg_more(&m);
         wire_refusal_t why;
@@ -266,7 +273,7 @@ void uplink_serve(uplink_t *u)
             zmq_msg_close(&m);
         }
         if (!cm) {
-            u->a->bad_requests++;
+            u->bad++;
             continue;
         }
         switch (cm->body_case) {
@@ -280,8 +287,9 @@ void uplink_serve(uplink_t *u)
             break;
         case ULMA__WIRE__COLLECTOR_MSG__BODY_CONTROL: on_control(u, cm->control); break;
         case ULMA__WIRE__COLLECTOR_MSG__BODY_QUERY: on_query(u, cm->query); break;
-        default: u->a->bad_requests++; break;
+        default: u->bad++; break;
         }
         protobuf_c_message_free_unpacked(&cm->base, NULL);
     }
+    return u->bad;
 }

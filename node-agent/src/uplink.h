@@ -11,6 +11,10 @@
  * Never blocks: a report the socket cannot take now is folded into the
  * next (counted as unsent), so the agent keeps profiling and answering
  * local queries whether or not a collector is there.
+ *
+ * The uplink owns its socket, its report sender and the list of processes
+ * forgotten since the last report; it reads the process table and the
+ * agent's view it was given.
  */
 #ifndef AGENT_UPLINK_H
 #define AGENT_UPLINK_H
@@ -18,23 +22,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+#include "control.h"
+#include "proctab.h"
+#include "view.h"
 #include "wire/wire.h"
 
-typedef struct agent agent_t;
-typedef struct aproc aproc_t;
 typedef struct uplink uplink_t;
 
-/* Connect to `endpoint` on context `zctx`. NULL with a message in err.
- * Caller owns the return value. */
-uplink_t *uplink_new(agent_t *a, void *zctx, const char *endpoint, char *err, size_t errlen);
+/* Connect to cfg->collector on context `zctx`; reports every
+ * cfg->report_s of the processes of `t`, with the counters of `v`;
+ * control requests go to `ctl` (answered through uplink_ack). `v`, `t`
+ * and `ctl` must outlive the uplink. NULL with a message in err. Caller
+ * owns the return value. */
+uplink_t *uplink_new(const agent_config_t *cfg, const agent_view_t *v, proctab_t *t,
+                     control_t *ctl, void *zctx, char *err, size_t errlen);
 void uplink_destroy(uplink_t **u_p);
 /* The socket, for zmq_poll. */
 void *uplink_socket(const uplink_t *u);
 
 /* The report duty: sends a report if one is due at `now` (monotonic ns). */
 void uplink_tick(uplink_t *u, uint64_t now);
-/* Handle what the collector sent (never blocks). */
-void uplink_serve(uplink_t *u);
+/* Handle what the collector sent (never blocks). Returns how many of its
+ * messages were bad (refused, or answered with an error). */
+uint32_t uplink_serve(uplink_t *u);
 /* The agent forgets `p`: the next report says it is gone. NULL-safe. */
 void uplink_forget(uplink_t *u, const aproc_t *p);
 /* Send a control acknowledgement. NULL-safe. */

@@ -146,10 +146,12 @@ void profile_objects_json(const profile_t *p, uint32_t limit, jw_t *w)
         jw_kstr(w, "name", ty->name.s, ty->name.len);
         jw_ku64(w, "new", ty->news);
         jw_ku64(w, "freed", ty->frees);
-        jw_ku64(w, "live", ty->news > ty->frees ? ty->news - ty->frees : 0);
+        jw_ku64(w, "live", pf_type_live(ty));
         jw_ku64(w, "freed_older", ty->frees_unborn);
+        jw_ku64(w, "lost", ty->lost);
         jw_ku64(w, "bytes_new", ty->bytes_new);
         jw_ku64(w, "bytes_freed", ty->bytes_freed);
+        jw_ku64(w, "bytes_live", ty->bytes_live);
         jw_obj_end(w);
     }
     jw_arr_end(w);
@@ -174,6 +176,8 @@ void profile_objects_json(const profile_t *p, uint32_t limit, jw_t *w)
         jw_kstr(w, "type_name", ty->name.s, ty->name.len);
         jw_ku64(w, "count", s->count);
         jw_ku64(w, "bytes", s->bytes);
+        jw_ku64(w, "live", s->live);
+        jw_ku64(w, "bytes_live", s->bytes_live);
         jw_obj_end(w);
     }
     free(ix);
@@ -300,8 +304,8 @@ void profile_pstats(const profile_t *p, sbuf_t *out)
         marshal_tuple(out, 5);
         marshal_int(out, (int64_t)f->c.pcalls);
         marshal_int(out, (int64_t)f->c.ncalls);
-        marshal_float(out, pf_sec(f->c.tottime_ns + f->open.tottime_ns));
-        marshal_float(out, pf_sec(f->c.cumtime_ns + f->open.cumtime_ns));
+        marshal_float(out, pf_sec(pf_sat_add(f->c.tottime_ns, f->open.tottime_ns)));
+        marshal_float(out, pf_sec(pf_sat_add(f->c.cumtime_ns, f->open.cumtime_ns)));
         pf_edge_sum_t *acc = NULL;
         uint32_t n = profile_edge_sums(p, i, 0, &acc);
         marshal_dict_begin(out);

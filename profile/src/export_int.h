@@ -11,11 +11,11 @@ const char *export_func_std(const profile_t *p, uint32_t func);
 /* What a path shows: its completed part plus the part still open. */
 static inline int64_t export_path_ct(const pf_path_t *pa)
 {
-    return pa->cumtime_ns + pa->open.cumtime_ns;
+    return pf_sat_add(pa->cumtime_ns, pa->open.cumtime_ns);
 }
 static inline int64_t export_path_tt(const pf_path_t *pa)
 {
-    return pa->tottime_ns + pa->open.tottime_ns;
+    return pf_sat_add(pa->tottime_ns, pa->open.tottime_ns);
 }
 
 /* Paths from a root to `path` into out[] (at most cap), root first;

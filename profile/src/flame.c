@@ -242,7 +242,7 @@ void export_svg(const profile_t *p, sbuf_t *out)
                 "<text id=\"search\" class=\"b\" x=\"%.0f\" y=\"20\" text-anchor=\"end\">"
                 "Search</text>\n"
                 "<text id=\"matched\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\"></text>\n",
-                pf_sec(t.tottime_ns + t.open_tottime_ns), (unsigned long long)t.calls, W + 10,
+                pf_sec(pf_sat_add(t.tottime_ns, t.open_tottime_ns)), (unsigned long long)t.calls, W + 10,
                 W + 10, height - 1);
     for (uint32_t i = 1; i < nn && nshown < SVG_MAX_FRAMES; i++) {
         const pf_path_t *pa = profile_path(p, i);

@@ -279,10 +279,10 @@ void profile_totals(const profile_t *p, pf_totals_t *t)
 {
     memset(t, 0, sizeof(*t));
     for (uint32_t i = 0; i < p->nfuncs; i++) {
-        t->calls += p->funcs[i].c.ncalls;
-        t->pcalls += p->funcs[i].c.pcalls;
-        t->tottime_ns += p->funcs[i].c.tottime_ns;
-        t->open_tottime_ns += p->funcs[i].open.tottime_ns;
+        t->calls = pf_sat_addu(t->calls, p->funcs[i].c.ncalls);
+        t->pcalls = pf_sat_addu(t->pcalls, p->funcs[i].c.pcalls);
+        t->tottime_ns = pf_sat_add(t->tottime_ns, p->funcs[i].c.tottime_ns);
+        t->open_tottime_ns = pf_sat_add(t->open_tottime_ns, p->funcs[i].open.tottime_ns);
     }
 }
 
@@ -467,19 +467,11 @@ uint32_t profile_add_site(profile_t *p, uint32_t func, uint32_t type)
 
 /* ---- merging ---------------------------------------------------------------------- */
 
-static void counts_add(pf_counts_t *d, const pf_counts_t *s)
-{
-    d->ncalls += s->ncalls;
-    d->pcalls += s->pcalls;
-    d->tottime_ns += s->tottime_ns;
-    d->cumtime_ns += s->cumtime_ns;
-}
-
 static void open_add(pf_open_t *d, const pf_open_t *s)
 {
-    d->calls += s->calls;
-    d->tottime_ns += s->tottime_ns;
-    d->cumtime_ns += s->cumtime_ns;
+    d->calls = pf_sat_addu(d->calls, s->calls);
+    d->tottime_ns = pf_sat_add(d->tottime_ns, s->tottime_ns);
+    d->cumtime_ns = pf_sat_add(d->cumtime_ns, s->cumtime_ns);
 }
 
 static void drops_add(pf_drops_t *d, const pf_drops_t *s)
@@ -534,7 +526,7 @@ void profile_merge(profile_t *dst, const profile_t *src)
         uint32_t j = profile_add_func_like(dst, s);
         pf_func_t *d = &dst->funcs[j];
         fmap[i] = j;
-        counts_add(&d->c, &s->c);
+        pf_counts_add(&d->c, &s->c);
         open_add(&d->open, &s->open);
         d->mpi_bytes += s->mpi_bytes;
         d->rate_calls += s->rate_calls;
@@ -543,7 +535,7 @@ void profile_merge(profile_t *dst, const profile_t *src)
     for (uint32_t e = 0; e < src->nedges; e++) {
         const pf_edge_t *s = &src->edges[e];
         uint32_t j = profile_add_edge(dst, fmap[s->caller], fmap[s->callee]);
-        counts_add(&dst->edges[j].c, &s->c);
+        pf_counts_add(&dst->edges[j].c, &s->c);
     }
     /* paths: parents come before their children in every profile */
     uint32_t *pmap = xmalloc(sizeof(*pmap) * src->npaths);
@@ -555,9 +547,9 @@ void profile_merge(profile_t *dst, const profile_t *src)
         uint32_t j = profile_add_path(dst, par, f);
         pf_path_t *d = &dst->paths[j];
         pmap[i] = j;
-        d->count += s->count;
-        d->tottime_ns += s->tottime_ns;
-        d->cumtime_ns += s->cumtime_ns;
+        d->count = pf_sat_addu(d->count, s->count);
+        d->tottime_ns = pf_sat_add(d->tottime_ns, s->tottime_ns);
+        d->cumtime_ns = pf_sat_add(d->cumtime_ns, s->cumtime_ns);
         open_add(&d->open, &s->open);
     }
     uint32_t *tmap = xmalloc(sizeof(*tmap) * (src->ntypes ? src->ntypes : 1));
@@ -569,8 +561,10 @@ void profile_merge(profile_t *dst, const profile_t *src)
         d->news += s->news;
         d->frees += s->frees;
         d->frees_unborn += s->frees_unborn;
+        d->lost += s->lost;
         d->bytes_new += s->bytes_new;
         d->bytes_freed += s->bytes_freed;
+        d->bytes_live += s->bytes_live;
     }
     for (uint32_t i = 0; i < src->nsites; i++) {
         const pf_site_t *s = &src->sites[i];
@@ -578,6 +572,8 @@ void profile_merge(profile_t *dst, const profile_t *src)
         uint32_t j = profile_add_site(dst, f, s->type < src->ntypes ? tmap[s->type] : 0);
         dst->sites[j].count += s->count;
         dst->sites[j].bytes += s->bytes;
+        dst->sites[j].live += s->live;
+        dst->sites[j].bytes_live += s->bytes_live;
     }
     drops_add(&dst->drops, &src->drops);
     meta_merge(&dst->meta, &src->meta);

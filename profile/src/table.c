@@ -75,8 +75,8 @@ static int key_field(const char *key)
 /* ---- sorting ------------------------------------------------------------------- */
 
 /* What a person sees: completed calls plus the part of frames still open. */
-static int64_t shown_tt(const pf_func_t *f) { return f->c.tottime_ns + f->open.tottime_ns; }
-static int64_t shown_ct(const pf_func_t *f) { return f->c.cumtime_ns + f->open.cumtime_ns; }
+static int64_t shown_tt(const pf_func_t *f) { return pf_sat_add(f->c.tottime_ns, f->open.tottime_ns); }
+static int64_t shown_ct(const pf_func_t *f) { return pf_sat_add(f->c.cumtime_ns, f->open.cumtime_ns); }
 
 static int cmp_str(const pf_str_t *a, const pf_str_t *b)
 {
@@ -151,7 +151,7 @@ void profile_table(const profile_t *p, const pf_table_opts_t *o, sbuf_t *out)
     const pf_drops_t *d = profile_drops(p);
     pf_totals_t t;
     profile_totals(p, &t);
-    int64_t total_tt = t.tottime_ns + t.open_tottime_ns;
+    int64_t total_tt = pf_sat_add(t.tottime_ns, t.open_tottime_ns);
     sbuf_printf(out, "         %llu function calls", (unsigned long long)t.calls);
     if (t.calls != t.pcalls)
         sbuf_printf(out, " (%llu primitive calls)", (unsigned long long)t.pcalls);
@@ -257,7 +257,7 @@ static void objects_section(const profile_t *p, uint32_t limit, sbuf_t *out)
     uint32_t shown = limit && limit < nt ? limit : nt;
     for (uint32_t i = 0; i < shown; i++) {
         const pf_type_t *ty = profile_type(p, ix[i]);
-        uint64_t live = ty->news > ty->frees ? ty->news - ty->frees : 0;
+        uint64_t live = pf_type_live(ty);
         sbuf_printf(out, "  %10llu %10llu %10llu %12llu %12llu", (unsigned long long)ty->news,
                     (unsigned long long)ty->frees, (unsigned long long)live,
                     (unsigned long long)ty->bytes_new, (unsigned long long)ty->bytes_freed);
@@ -270,21 +270,29 @@ static void objects_section(const profile_t *p, uint32_t limit, sbuf_t *out)
     if (unborn)
         sbuf_adds(out, "\n   older freed: objects made before profiling started, freed "
                        "while it ran (not in freed or live)\n");
+    uint64_t lost = 0;
+    for (uint32_t i = 0; i < nt; i++)
+        lost += profile_type(p, i)->lost;
+    if (lost)
+        sbuf_printf(out, "   %llu objects made while profiling ended unseen (their address was "
+                    "reused, or they were not tracked): not in freed or live\n",
+                    (unsigned long long)lost);
     sbuf_adds(out, "\n");
     if (ns) {
         for (uint32_t i = 0; i < ns; i++)
             ix[i] = i;
         qsort_r(ix, ns, sizeof(*ix), site_cmp, (void *)p);
         sbuf_adds(out, "   Objects by constructing function\n\n"
-                       "       count        bytes  type                  function\n");
+                       "       count        bytes       live  type                  function\n");
         shown = limit && limit < ns ? limit : ns;
         for (uint32_t i = 0; i < shown; i++) {
             const pf_site_t *s = profile_site(p, ix[i]);
             const pf_type_t *ty = profile_type(p, s->type);
             const char *fn = s->func < profile_nfuncs(p) ? profile_func(p, s->func)->std
                                                          : "[unknown]";
-            sbuf_printf(out, "  %10llu %12llu  %-20.*s  %s\n", (unsigned long long)s->count,
-                        (unsigned long long)s->bytes, (int)ty->name.len, ty->name.s, fn);
+            sbuf_printf(out, "  %10llu %12llu %10llu  %-20.*s  %s\n", (unsigned long long)s->count,
+                        (unsigned long long)s->bytes, (unsigned long long)s->live,
+                        (int)ty->name.len, ty->name.s, fn);
         }
         if (shown < ns)
             sbuf_printf(out, "  ... %u more\n", ns - shown);
@@ -299,7 +307,7 @@ int64_t profile_shown_total_ns(const profile_t *p)
 {
     pf_totals_t t;
     profile_totals(p, &t);
-    return t.tottime_ns + t.open_tottime_ns;
+    return pf_sat_add(t.tottime_ns, t.open_tottime_ns);
 }
 
 void profile_func_json(const profile_t *p, uint32_t row, int64_t total, jw_t *w)
@@ -365,10 +373,7 @@ uint32_t profile_edge_sums(const profile_t *p, uint32_t row, int callees, pf_edg
     uint32_t m = 0;
     for (uint32_t i = 0; i < k; i++) {
         if (m && acc[m - 1].other == acc[i].other) {
-            acc[m - 1].c.ncalls += acc[i].c.ncalls;
-            acc[m - 1].c.pcalls += acc[i].c.pcalls;
-            acc[m - 1].c.tottime_ns += acc[i].c.tottime_ns;
-            acc[m - 1].c.cumtime_ns += acc[i].c.cumtime_ns;
+            pf_counts_add(&acc[m - 1].c, &acc[i].c);
         } else {
             acc[m++] = acc[i];
         }

@@ -218,7 +218,7 @@ static int path_cmp(const void *x, const void *y, void *arg)
     const profile_t *p = arg;
     const pf_path_t *a = profile_path(p, *(const uint32_t *)x);
     const pf_path_t *b = profile_path(p, *(const uint32_t *)y);
-    int64_t ca = a->cumtime_ns + a->open.cumtime_ns, cb = b->cumtime_ns + b->open.cumtime_ns;
+    int64_t ca = pf_sat_add(a->cumtime_ns, a->open.cumtime_ns), cb = pf_sat_add(b->cumtime_ns, b->open.cumtime_ns);
     if (ca != cb)
         return ca < cb ? 1 : -1;
     return *(const uint32_t *)x < *(const uint32_t *)y ? -1 : 1;
@@ -243,8 +243,8 @@ void wire_answer_paths(wire_answer_t *w, const profile_t *p, uint32_t limit)
         o->std = wire_strdup(w->a, pa->func < profile_nfuncs(p) ? profile_func(p, pa->func)->std
                                                                 : "[unknown]");
         o->count = pa->count;
-        o->tottime_ns = pa->tottime_ns + pa->open.tottime_ns;
-        o->cumtime_ns = pa->cumtime_ns + pa->open.cumtime_ns;
+        o->tottime_ns = pf_sat_add(pa->tottime_ns, pa->open.tottime_ns);
+        o->cumtime_ns = pf_sat_add(pa->cumtime_ns, pa->open.cumtime_ns);
     }
     free(ix);
 }
@@ -300,7 +300,7 @@ void wire_answer_objects(wire_answer_t *w, const profile_t *p, uint32_t limit)
         d->name = wire_strndup(w->a, t->name.s, t->name.len);
         d->news = t->news;
         d->frees = t->frees;
-        d->live = t->news > t->frees ? t->news - t->frees : 0;
+        d->live = pf_type_live(t);
         d->frees_unborn = t->frees_unborn;
         d->bytes_new = t->bytes_new;
         d->bytes_freed = t->bytes_freed;

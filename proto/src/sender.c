@@ -62,6 +62,10 @@ static void map_free(map_t *m)
     memset(m, 0, sizeof(*m));
 }
 
+/* Differences of values that may be absurd (they come from other
+ * processes): wrapping, never undefined; the receiver checks the result. */
+#define WSUB(a, b) ((int64_t)((uint64_t)(a) - (uint64_t)(b)))
+
 /* ---- state ---------------------------------------------------------------------- */
 
 typedef struct row {
@@ -71,7 +75,7 @@ typedef struct row {
 
 typedef struct objtype {
     char *name;
-    uint64_t v[5]; /* news, frees, frees_unborn, bytes_new, bytes_freed */
+    uint64_t v[7]; /* news, frees, frees_unborn, bytes_new, bytes_freed, lost, bytes_live */
 } objtype_t;
 
 typedef struct proc {
@@ -415,9 +419,9 @@ static void emit_process(wire_sender_t *s, proc_t *p, const pf_meta_t *m, const 
         o->fn_ncalls[k] = (int64_t)(c->c.ncalls - base->c.ncalls);
         o->fn_rcalls[k] = (int64_t)((c->c.ncalls - c->c.pcalls) -
                                     (base->c.ncalls - base->c.pcalls));
-        o->fn_tottime[k] = c->c.tottime_ns - base->c.tottime_ns;
-        o->fn_subtime[k] = (c->c.cumtime_ns - c->c.tottime_ns) -
-                           (base->c.cumtime_ns - base->c.tottime_ns);
+        o->fn_tottime[k] = WSUB(c->c.tottime_ns, base->c.tottime_ns);
+        o->fn_subtime[k] = WSUB(WSUB(c->c.cumtime_ns, c->c.tottime_ns),
+                                WSUB(base->c.cumtime_ns, base->c.tottime_ns));
         k++;
         if (c->mpi_bytes != base->mpi_bytes) {
             o->mpi_index[km] = km ? i - prev_mpi : i;
@@ -447,6 +451,8 @@ static void emit_process(wire_sender_t *s, proc_t *p, const pf_meta_t *m, const 
         d2->frees_unborn = t->v[2];
         d2->bytes_new = t->v[3];
         d2->bytes_freed = t->v[4];
+        d2->lost = t->v[5];
+        d2->bytes_live = t->v[6];
     }
     o->types = ty;
     o->n_types = nt;
@@ -471,6 +477,8 @@ static void set_types(proc_t *p, const profile_t *prof)
         o->v[2] = t->frees_unborn;
         o->v[3] = t->bytes_new;
         o->v[4] = t->bytes_freed;
+        o->v[5] = t->lost;
+        o->v[6] = t->bytes_live;
     }
 }
 
@@ -536,11 +544,8 @@ void wire_sender_process(wire_sender_t *s, const pf_meta_t *m, const profile_t *
     for (uint32_t i = 0; i < nf; i++) {
         const pf_func_t *f = profile_func(p, i);
         row_t *r = &pr->cur[name[i]];
-        r->c.ncalls += f->c.ncalls;
-        r->c.pcalls += f->c.pcalls;
-        r->c.tottime_ns += f->c.tottime_ns;
-        r->c.cumtime_ns += f->c.cumtime_ns;
-        r->mpi_bytes += f->mpi_bytes;
+        pf_counts_add(&r->c, &f->c);
+        r->mpi_bytes = pf_sat_addu(r->mpi_bytes, f->mpi_bytes);
     }
     free(name);
     set_types(pr, p);
@@ -559,10 +564,7 @@ void wire_sender_process_rows(wire_sender_t *s, const pf_meta_t *m, const pf_dro
         if (name[i] >= s->nnames)
             continue;
         row_t *r = &pr->cur[name[i]];
-        r->c.ncalls += c[i].ncalls;
-        r->c.pcalls += c[i].pcalls;
-        r->c.tottime_ns += c[i].tottime_ns;
-        r->c.cumtime_ns += c[i].cumtime_ns;
+        pf_counts_add(&r->c, &c[i]);
         if (mpi_bytes)
             r->mpi_bytes += mpi_bytes[i];
     }
@@ -623,17 +625,14 @@ void wire_sender_group(wire_sender_t *s, const char *job, const profile_t *p)
     for (uint32_t e = 0; e < ne; e++) {
         pf_counts_t *c = &g->edges_cur[eidx[e]];
         const pf_counts_t *src = &profile_edge(p, e)->c;
-        c->ncalls += src->ncalls;
-        c->pcalls += src->pcalls;
-        c->tottime_ns += src->tottime_ns;
-        c->cumtime_ns += src->cumtime_ns;
+        pf_counts_add(c, src);
     }
     for (uint32_t i = 1; i < np; i++) {
         const pf_path_t *pa = profile_path(p, i);
         struct pathv *v = &g->paths_cur[pidx[i]];
-        v->count += pa->count;
-        v->tottime += pa->tottime_ns;
-        v->subtime += pa->cumtime_ns - pa->tottime_ns;
+        v->count = pf_sat_addu(v->count, pa->count);
+        v->tottime = pf_sat_add(v->tottime, pa->tottime_ns);
+        v->subtime = pf_sat_add(v->subtime, WSUB(pa->cumtime_ns, pa->tottime_ns));
     }
     free(name);
     free(eidx);
@@ -667,8 +666,8 @@ void wire_sender_group(wire_sender_t *s, const char *job, const profile_t *p)
         prev = e;
         o->edge_ncalls[k] = (int64_t)(c->ncalls - b->ncalls);
         o->edge_rcalls[k] = (int64_t)((c->ncalls - c->pcalls) - (b->ncalls - b->pcalls));
-        o->edge_tottime[k] = c->tottime_ns - b->tottime_ns;
-        o->edge_subtime[k] = (c->cumtime_ns - c->tottime_ns) - (b->cumtime_ns - b->tottime_ns);
+        o->edge_tottime[k] = WSUB(c->tottime_ns, b->tottime_ns);
+        o->edge_subtime[k] = WSUB(WSUB(c->cumtime_ns, c->tottime_ns), WSUB(b->cumtime_ns, b->tottime_ns));
         k++;
     }
     o->n_edge_index = o->n_edge_ncalls = o->n_edge_rcalls = o->n_edge_tottime =
@@ -688,8 +687,8 @@ void wire_sender_group(wire_sender_t *s, const char *job, const profile_t *p)
         o->path_index[k] = k ? i - prev : i;
         prev = i;
         o->path_count[k] = (int64_t)(c->count - b->count);
-        o->path_tottime[k] = c->tottime - b->tottime;
-        o->path_subtime[k] = c->subtime - b->subtime;
+        o->path_tottime[k] = WSUB(c->tottime, b->tottime);
+        o->path_subtime[k] = WSUB(c->subtime, b->subtime);
         k++;
     }
     o->n_path_index = o->n_path_count = o->n_path_tottime = o->n_path_subtime = k;

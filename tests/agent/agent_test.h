@@ -1,6 +1,7 @@
 /*
- * agent_test.h - helpers of the agent tests: CHECK, record streams built
- * in memory with a fake clock, temp directories, running Python checks.
+ * agent_test.h - helpers of the agent tests: record streams built in
+ * memory with a fake clock. Checks, temporary directories, commands and
+ * files are the one header's (tests/check.h).
  */
 #ifndef AGENT_TEST_H
 #define AGENT_TEST_H
@@ -16,35 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "ulma/event.h"
-
-#define CHECK(c)                                                                           \
-    do {                                                                                   \
-        if (!(c)) {                                                                        \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);          \
-            exit(1);                                                                       \
-        }                                                                                  \
-    } while (0)
-
-#define CHECK_EQ_U(a, b)                                                                   \
-    do {                                                                                   \
-        unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b);     \
-        if (a_ != b_) {                                                                    \
-            fprintf(stderr, "%s:%d: %s == %llu, expected %s == %llu\n", __FILE__, __LINE__, \
-                    #a, a_, #b, b_);                                                       \
-            exit(1);                                                                       \
-        }                                                                                  \
-    } while (0)
-
-#define CHECK_NEAR(a, b)                                                                   \
-    do {                                                                                   \
-        double a_ = (a), b_ = (b);                                                         \
-        if (fabs(a_ - b_) > 1e-9 * (1 + fabs(b_))) {                                       \
-            fprintf(stderr, "%s:%d: %s == %.12g, expected %.12g\n", __FILE__, __LINE__, #a, \
-                    a_, b_);                                                               \
-            exit(1);                                                                       \
-        }                                                                                  \
-    } while (0)
 
 /* A record stream in memory. */
 typedef struct recbuf {
@@ -97,47 +71,6 @@ static inline void rb_def(recbuf_t *b, unsigned kind, uint32_t id, uint32_t line
     memcpy(buf + sizeof(dc), name, dc.name_len);
     memcpy(buf + sizeof(dc) + dc.name_len, file, dc.file_len);
     rb_payload(b, 0, kind, id, 0, buf, (uint32_t)(sizeof(dc) + dc.name_len + dc.file_len));
-}
-
-/* A fresh private temp directory (removed by rm_tree). */
-static inline void make_tmpdir(char *out, size_t len, const char *tag)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(out, len, "%s/ulma-%s-XXXXXX", base && *base ? base : "/tmp", tag);
-    CHECK(mkdtemp(out) != NULL);
-}
-
-static inline void rm_tree(const char *dir)
-{
-    char cmd[4200];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "warning: could not remove %s\n", dir);
-}
-
-/* Run a shell command, return its exit status. */
-static inline int run(const char *cmd)
-{
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static inline char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *d = malloc((size_t)n + 1);
-    CHECK(d);
-    CHECK(fread(d, 1, (size_t)n, f) == (size_t)n);
-    d[n] = '\0';
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
-    return d;
 }
 
 #endif /* AGENT_TEST_H */

@@ -2,7 +2,8 @@
  * and the request parser. Oracle: no crash, no leak (run it under ASan).
  *
  * Input: first byte chooses the target
- *   0: records for prof_consume (slot = second byte), then every report
+ *   0: records for prof_consume (slot = second byte), then the open part
+ *      (prof_derive_open) at several times and every report
  *   1: a query request for jreq_parse
  *   2: a whole segment file: opened with ulma_reader_open, drained into a
  *      profile, reported
@@ -24,14 +25,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char tmpdir[256];
 
+/* The open part of whatever is on the stacks: at the last records, at a
+ * time from the input, at the largest time; every path looked up. */
+static void open_all(prof_t *p, uint64_t now)
+{
+    uint64_t nows[3] = {0, now, UINT64_MAX};
+    for (int i = 0; i < 3; i++) {
+        prof_derive_open(p, nows[i]);
+        int64_t sum = 0;
+        for (uint32_t nd = 0; nd < p->nnodes + 1; nd++) {
+            const prof_open_node_t *o = prof_node_open(p, nd);
+            if (o)
+                sum += o->it;
+        }
+        for (uint32_t f = 0; f < p->nfuncs + 1; f++)
+            sum += prof_func_open(p, f)->it;
+        for (uint32_t e = 0; e < p->nsubs + 1; e++)
+            sum += prof_sub_open(p, e)->tt;
+        (void)sum;
+        (void)prof_total_open_it(p);
+    }
+}
+
 static void report_all(prof_t *p)
 {
     pf_meta_t m;
     memset(&m, 0, sizeof(m));
+    open_all(p, p->last_tsc / 2);
     /* a live snapshot first (frames still open), then the finished one */
     for (int live = 1; live >= 0; live--) {
-        if (!live)
+        if (!live) {
             prof_finish(p);
+            open_all(p, p->last_tsc);
+        }
         profile_t *r = snapshot_take(p, &m, 0, 0, live ? p->last_tsc + 1000 : 0);
         sbuf_t s = {0};
         pf_table_opts_t o = {"cumulative", 0, 0};
@@ -71,6 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lim.max_cct_nodes = 1u << 12;
     lim.max_stack = 1u << 10;
     lim.max_threads = 16;
+    lim.max_live_objects = 64; /* reach the object limits too */
+    lim.max_pending_frees = 8;
+    lim.max_sites = 32;
     if (data[0] % 3 == 0) {
         size_t n = (size - 2) / ULMA_UNIT;
         ulma_rec_t *recs = malloc((n ? n : 1) * sizeof(*recs));
@@ -137,16 +166,21 @@ static blob_t seed_records(void)
         rb_put(&b, t++, ULMA_EV_CALL, 2, 2);
         rb_put(&b, t++, ULMA_EV_C_CALL, 1, 3);
         rb_put(&b, t++, ULMA_EV_C_RETURN, 1, 3);
-        ulma_obj_payload_t op = {32, 0x10};
+        ulma_obj_payload_t op = {32, 0x10 + 16u * (uint64_t)(i % 6)};
         rb_payload(&b, t++, ULMA_EV_OBJ_NEW, 4, 2, &op, sizeof(op));
+        op.addr = 0x10 + 16u * (uint64_t)(i % 4);
+        rb_payload(&b, t++, ULMA_EV_OBJ_FREE, (uint32_t)(4 + i % 2), 2, &op, sizeof(op));
         ulma_mpi_payload_t mp = {3, 8, 0, 2, 0};
         rb_payload(&b, t++, ULMA_EV_MPI, 7, 2, &mp, sizeof(mp));
         if (i % 7 == 3)
             rb_put(&b, t++, ULMA_EV_DROP, 3, 2);
+        if (i % 9 == 4)
+            rb_put(&b, t++, ULMA_EV_MODE, (uint32_t)(i % 3), 2);
         rb_put(&b, t++, i % 5 ? ULMA_EV_RETURN : ULMA_EV_UNWIND, 2, 2);
     }
-    rb_put(&b, t++, ULMA_EV_MODE, 2, 0);
-    rb_put(&b, t++, ULMA_EV_THREAD_END, 0, 0);
+    rb_put(&b, t++, ULMA_EV_CALL, 2, 2); /* left open */
+    rb_put(&b, t++, ULMA_EV_MODE, 2, 2);
+    rb_put(&b, t++, ULMA_EV_CALL, 2, 3);
     blob_t s = {malloc(2 + b.n * ULMA_UNIT), 2 + b.n * ULMA_UNIT};
     s.d[0] = 0;
     s.d[1] = 0;

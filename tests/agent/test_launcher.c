@@ -10,10 +10,11 @@
  *     report exactly the writer's count, taken from the slot headers, in
  *     `drops`, in the table header and in the JSON profile. The expected
  *     count is read from a copy of the segment with the reader. */
-#include "agent_test.h"
-
+#define _GNU_SOURCE
 #include <signal.h>
+#include <sys/stat.h>
 
+#include "check.h"
 #include "ulma/reader.h"
 
 static char dir[256];

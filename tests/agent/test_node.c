@@ -75,19 +75,6 @@ static pid_t start_agent(const char *extra)
     return a;
 }
 
-static int wait_exit(pid_t p, int seconds)
-{
-    for (int i = 0; i < seconds * 100; i++) {
-        int st;
-        if (waitpid(p, &st, WNOHANG) == p)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        usleep(10000);
-    }
-    kill(p, SIGKILL);
-    waitpid(p, NULL, 0);
-    return -1;
-}
-
 /* Poll `req` until its answer contains `needle` (5 s). */
 static char *await(const char *req, const char *needle)
 {
@@ -205,6 +192,19 @@ static int is_error(const void *req, size_t len, const char *ans)
     return bad;
 }
 
+/* Each of the `n` requests is answered with an error. */
+static void expect_errors(const char *const *reqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *a = ask(reqs[i]);
+        if (!is_error(reqs[i], strlen(reqs[i]), a)) {
+            fprintf(stderr, "request %.80s answered %s\n", reqs[i], a);
+            exit(1);
+        }
+        free(a);
+    }
+}
+
 static void test_malformed(void)
 {
     const char *bad[] = {
@@ -225,14 +225,30 @@ static void test_malformed(void)
         "{\"cmd\":\"export\",\"pid\":1,\"format\":\"xls\"}",
         "{\"cmd\":\"\\ud800\"}",
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char *a = ask(bad[i]);
-        if (!is_error(bad[i], strlen(bad[i]), a)) {
-            fprintf(stderr, "request %s answered %s\n", bad[i], a);
-            exit(1);
-        }
-        free(a);
-    }
+    expect_errors(bad, sizeof(bad) / sizeof(bad[0]));
+    /* the documented bounds (node-agent/src/jreq.h), each just past its limit */
+    static char big[9000];
+    const char *over[] = {"{\"cmd\":\"list\",\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,"
+                          "\"h\":1,\"i\":1,\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,\"o\":1,\"p\":1}",
+                          "{\"cmd\":\"list\",\"k2345678901234567890123456789012\":1}",
+                          "{\"cmd\":\"list\",\"x\":[1]}", "{\"cmd\":\"li\\u0000st\"}",
+                          "{\"cmd\":\"list\",\"limit\":1,\"limit\":2}", NULL, NULL};
+    snprintf(big, sizeof(big), "{\"cmd\":\"list\",\"s\":\"%01025d\"}", 0);
+    over[5] = strdup(big);
+    memset(big, ' ', sizeof(big) - 1);
+    memcpy(big, "{\"cmd\":\"list\"}", 14); /* 8192 bytes of white space after it */
+    big[8193] = '\0';
+    over[6] = big;
+    expect_errors(over, sizeof(over) / sizeof(over[0]));
+    free((char *)over[5]);
+    /* and at the limits, accepted: 16 fields, a 31-byte key, a 1024-byte string */
+    snprintf(big, sizeof(big),
+             "{\"cmd\":\"list\",\"k234567890123456789012345678901\":\"%01024d\",\"b\":1,\"c\":1,"
+             "\"d\":1,\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1,\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,"
+             "\"o\":null}", 0);
+    char *ok = ask(big);
+    CHECK(strstr(ok, "\"ok\":true") != NULL);
+    free(ok);
     /* random bytes: each gets an error answer, nothing stalls */
     srand(12345);
     unsigned char buf[600];

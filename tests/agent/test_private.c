@@ -33,20 +33,6 @@ static pid_t spawn_agent(const char *dir, pid_t target, const char *out, const c
     return a;
 }
 
-static int wait_exit(pid_t p, int seconds)
-{
-    for (int i = 0; i < seconds * 100; i++) {
-        int st;
-        pid_t r = waitpid(p, &st, WNOHANG);
-        if (r == p)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        usleep(10000);
-    }
-    kill(p, SIGKILL);
-    waitpid(p, NULL, 0);
-    return -1;
-}
-
 static void test_private_run(void)
 {
     char dir[256], out[300], path[400], cmd[4096];

@@ -73,6 +73,16 @@ static void edge(const profile_t *r, const char *caller, const char *callee, uin
     free(acc);
 }
 
+/* The edge caller->callee (fidx), 0 if none. */
+static uint32_t hmap_get_test(const prof_t *p, uint32_t caller, uint32_t callee)
+{
+    for (uint32_t s = 1; s < p->nsubs; s++)
+        if (p->subs[s].caller == caller && p->subs[s].callee == callee)
+            return s;
+    CHECK(!"no such edge");
+    return 0;
+}
+
 static void defs(recbuf_t *b)
 {
     rb_def(b, ULMA_EV_DEF_CODE, 1, 1, "<module>", "prog.py");
@@ -305,7 +315,7 @@ static void test_drops(void)
     free(b.r);
 }
 
-/* MODE closes open frames; MPI as a callee; objects per type and function */
+/* MODE keeps frames open; MPI as a callee; objects per type and function */
 static void test_mode_mpi_objects(void)
 {
     prof_t *p = new_prof();
@@ -320,14 +330,19 @@ static void test_mode_mpi_objects(void)
     rb_put(&b, 10, ULMA_EV_CALL, 2, 2);
     ulma_mpi_payload_t mp = {25, 4096, 1, 4, 0};
     rb_payload(&b, 20, ULMA_EV_MPI, 9, 2, &mp, sizeof(mp));
-    ulma_obj_payload_t op = {64, 0x1000};
+    ulma_obj_payload_t op = {64, 0x1000}, op2 = {64, 0x2000};
     rb_payload(&b, 50, ULMA_EV_OBJ_NEW, 3, 2, &op, sizeof(op));
-    rb_payload(&b, 51, ULMA_EV_OBJ_NEW, 3, 2, &op, sizeof(op));
+    rb_payload(&b, 51, ULMA_EV_OBJ_NEW, 3, 2, &op2, sizeof(op2));
     rb_payload(&b, 52, ULMA_EV_OBJ_FREE, 3, 2, &op, sizeof(op));
     rb_put(&b, 60, ULMA_EV_RETURN, 2, 2);
-    rb_put(&b, 100, ULMA_EV_MODE, ULMA_MODE_FULL, 0); /* <module> is closed here */
+    rb_put(&b, 100, ULMA_EV_MODE, ULMA_MODE_FULL, 1); /* <module> stays open */
     feed(p, 0, &b);
     profile_t *r = snap(p);
+    CHECK_EQ_U(NC(row(r, "<module>")), 0);
+    profile_destroy(&r);
+    rb_put(&b, 150, ULMA_EV_RETURN, 1, 1);
+    feed(p, 0, &b);
+    r = snap(p);
     const pf_func_t *m = row(r, "MPI_Allreduce");
     CHECK_EQ_U(NC(m), 1);
     CHECK_NEAR(CT(m), 25 * US);
@@ -335,7 +350,8 @@ static void test_mode_mpi_objects(void)
     CHECK_NEAR(TT(row(r, "f")), 25 * US);
     CHECK_NEAR(CT(row(r, "f")), 50 * US);
     CHECK_EQ_U(NC(row(r, "<module>")), 1);
-    CHECK_NEAR(CT(row(r, "<module>")), 100 * US);
+    CHECK_NEAR(CT(row(r, "<module>")), 150 * US);
+    CHECK_EQ_U(prof_total_resyncs(p), 0);
     CHECK_EQ_U(p->types[3].news, 2);
     CHECK_EQ_U(p->types[3].frees, 1);
     CHECK_EQ_U(p->types[3].bytes_new, 128);
@@ -354,6 +370,35 @@ static void test_mode_mpi_objects(void)
     profile_objects_json(r, 10, &w);
     CHECK(strstr(s.data, "\"name\":\"list\",\"new\":2,\"freed\":1,\"live\":1"));
     sbuf_free(&s);
+    profile_destroy(&r);
+    prof_destroy(&p);
+    free(b.r);
+}
+
+/* A thread's clock read a little back (it moved to another CPU whose
+ * counter is behind): no time comes out negative, neither a frame's nor
+ * its own; the totals stay consistent. */
+static void test_clock_back(void)
+{
+    prof_t *p = new_prof();
+    recbuf_t b = {0};
+    defs(&b);
+    rb_put(&b, 100, ULMA_EV_CALL, 1, 1);
+    rb_put(&b, 110, ULMA_EV_CALL, 3, 2);
+    rb_put(&b, 150, ULMA_EV_CALL, 4, 3);
+    rb_put(&b, 140, ULMA_EV_RETURN, 4, 3); /* 10 ticks before its call */
+    rb_put(&b, 145, ULMA_EV_RETURN, 3, 2); /* before b's call too */
+    rb_put(&b, 200, ULMA_EV_RETURN, 1, 1);
+    feed(p, 0, &b);
+    profile_t *r = snap(p);
+    CHECK_NEAR(TT(row(r, "b")), 0);
+    CHECK_NEAR(CT(row(r, "b")), 0);
+    CHECK_NEAR(TT(row(r, "a")), 40 * US);
+    CHECK_NEAR(CT(row(r, "a")), 40 * US);
+    CHECK_NEAR(CT(row(r, "<module>")), 100 * US);
+    CHECK_NEAR(TT(row(r, "<module>")), 60 * US);
+    for (uint32_t i = 1; i < profile_npaths(r); i++)
+        CHECK(profile_path(r, i)->tottime_ns >= 0 && profile_path(r, i)->cumtime_ns >= 0);
     profile_destroy(&r);
     prof_destroy(&p);
     free(b.r);
@@ -378,6 +423,656 @@ static void test_lazy_names(void)
     profile_destroy(&r);
     prof_destroy(&p);
     free(b.r);
+}
+
+/* A mode switch does not end frames: with the writer's depth kept across
+ * MODE records and the RETURNs of recorded frames written also while off,
+ * <module> of a 90 s run reads 90 s after off and fast again (1 tick = 1 ms
+ * here). A MODE record whose depth disagrees repairs the stack, counted. */
+static void test_mode_keeps_frames(void)
+{
+    prof_t *p = new_prof();
+    p->hz = 1000;
+    recbuf_t b = {0};
+    defs(&b);
+    rb_put(&b, 0, ULMA_EV_MODE, ULMA_MODE_FAST, 0);
+    rb_put(&b, 0, ULMA_EV_CALL, 1, 1);  /* <module> */
+    rb_put(&b, 10, ULMA_EV_CALL, 3, 2); /* a: the main loop */
+    for (uint64_t t = 100; t < 20000; t += 100) {
+        rb_put(&b, t, ULMA_EV_CALL, 2, 3);
+        rb_put(&b, t + 40, ULMA_EV_RETURN, 2, 3);
+    }
+    rb_put(&b, 20000, ULMA_EV_MODE, ULMA_MODE_OFF, 2);
+    rb_put(&b, 25000, ULMA_EV_RETURN, 3, 2); /* recorded while off */
+    rb_put(&b, 29000, ULMA_EV_MODE, ULMA_MODE_FAST, 1);
+    rb_put(&b, 30000, ULMA_EV_CALL, 3, 2);
+    for (uint64_t t = 30100; t < 89000; t += 100) {
+        rb_put(&b, t, ULMA_EV_CALL, 2, 3);
+        rb_put(&b, t + 40, ULMA_EV_RETURN, 2, 3);
+    }
+    rb_put(&b, 89000, ULMA_EV_RETURN, 3, 2);
+    rb_put(&b, 90000, ULMA_EV_RETURN, 1, 1);
+    feed(p, 0, &b);
+    profile_t *r = snap(p);
+    const pf_func_t *m = row(r, "<module>"), *a = row(r, "a"), *f = row(r, "f");
+    CHECK_EQ_U(NC(m), 1);
+    CHECK_NEAR(CT(m), 90.0);
+    CHECK_NEAR(CT(a), 24.990 + 59.0);
+    CHECK_EQ_U(NC(a), 2);
+    CHECK_EQ_U(NC(f), 199 + 589);
+    CHECK_NEAR(TT(m), 90.0 - CT(a));
+    CHECK_EQ_U(prof_total_resyncs(p), 0);
+    CHECK_EQ_U(p->slot_thread[0]->mode, ULMA_MODE_FAST);
+    CHECK_EQ_U(p->slot_thread[0]->discarded, 0);
+    profile_destroy(&r);
+    /* a MODE whose depth disagrees: repaired (placeholders), counted */
+    rb_put(&b, 100000, ULMA_EV_CALL, 1, 1);
+    rb_put(&b, 100010, ULMA_EV_MODE, ULMA_MODE_FULL, 3);
+    rb_put(&b, 100020, ULMA_EV_RETURN, 4, 3);
+    rb_put(&b, 100030, ULMA_EV_RETURN, 3, 2);
+    rb_put(&b, 100040, ULMA_EV_MODE, ULMA_MODE_OFF, 1); /* agrees: no repair */
+    rb_put(&b, 100050, ULMA_EV_RETURN, 1, 1);
+    feed(p, 0, &b);
+    CHECK_EQ_U(prof_total_resyncs(p), 1);
+    r = snap(p);
+    CHECK_EQ_U(NC(row(r, "b")), 1);
+    CHECK_NEAR(CT(row(r, "b")), 0.010);
+    CHECK_EQ_U(NC(row(r, "<module>")), 2);
+    CHECK_NEAR(CT(row(r, "<module>")), 90.050);
+    profile_destroy(&r);
+    prof_destroy(&p);
+    free(b.r);
+}
+
+/* Frames still open: not calls (the table is cProfile's), but their part
+ * as of `now`, with _lsprof's rules, per function, edge and call path. */
+static void test_open(void)
+{
+    prof_t *p = new_prof();
+    recbuf_t b = {0};
+    defs(&b);
+    rb_put(&b, 0, ULMA_EV_CALL, 1, 1);  /* <module> */
+    rb_put(&b, 10, ULMA_EV_CALL, 3, 2); /* a */
+    rb_put(&b, 20, ULMA_EV_CALL, 2, 3); /* f */
+    rb_put(&b, 30, ULMA_EV_CALL, 2, 4); /* f again */
+    rb_put(&b, 40, ULMA_EV_CALL, 4, 5); /* b, completed */
+    rb_put(&b, 45, ULMA_EV_RETURN, 4, 5);
+    feed(p, 0, &b);
+    rb_put(&b, 50, ULMA_EV_CALL, 2, 1); /* f on another thread */
+    feed(p, 1, &b);
+    /* before any derivation: nothing open */
+    prof_derive(p);
+    uint32_t fm = p->map[PROF_NS_CODE][1], fa = p->map[PROF_NS_CODE][3];
+    uint32_t ff = p->map[PROF_NS_CODE][2], fb = p->map[PROF_NS_CODE][4];
+    CHECK_EQ_U(prof_func_open(p, fm)->calls, 0);
+    CHECK(prof_node_open(p, 1) == NULL);
+    prof_derive_open(p, 100);
+    const prof_func_t *m = &p->funcs[fm], *f = &p->funcs[ff];
+    /* the completed numbers: b only */
+    CHECK_EQ_U(m->callcount, 0);
+    CHECK_EQ_U(m->tt, 0);
+    CHECK_EQ_U(f->callcount, 0);
+    CHECK_EQ_U(p->funcs[fb].callcount, 1);
+    CHECK_EQ_U(p->funcs[fb].tt, 5);
+    CHECK_EQ_U(prof_func_open(p, fb)->calls, 0);
+    /* the open part at 100 */
+    CHECK_EQ_U(prof_func_open(p, fm)->calls, 1);
+    CHECK_EQ_U(prof_func_open(p, fm)->rec, 0);
+    CHECK_EQ_U(prof_func_open(p, fm)->tt, 100);
+    CHECK_EQ_U(prof_func_open(p, fm)->it, 10);
+    CHECK_EQ_U(prof_func_open(p, fa)->calls, 1);
+    CHECK_EQ_U(prof_func_open(p, fa)->tt, 90);
+    CHECK_EQ_U(prof_func_open(p, fa)->it, 10);
+    /* f: outer (20..100, 10 own) and inner (30..100, 5 in b) on thread 0,
+     * outermost (50..100) on thread 1 */
+    CHECK_EQ_U(prof_func_open(p, ff)->calls, 3);
+    CHECK_EQ_U(prof_func_open(p, ff)->rec, 1);
+    CHECK_EQ_U(prof_func_open(p, ff)->tt, 80 + 50);
+    CHECK_EQ_U(prof_func_open(p, ff)->it, 10 + 65 + 50);
+    CHECK_EQ_U(prof_total_open_it(p), 10 + 10 + 125);
+    uint32_t e_ff = hmap_get_test(p, ff, ff), e_af = hmap_get_test(p, fa, ff);
+    CHECK_EQ_U(prof_sub_open(p, e_ff)->calls, 1);
+    CHECK_EQ_U(prof_sub_open(p, e_ff)->rec, 0);
+    CHECK_EQ_U(prof_sub_open(p, e_ff)->tt, 70);
+    CHECK_EQ_U(prof_sub_open(p, e_ff)->it, 65);
+    CHECK_EQ_U(p->subs[e_ff].callcount, 0);
+    CHECK_EQ_U(prof_sub_open(p, e_af)->tt, 80);
+    CHECK_EQ_U(prof_sub_open(p, e_af)->it, 10);
+    /* call paths: the inner f's path, the root-level f of thread 1 */
+    const prof_open_node_t *on = prof_node_open(p, p->slot_thread[0]->stack[3].node);
+    CHECK(on && on->count == 1 && on->ct == 70 && on->it == 65);
+    on = prof_node_open(p, p->slot_thread[1]->stack[0].node);
+    CHECK(on && on->count == 1 && on->ct == 50 && on->it == 50);
+    CHECK_EQ_U(p->nopen_nodes, 5);
+    CHECK(prof_node_open(p, p->nodes[p->slot_thread[0]->stack[3].node].kid_node[0]) == NULL);
+    /* the table stays cProfile's: <module> has no completed call */
+    profile_t *r = snap(p);
+    CHECK_EQ_U(NC(row(r, "<module>")), 0);
+    CHECK_NEAR(CT(row(r, "<module>")), 0);
+    profile_destroy(&r);
+    /* now = 0, or earlier than a thread's last record: each thread at its
+     * last record (45 and 50) */
+    prof_derive_open(p, 0);
+    CHECK_EQ_U(prof_func_open(p, fm)->tt, 45);
+    CHECK_EQ_U(prof_func_open(p, ff)->tt, 25 + 0);
+    CHECK_EQ_U(prof_func_open(p, ff)->it, 10 + 10 + 0);
+    prof_derive_open(p, 47);
+    CHECK_EQ_U(prof_func_open(p, fm)->tt, 47);
+    CHECK_EQ_U(prof_func_open(p, ff)->tt, 27 + 0);
+    /* closed: nothing open any more, and closing added what was open */
+    prof_derive_open(p, 100);
+    rb_put(&b, 100, ULMA_EV_THREAD_END, 0, 0);
+    feed(p, 0, &b);
+    rb_put(&b, 100, ULMA_EV_THREAD_END, 0, 0);
+    feed(p, 1, &b);
+    prof_derive(p);
+    CHECK_EQ_U(f->callcount, 3);
+    CHECK_EQ_U(f->reccallcount, 1);
+    CHECK_EQ_U(f->tt, 130);
+    CHECK_EQ_U(f->it, 125);
+    CHECK_EQ_U(m->tt, 100);
+    prof_derive_open(p, 200);
+    CHECK_EQ_U(prof_func_open(p, ff)->calls, 0);
+    CHECK_EQ_U(prof_func_open(p, ff)->tt, 0);
+    CHECK_EQ_U(p->nopen_nodes, 0);
+    prof_destroy(&p);
+    free(b.r);
+}
+
+/* The open part is what closing the frames at `now` would add, also with
+ * lost records (placeholders, replaced frames), several threads and a CCT
+ * that fills up (flat frames): two profiles of one random lossy stream, the
+ * open part of one against the other closed at `now` by THREAD_END. */
+static uint64_t lossy_rs = 0x9e3779b97f4a7c15ull;
+static uint32_t lossy_rnd(void)
+{
+    lossy_rs ^= lossy_rs << 13;
+    lossy_rs ^= lossy_rs >> 7;
+    lossy_rs ^= lossy_rs << 17;
+    return (uint32_t)(lossy_rs >> 11);
+}
+
+static void test_open_equals_close(void)
+{
+    for (int round = 0; round < 300; round++) {
+        prof_limits_t lim;
+        prof_limits_default(&lim);
+        if (round % 2)
+            lim.max_cct_nodes = 16 + lossy_rnd() % 64;
+        prof_t *p = prof_new(&lim, 4), *q = prof_new(&lim, 4);
+        p->hz = q->hz = 1000000;
+        recbuf_t b[3] = {{0}, {0}, {0}};
+        uint32_t st[3][40], d[3] = {0, 0, 0}, lost[3] = {0, 0, 0};
+        uint64_t tsc = 1000;
+        int n = 50 + (int)(lossy_rnd() % 400);
+        for (int i = 0; i < n; i++) {
+            unsigned th = lossy_rnd() % 3;
+            tsc += 1 + lossy_rnd() % 9;
+            uint32_t r = lossy_rnd() % 100;
+            unsigned kind;
+            uint32_t id;
+            if (d[th] == 0 || (d[th] < 40 && r < 55)) {
+                id = r < 20 && d[th] ? st[th][d[th] - 1] : 1 + lossy_rnd() % 6;
+                st[th][d[th]++] = id;
+                kind = r % 7 == 0 ? ULMA_EV_C_CALL : ULMA_EV_CALL;
+                if (kind == ULMA_EV_C_CALL)
+                    st[th][d[th] - 1] |= 0x100;
+            } else {
+                id = st[th][--d[th]];
+                kind = id & 0x100 ? ULMA_EV_C_RETURN : r % 5 ? ULMA_EV_RETURN : ULMA_EV_UNWIND;
+            }
+            int is_call = kind == ULMA_EV_CALL || kind == ULMA_EV_C_CALL;
+            uint16_t depth = (uint16_t)(is_call ? d[th] : d[th] + 1);
+            uint16_t before = (uint16_t)(depth - is_call); /* the writer's depth before it */
+            if (r >= 90) { /* the writer loses it */
+                lost[th]++;
+                continue;
+            }
+            if (lost[th]) {
+                rb_put(&b[th], tsc, ULMA_EV_DROP, lost[th], before);
+                lost[th] = 0;
+            }
+            if (r == 89)
+                rb_put(&b[th], tsc, ULMA_EV_MODE, ULMA_MODE_FULL, before);
+            rb_put(&b[th], tsc, kind, id & 0xff, depth);
+            if (lossy_rnd() % 16 == 0 && b[th].n) {
+                for (int k = 0; k < 2; k++)
+                    CHECK(prof_consume(k ? q : p, th, b[th].r, b[th].n) == 0);
+                b[th].n = 0;
+            }
+        }
+        for (unsigned th = 0; th < 3; th++) {
+            for (int k = 0; k < 2; k++)
+                CHECK(prof_consume(k ? q : p, th, b[th].r, b[th].n) == 0);
+            b[th].n = 0;
+        }
+        uint64_t now = tsc + (round % 3 ? lossy_rnd() % 50 : 0);
+        if (round % 5 == 0)
+            now = 0; /* each thread at its last record */
+        prof_derive(p);
+        prof_derive_open(p, now);
+        for (unsigned th = 0; th < 3; th++) {
+            const prof_thread_t *t = q->slot_thread[th];
+            if (!t)
+                continue;
+            uint64_t end = now > t->last_tsc ? now : t->last_tsc;
+            rb_put(&b[th], end, ULMA_EV_THREAD_END, 0, 0);
+            CHECK(prof_consume(q, th, b[th].r, b[th].n) == 0);
+            b[th].n = 0;
+        }
+        prof_derive(q);
+        CHECK_EQ_U(p->nfuncs, q->nfuncs);
+        CHECK_EQ_U(p->nsubs, q->nsubs);
+        CHECK_EQ_U(p->nnodes, q->nnodes);
+        for (uint32_t f = 0; f < p->nfuncs; f++) {
+            const prof_func_t *x = &p->funcs[f], *y = &q->funcs[f];
+            const prof_open_t *o = prof_func_open(p, f);
+            CHECK_EQ_U(x->callcount + o->calls, y->callcount);
+            CHECK_EQ_U(x->reccallcount + o->rec, y->reccallcount);
+            CHECK_EQ_U((uint64_t)(x->tt + o->tt), (uint64_t)y->tt);
+            CHECK_EQ_U((uint64_t)(x->it + o->it), (uint64_t)y->it);
+        }
+        for (uint32_t e = 0; e < p->nsubs; e++) {
+            const prof_sub_t *x = &p->subs[e], *y = &q->subs[e];
+            const prof_open_t *o = prof_sub_open(p, e);
+            CHECK_EQ_U(x->callcount + o->calls, y->callcount);
+            CHECK_EQ_U(x->reccallcount + o->rec, y->reccallcount);
+            CHECK_EQ_U((uint64_t)(x->tt + o->tt), (uint64_t)y->tt);
+            CHECK_EQ_U((uint64_t)(x->it + o->it), (uint64_t)y->it);
+        }
+        for (uint32_t nd = 0; nd < p->nnodes; nd++) {
+            const prof_open_node_t *o = prof_node_open(p, nd);
+            const prof_node_t *x = &p->nodes[nd], *y = &q->nodes[nd];
+            CHECK_EQ_U(x->count + (o ? o->count : 0), y->count);
+            CHECK_EQ_U((uint64_t)(x->it + (o ? o->it : 0)), (uint64_t)y->it);
+            CHECK_EQ_U((uint64_t)(x->ct + (o ? o->ct : 0)), (uint64_t)y->ct);
+        }
+        prof_destroy(&p);
+        prof_destroy(&q);
+        for (int k = 0; k < 3; k++)
+            free(b[k].r);
+    }
+}
+
+/* ---- objects: frees paired with constructions by address ------------------ */
+
+static void obj(recbuf_t *b, uint64_t tsc, unsigned kind, uint32_t type, uint64_t addr,
+                uint64_t size)
+{
+    ulma_obj_payload_t op = {size, addr};
+    rb_payload(b, tsc, kind, type, 0, &op, sizeof(op));
+}
+
+/* The window of the latest constructions: newest last, bounded, each with
+ * its type, size and constructing function. */
+static void test_objects_recent(void)
+{
+    prof_t *p = new_prof();
+    recbuf_t b = {0};
+    defs(&b);
+    rb_put(&b, 1, ULMA_EV_CALL, 1, 1);
+    rb_put(&b, 2, ULMA_EV_CALL, 2, 2); /* f makes them */
+    for (uint32_t i = 0; i < PROF_RECENT + 10; i++)
+        obj(&b, 10 + i, ULMA_EV_OBJ_NEW, 1 + i % 3, 0x1000 + 64 * i, 16 + i);
+    rb_put(&b, 10000, ULMA_EV_RETURN, 2, 2);
+    feed(p, 0, &b);
+    CHECK_EQ_U(p->recent_n, PROF_RECENT + 10);
+    const prof_recent_t *last = &p->recent[(p->recent_n - 1) % PROF_RECENT];
+    CHECK_EQ_U(last->tsc, 10 + PROF_RECENT + 9);
+    CHECK_EQ_U(last->size, 16 + PROF_RECENT + 9);
+    CHECK_EQ_U(last->type_id, 1 + (PROF_RECENT + 9) % 3);
+    CHECK_EQ_U(last->fidx, p->map[PROF_NS_CODE][2]);
+    const prof_recent_t *oldest = &p->recent[(p->recent_n - PROF_RECENT) % PROF_RECENT];
+    CHECK_EQ_U(oldest->tsc, 10 + 10);
+    prof_destroy(&p);
+    free(b.r);
+}
+
+/* Pending frees in the set (entries the ring has not gone round since). */
+static uint32_t pending_frees(const prof_t *p)
+{
+    const prof_objset_t *s = &p->objs;
+    uint32_t n = 0;
+    for (uint32_t j = 0; j < s->cap; j++) {
+        const prof_objent_t *e = &s->ents[j];
+        if (!e->addr || !(e->val & PROF_OBJ_PENDING))
+            continue;
+        CHECK(s->pend_cap && !(s->pend_cap & (s->pend_cap - 1)));
+        if ((uint32_t)(s->pend_seq - e->size) <= s->pend_cap &&
+            s->pend[e->size & (s->pend_cap - 1)].addr == e->addr)
+            n++;
+    }
+    return n;
+}
+
+/* news = frees + lost + untracked + live for every type; live objects and
+ * bytes per type, per site and in the set agree */
+static void check_obj_balance(const prof_t *p)
+{
+    uint64_t live = 0, bytes = 0;
+    for (uint32_t i = 0; i < p->types_cap; i++) {
+        const prof_type_t *ty = &p->types[i];
+        CHECK_EQ_U(ty->news, ty->frees + ty->lost + ty->untracked + ty->live);
+        live += ty->live;
+        bytes += ty->bytes_live;
+    }
+    CHECK_EQ_U(live, p->objs.nlive);
+    uint64_t slive = 0, sbytes = 0;
+    for (uint32_t s = 1; s < p->nsites; s++) {
+        CHECK(p->sites[s].live <= p->sites[s].count);
+        slive += p->sites[s].live;
+        sbytes += p->sites[s].bytes_live;
+    }
+    CHECK_EQ_U(slive, live);
+    CHECK_EQ_U(sbytes, bytes);
+    uint64_t n = 0, elive = 0, ebytes = 0;
+    for (uint32_t j = 0; j < p->objs.cap; j++) {
+        const prof_objent_t *e = &p->objs.ents[j];
+        if (!e->addr)
+            continue;
+        n++;
+        if (!(e->val & PROF_OBJ_PENDING)) {
+            elive++;
+            ebytes += e->size;
+        }
+    }
+    CHECK_EQ_U(n, p->objs.n);
+    CHECK_EQ_U(elive, live);
+    CHECK_EQ_U(ebytes, bytes);
+}
+
+/* frees of objects born before recording are not frees of recorded
+ * constructions: live = news - frees never goes negative */
+static void test_objects_unborn(void)
+{
+    prof_t *p = new_prof();
+    recbuf_t b = {0};
+    defs(&b);
+    rb_payload(&b, 0, ULMA_EV_DEF_TYPE, 7, 0, "builtins.tuple", 14);
+    rb_put(&b, 0, ULMA_EV_CALL, 1, 1);
+    for (uint64_t i = 0; i < 100; i++)
+        obj(&b, 10 + i, ULMA_EV_OBJ_FREE, 7, 0x10000 + 64 * i, 48); /* born before */
+    for (uint64_t i = 0; i < 30; i++)
+        obj(&b, 200 + i, ULMA_EV_OBJ_NEW, 7, 0x90000 + 64 * i, 56);
+    for (uint64_t i = 0; i < 10; i++)
+        obj(&b, 300 + i, ULMA_EV_OBJ_FREE, 7, 0x90000 + 64 * i, 56);
+    feed(p, 0, &b);
+    const prof_type_t *ty = &p->types[7];
+    CHECK_EQ_U(ty->news, 30);
+    CHECK_EQ_U(ty->frees, 10);
+    CHECK_EQ_U(ty->bytes_free, 560);
+    CHECK_EQ_U(ty->frees_unborn, 100);
+    CHECK_EQ_U(ty->bytes_free_unborn, 4800);
+    CHECK_EQ_U(ty->live, 20);
+    CHECK_EQ_U(ty->bytes_live, 20 * 56);
+    CHECK_EQ_U(ty->lost + ty->untracked, 0);
+    check_obj_balance(p);
+    profile_t *r = snap(p);
+    sbuf_t s = {0};
+    jw_t w;
+    jw_init(&w, &s);
+    profile_objects_json(r, 10, &w);
+    CHECK(strstr(s.data, "\"name\":\"builtins.tuple\",\"new\":30,\"freed\":10,\"live\":20"));
+    sbuf_free(&s);
+    profile_destroy(&r);
+    prof_destroy(&p);
+    free(b.r);
+}
+
+/* an address reused after a free is a new object; without a free between,
+ * the old object died unseen (lost); a free of another type there too */
+static void test_objects_reuse_sites(void)
+{
+    prof_t *p = new_prof();
+    recbuf_t b = {0};
+    defs(&b);
+    rb_put(&b, 0, ULMA_EV_CALL, 1, 1);
+    rb_put(&b, 1, ULMA_EV_CALL, 3, 2); /* a builds */
+    obj(&b, 2, ULMA_EV_OBJ_NEW, 5, 0xa0, 56);
+    obj(&b, 3, ULMA_EV_OBJ_FREE, 5, 0xa0, 56);
+    obj(&b, 4, ULMA_EV_OBJ_NEW, 5, 0xa0, 56); /* reused: new object */
+    obj(&b, 5, ULMA_EV_OBJ_NEW, 5, 0xb0, 56);
+    obj(&b, 6, ULMA_EV_OBJ_NEW, 5, 0xb0, 56); /* no free between: the first is lost */
+    obj(&b, 7, ULMA_EV_OBJ_NEW, 6, 0xc0, 64);
+    rb_put(&b, 8, ULMA_EV_RETURN, 3, 2);
+    rb_put(&b, 9, ULMA_EV_CALL, 4, 2); /* b frees */
+    obj(&b, 10, ULMA_EV_OBJ_FREE, 5, 0xc0, 56); /* a list where a dict was */
+    obj(&b, 11, ULMA_EV_OBJ_FREE, 5, 0xa0, 56);
+    obj(&b, 12, ULMA_EV_OBJ_NEW, 5, 0xd0, 56);
+    rb_put(&b, 13, ULMA_EV_RETURN, 4, 2);
+    feed(p, 0, &b);
+    const prof_type_t *list = &p->types[5], *dict = &p->types[6];
+    CHECK_EQ_U(list->news, 5);
+    CHECK_EQ_U(list->frees, 2);
+    CHECK_EQ_U(list->lost, 1);
+    CHECK_EQ_U(list->live, 2); /* 0xb0 (second), 0xd0 */
+    CHECK_EQ_U(list->frees_unborn, 1); /* at 0xc0 */
+    CHECK_EQ_U(dict->news, 1);
+    CHECK_EQ_U(dict->lost, 1);
+    CHECK_EQ_U(dict->live, 0);
+    check_obj_balance(p);
+    /* per site: a built 4 lists (2 freed, 1 lost, 1 live) and a dict (lost),
+     * b built one list, live */
+    uint32_t fa = p->map[PROF_NS_CODE][3], fb = p->map[PROF_NS_CODE][4];
+    int seen = 0;
+    for (uint32_t i = 1; i < p->nsites; i++) {
+        const prof_objsite_t *st = &p->sites[i];
+        if (st->fidx == fa && st->type_id == 5) {
+            CHECK_EQ_U(st->count, 4);
+            CHECK_EQ_U(st->frees, 2);
+            CHECK_EQ_U(st->live, 1);
+            seen++;
+        } else if (st->fidx == fa && st->type_id == 6) {
+            CHECK_EQ_U(st->count, 1);
+            CHECK_EQ_U(st->live, 0);
+            seen++;
+        } else if (st->fidx == fb && st->type_id == 5) {
+            CHECK_EQ_U(st->count, 1);
+            CHECK_EQ_U(st->live, 1);
+            seen++;
+        }
+    }
+    CHECK_EQ_U(seen, 3);
+    prof_destroy(&p);
+    free(b.r);
+}
+
+/* rings are read one after the other: a free read before its construction
+ * (another thread's ring, earlier cycle count) is paired late; a free read
+ * before a later construction at its address stays unborn */
+static void test_objects_cross_thread(void)
+{
+    prof_limits_t lim;
+    prof_limits_default(&lim);
+    lim.max_pending_frees = 4;
+    prof_t *p = prof_new(&lim, 4);
+    p->hz = 1000000;
+    recbuf_t b = {0};
+    rb_put(&b, 1, ULMA_EV_CALL, 1, 1);
+    feed(p, 0, &b);
+    for (uint64_t i = 0; i < 8; i++)
+        obj(&b, 100 + i, ULMA_EV_OBJ_FREE, 5, 0x1000 + 16 * i, 56);
+    obj(&b, 120, ULMA_EV_OBJ_FREE, 5, 0x2000, 56);
+    obj(&b, 121, ULMA_EV_OBJ_FREE, 6, 0x3000, 64);
+    feed(p, 1, &b);
+    CHECK_EQ_U(p->types[5].frees_unborn, 9);
+    CHECK_EQ_U(pending_frees(p), 4);
+    /* thread 0's constructions, read now: the 4 newest frees are pending
+     * (0x1000 + 16 * 6, 7, 0x2000, 0x3000), the older ones left */
+    for (uint64_t i = 0; i < 8; i++)
+        obj(&b, 50 + i, ULMA_EV_OBJ_NEW, 5, 0x1000 + 16 * i, 56);
+    obj(&b, 130, ULMA_EV_OBJ_NEW, 5, 0x2000, 56); /* after its free: a new object */
+    obj(&b, 60, ULMA_EV_OBJ_NEW, 5, 0x3000, 56); /* another type was freed there */
+    feed(p, 0, &b);
+    const prof_type_t *list = &p->types[5], *dict = &p->types[6];
+    CHECK_EQ_U(p->obj_paired_late, 2);
+    CHECK_EQ_U(list->news, 10);
+    CHECK_EQ_U(list->frees, 2);
+    CHECK_EQ_U(list->bytes_free, 112);
+    CHECK_EQ_U(list->frees_unborn, 7);
+    CHECK_EQ_U(list->bytes_free_unborn, 7 * 56);
+    CHECK_EQ_U(list->live, 8);
+    CHECK_EQ_U(dict->frees_unborn, 1);
+    CHECK_EQ_U(pending_frees(p), 0);
+    check_obj_balance(p);
+    /* one thread only: nothing waits */
+    prof_t *q = new_prof();
+    obj(&b, 10, ULMA_EV_OBJ_FREE, 5, 0x5000, 56);
+    obj(&b, 5, ULMA_EV_OBJ_NEW, 5, 0x5000, 56);
+    feed(q, 0, &b);
+    CHECK_EQ_U(q->types[5].frees_unborn, 1);
+    CHECK_EQ_U(q->types[5].live, 1);
+    CHECK_EQ_U(q->obj_paired_late, 0);
+    prof_destroy(&q);
+    prof_destroy(&p);
+    free(b.r);
+}
+
+/* bounded: live objects beyond the limit are counted, never kept, their
+ * frees are unborn; construction sites beyond the limit go to [unknown] */
+static void test_objects_limits(void)
+{
+    prof_limits_t lim;
+    prof_limits_default(&lim);
+    lim.max_live_objects = 16;
+    lim.max_sites = 16;
+    prof_t *p = prof_new(&lim, 4);
+    p->hz = 1000000;
+    recbuf_t b = {0};
+    for (uint64_t i = 0; i < 20; i++)
+        obj(&b, 10 + i, ULMA_EV_OBJ_NEW, 1, 0x100 + 16 * i, 28);
+    obj(&b, 40, ULMA_EV_OBJ_NEW, 1, 0, 28); /* a null address is never kept */
+    for (uint64_t i = 0; i < 20; i++)
+        obj(&b, 50 + i, ULMA_EV_OBJ_FREE, 1, 0x100 + 16 * i, 28);
+    feed(p, 0, &b);
+    const prof_type_t *ty = &p->types[1];
+    CHECK_EQ_U(ty->news, 21);
+    CHECK_EQ_U(ty->untracked, 5);
+    CHECK_EQ_U(p->obj_untracked, 4);
+    CHECK_EQ_U(ty->frees, 16);
+    CHECK_EQ_U(ty->frees_unborn, 4);
+    CHECK_EQ_U(ty->live, 0);
+    check_obj_balance(p);
+    /* 40 functions construct: 14 sites fit (site 0 is none, site 1 the
+     * ints above), then the type's [unknown] site */
+    for (uint32_t f = 1; f <= 40; f++) {
+        rb_put(&b, 100 + 3 * f, ULMA_EV_CALL, f, 1);
+        obj(&b, 101 + 3 * f, ULMA_EV_OBJ_NEW, 2, 0x9000 + 16 * f, 24);
+        rb_put(&b, 102 + 3 * f, ULMA_EV_RETURN, f, 1);
+    }
+    feed(p, 0, &b);
+    CHECK_EQ_U(p->nsites, 17);
+    CHECK_EQ_U(p->obj_site_overflows, 40 - 14);
+    const prof_objsite_t *last = &p->sites[16];
+    CHECK_EQ_U(last->fidx, PROF_FIDX_UNKNOWN);
+    CHECK_EQ_U(last->count, 26);
+    CHECK_EQ_U(p->objs.nlive, 16);
+    check_obj_balance(p);
+    /* type ids index an array: bounded apart */
+    obj(&b, 500, ULMA_EV_OBJ_NEW, (1u << 20) + 3, 0x100, 28);
+    feed(p, 0, &b);
+    CHECK_EQ_U(p->ids_out_of_range, 1);
+    CHECK(p->types_cap <= 64);
+    prof_destroy(&p);
+    /* pending frees, most of them stale soon, never grow the set beyond
+     * twice the live and pending bounds */
+    lim.max_live_objects = 4096;
+    lim.max_pending_frees = 1024;
+    p = prof_new(&lim, 4);
+    rb_put(&b, 1, ULMA_EV_CALL, 1, 1);
+    feed(p, 1, &b);
+    for (uint64_t i = 0; i < 5000; i++)
+        obj(&b, 10 + i, ULMA_EV_OBJ_NEW, 1, 0x10000000 + 16 * i, 28);
+    feed(p, 0, &b);
+    for (uint64_t i = 0; i < 200000; i++) {
+        obj(&b, 10000 + i, ULMA_EV_OBJ_FREE, 1, 0x90000000 + 16 * i, 28);
+        if (b.n >= 4096)
+            feed(p, 0, &b);
+    }
+    feed(p, 0, &b);
+    CHECK_EQ_U(p->objs.nlive, 4096);
+    CHECK_EQ_U(p->types[1].untracked, 5000 - 4096);
+    CHECK_EQ_U(p->types[1].frees_unborn, 200000);
+    CHECK_EQ_U(pending_frees(p), 1024);
+    CHECK(p->objs.cap <= 16384);
+    check_obj_balance(p);
+    prof_destroy(&p);
+    free(b.r);
+}
+
+/* the set against a plain model: random constructions and frees over few
+ * addresses (collisions, growth, deletions by backward shift), two threads
+ * in time order (pending frees come and go, none pairs), every count equal */
+static void test_objects_model(void)
+{
+    enum { NA = 3000, NT = 3 };
+    static uint8_t alive[NA]; /* 0, or 1 + type */
+    static uint64_t m_news[NT], m_frees[NT], m_unborn[NT], m_lost[NT];
+    prof_limits_t lim;
+    prof_limits_default(&lim);
+    lim.max_pending_frees = 100; /* 64 */
+    prof_t *p = prof_new(&lim, 4);
+    p->hz = 1000000;
+    recbuf_t b[2] = {{0}, {0}};
+    uint64_t tsc = 1;
+    for (int i = 0; i < 400000; i++) {
+        uint32_t r = lossy_rnd();
+        uint32_t a = r % NA, ty = (r >> 12) % NT, th = (r >> 16) & 1;
+        uint64_t addr = 0x7f0000000000ull + (uint64_t)a * 32;
+        /* in time order: the other thread's records are read before this
+         * one's next ones */
+        if (b[1 - th].n)
+            feed(p, 1 - th, &b[1 - th]);
+        if ((r >> 20) % 8 < 3) {
+            if (alive[a] == 1 + ty) {
+                m_frees[ty]++;
+                alive[a] = 0;
+            } else {
+                if (alive[a])
+                    m_lost[alive[a] - 1]++;
+                alive[a] = 0;
+                m_unborn[ty]++;
+            }
+            obj(&b[th], tsc++, ULMA_EV_OBJ_FREE, ty + 1, addr, 8);
+        } else {
+            if (alive[a])
+                m_lost[alive[a] - 1]++;
+            alive[a] = (uint8_t)(1 + ty);
+            m_news[ty]++;
+            obj(&b[th], tsc++, ULMA_EV_OBJ_NEW, ty + 1, addr, 8);
+        }
+        if (lossy_rnd() % 8 == 0)
+            feed(p, th, &b[th]);
+    }
+    for (int k = 0; k < 2; k++) {
+        if (b[k].n)
+            feed(p, (unsigned)k, &b[k]);
+    }
+    uint64_t live = 0;
+    for (uint32_t t = 0; t < NT; t++) {
+        const prof_type_t *pt = &p->types[t + 1];
+        uint64_t ml = 0;
+        for (uint32_t a = 0; a < NA; a++)
+            ml += alive[a] == 1 + t;
+        CHECK_EQ_U(pt->news, m_news[t]);
+        CHECK_EQ_U(pt->frees, m_frees[t]);
+        CHECK_EQ_U(pt->frees_unborn, m_unborn[t]);
+        CHECK_EQ_U(pt->lost, m_lost[t]);
+        CHECK_EQ_U(pt->live, ml);
+        live += ml;
+    }
+    CHECK_EQ_U(p->obj_paired_late, 0);
+    CHECK_EQ_U(p->objs.nlive, live);
+    CHECK(pending_frees(p) <= 64 && p->objs.pend_cap == 64);
+    check_obj_balance(p);
+    /* every address the model holds alive is in the set, nothing else */
+    uint32_t in_set = 0;
+    for (uint32_t j = 0; j < p->objs.cap; j++)
+        in_set += p->objs.ents[j].addr && !(p->objs.ents[j].val & PROF_OBJ_PENDING);
+    CHECK_EQ_U(in_set, live);
+    prof_destroy(&p);
+    for (int k = 0; k < 2; k++)
+        free(b[k].r);
 }
 
 
@@ -587,7 +1282,17 @@ int main(void)
     test_threads();
     test_drops();
     test_mode_mpi_objects();
+    test_mode_keeps_frames();
+    test_open();
+    test_open_equals_close();
+    test_objects_unborn();
+    test_objects_reuse_sites();
+    test_objects_cross_thread();
+    test_objects_limits();
+    test_objects_model();
     test_lazy_names();
+    test_clock_back();
+    test_objects_recent();
     test_exports();
     test_reference();
     printf("test_profile: ok\n");

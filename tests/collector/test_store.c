@@ -63,10 +63,10 @@ static void check_totals(store_t *s, sim_node_t **sims, int nsims, const char *j
                 memcmp(x->name.s, sim_func_name(f), x->name.len) == 0)
                 got = x->c;
         }
-        CHECK_EQ_U64(got.ncalls, want.ncalls);
-        CHECK_EQ_U64(got.pcalls, want.pcalls);
-        CHECK_EQ_INT(got.tottime_ns, want.tottime_ns);
-        CHECK_EQ_INT(got.cumtime_ns, want.cumtime_ns);
+        CHECK_EQ_U(got.ncalls, want.ncalls);
+        CHECK_EQ_U(got.pcalls, want.pcalls);
+        CHECK_EQ_I(got.tottime_ns, want.tottime_ns);
+        CHECK_EQ_I(got.cumtime_ns, want.cumtime_ns);
     }
     profile_destroy(&p);
 }
@@ -89,18 +89,18 @@ static void test_deltas_exact(void)
     for (int r = 0; r < 8; r++) {
         work_round(&a, r);
         work_round(&b, r + 1);
-        CHECK_EQ_INT(deliver(s, sim_report(&a, r == 0, 0, 1), NULL), 0);
-        CHECK_EQ_INT(deliver(s, sim_report(&b, 0, 0, 1), NULL), 0);
+        CHECK_EQ_I(deliver(s, sim_report(&a, r == 0, 0, 1), NULL), 0);
+        CHECK_EQ_I(deliver(s, sim_report(&b, 0, 0, 1), NULL), 0);
         check_totals(s, all, 2, NULL);
         check_totals(s, all, 2, "job1");
     }
-    CHECK_EQ_U64(store_stats(s)->deltas, 15);
-    CHECK_EQ_U64(store_stats(s)->snapshots, 1);
+    CHECK_EQ_U(store_stats(s)->deltas, 15);
+    CHECK_EQ_U(store_stats(s)->snapshots, 1);
     /* snapshots in a row replace: nothing counted twice */
     for (int r = 0; r < 3; r++) {
         work_round(&a, r);
-        CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
-        CHECK_EQ_INT(deliver(s, sim_report(&a, 1, r == 1, 1), NULL), 0);
+        CHECK_EQ_I(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+        CHECK_EQ_I(deliver(s, sim_report(&a, 1, r == 1, 1), NULL), 0);
         check_totals(s, all, 2, NULL);
     }
     wire_sender_destroy(&a.s);
@@ -115,52 +115,52 @@ static void test_duplicates_and_gaps(void)
     sim_init(&a, "n1", 21, 2, "j", 0);
     sim_node_t *all[] = {&a};
     work_round(&a, 0);
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
     /* a duplicate: the same report twice */
     work_round(&a, 1);
     Ulma__Wire__AgentMsg *m = sim_report(&a, 0, 0, 1);
     sbuf_t copy = {0};
     wire_pack(&m->base, &copy);
-    CHECK_EQ_INT(deliver(s, m, NULL), 0);
+    CHECK_EQ_I(deliver(s, m, NULL), 0);
     wire_refusal_t why;
-    CHECK_EQ_INT(deliver(s, wire_agent_msg(copy.data, copy.len, &why), NULL), 1);
+    CHECK_EQ_I(deliver(s, wire_agent_msg(copy.data, copy.len, &why), NULL), 1);
     sbuf_free(&copy);
-    CHECK_EQ_U64(store_stats(s)->duplicates, 1);
+    CHECK_EQ_U(store_stats(s)->duplicates, 1);
     check_totals(s, all, 1, NULL);
     /* a lost report with no new names: a gap asks a snapshot, no dictionary */
     sim_work(&a, 0, 1, 5, 500);
     msg_free(sim_report(&a, 0, 0, 1)); /* sent, never arrives */
     sim_work(&a, 1, 2, 6, 600);
     store_action_t act;
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), &act), 1);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 0, 0, 1), &act), 1);
     CHECK(act.ask_snapshot && act.session == 21 && !act.full_dictionary);
-    CHECK_EQ_U64(store_stats(s)->gaps, 1);
+    CHECK_EQ_U(store_stats(s)->gaps, 1);
     /* deltas are ignored until the snapshot */
     sim_work(&a, 0, 0, 1, 50);
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), NULL), 1);
-    CHECK_EQ_U64(store_stats(s)->ignored_waiting, 1);
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 0, 0, 1), NULL), 1);
+    CHECK_EQ_U(store_stats(s)->ignored_waiting, 1);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
     check_totals(s, all, 1, NULL);
     /* a lost report that carried new names: the dictionary is asked for */
     sim_work(&a, 0, 9, 3, 333);
     msg_free(sim_report(&a, 0, 0, 1));
     sim_work(&a, 1, 10, 2, 222);
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), &act), 1);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 0, 0, 1), &act), 1);
     CHECK(act.ask_snapshot && act.full_dictionary);
     /* a snapshot without the dictionary does not match: asked again */
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), &act), 1);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 0, 1), &act), 1);
     CHECK(act.ask_snapshot && act.full_dictionary);
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 1, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 1, 1), NULL), 0);
     check_totals(s, all, 1, NULL);
     /* reordering: k+1 before k */
     work_round(&a, 5);
     Ulma__Wire__AgentMsg *k1 = sim_report(&a, 0, 0, 1);
     work_round(&a, 6);
     Ulma__Wire__AgentMsg *k2 = sim_report(&a, 0, 0, 1);
-    CHECK_EQ_INT(deliver(s, k2, &act), 1);
+    CHECK_EQ_I(deliver(s, k2, &act), 1);
     CHECK(act.ask_snapshot);
-    CHECK_EQ_INT(deliver(s, k1, NULL), 1); /* in order now, but a snapshot is awaited */
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, k1, NULL), 1); /* in order now, but a snapshot is awaited */
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
     check_totals(s, all, 1, NULL);
     wire_sender_destroy(&a.s);
     store_destroy(&s);
@@ -180,13 +180,13 @@ static void test_collector_restart(void)
     s = new_store(); /* a new collector: the next delta has an unknown session */
     work_round(&a, 3);
     store_action_t act;
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), &act), 1);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 0, 0, 1), &act), 1);
     CHECK(act.ask_snapshot && act.full_dictionary && act.session == 31);
-    CHECK_EQ_U64(store_stats(s)->unknown_sessions, 1);
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 1, 1), NULL), 0);
+    CHECK_EQ_U(store_stats(s)->unknown_sessions, 1);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 1, 1), NULL), 0);
     check_totals(s, all, 1, NULL);
     work_round(&a, 4);
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0);
     check_totals(s, all, 1, NULL);
     wire_sender_destroy(&a.s);
     store_destroy(&s);
@@ -210,11 +210,11 @@ static void test_agent_restart(void)
     sim_restart(&a, 43);
     a.alive[2] = 0;
     work_round(&a, 7);
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0); /* its first report: seq 1 */
-    CHECK_EQ_U64(store_stats(s)->restarts, 1);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0); /* its first report: seq 1 */
+    CHECK_EQ_U(store_stats(s)->restarts, 1);
     check_totals(s, all, 2, NULL);
     work_round(&a, 8);
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
     check_totals(s, all, 2, NULL);
     node_t *n = store_node_find(s, "n1");
     CHECK(n && n->nprocs == 3);
@@ -229,7 +229,7 @@ static void test_agent_restart(void)
     wire_sender_end(b.s, NULL, &buf);
     wire_sender_sent(b.s);
     wire_refusal_t why;
-    CHECK_EQ_INT(deliver(s, wire_agent_msg(buf.data, buf.len, &why), NULL), 0);
+    CHECK_EQ_I(deliver(s, wire_agent_msg(buf.data, buf.len, &why), NULL), 0);
     sbuf_free(&buf);
     b.alive[1] = 0;
     check_totals(s, all, 2, NULL);
@@ -277,7 +277,7 @@ static void test_imbalance(void)
     CHECK(query_run(&env, &q, &w, &route) == QUERY_ANSWERED);
     CHECK(w.r.ok && w.r.imbalance);
     const Ulma__Wire__Imbalance *im = w.r.imbalance;
-    CHECK_EQ_U64(im->n_ranks, 5);
+    CHECK_EQ_U(im->n_ranks, 5);
     CHECK(im->n_rows > 3);
     sim_node_t *nodes[] = {&a, &b};
     for (size_t r = 0; r < im->n_rows; r++) {
@@ -299,15 +299,15 @@ static void test_imbalance(void)
         double mean = sum / k;
         for (int i = 0; i < k; i++)
             sq += ((double)v[i] - mean) * ((double)v[i] - mean);
-        CHECK_EQ_U64(row->nranks, 5);
-        CHECK_EQ_INT(row->min_ns, mn);
-        CHECK_EQ_INT(row->max_ns, mx);
+        CHECK_EQ_U(row->nranks, 5);
+        CHECK_EQ_I(row->min_ns, mn);
+        CHECK_EQ_I(row->max_ns, mx);
         CHECK(fabs(row->mean_ns - mean) < 1e-6);
         CHECK(fabs(row->std_ns - sqrt(sq / k)) < 1e-6);
-        CHECK_EQ_INT(row->slowest_rank, slow);
+        CHECK_EQ_I(row->slowest_rank, slow);
         /* the cells: rows x ranks (ranks in rank order) */
         for (size_t c = 0; c < im->n_ranks; c++)
-            CHECK_EQ_INT(im->cells[r * im->n_ranks + c], v[im->ranks[c]->rank]);
+            CHECK_EQ_I(im->cells[r * im->n_ranks + c], v[im->ranks[c]->rank]);
     }
     wire_answer_free(&w);
     wire_sender_destroy(&a.s);
@@ -341,7 +341,7 @@ static void test_hostile(void)
     sim_init(&a, "n1", 61, 2, "j", 0);
     sim_node_t *all[] = {&a};
     work_round(&a, 1);
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
     pf_counts_t saved[SIM_PROCS][SIM_FUNCS];
     memcpy(saved, a.truth, sizeof(saved));
     struct {
@@ -361,8 +361,8 @@ static void test_hostile(void)
         char *exe = m->report->procs[0]->exe, *name = m->report->node->name;
         cases[i].f(m->report);
         store_action_t act;
-        CHECK_EQ_INT(store_report(s, m->report, clock_ns, "p", 1, &act), -1);
-        CHECK_EQ_U64(store_stats(s)->bad[cases[i].why], before + 1);
+        CHECK_EQ_I(store_report(s, m->report, clock_ns, "p", 1, &act), -1);
+        CHECK_EQ_U(store_stats(s)->bad[cases[i].why], before + 1);
         (void)keep_t;
         m->report->procs[0]->exe = exe; /* the unpacked strings, to be freed */
         m->report->node->name = name;
@@ -375,7 +375,7 @@ static void test_hostile(void)
         memcpy(a.truth, now, sizeof(now));
     }
     /* the next valid report is whole again */
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0);
     check_totals(s, all, 1, NULL);
     /* refusals by wire_unpack: version, size, garbage */
     Ulma__Wire__AgentMsg *m = sim_report(&a, 0, 0, 0);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "ulma/reader.h"
 #include "ulma/ring.h"
 #include "ulma/segment.h"
@@ -26,19 +27,10 @@ static char dir[256];
 static uint8_t *tmpl;
 static size_t tmpl_len;
 
-static void die(const char *what)
-{
-    perror(what);
-    exit(1);
-}
-
 /* A valid segment with a little of everything in its two rings. */
 static void make_template(void)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(dir, sizeof(dir), "%s/ulma-fuzz-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(dir))
-        die("mkdtemp");
+    make_tmpdir(dir, sizeof(dir), "fuzz");
     ulma_segment_opts_t o;
     ulma_segment_opts_init(&o);
     o.dir = dir;
@@ -46,12 +38,10 @@ static void make_template(void)
     o.ring_bytes = 4096;
     o.calib_window_ns = 100000;
     ulma_segment_t *seg;
-    if (ulma_segment_create(&o, &seg) != 0)
-        die("segment");
+    CHECK(ulma_segment_create(&o, &seg) == 0);
     for (int s = 0; s < 2; s++) {
         ulma_producer_t p;
-        if (ulma_producer_attach(seg, &p, 100 + s, "fuzz") != 0)
-            die("attach");
+        CHECK(ulma_producer_attach(seg, &p, 100 + s, "fuzz") == 0);
         ulma_put_def_code(&p, ULMA_EV_DEF_CODE, 1, 10, "f", 1, "x.py", 4);
         for (uint32_t i = 0; i < 100; i++)
             ulma_put(&p, i, i & 1 ? ULMA_EV_RETURN : ULMA_EV_CALL, 1, (uint16_t)(i & 3));
@@ -65,14 +55,12 @@ static void make_template(void)
     snprintf(path, sizeof(path), "%s", ulma_segment_path(seg));
     ulma_segment_destroy(&seg, 0);
     FILE *f = fopen(path, "rb");
-    if (!f)
-        die("template");
+    CHECK(f);
     fseek(f, 0, SEEK_END);
     tmpl_len = (size_t)ftell(f);
     rewind(f);
     tmpl = malloc(tmpl_len);
-    if (!tmpl || fread(tmpl, 1, tmpl_len, f) != tmpl_len)
-        die("read template");
+    CHECK(tmpl && fread(tmpl, 1, tmpl_len, f) == tmpl_len);
     fclose(f);
     unlink(path);
 }
@@ -108,10 +96,8 @@ static void run_file(const uint8_t *img, size_t len)
     char path[512];
     snprintf(path, sizeof(path), "%s/ulma.0.1.1.seg", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0)
-        die("open");
-    if (len && write(fd, img, len) != (ssize_t)len)
-        die("write");
+    CHECK(fd >= 0);
+    CHECK(!len || write(fd, img, len) == (ssize_t)len);
     close(fd);
     ulma_reader_t *r = NULL;
     if (ulma_reader_open(path, &r) == 0) {
@@ -177,8 +163,7 @@ int main(int argc, char **argv)
     unsigned seed = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 0) : 20261122u;
     make_template();
     uint8_t *img = malloc(tmpl_len);
-    if (!img)
-        die("malloc");
+    CHECK(img);
     for (unsigned long round = 0; round < rounds; round++) {
         memcpy(img, tmpl, tmpl_len);
         size_t len = tmpl_len;

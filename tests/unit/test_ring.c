@@ -13,7 +13,7 @@
 #include "ulma/ring.h"
 #include "ulma/segment.h"
 
-static char *dir;
+static char dir[512];
 
 /* Collects every record of a drain. */
 typedef struct collect {
@@ -60,14 +60,14 @@ static ulma_segment_t *make_seg(uint32_t nslots, uint32_t ring)
     o.job = "job42";
     o.calib_window_ns = 1000000;
     ulma_segment_t *seg = NULL;
-    CHECK_EQ_INT(ulma_segment_create(&o, &seg), 0);
+    CHECK_EQ_I(ulma_segment_create(&o, &seg), 0);
     return seg;
 }
 
 static ulma_reader_t *open_reader(ulma_segment_t *seg)
 {
     ulma_reader_t *r = NULL;
-    CHECK_EQ_INT(ulma_reader_open(ulma_segment_path(seg), &r), 0);
+    CHECK_EQ_I(ulma_reader_open(ulma_segment_path(seg), &r), 0);
     return r;
 }
 
@@ -79,26 +79,26 @@ static void test_names(void)
     uint32_t uid;
     int32_t pid;
     uint64_t st;
-    CHECK_EQ_INT(ulma_segment_parse_name("ulma.1000.1234.987654321.seg", &uid, &pid, &st), 0);
-    CHECK_EQ_U64(uid, 1000);
-    CHECK_EQ_INT(pid, 1234);
-    CHECK_EQ_U64(st, 987654321);
+    CHECK_EQ_I(ulma_segment_parse_name("ulma.1000.1234.987654321.seg", &uid, &pid, &st), 0);
+    CHECK_EQ_U(uid, 1000);
+    CHECK_EQ_I(pid, 1234);
+    CHECK_EQ_U(st, 987654321);
     CHECK(ulma_segment_parse_name("ulma.1000.1234.9.segx", &uid, &pid, &st) != 0);
     CHECK(ulma_segment_parse_name("ulma.1000.-5.9.seg", &uid, &pid, &st) != 0);
     CHECK(ulma_segment_parse_name("ulma.1000.0.9.seg", &uid, &pid, &st) != 0);
     CHECK(ulma_segment_parse_name(".ulma-tmp.5", &uid, &pid, &st) != 0);
     CHECK(ulma_segment_parse_name("ulma.99999999999.1.1.seg", &uid, &pid, &st) != 0);
     CHECK(ulma_proc_start_time(getpid()) > 0);
-    CHECK_EQ_U64(ulma_proc_start_time(0x7ffffff0), 0);
+    CHECK_EQ_U(ulma_proc_start_time(0x7ffffff0), 0);
 }
 
 static void test_clock(void)
 {
     uint64_t hz = ulma_clock_calibrate(2000000);
     CHECK(hz >= 10000000u && hz <= 100000000000ull);
-    CHECK_EQ_U64(ulma_clock_rate_from_pairs(0, 0, 3000000000ull, 1000000000ull), 3000000000ull);
-    CHECK_EQ_U64(ulma_clock_rate_from_pairs(5, 5, 5, 10), 0);
-    CHECK_EQ_U64(ulma_clock_rate_from_pairs(0, 0, 10, 1000000000ull), 0); /* 10 Hz: nonsense */
+    CHECK_EQ_U(ulma_clock_rate_from_pairs(0, 0, 3000000000ull, 1000000000ull), 3000000000ull);
+    CHECK_EQ_U(ulma_clock_rate_from_pairs(5, 5, 5, 10), 0);
+    CHECK_EQ_U(ulma_clock_rate_from_pairs(0, 0, 10, 1000000000ull), 0); /* 10 Hz: nonsense */
     uint64_t a = ulma_clock_read(), b = ulma_clock_read();
     CHECK(b >= a);
     CHECK(ulma_cycles_to_sec(hz, hz) == 1.0);
@@ -113,40 +113,40 @@ static void test_header(void)
                       ulma_proc_start_time(getpid()));
     CHECK(strcmp(ulma_segment_path(seg), expect) == 0);
     struct stat st;
-    CHECK_EQ_INT(stat(expect, &st), 0);
+    CHECK_EQ_I(stat(expect, &st), 0);
     CHECK((st.st_mode & 0777) == 0600);
     ulma_reader_t *r = open_reader(seg);
     const ulma_seg_info_t *in = ulma_reader_info(r);
-    CHECK_EQ_INT(in->pid, getpid());
-    CHECK_EQ_U64(in->uid, getuid());
-    CHECK_EQ_U64(in->start_time, ulma_proc_start_time(getpid()));
-    CHECK_EQ_INT(in->mpi_rank, 3);
-    CHECK_EQ_INT(in->mpi_size, 8);
+    CHECK_EQ_I(in->pid, getpid());
+    CHECK_EQ_U(in->uid, getuid());
+    CHECK_EQ_U(in->start_time, ulma_proc_start_time(getpid()));
+    CHECK_EQ_I(in->mpi_rank, 3);
+    CHECK_EQ_I(in->mpi_size, 8);
     CHECK(strcmp(in->job, "job42") == 0);
     CHECK(strcmp(in->exe, "test_ring") == 0);
-    CHECK_EQ_U64(in->nslots, 4);
-    CHECK_EQ_U64(in->ring_bytes, 8192);
+    CHECK_EQ_U(in->nslots, 4);
+    CHECK_EQ_U(in->ring_bytes, 8192);
     char host[256] = "";
     gethostname(host, sizeof(host));
     CHECK(strncmp(in->host, host, ULMA_HOST_MAX - 1) == 0);
     CHECK(ulma_reader_hz(r) > 0);
-    CHECK_EQ_INT(ulma_reader_writer_alive(r), 1);
-    CHECK_EQ_U64(ulma_reader_state(r), ULMA_SEG_LIVE);
+    CHECK_EQ_I(ulma_reader_writer_alive(r), 1);
+    CHECK_EQ_U(ulma_reader_state(r), ULMA_SEG_LIVE);
 
     /* control word round trip */
     uint32_t seq = ulma_reader_request(r, ULMA_MODE_FULL | ULMA_CTL_OBJECTS);
     ulma_seg_header_t *h = ulma_segment_header(seg);
-    CHECK_EQ_U64(atomic_load(&h->control_seq), seq);
-    CHECK_EQ_U64(atomic_load(&h->control), ULMA_MODE_FULL | ULMA_CTL_OBJECTS | ULMA_CTL_VALID);
+    CHECK_EQ_U(atomic_load(&h->control_seq), seq);
+    CHECK_EQ_U(atomic_load(&h->control), ULMA_MODE_FULL | ULMA_CTL_OBJECTS | ULMA_CTL_VALID);
     atomic_store(&h->applied_seq, seq);
-    CHECK_EQ_U64(ulma_reader_applied_seq(r), seq);
+    CHECK_EQ_U(ulma_reader_applied_seq(r), seq);
 
     ulma_segment_destroy(&seg, 0);
     CHECK(seg == NULL);
     ulma_segment_destroy(&seg, 0); /* NULL-safe */
-    CHECK_EQ_U64(ulma_reader_state(r), ULMA_SEG_EXITED);
-    CHECK_EQ_INT(stat(expect, &st), 0); /* outlives its process handle */
-    CHECK_EQ_INT(ulma_reader_unlink(r), 0);
+    CHECK_EQ_U(ulma_reader_state(r), ULMA_SEG_EXITED);
+    CHECK_EQ_I(stat(expect, &st), 0); /* outlives its process handle */
+    CHECK_EQ_I(ulma_reader_unlink(r), 0);
     CHECK(stat(expect, &st) != 0);
     ulma_reader_destroy(&r);
     CHECK(r == NULL);
@@ -157,27 +157,27 @@ static void test_in_order(void)
 {
     ulma_segment_t *seg = make_seg(2, 1 << 16); /* 4096 units */
     ulma_producer_t p;
-    CHECK_EQ_INT(ulma_producer_attach(seg, &p, 77, "main"), 0);
+    CHECK_EQ_I(ulma_producer_attach(seg, &p, 77, "main"), 0);
     ulma_reader_t *r = open_reader(seg);
     for (uint32_t round = 0; round < 5; round++) {
         for (uint32_t i = 0; i < 3000; i++)
             ulma_put(&p, 1000 + i, i & 1 ? ULMA_EV_RETURN : ULMA_EV_CALL, round * 10000 + i,
                      (uint16_t)(i % 7));
         col.n = 0;
-        CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 3000);
-        CHECK_EQ_U64(col.n, 3000);
+        CHECK_EQ_I(ulma_reader_drain(r, on_batch, &col, 0), 3000);
+        CHECK_EQ_U(col.n, 3000);
         for (uint32_t i = 0; i < 3000; i++) {
-            CHECK_EQ_U64(col.recs[i].id, round * 10000 + i);
-            CHECK_EQ_U64(col.recs[i].tsc, 1000 + i);
-            CHECK_EQ_U64(col.recs[i].depth, i % 7);
-            CHECK_EQ_U64(col.recs[i].kind, i & 1 ? ULMA_EV_RETURN : ULMA_EV_CALL);
-            CHECK_EQ_U64(col.slot[i], 0);
+            CHECK_EQ_U(col.recs[i].id, round * 10000 + i);
+            CHECK_EQ_U(col.recs[i].tsc, 1000 + i);
+            CHECK_EQ_U(col.recs[i].depth, i % 7);
+            CHECK_EQ_U(col.recs[i].kind, i & 1 ? ULMA_EV_RETURN : ULMA_EV_CALL);
+            CHECK_EQ_U(col.slot[i], 0);
         }
     }
-    CHECK_EQ_U64(ulma_reader_total_dropped(r), 0);
-    CHECK_EQ_U64(ulma_reader_total_units(r), 15000);
+    CHECK_EQ_U(ulma_reader_total_dropped(r), 0);
+    CHECK_EQ_U(ulma_reader_total_units(r), 15000);
     const ulma_slot_stats_t *s = ulma_reader_slot_stats(r, 0);
-    CHECK_EQ_INT(s->tid, 77);
+    CHECK_EQ_I(s->tid, 77);
     CHECK(ulma_reader_slot_stats(r, 2) == NULL);
     char name[8];
     ulma_reader_thread_name(r, 0, name, sizeof(name));
@@ -190,33 +190,33 @@ static void test_drop_exact(void)
 {
     ulma_segment_t *seg = make_seg(1, 4096); /* 256 units */
     ulma_producer_t p;
-    CHECK_EQ_INT(ulma_producer_attach(seg, &p, 1, "t"), 0);
+    CHECK_EQ_I(ulma_producer_attach(seg, &p, 1, "t"), 0);
     ulma_reader_t *r = open_reader(seg);
     for (uint32_t i = 0; i < 256 + 100; i++)
         ulma_put(&p, i, ULMA_EV_CALL, i, 1);
     col.n = 0;
-    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 256);
-    CHECK_EQ_U64(col.n, 256);
-    CHECK_EQ_U64(col.recs[255].id, 255);
-    CHECK_EQ_U64(ulma_reader_total_dropped(r), 100);
+    CHECK_EQ_I(ulma_reader_drain(r, on_batch, &col, 0), 256);
+    CHECK_EQ_U(col.n, 256);
+    CHECK_EQ_U(col.recs[255].id, 255);
+    CHECK_EQ_U(ulma_reader_total_dropped(r), 100);
     /* the next record is preceded by a DROP record saying how many, and the depth */
     ulma_put(&p, 999, ULMA_EV_RETURN, 4242, 9);
     col.n = 0;
-    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 2);
-    CHECK_EQ_U64(col.n, 2);
-    CHECK_EQ_U64(col.recs[0].kind, ULMA_EV_DROP);
-    CHECK_EQ_U64(col.recs[0].id, 100);
-    CHECK_EQ_U64(col.recs[0].depth, 9);
-    CHECK_EQ_U64(col.recs[1].kind, ULMA_EV_RETURN);
-    CHECK_EQ_U64(col.recs[1].id, 4242);
-    CHECK_EQ_U64(ulma_reader_total_dropped(r), 100);
+    CHECK_EQ_I(ulma_reader_drain(r, on_batch, &col, 0), 2);
+    CHECK_EQ_U(col.n, 2);
+    CHECK_EQ_U(col.recs[0].kind, ULMA_EV_DROP);
+    CHECK_EQ_U(col.recs[0].id, 100);
+    CHECK_EQ_U(col.recs[0].depth, 9);
+    CHECK_EQ_U(col.recs[1].kind, ULMA_EV_RETURN);
+    CHECK_EQ_U(col.recs[1].id, 4242);
+    CHECK_EQ_U(ulma_reader_total_dropped(r), 100);
     /* the bounded drain hands out at most what was asked */
     for (uint32_t i = 0; i < 50; i++)
         ulma_put(&p, i, ULMA_EV_CALL, i, 1);
     col.n = 0;
-    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 20), 20);
-    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 30);
-    CHECK_EQ_U64(col.recs[49].id, 49);
+    CHECK_EQ_I(ulma_reader_drain(r, on_batch, &col, 20), 20);
+    CHECK_EQ_I(ulma_reader_drain(r, on_batch, &col, 0), 30);
+    CHECK_EQ_U(col.recs[49].id, 49);
     ulma_reader_destroy(&r);
     ulma_segment_destroy(&seg, 1);
 }
@@ -225,7 +225,7 @@ static void test_payload_wrap(void)
 {
     ulma_segment_t *seg = make_seg(1, 4096);
     ulma_producer_t p;
-    CHECK_EQ_INT(ulma_producer_attach(seg, &p, 1, "t"), 0);
+    CHECK_EQ_I(ulma_producer_attach(seg, &p, 1, "t"), 0);
     ulma_reader_t *r = open_reader(seg);
     uint32_t seq = 0, seen = 0;
     unsigned pads = 0;
@@ -239,27 +239,27 @@ static void test_payload_wrap(void)
             if (k % 2)
                 ulma_put(&p, seq, ULMA_EV_CALL, seq, 0);
             else
-                CHECK_EQ_INT(ulma_put_payload(&p, seq, ULMA_EV_DEF_TYPE, seq, 0, buf, len), 1);
+                CHECK_EQ_I(ulma_put_payload(&p, seq, ULMA_EV_DEF_TYPE, seq, 0, buf, len), 1);
             seq++;
         }
         col.n = 0;
         long got = ulma_reader_drain(r, on_batch, &col, 0);
         CHECK(got >= 5);
         for (uint64_t i = 0; i < col.n; i++, seen++) {
-            CHECK_EQ_U64(col.recs[i].id, seen);
+            CHECK_EQ_U(col.recs[i].id, seen);
             if (col.recs[i].kind == ULMA_EV_DEF_TYPE) {
                 uint32_t len = (uint32_t)((round * 7 + (seen % 5) * 13) % 60);
-                CHECK_EQ_U64(col.plen[i], (len + 15) / 16 * 16);
+                CHECK_EQ_U(col.plen[i], (len + 15) / 16 * 16);
                 for (uint32_t b = 0; b < len; b++)
-                    CHECK_EQ_U64(col.payload[i][b], (uint8_t)(seen + b));
+                    CHECK_EQ_U(col.payload[i][b], (uint8_t)(seen + b));
                 for (uint32_t b = len; b < col.plen[i]; b++)
-                    CHECK_EQ_U64(col.payload[i][b], 0);
+                    CHECK_EQ_U(col.payload[i][b], 0);
             }
         }
         pads += (unsigned)got - (unsigned)col.n; /* units, not records: only a hint */
     }
-    CHECK_EQ_U64(seen, seq);
-    CHECK_EQ_U64(ulma_reader_total_dropped(r), 0);
+    CHECK_EQ_U(seen, seq);
+    CHECK_EQ_U(ulma_reader_total_dropped(r), 0);
     (void)pads;
     ulma_reader_destroy(&r);
     ulma_segment_destroy(&seg, 1);
@@ -269,25 +269,25 @@ static void test_def_code(void)
 {
     ulma_segment_t *seg = make_seg(1, 1 << 16);
     ulma_producer_t p;
-    CHECK_EQ_INT(ulma_producer_attach(seg, &p, 1, "t"), 0);
-    CHECK_EQ_INT(ulma_put_def_code(&p, ULMA_EV_DEF_CODE, 7, 42, "Foo.bar", 7, "x.py", 4), 1);
+    CHECK_EQ_I(ulma_producer_attach(seg, &p, 1, "t"), 0);
+    CHECK_EQ_I(ulma_put_def_code(&p, ULMA_EV_DEF_CODE, 7, 42, "Foo.bar", 7, "x.py", 4), 1);
     static char big[10000];
     memset(big, 'a', sizeof(big));
-    CHECK_EQ_INT(ulma_put_def_code(&p, ULMA_EV_DEF_CODE, 8, 1, big, sizeof(big), big, 100), 1);
+    CHECK_EQ_I(ulma_put_def_code(&p, ULMA_EV_DEF_CODE, 8, 1, big, sizeof(big), big, 100), 1);
     ulma_reader_t *r = open_reader(seg);
     col.n = 0;
     CHECK(ulma_reader_drain(r, on_batch, &col, 0) > 0);
-    CHECK_EQ_U64(col.n, 2);
+    CHECK_EQ_U(col.n, 2);
     ulma_def_code_t d;
     memcpy(&d, col.payload[0], sizeof(d));
-    CHECK_EQ_U64(d.firstline, 42);
-    CHECK_EQ_U64(d.name_len, 7);
-    CHECK_EQ_U64(d.file_len, 4);
+    CHECK_EQ_U(d.firstline, 42);
+    CHECK_EQ_U(d.name_len, 7);
+    CHECK_EQ_U(d.file_len, 4);
     CHECK(memcmp(col.payload[0] + sizeof(d), "Foo.barx.py", 11) == 0);
     memcpy(&d, col.payload[1], sizeof(d));
-    CHECK_EQ_U64(col.recs[1].units, ULMA_MAX_UNITS);
+    CHECK_EQ_U(col.recs[1].units, ULMA_MAX_UNITS);
     CHECK(sizeof(d) + d.name_len + d.file_len <= ULMA_MAX_PAYLOAD);
-    CHECK_EQ_U64(d.file_len, 0); /* the name took all the room */
+    CHECK_EQ_U(d.file_len, 0); /* the name took all the room */
     ulma_reader_destroy(&r);
     ulma_segment_destroy(&seg, 1);
 }
@@ -296,7 +296,7 @@ static void test_blocking_bounded(void)
 {
     ulma_segment_t *seg = make_seg(1, 4096);
     ulma_producer_t p;
-    CHECK_EQ_INT(ulma_producer_attach(seg, &p, 1, "t"), 0);
+    CHECK_EQ_I(ulma_producer_attach(seg, &p, 1, "t"), 0);
     ulma_producer_set_blocking(&p, 1);
     p.block_wait_ns = 20000000; /* 20 ms with no consumer progress, then drop */
     for (uint32_t i = 0; i < 256; i++)
@@ -306,8 +306,8 @@ static void test_blocking_bounded(void)
         ulma_put(&p, i, ULMA_EV_CALL, i, 0);
     ulma_reader_t *r = open_reader(seg);
     col.n = 0;
-    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 256);
-    CHECK_EQ_U64(ulma_reader_total_dropped(r), 10);
+    CHECK_EQ_I(ulma_reader_drain(r, on_batch, &col, 0), 256);
+    CHECK_EQ_U(ulma_reader_total_dropped(r), 10);
     CHECK(atomic_load(&p.slot->blocked_ns) >= 20000000);
     ulma_reader_destroy(&r);
     ulma_segment_destroy(&seg, 1);
@@ -317,34 +317,34 @@ static void test_slots(void)
 {
     ulma_segment_t *seg = make_seg(2, 4096);
     ulma_producer_t a, b, c;
-    CHECK_EQ_INT(ulma_producer_attach(seg, &a, 1, "a"), 0);
-    CHECK_EQ_INT(ulma_producer_attach(seg, &b, 2, "b"), 0);
-    CHECK_EQ_INT(ulma_producer_attach(seg, &c, 3, "c"), -ENOSPC);
+    CHECK_EQ_I(ulma_producer_attach(seg, &a, 1, "a"), 0);
+    CHECK_EQ_I(ulma_producer_attach(seg, &b, 2, "b"), 0);
+    CHECK_EQ_I(ulma_producer_attach(seg, &c, 3, "c"), -ENOSPC);
     /* the writer's high-water mark tells readers which slots to look at */
-    CHECK_EQ_U64(atomic_load(&ulma_segment_header(seg)->slots_used), 2);
+    CHECK_EQ_U(atomic_load(&ulma_segment_header(seg)->slots_used), 2);
     ulma_reader_t *r = open_reader(seg);
-    CHECK_EQ_U64(ulma_reader_threads_lost(r), 1);
+    CHECK_EQ_U(ulma_reader_threads_lost(r), 1);
     ulma_put(&a, 1, ULMA_EV_CALL, 11, 1);
     ulma_put(&b, 2, ULMA_EV_CALL, 22, 1);
     ulma_producer_detach(&b);
     ulma_producer_detach(&b); /* twice is harmless */
     /* a retired slot with undrained records is not reused */
-    CHECK_EQ_INT(ulma_producer_attach(seg, &c, 3, "c"), -ENOSPC);
+    CHECK_EQ_I(ulma_producer_attach(seg, &c, 3, "c"), -ENOSPC);
     col.n = 0;
-    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 3);
-    CHECK_EQ_U64(col.recs[2].kind, ULMA_EV_THREAD_END);
-    CHECK_EQ_U64(col.slot[2], 1);
+    CHECK_EQ_I(ulma_reader_drain(r, on_batch, &col, 0), 3);
+    CHECK_EQ_U(col.recs[2].kind, ULMA_EV_THREAD_END);
+    CHECK_EQ_U(col.slot[2], 1);
     /* drained: the next drain gives the slot back, and a new thread gets it */
-    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 0);
-    CHECK_EQ_U64(ulma_reader_slot_stats(r, 1)->state, ULMA_SLOT_RETIRED);
-    CHECK_EQ_INT(ulma_producer_attach(seg, &c, 3, "c"), 0);
-    CHECK_EQ_U64(c.slot_index, 1);
+    CHECK_EQ_I(ulma_reader_drain(r, on_batch, &col, 0), 0);
+    CHECK_EQ_U(ulma_reader_slot_stats(r, 1)->state, ULMA_SLOT_RETIRED);
+    CHECK_EQ_I(ulma_producer_attach(seg, &c, 3, "c"), 0);
+    CHECK_EQ_U(c.slot_index, 1);
     ulma_put(&c, 3, ULMA_EV_CALL, 33, 1);
     col.n = 0;
-    CHECK_EQ_INT(ulma_reader_drain(r, on_batch, &col, 0), 1);
-    CHECK_EQ_U64(col.recs[0].id, 33);
-    CHECK_EQ_INT(ulma_reader_slot_stats(r, 1)->tid, 3);
-    CHECK_EQ_U64(ulma_reader_slot_stats(r, 1)->generation, 2);
+    CHECK_EQ_I(ulma_reader_drain(r, on_batch, &col, 0), 1);
+    CHECK_EQ_U(col.recs[0].id, 33);
+    CHECK_EQ_I(ulma_reader_slot_stats(r, 1)->tid, 3);
+    CHECK_EQ_U(ulma_reader_slot_stats(r, 1)->generation, 2);
     ulma_reader_destroy(&r);
     ulma_segment_destroy(&seg, 1);
 }
@@ -356,18 +356,18 @@ static void test_env_defaults(void)
     setenv("ULMA_SLOTS", "3", 1);
     CHECK(strcmp(ulma_default_dir(), dir) == 0);
     ulma_segment_t *seg = NULL;
-    CHECK_EQ_INT(ulma_segment_create(NULL, &seg), 0);
+    CHECK_EQ_I(ulma_segment_create(NULL, &seg), 0);
     CHECK(strncmp(ulma_segment_path(seg), dir, strlen(dir)) == 0);
     ulma_reader_t *r = open_reader(seg);
-    CHECK_EQ_U64(ulma_reader_info(r)->ring_bytes, 65536);
-    CHECK_EQ_U64(ulma_reader_info(r)->nslots, 3);
-    CHECK_EQ_INT(ulma_reader_info(r)->mpi_rank, -1);
+    CHECK_EQ_U(ulma_reader_info(r)->ring_bytes, 65536);
+    CHECK_EQ_U(ulma_reader_info(r)->nslots, 3);
+    CHECK_EQ_I(ulma_reader_info(r)->mpi_rank, -1);
     ulma_reader_destroy(&r);
     ulma_segment_destroy(&seg, 1);
     setenv("ULMA_RING_SIZE", "nonsense", 1);
-    CHECK_EQ_INT(ulma_segment_create(NULL, &seg), 0);
+    CHECK_EQ_I(ulma_segment_create(NULL, &seg), 0);
     r = open_reader(seg);
-    CHECK_EQ_U64(ulma_reader_info(r)->ring_bytes, ULMA_DEFAULT_RING_BYTES);
+    CHECK_EQ_U(ulma_reader_info(r)->ring_bytes, ULMA_DEFAULT_RING_BYTES);
     ulma_reader_destroy(&r);
     ulma_segment_destroy(&seg, 1);
     unsetenv("ULMA_DIR");
@@ -377,7 +377,7 @@ static void test_env_defaults(void)
     ulma_segment_opts_t o;
     ulma_segment_opts_init(&o);
     o.dir = "/nonexistent/dir";
-    CHECK_EQ_INT(ulma_segment_create(&o, &seg), -ENOENT);
+    CHECK_EQ_I(ulma_segment_create(&o, &seg), -ENOENT);
     CHECK(seg == NULL);
 }
 
@@ -392,7 +392,7 @@ static void *producer_thread(void *vp)
 {
     thr_arg_t *a = vp;
     ulma_producer_t p;
-    CHECK_EQ_INT(ulma_producer_attach(a->seg, &p, 5, "prod"), 0);
+    CHECK_EQ_I(ulma_producer_attach(a->seg, &p, 5, "prod"), 0);
     ulma_producer_set_blocking(&p, 1);
     p.block_wait_ns = 10000000000ull;
     for (uint64_t i = 0; i < a->n; i++)
@@ -420,8 +420,8 @@ static int order_batch(void *ctx, unsigned slot, const ulma_rec_t *recs, size_t 
             o->ended = 1;
             continue;
         }
-        CHECK_EQ_U64(h.kind, ULMA_EV_CALL);
-        CHECK_EQ_U64(h.id, (uint32_t)o->next);
+        CHECK_EQ_U(h.kind, ULMA_EV_CALL);
+        CHECK_EQ_U(h.id, (uint32_t)o->next);
         o->next++;
     }
     return it.bad ? -1 : 0;
@@ -433,20 +433,20 @@ static void test_threads(void)
     thr_arg_t a = {make_seg(1, 4096), env ? strtoull(env, NULL, 0) : 300000};
     ulma_reader_t *r = open_reader(a.seg);
     pthread_t th;
-    CHECK_EQ_INT(pthread_create(&th, NULL, producer_thread, &a), 0);
+    CHECK_EQ_I(pthread_create(&th, NULL, producer_thread, &a), 0);
     order_t o = {0, 0};
     while (!o.ended)
         CHECK(ulma_reader_drain(r, order_batch, &o, 0) >= 0);
-    CHECK_EQ_INT(pthread_join(th, NULL), 0);
-    CHECK_EQ_U64(o.next, a.n);
-    CHECK_EQ_U64(ulma_reader_total_dropped(r), 0);
+    CHECK_EQ_I(pthread_join(th, NULL), 0);
+    CHECK_EQ_U(o.next, a.n);
+    CHECK_EQ_U(ulma_reader_total_dropped(r), 0);
     ulma_reader_destroy(&r);
     ulma_segment_destroy(&a.seg, 1);
 }
 
 int main(void)
 {
-    dir = tmpdir_make();
+    make_tmpdir(dir, sizeof(dir), "test");
     RUN(test_names);
     RUN(test_clock);
     RUN(test_header);
@@ -458,7 +458,7 @@ int main(void)
     RUN(test_slots);
     RUN(test_env_defaults);
     RUN(test_threads);
-    tmpdir_remove(dir);
+    rm_tree(dir);
     fprintf(stderr, "test_ring: all passed\n");
     return 0;
 }

@@ -15,7 +15,7 @@
 #include "ulma/ring.h"
 #include "ulma/segment.h"
 
-static char *dir;
+static char dir[512];
 
 /* Find the one segment in dir (written by the child) and open it. */
 static ulma_reader_t *wait_segment(pid_t pid)
@@ -88,9 +88,9 @@ static int on_batch(void *ctx, unsigned slot, const ulma_rec_t *recs, size_t nun
         switch (h.kind) {
         case ULMA_EV_CALL:
             /* in order: exactly the next one, after any declared gap */
-            CHECK_EQ_U64(h.id, (uint32_t)c->next);
-            CHECK_EQ_U64(h.tsc, c->next);
-            CHECK_EQ_U64(h.depth, (uint16_t)c->next);
+            CHECK_EQ_U(h.id, (uint32_t)c->next);
+            CHECK_EQ_U(h.tsc, c->next);
+            CHECK_EQ_U(h.depth, (uint16_t)c->next);
             c->next++;
             c->received++;
             break;
@@ -138,13 +138,13 @@ static void run_case(uint64_t n, uint32_t ring, int blocking, int pause_us, int 
     memset(&c, 0, sizeof(c));
     int status;
     if (late_reader) {
-        CHECK_EQ_INT(waitpid(pid, &status, 0), pid);
+        CHECK_EQ_I(waitpid(pid, &status, 0), pid);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
     ulma_reader_t *r = wait_segment(pid);
     drain_until_done(r, &c, pause_us, 12345);
     if (!late_reader) {
-        CHECK_EQ_INT(waitpid(pid, &status, 0), pid);
+        CHECK_EQ_I(waitpid(pid, &status, 0), pid);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
     uint64_t dropped = ulma_reader_total_dropped(r);
@@ -152,28 +152,28 @@ static void run_case(uint64_t n, uint32_t ring, int blocking, int pause_us, int 
             c.received, dropped, c.drops);
     /* nothing unaccounted: each of the n records and the THREAD_END arrived
      * or was counted as dropped */
-    CHECK_EQ_U64(c.received + (uint64_t)c.ended + dropped, n + 1);
+    CHECK_EQ_U(c.received + (uint64_t)c.ended + dropped, n + 1);
     /* drops before the last record that arrived are declared in place, exactly */
     CHECK(c.marked <= dropped);
-    CHECK_EQ_U64(c.next + (dropped - c.marked), n + (c.ended ? 0 : 1));
-    CHECK_EQ_U64(ulma_reader_total_corrupt(r), 0);
-    CHECK_EQ_U64(ulma_reader_state(r), ULMA_SEG_EXITED);
+    CHECK_EQ_U(c.next + (dropped - c.marked), n + (c.ended ? 0 : 1));
+    CHECK_EQ_U(ulma_reader_total_corrupt(r), 0);
+    CHECK_EQ_U(ulma_reader_state(r), ULMA_SEG_EXITED);
     if (blocking)
-        CHECK_EQ_U64(dropped, 0);
+        CHECK_EQ_U(dropped, 0);
     if (late_reader) {
         /* the ring held the first ring/16 - 1 records (THREAD_END took the
          * last unit... or was dropped too) */
         CHECK(c.received >= ring / ULMA_UNIT - 1);
-        CHECK_EQ_U64(c.drops, 0);
+        CHECK_EQ_U(c.drops, 0);
     }
-    CHECK_EQ_INT(ulma_reader_unlink(r), 0);
+    CHECK_EQ_I(ulma_reader_unlink(r), 0);
     ulma_reader_destroy(&r);
 }
 
 int main(int argc, char **argv)
 {
     uint64_t big = argc > 1 ? strtoull(argv[1], NULL, 0) : 2000000;
-    dir = tmpdir_make();
+    make_tmpdir(dir, sizeof(dir), "test");
     fprintf(stderr, "-- lossless while the reader keeps up (blocking writer)\n");
     run_case(big, 1 << 16, 1, 0, 0);
     run_case(big / 4, 4096, 1, 50, 0);
@@ -182,7 +182,7 @@ int main(int argc, char **argv)
     run_case(big, 4096, 0, 1000, 0);
     fprintf(stderr, "-- reader arrives after the writer is gone\n");
     run_case(100000, 1 << 16, 0, 0, 1);
-    tmpdir_remove(dir);
+    rm_tree(dir);
     fprintf(stderr, "test_ring_fork: all passed\n");
     return 0;
 }

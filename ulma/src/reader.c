@@ -333,24 +333,34 @@ uint64_t ulma_reader_total_units(const ulma_reader_t *r)
 
 /* ---- header words --------------------------------------------------------- */
 
-/* Read one live header word under the SIGBUS guard; `dflt` if it faults. */
-#define GUARDED_READ(r, expr, dflt)                                                        \
-    do {                                                                                   \
-        if ((r)->broken || !(r)->base)                                                     \
-            return (dflt);                                                                 \
-        sigjmp_buf jb_;                                                                    \
-        if (sigsetjmp(jb_, 1) != 0) {                                                      \
-            bus_guard = NULL;                                                              \
-            return (dflt);                                                                 \
-        }                                                                                  \
-        bus_guard = &jb_;                                                                  \
-        __typeof__(expr) v_ = (expr);                                                      \
-        bus_guard = NULL;                                                                  \
-        return v_;                                                                         \
-    } while (0)
+/* A read of the live header, run under the SIGBUS guard. */
+typedef uint64_t (*header_read_fn)(ulma_reader_t *r, uint32_t arg);
 
-static uint64_t read_hz(const ulma_reader_t *r)
+/* Run `fn` under the SIGBUS guard. `dflt` if the mapping faults, now or
+ * before: a fault marks the reader broken, as a faulted drain does, so
+ * that nothing touches the mapping again. `broken` is a fact about the
+ * file, not about the reader the caller holds, hence the cast. */
+static uint64_t guarded_read(const ulma_reader_t *cr, header_read_fn fn, uint32_t arg,
+                             uint64_t dflt)
 {
+    ulma_reader_t *r = (ulma_reader_t *)cr;
+    if (r->broken || !r->base)
+        return dflt;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 1) != 0) {
+        bus_guard = NULL;
+        r->broken = 1;
+        return dflt;
+    }
+    bus_guard = &jb;
+    uint64_t v = fn(r, arg);
+    bus_guard = NULL;
+    return v;
+}
+
+static uint64_t read_hz(ulma_reader_t *r, uint32_t unused)
+{
+    (void)unused;
     ulma_seg_header_t *h = r->hdr;
     uint64_t t1 = ulma_load_relaxed(&h->calib_tsc1), n1 = ulma_load_relaxed(&h->calib_ns1);
     if (n1 > h->calib_ns0 && n1 - h->calib_ns0 >= 100000000u) {
@@ -362,29 +372,24 @@ static uint64_t read_hz(const ulma_reader_t *r)
     return (hz >= 1000000u && hz <= 100000000000ull) ? hz : 0;
 }
 
-uint64_t ulma_reader_hz(const ulma_reader_t *r) { GUARDED_READ(r, read_hz(r), 0); }
-uint32_t ulma_reader_state(const ulma_reader_t *r)
+/* The live header words the reader reads one at a time. */
+enum header_word { HW_STATE, HW_ACTIVE_MODE, HW_APPLIED_SEQ, HW_THREADS_LOST, HW_PROBLEMS };
+
+static uint64_t read_word(ulma_reader_t *r, uint32_t which)
 {
-    GUARDED_READ(r, ulma_load_acquire(&r->hdr->state), (uint32_t)ULMA_SEG_EXITED);
-}
-uint32_t ulma_reader_active_mode(const ulma_reader_t *r)
-{
-    GUARDED_READ(r, ulma_load_relaxed(&r->hdr->active_mode), 0u);
-}
-uint32_t ulma_reader_applied_seq(const ulma_reader_t *r)
-{
-    GUARDED_READ(r, ulma_load_acquire(&r->hdr->applied_seq), 0u);
-}
-uint32_t ulma_reader_threads_lost(const ulma_reader_t *r)
-{
-    GUARDED_READ(r, ulma_load_relaxed(&r->hdr->threads_lost), 0u);
-}
-uint64_t ulma_reader_problems(const ulma_reader_t *r)
-{
-    GUARDED_READ(r, ulma_load_relaxed(&r->hdr->problems), (uint64_t)0);
+    ulma_seg_header_t *h = r->hdr;
+    switch (which) {
+    /* acquire: what the writer did before it said it exited or applied */
+    case HW_STATE: return ulma_load_acquire(&h->state);
+    case HW_APPLIED_SEQ: return ulma_load_acquire(&h->applied_seq);
+    /* counters and the mode shown: no ordering needed */
+    case HW_ACTIVE_MODE: return ulma_load_relaxed(&h->active_mode);
+    case HW_THREADS_LOST: return ulma_load_relaxed(&h->threads_lost);
+    default: return ulma_load_relaxed(&h->problems);
+    }
 }
 
-static uint32_t do_request(ulma_reader_t *r, uint32_t control)
+static uint64_t do_request(ulma_reader_t *r, uint32_t control)
 {
     ulma_store_relaxed(&r->hdr->control, control | ULMA_CTL_VALID);
     /* the new control word is visible before the bumped sequence number */
@@ -392,9 +397,31 @@ static uint32_t do_request(ulma_reader_t *r, uint32_t control)
     return seq;
 }
 
+uint64_t ulma_reader_hz(const ulma_reader_t *r) { return guarded_read(r, read_hz, 0, 0); }
+uint32_t ulma_reader_state(const ulma_reader_t *r)
+{
+    return (uint32_t)guarded_read(r, read_word, HW_STATE, ULMA_SEG_EXITED);
+}
+uint32_t ulma_reader_active_mode(const ulma_reader_t *r)
+{
+    return (uint32_t)guarded_read(r, read_word, HW_ACTIVE_MODE, 0);
+}
+uint32_t ulma_reader_applied_seq(const ulma_reader_t *r)
+{
+    return (uint32_t)guarded_read(r, read_word, HW_APPLIED_SEQ, 0);
+}
+uint32_t ulma_reader_threads_lost(const ulma_reader_t *r)
+{
+    return (uint32_t)guarded_read(r, read_word, HW_THREADS_LOST, 0);
+}
+uint64_t ulma_reader_problems(const ulma_reader_t *r)
+{
+    return guarded_read(r, read_word, HW_PROBLEMS, 0);
+}
+
 uint32_t ulma_reader_request(ulma_reader_t *r, uint32_t control)
 {
-    GUARDED_READ(r, do_request(r, control), 0u);
+    return (uint32_t)guarded_read(r, do_request, control, 0);
 }
 
 void ulma_reader_thread_name(const ulma_reader_t *r, unsigned i, char *buf, size_t len)

@@ -49,6 +49,22 @@ typedef struct pf_counts {
     int64_t cumtime_ns;  /* time including callees, outermost activations */
 } pf_counts_t;
 
+/* Sums of counts and times saturate instead of overflowing: the numbers
+ * come from other processes and may be absurd, never undefined. */
+static inline int64_t pf_sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+static inline uint64_t pf_sat_addu(uint64_t a, uint64_t b)
+{
+    uint64_t r;
+    return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
 /* The part of frames still open: how many activations, and their time. */
 typedef struct pf_open {
     uint64_t calls;
@@ -104,13 +120,34 @@ typedef struct pf_type {
     pf_str_t name;
     uint64_t news, frees;   /* frees: of objects made while recording */
     uint64_t frees_unborn;  /* frees of objects made before recording */
+    uint64_t lost;          /* made while recording, their end not seen (the
+                             * address was reused, or they were not tracked):
+                             * news = frees + lost + live */
     uint64_t bytes_new, bytes_freed;
+    uint64_t bytes_live;    /* sizes of the live ones, at construction */
 } pf_type_t;
+
+/* Objects of a type made while recording and not freed. */
+static inline uint64_t pf_type_live(const pf_type_t *t)
+{
+    uint64_t gone = t->frees + t->lost;
+    return t->news > gone ? t->news - gone : 0;
+}
 
 typedef struct pf_site {
     uint32_t func, type;    /* funcs (UINT32_MAX: unknown), types */
-    uint64_t count, bytes;
+    uint64_t count, bytes;  /* constructions */
+    uint64_t live, bytes_live; /* of them, still live */
 } pf_site_t;
+
+/* d += s, saturating. */
+static inline void pf_counts_add(pf_counts_t *d, const pf_counts_t *s)
+{
+    d->ncalls = pf_sat_addu(d->ncalls, s->ncalls);
+    d->pcalls = pf_sat_addu(d->pcalls, s->pcalls);
+    d->tottime_ns = pf_sat_add(d->tottime_ns, s->tottime_ns);
+    d->cumtime_ns = pf_sat_add(d->cumtime_ns, s->cumtime_ns);
+}
 
 /* Everything counted as lost or repaired. */
 typedef struct pf_drops {

@@ -48,8 +48,10 @@ typedef enum ulma_kind {
                               * (saturates at UINT32_MAX); depth = writer's
                               * depth now */
     ULMA_EV_MODE = 7,        /* profiling state changed on this thread; id =
-                              * ulma_mode_t now in force, depth = writer depth
-                              * (reset to 0 when hooks are (re)installed) */
+                              * ulma_mode_t now in force, depth = writer depth,
+                              * which a mode change does not reset: frames stay
+                              * open across it, and every frame whose CALL was
+                              * written gets its RETURN/UNWIND, also while off */
     ULMA_EV_THREAD_END = 8,  /* thread finished; no more records */
     /* fixed payload */
     ULMA_EV_OBJ_NEW = 16,    /* 2 units: id = type id, ulma_obj_payload_t */

@@ -1,0 +1,150 @@
+/* endpoint.c - the query socket's plumbing. */
+#define _GNU_SOURCE
+#include "endpoint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct endpoint {
+    void *router;
+    char ipc_path[AGENT_PATH_MAX]; /* removed at the end, or "" */
+};
+
+/* The endpoint of `cfg` besides --listen: "" for none. */
+static const char *main_endpoint(const agent_config_t *cfg, char *def, size_t len)
+{
+    if (strcmp(cfg->endpoint, "none") == 0)
+        return "";
+    if (!cfg->endpoint[0] && !cfg->private_pid) {
+        snprintf(def, len, "ipc://%s/ulma-agent.ipc", cfg->dir);
+        return def;
+    }
+    return cfg->endpoint;
+}
+
+int endpoint_wanted(const agent_config_t *cfg)
+{
+    char def[AGENT_PATH_MAX + 32];
+    return main_endpoint(cfg, def, sizeof(def))[0] || cfg->listen[0];
+}
+
+endpoint_t *endpoint_new(const agent_config_t *cfg, void *zctx, char *err, size_t errlen)
+{
+    char def[AGENT_PATH_MAX + 32];
+    const char *eps[2] = {main_endpoint(cfg, def, sizeof(def)), cfg->listen};
+    endpoint_t *e = xcalloc(1, sizeof(*e));
+    e->router = zmq_socket(zctx, ZMQ_ROUTER);
+    int zero = 0, hwm = 1000;
+    zmq_setsockopt(e->router, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(e->router, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(e->router, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    int64_t maxmsg = 1 << 20; /* requests are small: a larger message drops the peer */
+    zmq_setsockopt(e->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+    for (int i = 0; i < 2; i++) {
+        if (!eps[i][0])
+            continue;
+        if (strncmp(eps[i], "ipc://", 6) == 0) {
+            /* a stale socket file of a dead agent: we hold the lock, remove it */
+            unlink(eps[i] + 6);
+            snprintf(e->ipc_path, sizeof(e->ipc_path), "%s", eps[i] + 6);
+        }
+        if (zmq_bind(e->router, eps[i]) != 0) {
+            snprintf(err, errlen, "cannot bind %s: %s", eps[i], zmq_strerror(zmq_errno()));
+            endpoint_destroy(&e);
+            return NULL;
+        }
+    }
+    return e;
+}
+
+void endpoint_destroy(endpoint_t **e_p)
+{
+    if (!e_p || !*e_p)
+        return;
+    endpoint_t *e = *e_p;
+    if (e->router)
+        zmq_close(e->router);
+    if (e->ipc_path[0])
+        unlink(e->ipc_path);
+    free(e);
+    *e_p = NULL;
+}
+
+void *endpoint_socket(const endpoint_t *e) { return e->router; }
+
+int endpoint_recv(endpoint_t *e, request_t *rq)
+{
+    int overflow = 0, more = 1;
+    rq->nparts = 0;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, e->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            if (rq->nparts == 0)
+                return 0;
+            break;
+        }
+        more = zmq_msg_more(&m);
+        if (rq->nparts < ENVELOPE_MAX_FRAMES + 1) {
+            rq->part[rq->nparts++] = m;
+        } else {
+            overflow = 1;
+            zmq_msg_close(&m);
+        }
+    }
+    int n = rq->nparts;
+    rq->env.n = n - 1;
+    for (int i = 0; i < rq->env.n; i++) {
+        rq->env.frame[i] = zmq_msg_data(&rq->part[i]);
+        rq->env.len[i] = zmq_msg_size(&rq->part[i]);
+    }
+    /* an identity and a body at least; the frames beyond ours are lost */
+    rq->bad = n < 2 || overflow;
+    rq->answerable = n >= 2;
+    rq->body = zmq_msg_data(&rq->part[n - 1]);
+    rq->len = zmq_msg_size(&rq->part[n - 1]);
+    return 1;
+}
+
+void endpoint_release(request_t *rq)
+{
+    for (int i = 0; i < rq->nparts; i++)
+        zmq_msg_close(&rq->part[i]);
+    rq->nparts = 0;
+}
+
+void endpoint_send(endpoint_t *e, const envelope_t *env, const sbuf_t *ans, const sbuf_t *data)
+{
+    for (int i = 0; i < env->n; i++)
+        if (zmq_send(e->router, env->frame[i], env->len[i], ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            return; /* peer gone or over its limit: ROUTER drops, never blocks */
+    zmq_send(e->router, ans->data ? ans->data : "", ans->len,
+             (data && data->len ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+    if (data && data->len)
+        zmq_send(e->router, data->data, data->len, ZMQ_DONTWAIT);
+}
+
+envelope_t *envelope_copy(const envelope_t *env)
+{
+    envelope_t *c = xcalloc(1, sizeof(*c));
+    c->n = env->n < ENVELOPE_MAX_FRAMES ? env->n : ENVELOPE_MAX_FRAMES;
+    for (int i = 0; i < c->n; i++) {
+        c->frame[i] = xmalloc(env->len[i] ? env->len[i] : 1);
+        memcpy(c->frame[i], env->frame[i], env->len[i]);
+        c->len[i] = env->len[i];
+    }
+    return c;
+}
+
+void envelope_free(envelope_t **env_p)
+{
+    if (!env_p || !*env_p)
+        return;
+    for (int i = 0; i < (*env_p)->n; i++)
+        free((*env_p)->frame[i]);
+    free(*env_p);
+    *env_p = NULL;
+}
