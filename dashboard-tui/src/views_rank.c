@@ -382,20 +382,26 @@ static void nova_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     const Ulma__Wire__Objects *o = f->reply->objects;
     size_t n = o ? o->n_recent : 0;
     canvas_printf(cv, y, 0, ROLE_TITLE, -1,
-                  "%zu recent object constructions: one mark per object, newest at the right, "
-                  "height by size",
+                  "%zu recent object constructions: one mark per object, oldest at the left, "
+                  "newest at the right, height by size",
                   n);
     view_stale_note(f, cv, y);
     if (!n || h < 4)
         return;
-    int64_t span = 1;
+    /* the strip spans the constructions answered: the oldest at the left,
+     * the newest at the right (a program that made nothing lately still
+     * shows its last ones spread out) */
+    int64_t oldest = o->recent[0]->ago_ns, newest = o->recent[0]->ago_ns;
     uint64_t maxsize = 1;
     for (size_t i = 0; i < n; i++) {
-        if (o->recent[i]->ago_ns > span)
-            span = o->recent[i]->ago_ns;
+        if (o->recent[i]->ago_ns > oldest)
+            oldest = o->recent[i]->ago_ns;
+        if (o->recent[i]->ago_ns < newest)
+            newest = o->recent[i]->ago_ns;
         if (o->recent[i]->size > maxsize)
             maxsize = o->recent[i]->size;
     }
+    int64_t span = oldest - newest > 0 ? oldest - newest : 1;
     int strip = h - 6 > 12 ? 12 : h - 6;
     if (strip < 2)
         strip = 2;
@@ -404,7 +410,7 @@ static void nova_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     double lmax = log2((double)maxsize + 1);
     for (size_t i = 0; i < n; i++) {
         const Ulma__Wire__RecentObject *e = o->recent[i];
-        int x = 1 + (int)((double)(span - e->ago_ns) / (double)span * (w - 1));
+        int x = 1 + (int)((double)(oldest - e->ago_ns) / (double)span * (w - 1));
         int len = 1 + (int)(log2((double)e->size + 1) / (lmax > 0 ? lmax : 1) * (strip - 1));
         int role = type_role(e->type);
         for (int k = 0; k < len; k++)
@@ -414,10 +420,12 @@ static void nova_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
         canvas_put(cv, base - len + 1, x, role, ini, 1);
     }
     canvas_fill(cv, base + 1, 1, w, ROLE_DIM, canvas_glyph(cv, GLYPH_HLINE));
-    char ago[32];
-    fmt_age(ago, sizeof(ago), (double)span / 1e9);
+    char ago[32], last[48];
+    fmt_age(ago, sizeof(ago), (double)oldest / 1e9);
     canvas_printf(cv, base + 2, 1, ROLE_DIM, -1, "%s ago", ago);
-    canvas_put_right(cv, base + 2, 1, w, ROLE_DIM, "now");
+    fmt_age(ago, sizeof(ago), (double)newest / 1e9);
+    snprintf(last, sizeof(last), "%s ago", ago);
+    canvas_put_right(cv, base + 2, 1, w, ROLE_DIM, last);
     /* legend: the types seen, with their counts */
     int ly = base + 3, lx = 1;
     const char *seen[64];

@@ -93,11 +93,11 @@ static void test_fmt(void)
 static void test_canvas(void)
 {
     canvas_t *cv = canvas_new(10, 3, 1);
-    CHECK_EQ_INT(canvas_put(cv, 0, 0, ROLE_NORMAL, "h\xc3\xa9llo world", -1), 10);
+    CHECK_EQ_I(canvas_put(cv, 0, 0, ROLE_NORMAL, "h\xc3\xa9llo world", -1), 10);
     char b[128];
     CHECK(strcmp(canvas_row_text(cv, 0, b, sizeof(b)), "h\xc3\xa9llo worl") == 0);
-    CHECK_EQ_INT(canvas_put(cv, 1, 8, ROLE_NORMAL, "abc", -1), 2);       /* clipped at the edge */
-    CHECK_EQ_INT(canvas_put(cv, 2, 0, ROLE_NORMAL, "a\x01\xff", -1), 3); /* controls, bad bytes */
+    CHECK_EQ_I(canvas_put(cv, 1, 8, ROLE_NORMAL, "abc", -1), 2);       /* clipped at the edge */
+    CHECK_EQ_I(canvas_put(cv, 2, 0, ROLE_NORMAL, "a\x01\xff", -1), 3); /* controls, bad bytes */
     CHECK(strcmp(canvas_row_text(cv, 2, b, sizeof(b)), "a??") == 0);
     canvas_destroy(&cv);
     /* ASCII: no UTF-8 glyphs */
@@ -118,13 +118,13 @@ static void test_layout(void)
                      {"C", 8, 0, 90, 1, 1, 0},
                      {"D", 0, 10, 20, 0, 1, 1}};
     int w[4];
-    CHECK_EQ_INT(table_layout(cols, 4, 80, w), 4);
+    CHECK_EQ_I(table_layout(cols, 4, 80, w), 4);
     CHECK(w[0] > w[3] && w[1] == 8 && w[2] == 8 && w[0] + w[1] + w[2] + w[3] + 3 == 80);
-    CHECK_EQ_INT(table_layout(cols, 4, 30, w), 3);
+    CHECK_EQ_I(table_layout(cols, 4, 30, w), 3);
     CHECK(w[3] == 0 && w[1] == 8 && w[2] == 8); /* D (prio 20) first */
-    CHECK_EQ_INT(table_layout(cols, 4, 20, w), 2);
-    CHECK(w[1] == 0 && w[0] == 11 && w[2] == 8);         /* then B */
-    CHECK_EQ_INT(table_next_sort(cols, 4, 0, 1, 20), 2); /* B is hidden at 20 */
+    CHECK_EQ_I(table_layout(cols, 4, 20, w), 2);
+    CHECK(w[1] == 0 && w[0] == 11 && w[2] == 8);       /* then B */
+    CHECK_EQ_I(table_next_sort(cols, 4, 0, 1, 20), 2); /* B is hidden at 20 */
 }
 
 static int by_value(const void *x, const void *y, int col, const void *ctx)
@@ -154,14 +154,14 @@ static void test_mlist(void)
     for (int i = 0; i < 4; i++)
         mlist_add(&l, &v[i], keys_[i]);
     mlist_sort(&l);
-    CHECK_EQ_INT(l.sel, 0);
+    CHECK_EQ_I(l.sel, 0);
     CHECK(strcmp(l.e[0].key, "c") == 0);
     /* the selected row is gone: the position stays, bounded */
     mlist_end(&l);
     mlist_clear(&l);
     mlist_add(&l, &v[1], "a");
     mlist_sort(&l);
-    CHECK_EQ_INT(l.sel, 0);
+    CHECK_EQ_I(l.sel, 0);
     mlist_free(&l);
 }
 
@@ -186,9 +186,9 @@ static void test_cluster_top(void)
     CHECK(strncmp(row(a, find_row(a, "MPI_Call9", 0)), " M MPI_Call9", 12) == 0); /* markers */
     CHECK(strncmp(row(a, find_row(a, "c8>", 0)), " c <built-in method c8>", 23) == 0);
     CHECK(strncmp(row(a, y0), ">  f000", 7) == 0); /* the selection, then the marker */
-    CHECK_EQ_INT(s.q[ULMA__WIRE__KIND__TOP].level, ULMA__WIRE__SCOPE__LEVEL__CLUSTER);
+    CHECK_EQ_I(s.q[ULMA__WIRE__KIND__TOP].level, ULMA__WIRE__SCOPE__LEVEL__CLUSTER);
     CHECK(strcmp(s.q[ULMA__WIRE__KIND__TOP].sort, "cumulative") == 0);
-    CHECK_EQ_INT(s.q[ULMA__WIRE__KIND__TOP].window, 5);
+    CHECK_EQ_I(s.q[ULMA__WIRE__KIND__TOP].window, 5);
 
     /* the selection follows its function when the order changes */
     app_act(a, ACT_DOWN);
@@ -262,7 +262,7 @@ static void test_drill_down(void)
     /* a function's detail */
     app_act(a, ACT_ENTER);
     frame(a);
-    CHECK_EQ_INT(a->depth, 2);
+    CHECK_EQ_I(a->depth, 2);
     CHECK(strcmp(s.q[ULMA__WIRE__KIND__FUNCTION].func, "/app/mod0.py:10(f000)") == 0);
     CHECK(has(a, "cluster > function f000") && has(a, "over 6 ranks") && has(a, "max/mean"));
     app_act(a, ACT_TAB_NEXT);
@@ -273,7 +273,7 @@ static void test_drill_down(void)
     CHECK(has(a, "main > f000"));
     app_act(a, ACT_BACK);
     frame(a);
-    CHECK_EQ_INT(a->depth, 1);
+    CHECK_EQ_I(a->depth, 1);
 
     /* nodes, a node's ranks, a rank, its threads */
     app_act(a, ACT_TAB2);
@@ -284,7 +284,7 @@ static void test_drill_down(void)
     app_act(a, ACT_ENTER);
     frame(a);
     CHECK(has(a, "cluster > node node0001"));
-    CHECK_EQ_INT(s.q[ULMA__WIRE__KIND__RANKS].level, ULMA__WIRE__SCOPE__LEVEL__NODE);
+    CHECK_EQ_I(s.q[ULMA__WIRE__KIND__RANKS].level, ULMA__WIRE__SCOPE__LEVEL__NODE);
     CHECK(strcmp(s.q[ULMA__WIRE__KIND__RANKS].node, "node0001") == 0);
     CHECK(has(a, "2 processes") && has(a, "1002") && has(a, "1003"));
 
@@ -295,23 +295,23 @@ static void test_drill_down(void)
     CHECK(a->prompt.kind == PROMPT_CONTROL_CONFIRM);
     uint32_t before = s.q[ULMA__WIRE__KIND__CONTROL].n;
     app_prompt_key(a, 'n'); /* no: nothing is sent */
-    CHECK_EQ_INT(s.q[ULMA__WIRE__KIND__CONTROL].n, before);
+    CHECK_EQ_I(s.q[ULMA__WIRE__KIND__CONTROL].n, before);
     app_act(a, ACT_CONTROL);
     app_prompt_key(a, 'o');
     app_prompt_key(a, 'y');
-    CHECK_EQ_INT(s.q[ULMA__WIRE__KIND__CONTROL].n, before + 1);
-    CHECK_EQ_INT(s.q[ULMA__WIRE__KIND__CONTROL].level, ULMA__WIRE__SCOPE__LEVEL__RANK);
-    CHECK_EQ_INT(s.q[ULMA__WIRE__KIND__CONTROL].pid, 1002);
-    CHECK_EQ_INT(s.q[ULMA__WIRE__KIND__CONTROL].mode, 0);
+    CHECK_EQ_I(s.q[ULMA__WIRE__KIND__CONTROL].n, before + 1);
+    CHECK_EQ_I(s.q[ULMA__WIRE__KIND__CONTROL].level, ULMA__WIRE__SCOPE__LEVEL__RANK);
+    CHECK_EQ_I(s.q[ULMA__WIRE__KIND__CONTROL].pid, 1002);
+    CHECK_EQ_I(s.q[ULMA__WIRE__KIND__CONTROL].mode, 0);
     frame(a);
     CHECK(has(a, "profiling of rank 2 (node0001 pid 1002) -> off: applied by 1 of 1"));
 
     app_act(a, ACT_ENTER); /* the rank */
     frame(a);
-    CHECK_EQ_INT(a->depth, 3);
+    CHECK_EQ_I(a->depth, 3);
     CHECK(has(a, "> rank 2 (node0001 pid 1002)"));
-    CHECK_EQ_INT(s.q[ULMA__WIRE__KIND__TOP].level, ULMA__WIRE__SCOPE__LEVEL__RANK);
-    CHECK_EQ_INT(s.q[ULMA__WIRE__KIND__TOP].pid, 1002);
+    CHECK_EQ_I(s.q[ULMA__WIRE__KIND__TOP].level, ULMA__WIRE__SCOPE__LEVEL__RANK);
+    CHECK_EQ_I(s.q[ULMA__WIRE__KIND__TOP].pid, 1002);
     app_act(a, ACT_TAB2);
     frame(a);
     CHECK(has(a, "thread 500 MainThread") && has(a, "thread 501 worker"));
@@ -322,7 +322,7 @@ static void test_drill_down(void)
     CHECK(has(a, "one thread: Esc for all") && find_row(a, "worker", 0) < 0);
     app_act(a, ACT_BACK);
     frame(a);
-    CHECK_EQ_INT(a->depth, 3);
+    CHECK_EQ_I(a->depth, 3);
     CHECK(has(a, "worker"));
     app_act(a, ACT_TAB3);
     frame(a);
@@ -348,7 +348,7 @@ static void test_drill_down(void)
     keys(a, path);
     app_prompt_key(a, K_ENTER);
     CHECK(strcmp(s.q[ULMA__WIRE__KIND__EXPORT].format, "pstats") == 0);
-    CHECK_EQ_INT(s.q[ULMA__WIRE__KIND__EXPORT].pid, 1002);
+    CHECK_EQ_I(s.q[ULMA__WIRE__KIND__EXPORT].pid, 1002);
     FILE *f = fopen(path, "r");
     char got[64] = "";
     CHECK(f && fgets(got, sizeof(got), f));
@@ -358,7 +358,7 @@ static void test_drill_down(void)
 
     app_act(a, ACT_BACK);
     app_act(a, ACT_BACK);
-    CHECK_EQ_INT(a->depth, 1);
+    CHECK_EQ_I(a->depth, 1);
     CHECK(app_act(a, ACT_QUIT) & RX_QUIT);
     app_destroy(&a);
 }
@@ -393,7 +393,7 @@ static void test_views_by_name(void)
     app_t *a = app_new(&o, synth_ask, &s, 140, 40, 1);
     CHECK(app_open_view(a, "rank:node0001/1003", "threads", err, sizeof(err)) == 0);
     frame(a);
-    CHECK_EQ_INT(s.q[ULMA__WIRE__KIND__STACKS].pid, 1003);
+    CHECK_EQ_I(s.q[ULMA__WIRE__KIND__STACKS].pid, 1003);
     CHECK(strcmp(s.q[ULMA__WIRE__KIND__STACKS].node, "node0001") == 0);
     CHECK(app_open_view(a, "rank:node0001/1003", "bogus", err, sizeof(err)) != 0);
     CHECK(strstr(err, "threads"));

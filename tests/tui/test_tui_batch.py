@@ -134,9 +134,23 @@ with T.tmpdir() as d:
         r = ct("-b", "-n", "1", "--agent", a.ep, "--view", "function:compute_step")
         check("over 1 ranks" in r.stdout and "ncalls 30" in r.stdout,
               "--view function:NAME: the function's detail")
-        r = ct("-b", "-n", "1", "--agent", a.ep, "--view", "rank:%d" % pid, "--tab", "nova")
-        check("not available here" in r.stdout and "RECENT" in r.stdout,
-              "nova: the agent's error answer shown as such")
+        # nova: a program with the object wedges on, its recent constructions
+        p2 = T.run_prog(a.dir, os.path.join(d, "objready"), steps=5, objects=True)
+        check(T.wait_ready(os.path.join(d, "objready"), 1), "the objects program ran")
+
+        def recent():
+            q = T.query(a.ep, "RECENT", scope="rank:%d" % p2.pid, limit=2000)
+            return q if q and q.get("ok") and q.get("objects", {}).get("recent") else None
+        rq = T.wait_for(recent, 20)
+        r = ct("-b", "-n", "1", "--agent", a.ep, "--view", "rank:%d" % p2.pid, "--tab", "nova")
+        n = len(rq["objects"]["recent"]) if rq else -1
+        check("%d recent object constructions" % n in r.stdout and "builtins.int" in r.stdout,
+              "nova: the recent constructions the agent answers, their types %r" % r.stdout)
+        r = ct("-b", "-n", "1", "--agent", a.ep, "--view", "rank:%d" % p2.pid, "--tab", "objects")
+        check("__main__.Particle" in r.stdout and "(bars: log scale)" in r.stdout,
+              "objects: bars per type")
+        p2.kill()
+        p2.wait()
         r = ct("-b", "-n", "1", "--agent", a.ep, "--view", "rank:%d" % pid, "--tab", "frob")
         check(r.returncode == 2 and "threads" in r.stderr, "unknown tab: exit 2, the tabs listed")
         r = ct("-b", "-n", "1", "--agent", a.ep, "--view", "bogus")

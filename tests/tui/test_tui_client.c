@@ -156,35 +156,35 @@ static void scenarios(const char *bind_ep)
     fprintf(stderr, "   at %s\n", ep);
     wire_client_t *c = wire_client_new(ep, err, sizeof(err));
     CHECK(c);
-    CHECK_EQ_INT(ask(c, 10000, NULL, err, sizeof(err)), 0);
+    CHECK_EQ_I(ask(c, 10000, NULL, err, sizeof(err)), 0);
     CHECK(wire_client_connected(c));
 
     /* an answer with another id first: dropped */
     atomic_store(&sv.mode, STALE_FIRST);
-    CHECK_EQ_INT(ask(c, 10000, NULL, err, sizeof(err)), 0);
+    CHECK_EQ_I(ask(c, 10000, NULL, err, sizeof(err)), 0);
     wire_client_stats_t st;
     wire_client_stats(c, &st);
-    CHECK_EQ_U64(st.stale, 1);
+    CHECK_EQ_U(st.stale, 1);
 
     /* no answer: a timeout; the late answer to it is not the next one's */
     atomic_store(&sv.mode, LATE);
-    CHECK_EQ_INT(ask(c, 300, NULL, err, sizeof(err)), -ETIMEDOUT);
+    CHECK_EQ_I(ask(c, 300, NULL, err, sizeof(err)), -ETIMEDOUT);
     CHECK(strstr(err, "no answer from") && strstr(err, "300 ms"));
-    CHECK_EQ_INT(ask(c, 10000, NULL, err, sizeof(err)), 0);
+    CHECK_EQ_I(ask(c, 10000, NULL, err, sizeof(err)), 0);
     atomic_store(&sv.mode, SILENT);
-    CHECK_EQ_INT(ask(c, 200, NULL, err, sizeof(err)), -ETIMEDOUT);
+    CHECK_EQ_I(ask(c, 200, NULL, err, sizeof(err)), -ETIMEDOUT);
 
     /* not a Reply */
     atomic_store(&sv.mode, GARBAGE);
-    CHECK_EQ_INT(ask(c, 10000, NULL, err, sizeof(err)), -EPROTO);
+    CHECK_EQ_I(ask(c, 10000, NULL, err, sizeof(err)), -EPROTO);
 
     /* the peer goes away while we wait: said so, long before the timeout
      * (20 s here: a -ETIMEDOUT would mean it was not noticed) */
     atomic_store(&sv.mode, ANSWER);
-    CHECK_EQ_INT(ask(c, 10000, NULL, err, sizeof(err)), 0);
+    CHECK_EQ_I(ask(c, 10000, NULL, err, sizeof(err)), 0);
     atomic_store(&sv.mode, CLOSE);
     int rc = ask(c, 20000, NULL, err, sizeof(err));
-    CHECK_EQ_INT(rc, -ECONNRESET);
+    CHECK_EQ_I(rc, -ECONNRESET);
     CHECK(strstr(err, "went away"));
     pthread_join(sv.th, NULL);
     CHECK(atomic_load(&sv.closed));
@@ -192,13 +192,13 @@ static void scenarios(const char *bind_ep)
     /* nothing there: no connection within the connect wait */
     wire_client_set_connect_wait(c, 200);
     rc = ask(c, 20000, NULL, err, sizeof(err));
-    CHECK_EQ_INT(rc, -ENOTCONN);
+    CHECK_EQ_I(rc, -ENOTCONN);
     CHECK(strstr(err, "no connection"));
 
     /* back on the same endpoint: answered again */
     server_start(&sv, ep, ANSWER);
     wire_client_set_connect_wait(c, 10000);
-    CHECK_EQ_INT(ask(c, 10000, NULL, err, sizeof(err)), 0);
+    CHECK_EQ_I(ask(c, 10000, NULL, err, sizeof(err)), 0);
     wire_client_stats(c, &st);
     CHECK(st.reconnects >= 3 && st.timeouts == 2 && st.resets == 1);
     server_stop(&sv);

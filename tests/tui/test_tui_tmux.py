@@ -10,7 +10,9 @@ mpirun job of four hooked Python ranks, then against one agent alone
     a rank, its threads' live stacks, one thread, back out with Esc;
   - p switches a rank off (confirmed, the acknowledgement shown, the list
     shows it, and the process's active mode really is off per its agent)
-    and back to fast, through the collector and through an agent;
+    and back to fast, through the collector and through an agent; with
+    the object wedges on, its objects as bars and its recent constructions
+    (nova);
   - a killed collector is reported (the last data stays) and, restarted on
     the same endpoints, answered again; q quits.
 TUI_CAPTURE_DIR=DIR keeps each screen checked as DIR/NAME.txt."""
@@ -249,11 +251,20 @@ with T.tmpdir() as d:
         first = sorted(ranks0, key=lambda r: (r.get("rank", 0), r["pid"]))[0]
         toggle(tm, a0, first["pid"], "rank %d (node0 pid %d)" % (first.get("rank", 0),
                                                                first["pid"]), "agent_")
-        tm.keys("Down", "Enter", "2")
+        # the object wedges on for rank 0: its objects and recent constructions
+        tm.keys("p", "F", "y")
+        see(tm, "agent_objects_on", lambda s: re.search(
+            r"-> fast\+objects: applied by (1 of 1|0 of 1 process.*\(timed out\))", s),
+            "p F: fast with objects, acknowledged", 30)
+        tm.keys("Enter", "5")
+        see(tm, "agent_nova", lambda s: "recent object constructions: one mark" in s
+            and "__main__.Particle" in s and " 0 recent" not in s,
+            "--agent: nova, the rank's recent constructions by type", 30)
+        tm.keys("3")
+        see(tm, "agent_objects", lambda s: "__main__.Particle" in s and "NEW" in s
+            and "constructions per constructing function" in s, "--agent: objects as bars")
+        tm.keys("2")
         see(tm, "agent_threads", lambda s: "MainThread" in s, "--agent: a rank's threads")
-        tm.keys("5")
-        see(tm, "agent_nova", lambda s: "not available here" in s and "RECENT" in s,
-            "--agent: nova shows the agent's error answer")
         tm.keys("Escape", "Escape", "q")
         check(T.wait_for(lambda: not tm.alive(), 10), "q quits")
     finally:
