@@ -420,11 +420,15 @@ static void nova_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
         canvas_put(cv, base - len + 1, x, role, ini, 1);
     }
     canvas_fill(cv, base + 1, 1, w, ROLE_DIM, canvas_glyph(cv, GLYPH_HLINE));
-    char ago[32], last[48];
-    fmt_age(ago, sizeof(ago), (double)oldest / 1e9);
-    canvas_printf(cv, base + 2, 1, ROLE_DIM, -1, "%s ago", ago);
+    /* the strip's span: objects come fast, so it is often milliseconds */
+    char ago[32], last[64];
+    if (span < 1000000000)
+        snprintf(ago, sizeof(ago), "%.3g ms", (double)span / 1e6);
+    else
+        fmt_age(ago, sizeof(ago), (double)span / 1e9);
+    canvas_printf(cv, base + 2, 1, ROLE_DIM, -1, "<- %s ->", ago);
     fmt_age(ago, sizeof(ago), (double)newest / 1e9);
-    snprintf(last, sizeof(last), "%s ago", ago);
+    snprintf(last, sizeof(last), "newest %s ago", ago);
     canvas_put_right(cv, base + 2, 1, w, ROLE_DIM, last);
     /* legend: the types seen, with their counts */
     int ly = base + 3, lx = 1;
