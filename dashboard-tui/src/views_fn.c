@@ -171,7 +171,7 @@ static double row_imb(const Ulma__Wire__Row *r)
 
 static void slowest_text(const Ulma__Wire__Row *r, char *b, size_t n)
 {
-    if (r->nranks < 2) {
+    if (r->nranks < 2 || r->max_ns <= 0) { /* no spread: nobody is slowest */
         b[0] = '\0';
         return;
     }
