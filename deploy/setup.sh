@@ -9,7 +9,7 @@ PACKAGES=(
     libprotobuf-c-dev protobuf-c-compiler
     libopenmpi-dev openmpi-bin
     python3 python3-dev python3-mpi4py python3-yappi
-    libncurses-dev
+    libncurses-dev tmux
     zlib1g-dev
     clang libclang-rt-14-dev
     libmicrohttpd-dev prometheus
