@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <zmq.h>
 
+#include "ctl_collector.h"
 #include "opts.h"
 #include "ulma/segment.h"
 #include "profile/util.h"
@@ -28,6 +29,8 @@ typedef struct ctl_cfg {
     int32_t pid;
     char job[256];
     uint32_t all, objects, wait_ms, help;
+    char collector[PATH_LEN];
+    char node[256];
 } ctl_cfg_t;
 
 #define F(field) offsetof(ctl_cfg_t, field), sizeof(((ctl_cfg_t *)0)->field)
@@ -59,6 +62,12 @@ static const opt_t options[] = {
      "on, fast, full: record object constructions and destructions too."},
     {"wait", 0, "MS", OPT_U32, F(wait_ms), "1500",
      "on, off, fast, full: wait this long for the processes to apply the switch."},
+    {"collector", 'c', "EP", OPT_STR, F(collector), NULL,
+     "Ask the collector at EP (its --query endpoint, e.g. tcp://head:7711) instead of a node "
+     "agent: the commands below under COMMANDS WITH --collector, for the cluster, a node, a "
+     "job or a rank."},
+    {"node", 0, "NAME", OPT_STR, F(node), NULL,
+     "With --collector: the node a --pid is on, or the scope (node:NAME)."},
     {"help", 'h', NULL, OPT_FLAG, F(help), NULL, "Show this text."},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -504,6 +513,8 @@ static void usage(FILE *out)
                 commands[i].args);
         opts_wrap(out, commands[i].help, 8, 80);
     }
+    fprintf(out, "\n");
+    ctl_collector_help(out);
     fprintf(out, "\nOPTIONS\n");
     opts_help(out, options, NOPTIONS);
     fprintf(out,
@@ -515,7 +526,11 @@ static void usage(FILE *out)
             "    ulma-ctl top 4242 -s tottime -n 20\n"
             "    ulma-ctl callers 4242 'app.py:12(work)'\n"
             "    ulma-ctl --json stacks 4242 | python3 -m json.tool\n"
-            "    ulma-ctl off --job 17 && ulma-ctl full --pid 4242 --objects\n\n"
+            "    ulma-ctl off --job 17 && ulma-ctl full --pid 4242 --objects\n"
+            "    ulma-ctl --collector tcp://head:7711 top -n 20\n"
+            "    ulma-ctl --collector tcp://head:7711 function job:17 'app.py:12(work)'\n"
+            "    ulma-ctl --collector tcp://head:7711 off rank:node7/4242\n"
+            "    ulma-ctl --collector tcp://head:7711 export job:17 pstats job17.pstats\n\n"
             "SEE ALSO\n"
             "    ulma-agent --help, python3 -m ulma --help, node-agent/README.md (the query\n"
             "    protocol and the JSON schema)\n");
@@ -668,6 +683,26 @@ int main(int argc, char **argv)
     }
     if (rc < 0)
         return 2;
+    if (c.cfg.collector[0]) {
+        ctl_collector_args_t ca = {
+            .endpoint = c.cfg.collector,
+            .timeout_ms = (int)c.cfg.timeout_ms,
+            .json = (int)c.cfg.json,
+            .sort = c.cfg.sort[0] ? c.cfg.sort : NULL,
+            .rows = c.cfg.rows,
+            .rows_given = given(&c, "rows"),
+            .node = c.cfg.node[0] ? c.cfg.node : NULL,
+            .job = c.cfg.job[0] ? c.cfg.job : NULL,
+            .pid = given(&c, "pid") ? c.cfg.pid : 0,
+            .all = (int)c.cfg.all,
+            .objects = (int)c.cfg.objects,
+            .wait_ms = c.cfg.wait_ms,
+            .cmd = c.cmd,
+            .pos = c.pos,
+            .npos = c.npos,
+        };
+        return ctl_collector_run(&ca);
+    }
     const command_t *cmd = NULL;
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (strcmp(commands[i].name, c.cmd) == 0)

@@ -1,5 +1,6 @@
 """Helpers of the collector's Python tests: free ports, the collector and
 simulated agents as processes, queries through collector_query (JSON)."""
+import atexit
 import json
 import os
 import signal
@@ -11,6 +12,19 @@ BUILD = os.environ.get("ULMA_BUILD_DIR", os.path.join(os.path.dirname(__file__),
 COLLECTOR = os.path.join(BUILD, "collector", "ulma-collector")
 LOAD = os.path.join(BUILD, "tests", "bench", "collector_load")
 QUERY = os.path.join(BUILD, "tests", "collector", "collector_query")
+
+
+_children = []
+
+
+@atexit.register
+def _reap():
+    """A failed check or an exception never leaves a collector or a load
+    generator behind (ctest would wait for them until its timeout)."""
+    for p in _children:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def free_port():
@@ -30,6 +44,7 @@ class Collector:
                "--metrics", ("127.0.0.1:%d" % self.metrics_port) if metrics else "none", "-q"]
         cmd += list(args)
         self.proc = subprocess.Popen(cmd)
+        _children.append(self.proc)
         # bound when it answers
         for _ in range(100):
             r = self.query("SUMMARY", timeout_ms=200)
@@ -57,8 +72,10 @@ class Collector:
 
 def load(ep, *args):
     """A simulated-agents process (collector_load)."""
-    return subprocess.Popen([LOAD, "--ep", ep, "--quiet"] + [str(a) for a in args],
-                            stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen([LOAD, "--ep", ep, "--quiet"] + [str(a) for a in args],
+                         stdout=subprocess.PIPE, text=True)
+    _children.append(p)
+    return p
 
 
 def wait_for(pred, timeout=15.0, step=0.1):
