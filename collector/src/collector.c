@@ -420,19 +420,26 @@ static void on_agent(collector_t *c, frames_t *f)
     }
     wire_refusal_t why;
     Ulma__Wire__AgentMsg *m = wire_agent_msg(data, len, &why);
+    uint64_t now = now_ns();
     if (!m) {
-        store_count_bad(c->s, refusal_reason(why));
+        store_count_bad_peer(c->s, refusal_reason(why), from.id, from.id_len, now);
         logv(c, "refused a message (%s)", wire_refusal_name(why));
         return;
     }
-    uint64_t now = now_ns();
     switch (m->body_case) {
     case ULMA__WIRE__AGENT_MSG__BODY_REPORT: {
         store_action_t act;
+        store_stats_t before = *store_stats(c->s);
         int rc = store_report(c->s, m->report, now, from.id, from.id_len, &act);
-        if (rc < 0)
-            logv(c, "refused a report of node %s", m->report->node && m->report->node->name
-                                                       ? m->report->node->name : "?");
+        if (rc < 0 && c->cfg.verbose) {
+            const store_stats_t *st = store_stats(c->s);
+            int b = 0;
+            while (b < BAD_NREASONS - 1 && st->bad[b] == before.bad[b])
+                b++;
+            logv(c, "refused a report of node %s (%s)",
+                 m->report->node && m->report->node->name ? m->report->node->name : "?",
+                 store_bad_name((store_bad_t)b));
+        }
         if (act.ask_snapshot) {
             Ulma__Wire__CollectorMsg out = ULMA__WIRE__COLLECTOR_MSG__INIT;
             Ulma__Wire__SnapshotRequest sr = ULMA__WIRE__SNAPSHOT_REQUEST__INIT;
@@ -453,7 +460,7 @@ static void on_agent(collector_t *c, frames_t *f)
         on_answer(c, m->answer);
         break;
     default:
-        store_count_bad(c->s, BAD_BODY);
+        store_count_bad_peer(c->s, BAD_BODY, from.id, from.id_len, now);
     }
     protobuf_c_message_free_unpacked(&m->base, NULL);
 }

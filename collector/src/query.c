@@ -100,7 +100,7 @@ static void answer_summary(const query_env_t *env, const Ulma__Wire__Query *q, w
         const node_t *n = s->nodes[i];
         if (n->state == NODE_UP)
             o->nodes_up++;
-        else if (n->state == NODE_STALE)
+        else if (n->state == NODE_STALE || n->state == NODE_REFUSED) /* its numbers are old */
             o->nodes_stale++;
         else
             o->nodes_gone++;
@@ -159,7 +159,7 @@ static void answer_nodes(const query_env_t *env, const Ulma__Wire__Query *q, wir
         Ulma__Wire__NodeInfo *o = w->r.nodes[i];
         o->name = wire_strdup(w->a, n->name);
         o->host = wire_strdup(w->a, n->host);
-        o->state = wire_strdup(w->a, store_node_state_name(n->state));
+        o->state = wire_strdup(w->a, store_node_state_name(n));
         o->agent_version = wire_strdup(w->a, n->agent_version);
         o->cpus = n->cpus;
         for (uint32_t j = 0; j < n->nprocs; j++) {
@@ -674,6 +674,7 @@ void query_snapshot_json(const query_env_t *env, sbuf_t *out)
     jw_ku64(&w, "restarts", st->restarts);
     jw_ku64(&w, "reports_lost", st->reports_lost);
     jw_ku64(&w, "bad_messages", env->bad_messages);
+    jw_ku64(&w, "negative_times", st->negative_times);
     jw_obj_end(&w);
     sbuf_adds(out, ",\"nodes\":");
     jw_init(&w, out);
@@ -684,7 +685,7 @@ void query_snapshot_json(const query_env_t *env, sbuf_t *out)
         jw_obj(&w);
         jw_kstrz(&w, "name", n->name);
         jw_kstrz(&w, "host", n->host);
-        jw_kstrz(&w, "state", store_node_state_name(n->state));
+        jw_kstrz(&w, "state", store_node_state_name(n));
         jw_kstrz(&w, "agent_version", n->agent_version);
         jw_ku64(&w, "cpus", n->cpus);
         uint32_t live = 0;
@@ -701,6 +702,10 @@ void query_snapshot_json(const query_env_t *env, sbuf_t *out)
         jw_ku64(&w, "wall_ns", n->wall_ns);
         jw_ku64(&w, "reports", n->reports);
         jw_ku64(&w, "gaps", n->gaps);
+        jw_ku64(&w, "negative_times", n->negative_times);
+        jw_ku64(&w, "refused", n->refused);
+        if (n->refused)
+            jw_kstrz(&w, "last_refusal", store_bad_name(n->refused_why));
         jw_kstrz(&w, "mode", mode_summary(n->procs, n->nprocs));
         jw_key(&w, "tottime");
         jw_sec(&w, n->tot.tottime_ns);

@@ -51,6 +51,32 @@ void store_count_bad(store_t *s, store_bad_t why)
         s->st.bad[why]++;
 }
 
+/* The node shows that its reports are being refused, and why. */
+static void node_refused(node_t *n, store_bad_t why, uint64_t now)
+{
+    n->refused++;
+    n->refused_pending = 1;
+    n->refused_why = why;
+    n->refused_ns = now;
+    n->state = NODE_REFUSED; /* until a report is applied, or it falls silent (store_tick) */
+}
+
+void store_count_bad_peer(store_t *s, store_bad_t why, const void *peer, size_t peer_len,
+                          uint64_t now)
+{
+    store_count_bad(s, why);
+    if (!peer || !peer_len || why >= BAD_NREASONS)
+        return;
+    /* rare (a refusal), so a scan is fine */
+    for (uint32_t i = 0; i < s->nnodes; i++) {
+        node_t *n = s->nodes[i];
+        if (n->peer_len == peer_len && memcmp(n->peer, peer, peer_len) == 0) {
+            node_refused(n, why, now);
+            return;
+        }
+    }
+}
+
 /* ---- sparse aggregates -------------------------------------------------------------- */
 
 static void sagg_init(sagg_t *a, size_t rsize)
@@ -127,7 +153,9 @@ static void counts_addd(pf_counts_t *d, const dcounts_t *x)
 
 static int dcounts_zero(const dcounts_t *x) { return !x->ncalls && !x->pcalls && !x->tottime && !x->cumtime; }
 
-/* old + delta (delta columns as on the wire) into *out, checked. */
+/* old + delta (delta columns as on the wire) into *out, checked: counts
+ * stay >= 0 with pcalls <= ncalls, nothing overflows. Times may end up
+ * negative (see store.h); the caller counts them. */
 static store_bad_t row_next(const pf_counts_t *o, int64_t dn, int64_t dr, int64_t dt, int64_t ds,
                             pf_counts_t *out)
 {
@@ -138,7 +166,7 @@ static store_bad_t row_next(const pf_counts_t *o, int64_t dn, int64_t dr, int64_
         __builtin_add_overflow(ot, dt, &t) || __builtin_add_overflow(os, ds, &su) ||
         __builtin_add_overflow(t, su, &c))
         return BAD_NEGATIVE;
-    if (n < 0 || r < 0 || t < 0 || c < 0)
+    if (n < 0 || r < 0)
         return BAD_NEGATIVE;
     if (r > n)
         return BAD_PCALLS;
@@ -285,9 +313,19 @@ int store_proc_live(const proc_t *p)
     return !p->exited && p->m.state != PF_STATE_EXITED && p->node->state != NODE_GONE;
 }
 
-const char *store_node_state_name(int state)
+const char *store_node_state_name(const node_t *n)
 {
-    return state == NODE_UP ? "up" : state == NODE_STALE ? "stale" : "gone";
+    static const char *refused[BAD_NREASONS] = {
+        "refused:too_big", "refused:malformed", "refused:version", "refused:body",
+        "refused:node",    "refused:string",    "refused:columns", "refused:index",
+        "refused:order",   "refused:negative",  "refused:pcalls",  "refused:duplicate",
+        "refused:limit",   "refused:envelope"};
+    switch (n->state) {
+    case NODE_UP: return "up";
+    case NODE_STALE: return "stale";
+    case NODE_REFUSED: return n->refused_why < BAD_NREASONS ? refused[n->refused_why] : "refused";
+    default: return "gone";
+    }
 }
 
 const arow_t *store_job_row(const job_t *j, uint32_t gid)
@@ -992,11 +1030,8 @@ static store_bad_t validate_proc(const store_t *s, const session_t *se, const no
             return BAD_NEGATIVE;
     }
     for (size_t i = 0; i < pr->n_open_index; i++)
-        if (pr->open_tottime[i] < 0 || pr->open_cumtime[i] < 0 ||
-            pr->open_calls[i] > (uint64_t)INT64_MAX)
+        if (pr->open_calls[i] > (uint64_t)INT64_MAX)
             return BAD_NEGATIVE;
-    if (pr->span_ns < 0)
-        return BAD_NEGATIVE;
     return 0;
 }
 
@@ -1043,7 +1078,7 @@ static store_bad_t validate_group(const session_t *se, const node_t *n, const Ul
         if (__builtin_add_overflow(oc, g->path_count[i], &c) ||
             __builtin_add_overflow(o->tottime_ns, g->path_tottime[i], &t) ||
             __builtin_add_overflow(os, g->path_subtime[i], &su) ||
-            __builtin_add_overflow(t, su, &cu) || c < 0 || t < 0 || cu < 0)
+            __builtin_add_overflow(t, su, &cu) || c < 0)
             return BAD_NEGATIVE;
     }
     return 0;
@@ -1183,6 +1218,15 @@ static void mpi_set(proc_t *p, uint32_t idx, uint64_t v)
     p->nmpi++;
 }
 
+/* A row arrived with a negative time: applied as it is, counted. */
+static void note_negative(store_t *s, node_t *n, int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0) {
+        n->negative_times++;
+        s->st.negative_times++;
+    }
+}
+
 static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr, int absolute)
 {
     node_t *n = se->node;
@@ -1233,6 +1277,7 @@ static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr,
         idx = i ? idx + pr->fn_index[i] : pr->fn_index[i];
         pf_counts_t *o = &p->rows[idx], nx;
         row_next(o, pr->fn_ncalls[i], pr->fn_rcalls[i], pr->fn_tottime[i], pr->fn_subtime[i], &nx);
+        note_negative(s, n, nx.tottime_ns, nx.cumtime_ns);
         dcounts_t d = {(int64_t)(nx.ncalls - o->ncalls), (int64_t)(nx.pcalls - o->pcalls),
                        nx.tottime_ns - o->tottime_ns, nx.cumtime_ns - o->cumtime_ns};
         *o = nx;
@@ -1267,8 +1312,10 @@ static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr,
         p->open[i].o.calls = pr->open_calls[i];
         p->open[i].o.tottime_ns = pr->open_tottime[i];
         p->open[i].o.cumtime_ns = pr->open_cumtime[i];
+        note_negative(s, n, pr->open_tottime[i], pr->open_cumtime[i]);
         agg_open(s, j, se->gid[idx], &p->open[i].o, 1);
     }
+    note_negative(s, n, pr->span_ns, 0);
     /* object types: absolute; a snapshot has them all */
     if (absolute)
         types_free(p);
@@ -1318,6 +1365,7 @@ static void apply_group(store_t *s, session_t *se, const Ulma__Wire__Group *gr)
         pf_counts_t *o = &g->edges[idx], nx;
         row_next(o, gr->edge_ncalls[i], gr->edge_rcalls[i], gr->edge_tottime[i],
                  gr->edge_subtime[i], &nx);
+        note_negative(s, se->node, nx.tottime_ns, nx.cumtime_ns);
         edge_agg(s, j, se->geid[idx], o, -1);
         edge_agg(s, j, se->geid[idx], &nx, 1);
         *o = nx;
@@ -1329,6 +1377,7 @@ static void apply_group(store_t *s, session_t *se, const Ulma__Wire__Group *gr)
         pathv_t nx = {o->count + (uint64_t)gr->path_count[i], o->tottime_ns + gr->path_tottime[i],
                       0};
         nx.cumtime_ns = nx.tottime_ns + (o->cumtime_ns - o->tottime_ns) + gr->path_subtime[i];
+        note_negative(s, se->node, nx.tottime_ns, nx.cumtime_ns);
         path_agg(s, j, se->gpid[idx], o, -1);
         path_agg(s, j, se->gpid[idx], &nx, 1);
         *o = nx;
@@ -1503,6 +1552,13 @@ int store_report(store_t *s, const Ulma__Wire__Report *r, uint64_t now, const vo
     store_bad_t b = validate(s, se, n, r, absolute, &dn, &keys);
     if (b) {
         s->st.bad[b]++;
+        /* never silent: the node shows it (made, empty, if it is new) */
+        if (!n && s->nnodes < s->cfg.lim.nodes) {
+            n = node_get(s, r->node->name, now);
+            n->last_ns = now; /* its age: since it was first heard of */
+        }
+        if (n)
+            node_refused(n, b, now);
         return -1;
     }
     if (!se) {
@@ -1536,6 +1592,7 @@ int store_report(store_t *s, const Ulma__Wire__Report *r, uint64_t now, const vo
     n->wall_ns = r->wall_ns;
     n->interval_ns = r->interval_ns;
     n->reports++;
+    n->refused_pending = 0;
     if (n->state != NODE_UP)
         n->state = NODE_UP;
     if (r->counters) {
@@ -1640,6 +1697,9 @@ void store_tick(store_t *s, uint64_t now, uint64_t wall)
         node_t *n = s->nodes[i];
         uint64_t age = now - n->last_ns;
         int st = age > s->cfg.gone_ns ? NODE_GONE : age > stale_ns ? NODE_STALE : NODE_UP;
+        /* refused and still talking: connected, numbers frozen */
+        if (n->refused_pending && now - n->refused_ns <= stale_ns)
+            st = NODE_REFUSED;
         if (st == NODE_GONE && n->state != NODE_GONE)
             n->state_ns = now;
         n->state = st;

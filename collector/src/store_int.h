@@ -151,7 +151,10 @@ struct session {
     uint64_t interval_ns;
 };
 
-enum { NODE_UP = 0, NODE_STALE = 1, NODE_GONE = 2 };
+/* REFUSED: reports keep arriving but none could be applied since a refusal
+ * (its numbers are frozen at the last report applied; the reason is in
+ * node_t.refused_why). */
+enum { NODE_UP = 0, NODE_STALE = 1, NODE_GONE = 2, NODE_REFUSED = 3 };
 
 typedef struct hpoint {
     uint64_t wall_ns;
@@ -178,6 +181,11 @@ struct node {
     size_t peer_len;
     uint64_t last_ns, first_ns, wall_ns, interval_ns;
     uint64_t reports, gaps, snapshots_asked;
+    uint64_t negative_times;  /* rows received with a negative time (accepted) */
+    uint64_t refused;         /* its reports refused (every reason) */
+    int refused_pending;      /* a report was refused since the last one applied */
+    store_bad_t refused_why;  /* the last refusal's reason */
+    uint64_t refused_ns;      /* when (monotonic) */
     int state;
     uint64_t state_ns;       /* when it became gone */
     Ulma__Wire__AgentCounters counters;
@@ -267,7 +275,8 @@ void store_proc_totals(const store_t *s, const proc_t *p, pf_counts_t *tot, int6
                        uint32_t *top_mpi_gid);
 
 const arow_t *store_job_row(const job_t *j, uint32_t gid); /* NULL: none */
-const char *store_node_state_name(int state);
+/* "up", "stale", "gone" or "refused:<reason>" (store_bad_name). */
+const char *store_node_state_name(const node_t *n);
 int store_proc_live(const proc_t *p);
 /* Rates of gid over the last `window_s` seconds from the samples; 0/0 if unknown. */
 void store_rates_get(const rates_t *r, uint32_t row, uint64_t ncalls, int64_t tottime,
