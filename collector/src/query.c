@@ -71,11 +71,14 @@ static uint32_t top_function(const store_t *s, proc_t *const *p, uint32_t n)
     return best;
 }
 
+/* The row's spread over procs; `v` (n values, the caller's scratch) holds
+ * each process's value of gid afterwards. */
 static void fill_spread(const store_t *s, Ulma__Wire__Row *row, proc_t *const *procs, uint32_t n,
-                        uint32_t gid, wire_arena_t *a)
+                        uint32_t gid, wire_arena_t *a, pf_counts_t *v)
 {
     spread_t sp;
-    view_spread(s, procs, n, gid, &sp);
+    view_values(s, procs, n, gid, v);
+    view_spread_values(procs, v, n, &sp);
     row->nranks = sp.n;
     row->min_ns = sp.min;
     row->max_ns = sp.max;
@@ -116,11 +119,17 @@ static void answer_summary(const query_env_t *env, const Ulma__Wire__Query *q, w
         o->jobs += s->jobs[i]->nprocs > 0 && s->jobs[i]->name[0];
     o->events_per_s = s->events_per_s;
     o->records_lost = lost;
-    view_scope_t v = {.level = ULMA__WIRE__SCOPE__LEVEL__CLUSTER};
-    uint32_t n;
-    proc_t **procs = view_procs(s, &v, &n);
-    o->mode = wire_strdup(w->a, mode_summary(procs, n));
-    free(procs);
+    const char *mode = "none";
+    for (uint32_t i = 0; i < s->nnodes; i++) {
+        const char *m = mode_summary(s->nodes[i]->procs, s->nodes[i]->nprocs);
+        if (strcmp(m, "none") == 0)
+            continue;
+        if (strcmp(mode, "none") == 0)
+            mode = m;
+        else if (strcmp(mode, m) != 0)
+            mode = "mixed";
+    }
+    o->mode = wire_strdup(w->a, mode);
     o->spark = spark(w->a, &s->hist, q->points, &o->n_spark);
     o->wall_ns = wall_ns();
     o->interval_s = env->interval_s;
@@ -279,9 +288,11 @@ static void answer_top(const query_env_t *env, const Ulma__Wire__Query *q, const
     const uint32_t *rows = wire_answer_top(w, p, sort, q->filter, q->offset, wire_query_limit(q));
     uint32_t n;
     proc_t **procs = view_procs(env->s, v, &n);
+    pf_counts_t *vals = xmalloc(sizeof(*vals) * (n + 1));
     if (n > 1)
         for (size_t i = 0; i < w->r.table->n_rows; i++)
-            fill_spread(env->s, w->r.table->rows[i], procs, n, gid[rows[i]], w->a);
+            fill_spread(env->s, w->r.table->rows[i], procs, n, gid[rows[i]], w->a, vals);
+    free(vals);
     free(procs);
     free(gid);
     profile_destroy(&p);
@@ -305,7 +316,8 @@ static void answer_function(const query_env_t *env, const Ulma__Wire__Query *q,
     wire_row(w->a, fd->row, p, row);
     uint32_t n;
     proc_t **procs = view_procs(env->s, v, &n);
-    fill_spread(env->s, fd->row, procs, n, gid[row], w->a);
+    pf_counts_t *vals = xmalloc(sizeof(*vals) * (n + 1));
+    fill_spread(env->s, fd->row, procs, n, gid[row], w->a, vals);
     /* per rank, the most cumulative time first */
     typedef struct rv {
         proc_t *p;
@@ -314,8 +326,9 @@ static void answer_function(const query_env_t *env, const Ulma__Wire__Query *q,
     rv_t *r = xmalloc(sizeof(*r) * (n + 1));
     for (uint32_t i = 0; i < n; i++) {
         r[i].p = procs[i];
-        store_proc_value(env->s, procs[i], gid[row], &r[i].c);
+        r[i].c = vals[i];
     }
+    free(vals);
     for (uint32_t i = 1; i < n; i++) /* insertion sort: stable, ranks already ordered */
         for (uint32_t j = i; j > 0 && r[j - 1].c.cumtime_ns < r[j].c.cumtime_ns; j--) {
             rv_t t = r[j];
@@ -448,15 +461,22 @@ static void answer_imbalance(const query_env_t *env, const Ulma__Wire__Query *q,
     proc_t **procs = view_procs(env->s, v, &n);
     Ulma__Wire__Imbalance *im = WIRE_MSG(w->a, Ulma__Wire__Imbalance, ulma__wire__imbalance__init);
     size_t nr = w->r.table->n_rows;
-    for (size_t i = 0; i < nr; i++)
-        fill_spread(env->s, w->r.table->rows[i], procs, n, gid[rows[i]], w->a);
-    im->rows = w->r.table->rows;
-    im->n_rows = nr;
     uint32_t nk = q->ranks ? q->ranks : DEFAULT_RANKS;
     if (nk > n)
         nk = n;
     if (nk > WIRE_MAX_LIMIT)
         nk = WIRE_MAX_LIMIT;
+    im->cells = wire_alloc(w->a, sizeof(int64_t) * (nr * nk + 1));
+    im->n_cells = nr * nk;
+    pf_counts_t *vals = xmalloc(sizeof(*vals) * (n + 1));
+    for (size_t i = 0; i < nr; i++) {
+        fill_spread(env->s, w->r.table->rows[i], procs, n, gid[rows[i]], w->a, vals);
+        for (uint32_t k = 0; k < nk; k++) /* the columns: the first nk ranks */
+            im->cells[i * nk + k] = vals[k].cumtime_ns;
+    }
+    free(vals);
+    im->rows = w->r.table->rows;
+    im->n_rows = nr;
     im->ranks = WIRE_MSGS(w->a, nk, Ulma__Wire__RankValue, ulma__wire__rank_value__init);
     im->n_ranks = nk;
     for (uint32_t k = 0; k < nk; k++) {
@@ -467,14 +487,6 @@ static void answer_imbalance(const query_env_t *env, const Ulma__Wire__Query *q,
         o->tottime_ns = procs[k]->tot.tottime_ns;
         o->ncalls = procs[k]->tot.ncalls;
     }
-    im->cells = wire_alloc(w->a, sizeof(int64_t) * (nr * nk + 1));
-    im->n_cells = nr * nk;
-    for (size_t i = 0; i < nr; i++)
-        for (uint32_t k = 0; k < nk; k++) {
-            pf_counts_t c;
-            store_proc_value(env->s, procs[k], gid[rows[i]], &c);
-            im->cells[i * nk + k] = c.cumtime_ns;
-        }
     w->r.imbalance = im;
     free(procs);
     free(gid);

@@ -383,7 +383,52 @@ profile_t *view_profile(const store_t *s, const view_scope_t *v, int what, uint3
     return b.p;
 }
 
-void view_spread(const store_t *s, proc_t *const *procs, uint32_t n, uint32_t gid, spread_t *out)
+void view_values(const store_t *s, proc_t *const *procs, uint32_t n, uint32_t gid,
+                 pf_counts_t *out)
+{
+    /* node position -> the node's session name index of gid + 1 (0: none),
+     * looked up when first needed */
+    uint32_t *idx = xcalloc(s->nnodes + 1, sizeof(uint32_t));
+    unsigned char *seen = xcalloc(s->nnodes + 1, 1);
+    for (uint32_t i = 0; i < n; i++) {
+        const proc_t *p = procs[i];
+        pf_counts_t *o = &out[i];
+        memset(o, 0, sizeof(*o));
+        if (p->nbase) {
+            uint32_t lo = 0, hi = p->nbase;
+            while (lo < hi) {
+                uint32_t mid = (lo + hi) / 2;
+                if (p->base[mid].gid < gid)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo < p->nbase && p->base[lo].gid == gid)
+                *o = p->base[lo].c;
+        }
+        if (!p->sess)
+            continue;
+        /* a process's session is its node's current one (store.c retires
+         * the others' processes) */
+        uint32_t pos = p->node->pos;
+        if (!seen[pos]) {
+            seen[pos] = 1;
+            idx[pos] = (uint32_t)map_get(&p->sess->rev, gid);
+        }
+        uint32_t k = idx[pos];
+        if (k && k - 1 < p->nrows) {
+            const pf_counts_t *c = &p->rows[k - 1];
+            o->ncalls += c->ncalls;
+            o->pcalls += c->pcalls;
+            o->tottime_ns += c->tottime_ns;
+            o->cumtime_ns += c->cumtime_ns;
+        }
+    }
+    free(idx);
+    free(seen);
+}
+
+void view_spread_values(proc_t *const *procs, const pf_counts_t *v, uint32_t n, spread_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->n = n;
@@ -391,9 +436,7 @@ void view_spread(const store_t *s, proc_t *const *procs, uint32_t n, uint32_t gi
         return;
     double sum = 0, sq = 0;
     for (uint32_t i = 0; i < n; i++) {
-        pf_counts_t c;
-        store_proc_value(s, procs[i], gid, &c);
-        int64_t x = c.cumtime_ns;
+        int64_t x = v[i].cumtime_ns;
         if (i == 0 || x < out->min)
             out->min = x;
         if (i == 0 || x > out->max) {
@@ -404,10 +447,16 @@ void view_spread(const store_t *s, proc_t *const *procs, uint32_t n, uint32_t gi
     }
     out->mean = sum / n;
     for (uint32_t i = 0; i < n; i++) {
-        pf_counts_t c;
-        store_proc_value(s, procs[i], gid, &c);
-        double d = (double)c.cumtime_ns - out->mean;
+        double d = (double)v[i].cumtime_ns - out->mean;
         sq += d * d;
     }
     out->std = sqrt(sq / n);
+}
+
+void view_spread(const store_t *s, proc_t *const *procs, uint32_t n, uint32_t gid, spread_t *out)
+{
+    pf_counts_t *v = xmalloc(sizeof(*v) * (n + 1));
+    view_values(s, procs, n, gid, v);
+    view_spread_values(procs, v, n, out);
+    free(v);
 }

@@ -35,14 +35,26 @@ enum { VIEW_EDGES = 1, VIEW_TYPES = 2, VIEW_RATES = 4 };
 profile_t *view_profile(const store_t *s, const view_scope_t *v, int what, uint32_t window_s,
                         uint32_t **gid_of_row);
 
+/* Each process's value of global function `gid` (base + current, as
+ * store_proc_value) into out[i] for procs[i]: one dictionary lookup per
+ * node (its processes share their agent's name index), then one array
+ * read per process, so a spread over every rank of a 1,024-node cluster
+ * costs microseconds per function, not a hash lookup per process. */
+void view_values(const store_t *s, proc_t *const *procs, uint32_t n, uint32_t gid,
+                 pf_counts_t *out);
+
 /* The spread of a function's cumtime over processes: min, max, mean,
- * population standard deviation, the slowest. */
+ * population standard deviation, the slowest (highest cumtime; ties: the
+ * first in `procs`, which view_procs orders by rank). */
 typedef struct spread {
     uint32_t n;
     int64_t min, max;
     double mean, std;
     const proc_t *slowest;
 } spread_t;
+/* From values already gathered (view_values). */
+void view_spread_values(proc_t *const *procs, const pf_counts_t *v, uint32_t n, spread_t *out);
+/* The same, gathering them (allocates n values). */
 void view_spread(const store_t *s, proc_t *const *procs, uint32_t n, uint32_t gid, spread_t *out);
 
 /* Label of a global function as a person reads it (pstats' standard name). */
