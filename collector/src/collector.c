@@ -18,7 +18,9 @@
 #include "view.h"
 
 #define MAX_FRAMES 4
-#define AGENT_BATCH 256     /* agent messages per turn before looking at queries */
+#define AGENT_BATCH 256     /* agent messages per turn before looking at queries, */
+#define AGENT_BATCH_MS 20   /* or this long, whichever comes first */
+#define AGENTS_BACKLOG 4096 /* pending connections: a whole cluster's agents start at once */
 #define TIMER_MS 50         /* timeouts are checked this often */
 #define ACK_MARGIN_MS 1000  /* control: the agents' wait plus this */
 
@@ -135,8 +137,9 @@ collector_t *collector_new(const collector_config_t *cfg, char *err, size_t errl
         snprintf(err, errlen, "cannot make sockets: %s", zmq_strerror(errno));
         goto fail;
     }
-    int one = 1;
+    int one = 1, backlog = AGENTS_BACKLOG;
     zmq_setsockopt(c->agents, ZMQ_ROUTER_HANDOVER, &one, sizeof(one));
+    zmq_setsockopt(c->agents, ZMQ_BACKLOG, &backlog, sizeof(backlog));
     if (zmq_bind(c->agents, cfg->agents) != 0) {
         snprintf(err, errlen, "cannot bind --agents %s: %s", cfg->agents, zmq_strerror(errno));
         goto fail;
@@ -672,14 +675,18 @@ int collector_run(collector_t *c)
             fprintf(stderr, "ulma-collector: poll: %s\n", zmq_strerror(errno));
             return 1;
         }
-        /* a batch of agents' messages, then every waiting query, so that a
-         * flood of reports never delays a dashboard for long */
+        /* a batch of agents' messages (bounded in number and in time), then
+         * every waiting query, so that a flood of reports (a whole cluster's
+         * first snapshots) never delays a dashboard for long */
+        uint64_t batch_end = now_ns() + AGENT_BATCH_MS * 1000000ull;
         for (int i = 0; i < AGENT_BATCH && (it[0].revents & ZMQ_POLLIN); i++) {
             frames_t f;
             if (recv_frames(c->agents, &f) != 0)
                 break;
             on_agent(c, &f);
             frames_close(&f);
+            if (now_ns() >= batch_end)
+                break;
         }
         for (;;) {
             frames_t f;

@@ -779,9 +779,12 @@ static void group_fold(group_t *g)
     g->nbpaths = m;
     free(g->edges);
     free(g->paths);
+    free(g->eslot);
+    free(g->pslot);
     g->edges = NULL;
     g->paths = NULL;
-    g->nedges = g->npaths = 0;
+    g->eslot = g->pslot = NULL;
+    g->nedges = g->npaths = g->eslot_cap = g->pslot_cap = 0;
     g->sess = NULL;
 }
 
@@ -796,6 +799,8 @@ static void group_remove(store_t *s, group_t *g)
         }
     free(g->edges);
     free(g->paths);
+    free(g->eslot);
+    free(g->pslot);
     free(g->bedges);
     free(g->bpaths);
     free(g);
@@ -1227,7 +1232,30 @@ static void note_negative(store_t *s, node_t *n, int64_t a, int64_t b)
     }
 }
 
-static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr, int absolute)
+/* Row `idx` of process p (session se, job j) becomes *nx: the change goes
+ * into the cluster's and the job's aggregates and into *acc. */
+static void row_set(store_t *s, session_t *se, job_t *j, uint32_t idx, pf_counts_t *o,
+                    const pf_counts_t *nx, dcounts_t *acc)
+{
+    dcounts_t d = {(int64_t)(nx->ncalls - o->ncalls), (int64_t)(nx->pcalls - o->pcalls),
+                   nx->tottime_ns - o->tottime_ns, nx->cumtime_ns - o->cumtime_ns};
+    *o = *nx;
+    if (dcounts_zero(&d))
+        return;
+    counts_addd(&s->cl[se->gid[idx]].c, &d);
+    counts_addd(&job_row_cached(se, j, idx)->c, &d);
+    acc->ncalls += d.ncalls;
+    acc->pcalls += d.pcalls;
+    acc->tottime += d.tottime;
+    acc->cumtime += d.cumtime;
+}
+
+/* `replace` (with `snapshot`): a snapshot in the session's dictionary,
+ * whose rows replace the process's (rows it leaves out are zero); only the
+ * differences move the aggregates. Otherwise the rows are a delta, or a
+ * snapshot onto rows zeroed before (a new dictionary). */
+static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr, int snapshot,
+                       int replace)
 {
     node_t *n = se->node;
     const char *jname = pr->job ? pr->job : "";
@@ -1245,7 +1273,6 @@ static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr,
         job_add_proc(job_get(s, jname), p);
         proc_contribute(s, p, 1);
     }
-    (void)absolute; /* a snapshot's processes were zeroed before: rows add from zero */
     meta_set(&p->m, pr, n);
     p->threads = pr->threads;
     if (pr->drops) {
@@ -1273,20 +1300,39 @@ static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr,
     job_t *j = p->job;
     dcounts_t acc = {0};
     uint32_t idx = 0;
-    for (size_t i = 0; i < pr->n_fn_index; i++) {
-        idx = i ? idx + pr->fn_index[i] : pr->fn_index[i];
-        pf_counts_t *o = &p->rows[idx], nx;
-        row_next(o, pr->fn_ncalls[i], pr->fn_rcalls[i], pr->fn_tottime[i], pr->fn_subtime[i], &nx);
-        note_negative(s, n, nx.tottime_ns, nx.cumtime_ns);
-        dcounts_t d = {(int64_t)(nx.ncalls - o->ncalls), (int64_t)(nx.pcalls - o->pcalls),
-                       nx.tottime_ns - o->tottime_ns, nx.cumtime_ns - o->cumtime_ns};
-        *o = nx;
-        counts_addd(&s->cl[se->gid[idx]].c, &d);
-        counts_addd(&job_row_cached(se, j, idx)->c, &d);
-        acc.ncalls += d.ncalls;
-        acc.pcalls += d.pcalls;
-        acc.tottime += d.tottime;
-        acc.cumtime += d.cumtime;
+    static const pf_counts_t zero;
+    if (replace) {
+        /* one pass over the process's rows, the snapshot's merged in */
+        size_t k = 0;
+        uint32_t next = pr->n_fn_index ? pr->fn_index[0] : UINT32_MAX;
+        for (idx = 0; idx < p->nrows; idx++) {
+            pf_counts_t *o = &p->rows[idx], nx = {0};
+            if (idx == next) {
+                row_next(&zero, pr->fn_ncalls[k], pr->fn_rcalls[k], pr->fn_tottime[k],
+                         pr->fn_subtime[k], &nx);
+                note_negative(s, n, nx.tottime_ns, nx.cumtime_ns);
+                k++;
+                next = k < pr->n_fn_index ? next + pr->fn_index[k] : UINT32_MAX;
+            } else if (!(o->ncalls || o->pcalls || o->tottime_ns || o->cumtime_ns)) {
+                continue;
+            }
+            row_set(s, se, j, idx, o, &nx, &acc);
+        }
+        /* MPI bytes: the old ones out, the snapshot's in */
+        for (uint32_t i = 0; i < p->nmpi; i++) {
+            s->cl[se->gid[p->mpi[i].idx]].mpi_bytes -= p->mpi[i].bytes;
+            job_row_cached(se, j, p->mpi[i].idx)->mpi_bytes -= p->mpi[i].bytes;
+        }
+        p->nmpi = 0;
+    } else {
+        for (size_t i = 0; i < pr->n_fn_index; i++) {
+            idx = i ? idx + pr->fn_index[i] : pr->fn_index[i];
+            pf_counts_t *o = &p->rows[idx], nx;
+            row_next(o, pr->fn_ncalls[i], pr->fn_rcalls[i], pr->fn_tottime[i], pr->fn_subtime[i],
+                     &nx);
+            note_negative(s, n, nx.tottime_ns, nx.cumtime_ns);
+            row_set(s, se, j, idx, o, &nx, &acc);
+        }
     }
     if (!dcounts_zero(&acc)) {
         counts_addd(&p->tot, &acc);
@@ -1317,7 +1363,7 @@ static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr,
     }
     note_negative(s, n, pr->span_ns, 0);
     /* object types: absolute; a snapshot has them all */
-    if (absolute)
+    if (snapshot)
         types_free(p);
     for (size_t i = 0; i < pr->n_types; i++) {
         const Ulma__Wire__ObjType *t = pr->types[i];
@@ -1341,7 +1387,56 @@ static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr,
     }
 }
 
-static void apply_group(store_t *s, session_t *se, const Ulma__Wire__Group *gr)
+/* The job aggregate's slot of the group's session edge (path) `idx`. */
+static uint32_t group_slot(uint32_t **slot, uint32_t *cap, sagg_t *a, uint32_t idx, uint32_t key)
+{
+    if (idx >= *cap) {
+        uint32_t old = *cap;
+        *slot = xgrow(*slot, cap, idx + 1, sizeof(uint32_t));
+        memset(*slot + old, 0xff, sizeof(uint32_t) * (*cap - old));
+    }
+    if ((*slot)[idx] == UINT32_MAX)
+        (*slot)[idx] = sagg_slot(a, key);
+    return (*slot)[idx];
+}
+
+static void edge_change(store_t *s, group_t *g, uint32_t idx, pf_counts_t *o, const pf_counts_t *nx)
+{
+    if (memcmp(o, nx, sizeof(*o)) == 0)
+        return;
+    uint32_t geid = g->sess->geid[idx];
+    pf_counts_t *c = &s->cl_edges[geid];
+    pf_counts_t *jr = sagg_row(&g->job->edges,
+                               group_slot(&g->eslot, &g->eslot_cap, &g->job->edges, idx, geid));
+    counts_add(c, o, -1);
+    counts_add(c, nx, 1);
+    counts_add(jr, o, -1);
+    counts_add(jr, nx, 1);
+    *o = *nx;
+}
+
+static void path_change(store_t *s, group_t *g, uint32_t idx, pathv_t *o, const pathv_t *nx)
+{
+    if (memcmp(o, nx, sizeof(*o)) == 0)
+        return;
+    uint32_t gpid = g->sess->gpid[idx];
+    pathv_t *a = &s->cl_paths[gpid];
+    pathv_t *b = sagg_row(&g->job->paths,
+                          group_slot(&g->pslot, &g->pslot_cap, &g->job->paths, idx, gpid));
+    uint64_t dc = nx->count - o->count;
+    int64_t dt = nx->tottime_ns - o->tottime_ns, dcu = nx->cumtime_ns - o->cumtime_ns;
+    a->count += dc;
+    a->tottime_ns += dt;
+    a->cumtime_ns += dcu;
+    b->count += dc;
+    b->tottime_ns += dt;
+    b->cumtime_ns += dcu;
+    *o = *nx;
+}
+
+/* `replace`: a snapshot in the session's dictionaries (rows it leaves out
+ * are zero), as for processes. */
+static void apply_group(store_t *s, session_t *se, const Ulma__Wire__Group *gr, int replace)
 {
     job_t *j = job_get(s, gr->job ? gr->job : "");
     group_t *g = group_get(se->node, j);
@@ -1359,28 +1454,53 @@ static void apply_group(store_t *s, session_t *se, const Ulma__Wire__Group *gr)
         memset(g->paths + g->npaths, 0, sizeof(*g->paths) * (se->npaths - g->npaths));
         g->npaths = se->npaths;
     }
-    uint32_t idx = 0;
-    for (size_t i = 0; i < gr->n_edge_index; i++) {
+    static const pf_counts_t zc;
+    static const pathv_t zp;
+    size_t k = 0;
+    uint32_t idx = 0, next = gr->n_edge_index ? gr->edge_index[0] : UINT32_MAX;
+    for (uint32_t e = replace ? 0 : UINT32_MAX; replace && e < g->nedges; e++) {
+        pf_counts_t nx = {0};
+        if (e == next) {
+            row_next(&zc, gr->edge_ncalls[k], gr->edge_rcalls[k], gr->edge_tottime[k],
+                     gr->edge_subtime[k], &nx);
+            note_negative(s, se->node, nx.tottime_ns, nx.cumtime_ns);
+            k++;
+            next = k < gr->n_edge_index ? next + gr->edge_index[k] : UINT32_MAX;
+        }
+        edge_change(s, g, e, &g->edges[e], &nx);
+    }
+    for (size_t i = 0; !replace && i < gr->n_edge_index; i++) {
         idx = i ? idx + gr->edge_index[i] : gr->edge_index[i];
-        pf_counts_t *o = &g->edges[idx], nx;
-        row_next(o, gr->edge_ncalls[i], gr->edge_rcalls[i], gr->edge_tottime[i],
+        pf_counts_t nx;
+        row_next(&g->edges[idx], gr->edge_ncalls[i], gr->edge_rcalls[i], gr->edge_tottime[i],
                  gr->edge_subtime[i], &nx);
         note_negative(s, se->node, nx.tottime_ns, nx.cumtime_ns);
-        edge_agg(s, j, se->geid[idx], o, -1);
-        edge_agg(s, j, se->geid[idx], &nx, 1);
-        *o = nx;
+        edge_change(s, g, idx, &g->edges[idx], &nx);
+    }
+    k = 0;
+    next = gr->n_path_index ? gr->path_index[0] : UINT32_MAX;
+    for (uint32_t p = 0; replace && p < g->npaths; p++) {
+        const pathv_t *o = p == next ? &zp : NULL;
+        pathv_t nx = {0, 0, 0};
+        if (o) {
+            nx.count = (uint64_t)gr->path_count[k];
+            nx.tottime_ns = gr->path_tottime[k];
+            nx.cumtime_ns = nx.tottime_ns + gr->path_subtime[k];
+            note_negative(s, se->node, nx.tottime_ns, nx.cumtime_ns);
+            k++;
+            next = k < gr->n_path_index ? next + gr->path_index[k] : UINT32_MAX;
+        }
+        path_change(s, g, p, &g->paths[p], &nx);
     }
     idx = 0;
-    for (size_t i = 0; i < gr->n_path_index; i++) {
+    for (size_t i = 0; !replace && i < gr->n_path_index; i++) {
         idx = i ? idx + gr->path_index[i] : gr->path_index[i];
         pathv_t *o = &g->paths[idx];
         pathv_t nx = {o->count + (uint64_t)gr->path_count[i], o->tottime_ns + gr->path_tottime[i],
                       0};
         nx.cumtime_ns = nx.tottime_ns + (o->cumtime_ns - o->tottime_ns) + gr->path_subtime[i];
         note_negative(s, se->node, nx.tottime_ns, nx.cumtime_ns);
-        path_agg(s, j, se->gpid[idx], o, -1);
-        path_agg(s, j, se->gpid[idx], &nx, 1);
-        *o = nx;
+        path_change(s, g, idx, o, &nx);
     }
 }
 
@@ -1397,16 +1517,17 @@ static void apply(store_t *s, session_t *se, const Ulma__Wire__Report *r, int ab
     node_t *n = se->node;
     if (absolute) {
         /* held processes and groups not in the snapshot are no longer the
-         * agent's: they keep their final numbers. The others are zeroed:
-         * the snapshot's values replace them. */
+         * agent's: they keep their final numbers. The snapshot's values
+         * replace the others': in place (the differences applied) when the
+         * dictionary stays, else zeroed first (indices change meaning). */
         for (uint32_t i = 0; i < n->nprocs; i++) {
             proc_t *p = n->procs[i];
             if (p->sess != se && (p->sess || p->exited))
                 continue;
-            if (pkeys_has(keys, (uint32_t)r->n_procs, p->m.pid, p->m.start_time))
-                proc_unapply(s, p);
-            else
+            if (!pkeys_has(keys, (uint32_t)r->n_procs, p->m.pid, p->m.start_time))
                 proc_finalize(s, p, now);
+            else if (dn->full)
+                proc_unapply(s, p);
         }
         for (uint32_t i = 0; i < n->ngroups; i++) {
             group_t *g = n->groups[i];
@@ -1415,10 +1536,10 @@ static void apply(store_t *s, session_t *se, const Ulma__Wire__Report *r, int ab
             int in = 0;
             for (size_t k = 0; k < r->n_groups && !in; k++)
                 in = strcmp(r->groups[k]->job ? r->groups[k]->job : "", g->job->name) == 0;
-            if (in)
-                group_unapply(s, g);
-            else
+            if (!in)
                 group_fold(g);
+            else if (dn->full)
+                group_unapply(s, g);
         }
         if (dn->full) {
             for (uint32_t i = 0; i < n->nprocs; i++)
@@ -1428,8 +1549,14 @@ static void apply(store_t *s, session_t *se, const Ulma__Wire__Report *r, int ab
                     n->procs[i]->nopen = 0;
                 }
             for (uint32_t i = 0; i < n->ngroups; i++)
-                if (n->groups[i]->sess == se)
-                    n->groups[i]->nedges = n->groups[i]->npaths = 0;
+                if (n->groups[i]->sess == se) {
+                    group_t *g = n->groups[i];
+                    g->nedges = g->npaths = 0;
+                    g->eslot_cap = g->pslot_cap = 0; /* indices change meaning */
+                    free(g->eslot);
+                    free(g->pslot);
+                    g->eslot = g->pslot = NULL;
+                }
             session_reset_dict(se);
         }
     }
@@ -1448,10 +1575,11 @@ static void apply(store_t *s, session_t *se, const Ulma__Wire__Report *r, int ab
         uint32_t parent = x->parent ? se->gpid[x->parent - 1] : 0;
         se->gpid[se->npaths++] = intern_path(s, parent, se->gid[x->func]);
     }
+    int replace = absolute && !dn->full;
     for (size_t i = 0; i < r->n_procs; i++)
-        apply_proc(s, se, r->procs[i], absolute);
+        apply_proc(s, se, r->procs[i], absolute, replace);
     for (size_t i = 0; i < r->n_groups; i++)
-        apply_group(s, se, r->groups[i]);
+        apply_group(s, se, r->groups[i], replace);
     for (size_t i = 0; i < r->n_gone_pid; i++) {
         proc_t *p = store_proc_find(s, n, r->gone_pid[i], r->gone_start_time[i]);
         if (p && (p->sess == se || !p->sess))

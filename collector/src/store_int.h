@@ -119,6 +119,8 @@ typedef struct group {
     uint32_t nedges;
     pathv_t *paths;         /* by sess path index */
     uint32_t npaths;
+    uint32_t *eslot, *pslot; /* sess edge / path index -> the job aggregate's slot (UINT32_MAX: not yet) */
+    uint32_t eslot_cap, pslot_cap;
     sedge_t *bedges;        /* base, by global edge id */
     uint32_t nbedges;
     spath_t *bpaths;

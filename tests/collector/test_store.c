@@ -404,6 +404,84 @@ static void test_hostile(void)
     store_destroy(&s);
 }
 
+/* The count, tottime and cumtime of the cluster's call path whose function
+ * is named `fn` (a root path), or all -1 if it has none. */
+static void cluster_path(store_t *s, const char *fn, pathv_t *out)
+{
+    view_scope_t cl = {.level = ULMA__WIRE__SCOPE__LEVEL__CLUSTER};
+    profile_t *p = view_profile(s, &cl, VIEW_EDGES, 0, NULL);
+    out->count = (uint64_t)-1;
+    out->tottime_ns = out->cumtime_ns = -1;
+    for (uint32_t i = 1; i < profile_npaths(p); i++) {
+        const pf_path_t *x = profile_path(p, i);
+        const pf_func_t *f = profile_func(p, x->func);
+        if (f->name.len == strlen(fn) && memcmp(f->name.s, fn, f->name.len) == 0) {
+            out->count = x->count;
+            out->tottime_ns = x->tottime_ns;
+            out->cumtime_ns = x->cumtime_ns;
+        }
+    }
+    profile_destroy(&p);
+}
+
+/* A snapshot replaces the rows it is about: a row the agent now has at
+ * zero (left out of the snapshot) is zero at the collector too, for a
+ * process's functions as for a group's call paths; rows that did not
+ * change do not move; nothing is counted twice. */
+static void test_snapshot_replaces(void)
+{
+    store_t *s = new_store();
+    sim_node_t a;
+    sim_init(&a, "n1", 81, 2, "j", 0);
+    sim_node_t *all[] = {&a};
+    a.group = profile_new();
+    pf_func_t pf;
+    memset(&pf, 0, sizeof(pf));
+    pf.file.s = "app.py";
+    pf.file.len = 6;
+    pf.name.s = "f1";
+    pf.name.len = 2;
+    pf.qualname = pf.name;
+    pf.line = 11;
+    uint32_t fr = profile_add_func_like(a.group, &pf);
+    uint32_t path = profile_add_path(a.group, 0, fr);
+    pf_path_t *pp = profile_path_w(a.group, path);
+    pp->count = 5;
+    pp->tottime_ns = 500;
+    pp->cumtime_ns = 700;
+    work_round(&a, 2);
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    work_round(&a, 3);
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    pathv_t v;
+    cluster_path(s, "f1", &v);
+    CHECK(v.count == 5 && v.tottime_ns == 500 && v.cumtime_ns == 700);
+    /* the agent forgot f2 of process 0 (a row back at zero) and the path */
+    CHECK(a.rows[0][2].ncalls > 0);
+    memset(&a.rows[0][2], 0, sizeof(a.rows[0][2]));
+    memset(&a.truth[0][2], 0, sizeof(a.truth[0][2]));
+    pp = profile_path_w(a.group, path);
+    pp->count = 0;
+    pp->tottime_ns = pp->cumtime_ns = 0;
+    sim_work(&a, 1, 4, 3, 90); /* and some work elsewhere */
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    check_totals(s, all, 1, "j");
+    cluster_path(s, "f1", &v);
+    CHECK(v.count == (uint64_t)-1 || (v.count == 0 && v.tottime_ns == 0 && v.cumtime_ns == 0));
+    /* the same snapshot again: nothing moves */
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    /* and with the whole dictionary again (indices may change meaning) */
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 1, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    check_totals(s, all, 1, "j");
+    profile_destroy(&a.group);
+    wire_sender_destroy(&a.s);
+    store_destroy(&s);
+}
+
 /* The NODES answer's state of one node ("" if absent). */
 static const char *node_state(store_t *s, const char *name, char *buf, size_t n)
 {
@@ -569,6 +647,7 @@ int main(void)
     RUN(test_imbalance);
     RUN(test_hostile);
     RUN(test_negative_times_and_refusals);
+    RUN(test_snapshot_replaces);
     fprintf(stderr, "test_collector_store: all passed\n");
     return 0;
 }
