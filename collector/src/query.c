@@ -71,14 +71,9 @@ static uint32_t top_function(const store_t *s, proc_t *const *p, uint32_t n)
     return best;
 }
 
-/* The row's spread over procs; `v` (n values, the caller's scratch) holds
- * each process's value of gid afterwards. */
-static void fill_spread(const store_t *s, Ulma__Wire__Row *row, proc_t *const *procs, uint32_t n,
-                        uint32_t gid, wire_arena_t *a, pf_counts_t *v)
+static void set_spread(Ulma__Wire__Row *row, const spread_t *spp, wire_arena_t *a)
 {
-    spread_t sp;
-    view_values(s, procs, n, gid, v);
-    view_spread_values(procs, v, n, &sp);
+    spread_t sp = *spp;
     row->nranks = sp.n;
     row->min_ns = sp.min;
     row->max_ns = sp.max;
@@ -89,6 +84,33 @@ static void fill_spread(const store_t *s, Ulma__Wire__Row *row, proc_t *const *p
         row->slowest_node = wire_strdup(a, sp.slowest->node->name);
         row->slowest_pid = sp.slowest->m.pid;
     }
+}
+
+/* The row's spread over procs from their cumulative times (view_cumtimes). */
+static void fill_spread(Ulma__Wire__Row *row, proc_t *const *procs, uint32_t n,
+                        const int64_t *cum, wire_arena_t *a)
+{
+    spread_t sp;
+    view_spread_of(procs, cum, n, &sp);
+    set_spread(row, &sp, a);
+}
+
+/* The spreads of the table's rows (gid of each: gid[rows[i]]). */
+static void table_spreads(const query_env_t *env, const view_scope_t *v, proc_t *const *procs,
+                          uint32_t n, const uint32_t *gid, const uint32_t *rows, wire_answer_t *w)
+{
+    uint32_t nr = (uint32_t)w->r.table->n_rows;
+    if (!nr)
+        return;
+    uint32_t *g = xmalloc(sizeof(uint32_t) * nr);
+    for (uint32_t i = 0; i < nr; i++)
+        g[i] = gid[rows[i]];
+    spread_t *sp = xmalloc(sizeof(*sp) * nr);
+    view_spreads(env->s, v, procs, n, g, nr, sp);
+    for (uint32_t i = 0; i < nr; i++)
+        set_spread(w->r.table->rows[i], &sp[i], w->a);
+    free(sp);
+    free(g);
 }
 
 /* ---- the kinds ------------------------------------------------------------------------------ */
@@ -288,14 +310,26 @@ static void answer_top(const query_env_t *env, const Ulma__Wire__Query *q, const
     const uint32_t *rows = wire_answer_top(w, p, sort, q->filter, q->offset, wire_query_limit(q));
     uint32_t n;
     proc_t **procs = view_procs(env->s, v, &n);
-    pf_counts_t *vals = xmalloc(sizeof(*vals) * (n + 1));
     if (n > 1)
-        for (size_t i = 0; i < w->r.table->n_rows; i++)
-            fill_spread(env->s, w->r.table->rows[i], procs, n, gid[rows[i]], w->a, vals);
-    free(vals);
+        table_spreads(env, v, procs, n, gid, rows, w);
     free(procs);
     free(gid);
     profile_destroy(&p);
+}
+
+/* A process's value of a function, for FUNCTION's per-rank list. */
+typedef struct rv {
+    proc_t *p;
+    pf_counts_t c;
+    uint32_t order;
+} rv_t;
+
+static int rv_cmp(const void *x, const void *y)
+{
+    const rv_t *a = x, *b = y;
+    if (a->c.cumtime_ns != b->c.cumtime_ns)
+        return a->c.cumtime_ns > b->c.cumtime_ns ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
 }
 
 static void answer_function(const query_env_t *env, const Ulma__Wire__Query *q,
@@ -317,24 +351,22 @@ static void answer_function(const query_env_t *env, const Ulma__Wire__Query *q,
     uint32_t n;
     proc_t **procs = view_procs(env->s, v, &n);
     pf_counts_t *vals = xmalloc(sizeof(*vals) * (n + 1));
-    fill_spread(env->s, fd->row, procs, n, gid[row], w->a, vals);
+    view_values(env->s, procs, n, gid[row], vals);
+    int64_t *cum = xmalloc(sizeof(*cum) * (n + 1));
+    for (uint32_t i = 0; i < n; i++)
+        cum[i] = vals[i].cumtime_ns;
+    fill_spread(fd->row, procs, n, cum, w->a);
+    free(cum);
     /* per rank, the most cumulative time first */
-    typedef struct rv {
-        proc_t *p;
-        pf_counts_t c;
-    } rv_t;
     rv_t *r = xmalloc(sizeof(*r) * (n + 1));
     for (uint32_t i = 0; i < n; i++) {
         r[i].p = procs[i];
         r[i].c = vals[i];
     }
     free(vals);
-    for (uint32_t i = 1; i < n; i++) /* insertion sort: stable, ranks already ordered */
-        for (uint32_t j = i; j > 0 && r[j - 1].c.cumtime_ns < r[j].c.cumtime_ns; j--) {
-            rv_t t = r[j];
-            r[j] = r[j - 1];
-            r[j - 1] = t;
-        }
+    for (uint32_t i = 0; i < n; i++)
+        r[i].order = i;
+    qsort(r, n, sizeof(*r), rv_cmp); /* ties keep the ranks' order */
     uint32_t k = n < lim ? n : lim;
     fd->ranks = WIRE_MSGS(w->a, k, Ulma__Wire__RankValue, ulma__wire__rank_value__init);
     fd->n_ranks = k;
@@ -468,13 +500,18 @@ static void answer_imbalance(const query_env_t *env, const Ulma__Wire__Query *q,
         nk = WIRE_MAX_LIMIT;
     im->cells = wire_alloc(w->a, sizeof(int64_t) * (nr * nk + 1));
     im->n_cells = nr * nk;
-    pf_counts_t *vals = xmalloc(sizeof(*vals) * (n + 1));
-    for (size_t i = 0; i < nr; i++) {
-        fill_spread(env->s, w->r.table->rows[i], procs, n, gid[rows[i]], w->a, vals);
-        for (uint32_t k = 0; k < nk; k++) /* the columns: the first nk ranks */
-            im->cells[i * nk + k] = vals[k].cumtime_ns;
-    }
+    table_spreads(env, v, procs, n, gid, rows, w);
+    /* the cells: the first nk ranks' values */
+    uint32_t *g = xmalloc(sizeof(uint32_t) * (nr + 1));
+    for (size_t i = 0; i < nr; i++)
+        g[i] = gid[rows[i]];
+    int64_t *vals = xmalloc(sizeof(*vals) * ((size_t)nk * nr + 1));
+    view_cumtimes(env->s, procs, nk, g, (uint32_t)nr, vals);
+    for (size_t i = 0; i < nr; i++)
+        for (uint32_t k = 0; k < nk; k++)
+            im->cells[i * nk + k] = vals[i * nk + k];
     free(vals);
+    free(g);
     im->rows = w->r.table->rows;
     im->n_rows = nr;
     im->ranks = WIRE_MSGS(w->a, nk, Ulma__Wire__RankValue, ulma__wire__rank_value__init);
@@ -775,9 +812,13 @@ void query_snapshot_json(const query_env_t *env, sbuf_t *out)
         jw_key(&w, "functions");
         jw_arr(&w);
         uint32_t k = profile_nfuncs(jp) < 20 ? profile_nfuncs(jp) : 20;
+        uint32_t g[20];
+        for (uint32_t r = 0; r < k; r++)
+            g[r] = gid[order[r]];
+        spread_t sps[20];
+        view_spreads(env->s, &v, jprocs, n, g, k, sps);
         for (uint32_t r = 0; r < k; r++) {
-            spread_t sp;
-            view_spread(s, jprocs, n, gid[order[r]], &sp);
+            spread_t sp = sps[r];
             jw_obj(&w);
             jw_kstrz(&w, "function", profile_func(jp, order[r])->std);
             jw_ksec(&w, "cumtime", profile_func(jp, order[r])->c.cumtime_ns);

@@ -910,6 +910,8 @@ void store_destroy(store_t **s_p)
     if (!s_p || !*s_p)
         return;
     store_t *s = *s_p;
+    if (s->view_cache_free)
+        s->view_cache_free(s->view_cache);
     while (s->nnodes)
         node_remove(s, s->nodes[s->nnodes - 1]);
     while (s->njobs)
@@ -1817,6 +1819,7 @@ void store_rates_get(const rates_t *r, uint32_t row, uint64_t ncalls, int64_t to
  */
 void store_tick(store_t *s, uint64_t now, uint64_t wall)
 {
+    s->ticks++; /* first: what the views cached may name what expires below */
     double dt = s->last_tick_ns && now > s->last_tick_ns ? (double)(now - s->last_tick_ns) / 1e9 : 0;
     uint64_t stale_ns = 3 * s->cfg.interval_ns;
     uint64_t cl_events = 0, cl_lost = 0;

@@ -85,18 +85,18 @@ typedef struct session session_t;
 typedef struct job job_t;
 
 typedef struct proc {
+    /* what a scan over every process reads first: one cache line */
     node_t *node;
     session_t *sess;        /* NULL: detached (its agent no longer holds it) */
+    pf_counts_t *rows;      /* by sess name index */
+    srow_t *base;           /* by gid, ascending: numbers of earlier sessions */
+    uint32_t nrows, nbase;
     job_t *job;
     uint32_t node_pos, job_pos;
     pf_meta_t m;
     uint32_t threads;
     pf_drops_t drops;
     pf_counts_t tot;        /* every row summed (base + current) */
-    pf_counts_t *rows;      /* by sess name index */
-    uint32_t nrows;
-    srow_t *base;           /* by gid, ascending: numbers of earlier sessions */
-    uint32_t nbase;
     openrow_t *open;
     uint32_t nopen;
     mpirow_t *mpi;          /* ascending idx */
@@ -254,6 +254,10 @@ struct store {
     map_t proc_map;          /* hash(node, pid, start) -> proc_t * (chained) */
     history_t hist;          /* the cluster's */
     uint64_t last_tick_ns, last_tick_wall;
+    uint64_t ticks;          /* store_tick calls: what was computed in this interval */
+    /* the views' cache of spreads for this interval (view.c owns it) */
+    void *view_cache;
+    void (*view_cache_free)(void *);
     uint64_t events_prev, calls_prev;
     int64_t cpu_prev;
     double events_per_s, calls_per_s, cpu_per_s;
