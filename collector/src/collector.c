@@ -18,7 +18,9 @@
 #include "view.h"
 
 #define MAX_FRAMES 4
-#define AGENT_BATCH 256     /* agent messages per turn before looking at queries */
+#define AGENT_BATCH 256     /* agent messages per turn before looking at queries, */
+#define AGENT_BATCH_MS 20   /* or this long, whichever comes first */
+#define AGENTS_BACKLOG 4096 /* pending connections: a whole cluster's agents start at once */
 #define TIMER_MS 50         /* timeouts are checked this often */
 #define ACK_MARGIN_MS 1000  /* control: the agents' wait plus this */
 
@@ -135,8 +137,9 @@ collector_t *collector_new(const collector_config_t *cfg, char *err, size_t errl
         snprintf(err, errlen, "cannot make sockets: %s", zmq_strerror(errno));
         goto fail;
     }
-    int one = 1;
+    int one = 1, backlog = AGENTS_BACKLOG;
     zmq_setsockopt(c->agents, ZMQ_ROUTER_HANDOVER, &one, sizeof(one));
+    zmq_setsockopt(c->agents, ZMQ_BACKLOG, &backlog, sizeof(backlog));
     if (zmq_bind(c->agents, cfg->agents) != 0) {
         snprintf(err, errlen, "cannot bind --agents %s: %s", cfg->agents, zmq_strerror(errno));
         goto fail;
@@ -421,19 +424,26 @@ static void on_agent(collector_t *c, frames_t *f)
     }
     wire_refusal_t why;
     Ulma__Wire__AgentMsg *m = wire_agent_msg(data, len, &why);
+    uint64_t now = now_ns();
     if (!m) {
-        store_count_bad(c->s, refusal_reason(why));
+        store_count_bad_peer(c->s, refusal_reason(why), from.id, from.id_len, now);
         logv(c, "refused a message (%s)", wire_refusal_name(why));
         return;
     }
-    uint64_t now = now_ns();
     switch (m->body_case) {
     case ULMA__WIRE__AGENT_MSG__BODY_REPORT: {
         store_action_t act;
+        store_stats_t before = *store_stats(c->s);
         int rc = store_report(c->s, m->report, now, from.id, from.id_len, &act);
-        if (rc < 0)
-            logv(c, "refused a report of node %s", m->report->node && m->report->node->name
-                                                       ? m->report->node->name : "?");
+        if (rc < 0 && c->cfg.verbose) {
+            const store_stats_t *st = store_stats(c->s);
+            int b = 0;
+            while (b < BAD_NREASONS - 1 && st->bad[b] == before.bad[b])
+                b++;
+            logv(c, "refused a report of node %s (%s)",
+                 m->report->node && m->report->node->name ? m->report->node->name : "?",
+                 store_bad_name((store_bad_t)b));
+        }
         if (act.ask_snapshot) {
             Ulma__Wire__CollectorMsg out = ULMA__WIRE__COLLECTOR_MSG__INIT;
             Ulma__Wire__SnapshotRequest sr = ULMA__WIRE__SNAPSHOT_REQUEST__INIT;
@@ -454,7 +464,7 @@ static void on_agent(collector_t *c, frames_t *f)
         on_answer(c, m->answer);
         break;
     default:
-        store_count_bad(c->s, BAD_BODY);
+        store_count_bad_peer(c->s, BAD_BODY, from.id, from.id_len, now);
     }
     protobuf_c_message_free_unpacked(&m->base, NULL);
 }
@@ -666,14 +676,18 @@ int collector_run(collector_t *c)
             fprintf(stderr, "ulma-collector: poll: %s\n", zmq_strerror(errno));
             return 1;
         }
-        /* a batch of agents' messages, then every waiting query, so that a
-         * flood of reports never delays a dashboard for long */
+        /* a batch of agents' messages (bounded in number and in time), then
+         * every waiting query, so that a flood of reports (a whole cluster's
+         * first snapshots) never delays a dashboard for long */
+        uint64_t batch_end = now_ns() + AGENT_BATCH_MS * 1000000ull;
         for (int i = 0; i < AGENT_BATCH && (it[0].revents & ZMQ_POLLIN); i++) {
             frames_t f;
             if (recv_frames(c->agents, &f) != 0)
                 break;
             on_agent(c, &f);
             frames_close(&f);
+            if (now_ns() >= batch_end)
+                break;
         }
         for (;;) {
             frames_t f;

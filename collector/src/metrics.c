@@ -170,13 +170,14 @@ static int top_cmp(const void *x, const void *y)
 
 void metrics_build(const store_t *s, const metrics_extra_t *x, sbuf_t *o)
 {
-    uint32_t up = 0, stale = 0, gone = 0, ranks = 0;
+    uint32_t up = 0, stale = 0, gone = 0, refused = 0, ranks = 0;
     uint64_t lost = 0;
     for (uint32_t i = 0; i < s->nnodes; i++) {
         const node_t *n = s->nodes[i];
         up += n->state == NODE_UP;
         stale += n->state == NODE_STALE;
         gone += n->state == NODE_GONE;
+        refused += n->state == NODE_REFUSED;
         for (uint32_t k = 0; k < n->nprocs; k++) {
             ranks += store_proc_live(n->procs[k]);
             lost += n->procs[k]->drops.records_lost;
@@ -184,7 +185,8 @@ void metrics_build(const store_t *s, const metrics_extra_t *x, sbuf_t *o)
     }
     head(o, "ulma_cluster_nodes", "gauge", "Nodes by state.");
     sbuf_printf(o, "ulma_cluster_nodes{state=\"up\"} %u\nulma_cluster_nodes{state=\"stale\"} %u\n"
-                   "ulma_cluster_nodes{state=\"gone\"} %u\n", up, stale, gone);
+                   "ulma_cluster_nodes{state=\"gone\"} %u\nulma_cluster_nodes{state=\"refused\"} %u\n",
+                up, stale, gone, refused);
     head(o, "ulma_cluster_ranks", "gauge", "Live profiled processes.");
     sbuf_printf(o, "ulma_cluster_ranks %u\n", ranks);
     head(o, "ulma_cluster_events_per_second", "gauge", "Records drained per second, all nodes.");
@@ -200,6 +202,27 @@ void metrics_build(const store_t *s, const metrics_extra_t *x, sbuf_t *o)
     head(o, "ulma_node_events_per_second", "gauge", "Records drained per second on the node.");
     for (uint32_t i = 0; i < s->nnodes; i++)
         node_line(o, "ulma_node_events_per_second", s->nodes[i], 3, s->nodes[i]->events_per_s);
+    head(o, "ulma_node_negative_times_total", "counter",
+         "Rows the node sent with a negative time (accepted: cycle counters of its cores not "
+         "quite in step).");
+    for (uint32_t i = 0; i < s->nnodes; i++)
+        node_line(o, "ulma_node_negative_times_total", s->nodes[i], 0,
+                  (double)s->nodes[i]->negative_times);
+    head(o, "ulma_node_reports_refused_total", "counter",
+         "The node's reports the collector refused (ulma_node_refused says why, while it lasts).");
+    for (uint32_t i = 0; i < s->nnodes; i++)
+        node_line(o, "ulma_node_reports_refused_total", s->nodes[i], 0,
+                  (double)s->nodes[i]->refused);
+    head(o, "ulma_node_refused", "gauge",
+         "1 while the node's reports are refused (none applied since), by the last reason.");
+    for (uint32_t i = 0; i < s->nnodes; i++) {
+        const node_t *n = s->nodes[i];
+        if (n->state != NODE_REFUSED)
+            continue;
+        sbuf_adds(o, "ulma_node_refused{node=");
+        label(o, n->name);
+        sbuf_printf(o, ",reason=\"%s\"} 1\n", store_bad_name(n->refused_why));
+    }
     static const char *fams[3][2] = {
         {"ulma_node_records_lost", "Records lost by the node's writers."},
         {"ulma_node_ranks", "Live profiled processes on the node."},
@@ -290,6 +313,9 @@ void metrics_build(const store_t *s, const metrics_extra_t *x, sbuf_t *o)
          x->send_failures},
         {"ulma_collector_processes_expired_total", "Processes aged out.", st->procs_expired},
         {"ulma_collector_nodes_expired_total", "Nodes aged out.", st->nodes_expired},
+        {"ulma_collector_jobs_expired_total", "Jobs aged out.", st->jobs_expired},
+        {"ulma_collector_negative_times_total", "Rows accepted with a negative time.",
+         st->negative_times},
     };
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
         head(o, c[i].name, "counter", c[i].help);

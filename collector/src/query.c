@@ -71,11 +71,9 @@ static uint32_t top_function(const store_t *s, proc_t *const *p, uint32_t n)
     return best;
 }
 
-static void fill_spread(const store_t *s, Ulma__Wire__Row *row, proc_t *const *procs, uint32_t n,
-                        uint32_t gid, wire_arena_t *a)
+static void set_spread(Ulma__Wire__Row *row, const spread_t *spp, wire_arena_t *a)
 {
-    spread_t sp;
-    view_spread(s, procs, n, gid, &sp);
+    spread_t sp = *spp;
     row->nranks = sp.n;
     row->min_ns = sp.min;
     row->max_ns = sp.max;
@@ -86,6 +84,33 @@ static void fill_spread(const store_t *s, Ulma__Wire__Row *row, proc_t *const *p
         row->slowest_node = wire_strdup(a, sp.slowest->node->name);
         row->slowest_pid = sp.slowest->m.pid;
     }
+}
+
+/* The row's spread over procs from their cumulative times (view_cumtimes). */
+static void fill_spread(Ulma__Wire__Row *row, proc_t *const *procs, uint32_t n,
+                        const int64_t *cum, wire_arena_t *a)
+{
+    spread_t sp;
+    view_spread_of(procs, cum, n, &sp);
+    set_spread(row, &sp, a);
+}
+
+/* The spreads of the table's rows (gid of each: gid[rows[i]]). */
+static void table_spreads(const query_env_t *env, const view_scope_t *v, proc_t *const *procs,
+                          uint32_t n, const uint32_t *gid, const uint32_t *rows, wire_answer_t *w)
+{
+    uint32_t nr = (uint32_t)w->r.table->n_rows;
+    if (!nr)
+        return;
+    uint32_t *g = xmalloc(sizeof(uint32_t) * nr);
+    for (uint32_t i = 0; i < nr; i++)
+        g[i] = gid[rows[i]];
+    spread_t *sp = xmalloc(sizeof(*sp) * nr);
+    view_spreads(env->s, v, procs, n, g, nr, sp);
+    for (uint32_t i = 0; i < nr; i++)
+        set_spread(w->r.table->rows[i], &sp[i], w->a);
+    free(sp);
+    free(g);
 }
 
 /* ---- the kinds ------------------------------------------------------------------------------ */
@@ -100,7 +125,7 @@ static void answer_summary(const query_env_t *env, const Ulma__Wire__Query *q, w
         const node_t *n = s->nodes[i];
         if (n->state == NODE_UP)
             o->nodes_up++;
-        else if (n->state == NODE_STALE)
+        else if (n->state == NODE_STALE || n->state == NODE_REFUSED) /* its numbers are old */
             o->nodes_stale++;
         else
             o->nodes_gone++;
@@ -116,11 +141,17 @@ static void answer_summary(const query_env_t *env, const Ulma__Wire__Query *q, w
         o->jobs += s->jobs[i]->nprocs > 0 && s->jobs[i]->name[0];
     o->events_per_s = s->events_per_s;
     o->records_lost = lost;
-    view_scope_t v = {.level = ULMA__WIRE__SCOPE__LEVEL__CLUSTER};
-    uint32_t n;
-    proc_t **procs = view_procs(s, &v, &n);
-    o->mode = wire_strdup(w->a, mode_summary(procs, n));
-    free(procs);
+    const char *mode = "none";
+    for (uint32_t i = 0; i < s->nnodes; i++) {
+        const char *m = mode_summary(s->nodes[i]->procs, s->nodes[i]->nprocs);
+        if (strcmp(m, "none") == 0)
+            continue;
+        if (strcmp(mode, "none") == 0)
+            mode = m;
+        else if (strcmp(mode, m) != 0)
+            mode = "mixed";
+    }
+    o->mode = wire_strdup(w->a, mode);
     o->spark = spark(w->a, &s->hist, q->points, &o->n_spark);
     o->wall_ns = wall_ns();
     o->interval_s = env->interval_s;
@@ -159,7 +190,7 @@ static void answer_nodes(const query_env_t *env, const Ulma__Wire__Query *q, wir
         Ulma__Wire__NodeInfo *o = w->r.nodes[i];
         o->name = wire_strdup(w->a, n->name);
         o->host = wire_strdup(w->a, n->host);
-        o->state = wire_strdup(w->a, store_node_state_name(n->state));
+        o->state = wire_strdup(w->a, store_node_state_name(n));
         o->agent_version = wire_strdup(w->a, n->agent_version);
         o->cpus = n->cpus;
         for (uint32_t j = 0; j < n->nprocs; j++) {
@@ -280,11 +311,25 @@ static void answer_top(const query_env_t *env, const Ulma__Wire__Query *q, const
     uint32_t n;
     proc_t **procs = view_procs(env->s, v, &n);
     if (n > 1)
-        for (size_t i = 0; i < w->r.table->n_rows; i++)
-            fill_spread(env->s, w->r.table->rows[i], procs, n, gid[rows[i]], w->a);
+        table_spreads(env, v, procs, n, gid, rows, w);
     free(procs);
     free(gid);
     profile_destroy(&p);
+}
+
+/* A process's value of a function, for FUNCTION's per-rank list. */
+typedef struct rv {
+    proc_t *p;
+    pf_counts_t c;
+    uint32_t order;
+} rv_t;
+
+static int rv_cmp(const void *x, const void *y)
+{
+    const rv_t *a = x, *b = y;
+    if (a->c.cumtime_ns != b->c.cumtime_ns)
+        return a->c.cumtime_ns > b->c.cumtime_ns ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
 }
 
 static void answer_function(const query_env_t *env, const Ulma__Wire__Query *q,
@@ -305,23 +350,23 @@ static void answer_function(const query_env_t *env, const Ulma__Wire__Query *q,
     wire_row(w->a, fd->row, p, row);
     uint32_t n;
     proc_t **procs = view_procs(env->s, v, &n);
-    fill_spread(env->s, fd->row, procs, n, gid[row], w->a);
+    pf_counts_t *vals = xmalloc(sizeof(*vals) * (n + 1));
+    view_values(env->s, procs, n, gid[row], vals);
+    int64_t *cum = xmalloc(sizeof(*cum) * (n + 1));
+    for (uint32_t i = 0; i < n; i++)
+        cum[i] = vals[i].cumtime_ns;
+    fill_spread(fd->row, procs, n, cum, w->a);
+    free(cum);
     /* per rank, the most cumulative time first */
-    typedef struct rv {
-        proc_t *p;
-        pf_counts_t c;
-    } rv_t;
     rv_t *r = xmalloc(sizeof(*r) * (n + 1));
     for (uint32_t i = 0; i < n; i++) {
         r[i].p = procs[i];
-        store_proc_value(env->s, procs[i], gid[row], &r[i].c);
+        r[i].c = vals[i];
     }
-    for (uint32_t i = 1; i < n; i++) /* insertion sort: stable, ranks already ordered */
-        for (uint32_t j = i; j > 0 && r[j - 1].c.cumtime_ns < r[j].c.cumtime_ns; j--) {
-            rv_t t = r[j];
-            r[j] = r[j - 1];
-            r[j - 1] = t;
-        }
+    free(vals);
+    for (uint32_t i = 0; i < n; i++)
+        r[i].order = i;
+    qsort(r, n, sizeof(*r), rv_cmp); /* ties keep the ranks' order */
     uint32_t k = n < lim ? n : lim;
     fd->ranks = WIRE_MSGS(w->a, k, Ulma__Wire__RankValue, ulma__wire__rank_value__init);
     fd->n_ranks = k;
@@ -448,15 +493,27 @@ static void answer_imbalance(const query_env_t *env, const Ulma__Wire__Query *q,
     proc_t **procs = view_procs(env->s, v, &n);
     Ulma__Wire__Imbalance *im = WIRE_MSG(w->a, Ulma__Wire__Imbalance, ulma__wire__imbalance__init);
     size_t nr = w->r.table->n_rows;
-    for (size_t i = 0; i < nr; i++)
-        fill_spread(env->s, w->r.table->rows[i], procs, n, gid[rows[i]], w->a);
-    im->rows = w->r.table->rows;
-    im->n_rows = nr;
     uint32_t nk = q->ranks ? q->ranks : DEFAULT_RANKS;
     if (nk > n)
         nk = n;
     if (nk > WIRE_MAX_LIMIT)
         nk = WIRE_MAX_LIMIT;
+    im->cells = wire_alloc(w->a, sizeof(int64_t) * (nr * nk + 1));
+    im->n_cells = nr * nk;
+    table_spreads(env, v, procs, n, gid, rows, w);
+    /* the cells: the first nk ranks' values */
+    uint32_t *g = xmalloc(sizeof(uint32_t) * (nr + 1));
+    for (size_t i = 0; i < nr; i++)
+        g[i] = gid[rows[i]];
+    int64_t *vals = xmalloc(sizeof(*vals) * ((size_t)nk * nr + 1));
+    view_cumtimes(env->s, procs, nk, g, (uint32_t)nr, vals);
+    for (size_t i = 0; i < nr; i++)
+        for (uint32_t k = 0; k < nk; k++)
+            im->cells[i * nk + k] = vals[i * nk + k];
+    free(vals);
+    free(g);
+    im->rows = w->r.table->rows;
+    im->n_rows = nr;
     im->ranks = WIRE_MSGS(w->a, nk, Ulma__Wire__RankValue, ulma__wire__rank_value__init);
     im->n_ranks = nk;
     for (uint32_t k = 0; k < nk; k++) {
@@ -467,14 +524,6 @@ static void answer_imbalance(const query_env_t *env, const Ulma__Wire__Query *q,
         o->tottime_ns = procs[k]->tot.tottime_ns;
         o->ncalls = procs[k]->tot.ncalls;
     }
-    im->cells = wire_alloc(w->a, sizeof(int64_t) * (nr * nk + 1));
-    im->n_cells = nr * nk;
-    for (size_t i = 0; i < nr; i++)
-        for (uint32_t k = 0; k < nk; k++) {
-            pf_counts_t c;
-            store_proc_value(env->s, procs[k], gid[rows[i]], &c);
-            im->cells[i * nk + k] = c.cumtime_ns;
-        }
     w->r.imbalance = im;
     free(procs);
     free(gid);
@@ -674,6 +723,7 @@ void query_snapshot_json(const query_env_t *env, sbuf_t *out)
     jw_ku64(&w, "restarts", st->restarts);
     jw_ku64(&w, "reports_lost", st->reports_lost);
     jw_ku64(&w, "bad_messages", env->bad_messages);
+    jw_ku64(&w, "negative_times", st->negative_times);
     jw_obj_end(&w);
     sbuf_adds(out, ",\"nodes\":");
     jw_init(&w, out);
@@ -684,7 +734,7 @@ void query_snapshot_json(const query_env_t *env, sbuf_t *out)
         jw_obj(&w);
         jw_kstrz(&w, "name", n->name);
         jw_kstrz(&w, "host", n->host);
-        jw_kstrz(&w, "state", store_node_state_name(n->state));
+        jw_kstrz(&w, "state", store_node_state_name(n));
         jw_kstrz(&w, "agent_version", n->agent_version);
         jw_ku64(&w, "cpus", n->cpus);
         uint32_t live = 0;
@@ -701,6 +751,10 @@ void query_snapshot_json(const query_env_t *env, sbuf_t *out)
         jw_ku64(&w, "wall_ns", n->wall_ns);
         jw_ku64(&w, "reports", n->reports);
         jw_ku64(&w, "gaps", n->gaps);
+        jw_ku64(&w, "negative_times", n->negative_times);
+        jw_ku64(&w, "refused", n->refused);
+        if (n->refused)
+            jw_kstrz(&w, "last_refusal", store_bad_name(n->refused_why));
         jw_kstrz(&w, "mode", mode_summary(n->procs, n->nprocs));
         jw_key(&w, "tottime");
         jw_sec(&w, n->tot.tottime_ns);
@@ -758,9 +812,13 @@ void query_snapshot_json(const query_env_t *env, sbuf_t *out)
         jw_key(&w, "functions");
         jw_arr(&w);
         uint32_t k = profile_nfuncs(jp) < 20 ? profile_nfuncs(jp) : 20;
+        uint32_t g[20];
+        for (uint32_t r = 0; r < k; r++)
+            g[r] = gid[order[r]];
+        spread_t sps[20];
+        view_spreads(env->s, &v, jprocs, n, g, k, sps);
         for (uint32_t r = 0; r < k; r++) {
-            spread_t sp;
-            view_spread(s, jprocs, n, gid[order[r]], &sp);
+            spread_t sp = sps[r];
             jw_obj(&w);
             jw_kstrz(&w, "function", profile_func(jp, order[r])->std);
             jw_ksec(&w, "cumtime", profile_func(jp, order[r])->c.cumtime_ns);

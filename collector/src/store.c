@@ -51,6 +51,32 @@ void store_count_bad(store_t *s, store_bad_t why)
         s->st.bad[why]++;
 }
 
+/* The node shows that its reports are being refused, and why. */
+static void node_refused(node_t *n, store_bad_t why, uint64_t now)
+{
+    n->refused++;
+    n->refused_pending = 1;
+    n->refused_why = why;
+    n->refused_ns = now;
+    n->state = NODE_REFUSED; /* until a report is applied, or it falls silent (store_tick) */
+}
+
+void store_count_bad_peer(store_t *s, store_bad_t why, const void *peer, size_t peer_len,
+                          uint64_t now)
+{
+    store_count_bad(s, why);
+    if (!peer || !peer_len || why >= BAD_NREASONS)
+        return;
+    /* rare (a refusal), so a scan is fine */
+    for (uint32_t i = 0; i < s->nnodes; i++) {
+        node_t *n = s->nodes[i];
+        if (n->peer_len == peer_len && memcmp(n->peer, peer, peer_len) == 0) {
+            node_refused(n, why, now);
+            return;
+        }
+    }
+}
+
 /* ---- sparse aggregates -------------------------------------------------------------- */
 
 static void sagg_init(sagg_t *a, size_t rsize)
@@ -127,7 +153,9 @@ static void counts_addd(pf_counts_t *d, const dcounts_t *x)
 
 static int dcounts_zero(const dcounts_t *x) { return !x->ncalls && !x->pcalls && !x->tottime && !x->cumtime; }
 
-/* old + delta (delta columns as on the wire) into *out, checked. */
+/* old + delta (delta columns as on the wire) into *out, checked: counts
+ * stay >= 0 with pcalls <= ncalls, nothing overflows. Times may end up
+ * negative (see store.h); the caller counts them. */
 static store_bad_t row_next(const pf_counts_t *o, int64_t dn, int64_t dr, int64_t dt, int64_t ds,
                             pf_counts_t *out)
 {
@@ -138,7 +166,7 @@ static store_bad_t row_next(const pf_counts_t *o, int64_t dn, int64_t dr, int64_
         __builtin_add_overflow(ot, dt, &t) || __builtin_add_overflow(os, ds, &su) ||
         __builtin_add_overflow(t, su, &c))
         return BAD_NEGATIVE;
-    if (n < 0 || r < 0 || t < 0 || c < 0)
+    if (n < 0 || r < 0)
         return BAD_NEGATIVE;
     if (r > n)
         return BAD_PCALLS;
@@ -285,9 +313,19 @@ int store_proc_live(const proc_t *p)
     return !p->exited && p->m.state != PF_STATE_EXITED && p->node->state != NODE_GONE;
 }
 
-const char *store_node_state_name(int state)
+const char *store_node_state_name(const node_t *n)
 {
-    return state == NODE_UP ? "up" : state == NODE_STALE ? "stale" : "gone";
+    static const char *refused[BAD_NREASONS] = {
+        "refused:too_big", "refused:malformed", "refused:version", "refused:body",
+        "refused:node",    "refused:string",    "refused:columns", "refused:index",
+        "refused:order",   "refused:negative",  "refused:pcalls",  "refused:duplicate",
+        "refused:limit",   "refused:envelope"};
+    switch (n->state) {
+    case NODE_UP: return "up";
+    case NODE_STALE: return "stale";
+    case NODE_REFUSED: return n->refused_why < BAD_NREASONS ? refused[n->refused_why] : "refused";
+    default: return "gone";
+    }
 }
 
 const arow_t *store_job_row(const job_t *j, uint32_t gid)
@@ -741,9 +779,12 @@ static void group_fold(group_t *g)
     g->nbpaths = m;
     free(g->edges);
     free(g->paths);
+    free(g->eslot);
+    free(g->pslot);
     g->edges = NULL;
     g->paths = NULL;
-    g->nedges = g->npaths = 0;
+    g->eslot = g->pslot = NULL;
+    g->nedges = g->npaths = g->eslot_cap = g->pslot_cap = 0;
     g->sess = NULL;
 }
 
@@ -758,6 +799,8 @@ static void group_remove(store_t *s, group_t *g)
         }
     free(g->edges);
     free(g->paths);
+    free(g->eslot);
+    free(g->pslot);
     free(g->bedges);
     free(g->bpaths);
     free(g);
@@ -867,6 +910,8 @@ void store_destroy(store_t **s_p)
     if (!s_p || !*s_p)
         return;
     store_t *s = *s_p;
+    if (s->view_cache_free)
+        s->view_cache_free(s->view_cache);
     while (s->nnodes)
         node_remove(s, s->nodes[s->nnodes - 1]);
     while (s->njobs)
@@ -992,11 +1037,8 @@ static store_bad_t validate_proc(const store_t *s, const session_t *se, const no
             return BAD_NEGATIVE;
     }
     for (size_t i = 0; i < pr->n_open_index; i++)
-        if (pr->open_tottime[i] < 0 || pr->open_cumtime[i] < 0 ||
-            pr->open_calls[i] > (uint64_t)INT64_MAX)
+        if (pr->open_calls[i] > (uint64_t)INT64_MAX)
             return BAD_NEGATIVE;
-    if (pr->span_ns < 0)
-        return BAD_NEGATIVE;
     return 0;
 }
 
@@ -1043,7 +1085,7 @@ static store_bad_t validate_group(const session_t *se, const node_t *n, const Ul
         if (__builtin_add_overflow(oc, g->path_count[i], &c) ||
             __builtin_add_overflow(o->tottime_ns, g->path_tottime[i], &t) ||
             __builtin_add_overflow(os, g->path_subtime[i], &su) ||
-            __builtin_add_overflow(t, su, &cu) || c < 0 || t < 0 || cu < 0)
+            __builtin_add_overflow(t, su, &cu) || c < 0)
             return BAD_NEGATIVE;
     }
     return 0;
@@ -1183,7 +1225,39 @@ static void mpi_set(proc_t *p, uint32_t idx, uint64_t v)
     p->nmpi++;
 }
 
-static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr, int absolute)
+/* A row arrived with a negative time: applied as it is, counted. */
+static void note_negative(store_t *s, node_t *n, int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0) {
+        n->negative_times++;
+        s->st.negative_times++;
+    }
+}
+
+/* Row `idx` of process p (session se, job j) becomes *nx: the change goes
+ * into the cluster's and the job's aggregates and into *acc. */
+static void row_set(store_t *s, session_t *se, job_t *j, uint32_t idx, pf_counts_t *o,
+                    const pf_counts_t *nx, dcounts_t *acc)
+{
+    dcounts_t d = {(int64_t)(nx->ncalls - o->ncalls), (int64_t)(nx->pcalls - o->pcalls),
+                   nx->tottime_ns - o->tottime_ns, nx->cumtime_ns - o->cumtime_ns};
+    *o = *nx;
+    if (dcounts_zero(&d))
+        return;
+    counts_addd(&s->cl[se->gid[idx]].c, &d);
+    counts_addd(&job_row_cached(se, j, idx)->c, &d);
+    acc->ncalls += d.ncalls;
+    acc->pcalls += d.pcalls;
+    acc->tottime += d.tottime;
+    acc->cumtime += d.cumtime;
+}
+
+/* `replace` (with `snapshot`): a snapshot in the session's dictionary,
+ * whose rows replace the process's (rows it leaves out are zero); only the
+ * differences move the aggregates. Otherwise the rows are a delta, or a
+ * snapshot onto rows zeroed before (a new dictionary). */
+static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr, int snapshot,
+                       int replace)
 {
     node_t *n = se->node;
     const char *jname = pr->job ? pr->job : "";
@@ -1201,7 +1275,6 @@ static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr,
         job_add_proc(job_get(s, jname), p);
         proc_contribute(s, p, 1);
     }
-    (void)absolute; /* a snapshot's processes were zeroed before: rows add from zero */
     meta_set(&p->m, pr, n);
     p->threads = pr->threads;
     if (pr->drops) {
@@ -1229,19 +1302,39 @@ static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr,
     job_t *j = p->job;
     dcounts_t acc = {0};
     uint32_t idx = 0;
-    for (size_t i = 0; i < pr->n_fn_index; i++) {
-        idx = i ? idx + pr->fn_index[i] : pr->fn_index[i];
-        pf_counts_t *o = &p->rows[idx], nx;
-        row_next(o, pr->fn_ncalls[i], pr->fn_rcalls[i], pr->fn_tottime[i], pr->fn_subtime[i], &nx);
-        dcounts_t d = {(int64_t)(nx.ncalls - o->ncalls), (int64_t)(nx.pcalls - o->pcalls),
-                       nx.tottime_ns - o->tottime_ns, nx.cumtime_ns - o->cumtime_ns};
-        *o = nx;
-        counts_addd(&s->cl[se->gid[idx]].c, &d);
-        counts_addd(&job_row_cached(se, j, idx)->c, &d);
-        acc.ncalls += d.ncalls;
-        acc.pcalls += d.pcalls;
-        acc.tottime += d.tottime;
-        acc.cumtime += d.cumtime;
+    static const pf_counts_t zero;
+    if (replace) {
+        /* one pass over the process's rows, the snapshot's merged in */
+        size_t k = 0;
+        uint32_t next = pr->n_fn_index ? pr->fn_index[0] : UINT32_MAX;
+        for (idx = 0; idx < p->nrows; idx++) {
+            pf_counts_t *o = &p->rows[idx], nx = {0};
+            if (idx == next) {
+                row_next(&zero, pr->fn_ncalls[k], pr->fn_rcalls[k], pr->fn_tottime[k],
+                         pr->fn_subtime[k], &nx);
+                note_negative(s, n, nx.tottime_ns, nx.cumtime_ns);
+                k++;
+                next = k < pr->n_fn_index ? next + pr->fn_index[k] : UINT32_MAX;
+            } else if (!(o->ncalls || o->pcalls || o->tottime_ns || o->cumtime_ns)) {
+                continue;
+            }
+            row_set(s, se, j, idx, o, &nx, &acc);
+        }
+        /* MPI bytes: the old ones out, the snapshot's in */
+        for (uint32_t i = 0; i < p->nmpi; i++) {
+            s->cl[se->gid[p->mpi[i].idx]].mpi_bytes -= p->mpi[i].bytes;
+            job_row_cached(se, j, p->mpi[i].idx)->mpi_bytes -= p->mpi[i].bytes;
+        }
+        p->nmpi = 0;
+    } else {
+        for (size_t i = 0; i < pr->n_fn_index; i++) {
+            idx = i ? idx + pr->fn_index[i] : pr->fn_index[i];
+            pf_counts_t *o = &p->rows[idx], nx;
+            row_next(o, pr->fn_ncalls[i], pr->fn_rcalls[i], pr->fn_tottime[i], pr->fn_subtime[i],
+                     &nx);
+            note_negative(s, n, nx.tottime_ns, nx.cumtime_ns);
+            row_set(s, se, j, idx, o, &nx, &acc);
+        }
     }
     if (!dcounts_zero(&acc)) {
         counts_addd(&p->tot, &acc);
@@ -1267,10 +1360,12 @@ static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr,
         p->open[i].o.calls = pr->open_calls[i];
         p->open[i].o.tottime_ns = pr->open_tottime[i];
         p->open[i].o.cumtime_ns = pr->open_cumtime[i];
+        note_negative(s, n, pr->open_tottime[i], pr->open_cumtime[i]);
         agg_open(s, j, se->gid[idx], &p->open[i].o, 1);
     }
+    note_negative(s, n, pr->span_ns, 0);
     /* object types: absolute; a snapshot has them all */
-    if (absolute)
+    if (snapshot)
         types_free(p);
     for (size_t i = 0; i < pr->n_types; i++) {
         const Ulma__Wire__ObjType *t = pr->types[i];
@@ -1294,7 +1389,56 @@ static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr,
     }
 }
 
-static void apply_group(store_t *s, session_t *se, const Ulma__Wire__Group *gr)
+/* The job aggregate's slot of the group's session edge (path) `idx`. */
+static uint32_t group_slot(uint32_t **slot, uint32_t *cap, sagg_t *a, uint32_t idx, uint32_t key)
+{
+    if (idx >= *cap) {
+        uint32_t old = *cap;
+        *slot = xgrow(*slot, cap, idx + 1, sizeof(uint32_t));
+        memset(*slot + old, 0xff, sizeof(uint32_t) * (*cap - old));
+    }
+    if ((*slot)[idx] == UINT32_MAX)
+        (*slot)[idx] = sagg_slot(a, key);
+    return (*slot)[idx];
+}
+
+static void edge_change(store_t *s, group_t *g, uint32_t idx, pf_counts_t *o, const pf_counts_t *nx)
+{
+    if (memcmp(o, nx, sizeof(*o)) == 0)
+        return;
+    uint32_t geid = g->sess->geid[idx];
+    pf_counts_t *c = &s->cl_edges[geid];
+    pf_counts_t *jr = sagg_row(&g->job->edges,
+                               group_slot(&g->eslot, &g->eslot_cap, &g->job->edges, idx, geid));
+    counts_add(c, o, -1);
+    counts_add(c, nx, 1);
+    counts_add(jr, o, -1);
+    counts_add(jr, nx, 1);
+    *o = *nx;
+}
+
+static void path_change(store_t *s, group_t *g, uint32_t idx, pathv_t *o, const pathv_t *nx)
+{
+    if (memcmp(o, nx, sizeof(*o)) == 0)
+        return;
+    uint32_t gpid = g->sess->gpid[idx];
+    pathv_t *a = &s->cl_paths[gpid];
+    pathv_t *b = sagg_row(&g->job->paths,
+                          group_slot(&g->pslot, &g->pslot_cap, &g->job->paths, idx, gpid));
+    uint64_t dc = nx->count - o->count;
+    int64_t dt = nx->tottime_ns - o->tottime_ns, dcu = nx->cumtime_ns - o->cumtime_ns;
+    a->count += dc;
+    a->tottime_ns += dt;
+    a->cumtime_ns += dcu;
+    b->count += dc;
+    b->tottime_ns += dt;
+    b->cumtime_ns += dcu;
+    *o = *nx;
+}
+
+/* `replace`: a snapshot in the session's dictionaries (rows it leaves out
+ * are zero), as for processes. */
+static void apply_group(store_t *s, session_t *se, const Ulma__Wire__Group *gr, int replace)
 {
     job_t *j = job_get(s, gr->job ? gr->job : "");
     group_t *g = group_get(se->node, j);
@@ -1312,26 +1456,53 @@ static void apply_group(store_t *s, session_t *se, const Ulma__Wire__Group *gr)
         memset(g->paths + g->npaths, 0, sizeof(*g->paths) * (se->npaths - g->npaths));
         g->npaths = se->npaths;
     }
-    uint32_t idx = 0;
-    for (size_t i = 0; i < gr->n_edge_index; i++) {
+    static const pf_counts_t zc;
+    static const pathv_t zp;
+    size_t k = 0;
+    uint32_t idx = 0, next = gr->n_edge_index ? gr->edge_index[0] : UINT32_MAX;
+    for (uint32_t e = replace ? 0 : UINT32_MAX; replace && e < g->nedges; e++) {
+        pf_counts_t nx = {0};
+        if (e == next) {
+            row_next(&zc, gr->edge_ncalls[k], gr->edge_rcalls[k], gr->edge_tottime[k],
+                     gr->edge_subtime[k], &nx);
+            note_negative(s, se->node, nx.tottime_ns, nx.cumtime_ns);
+            k++;
+            next = k < gr->n_edge_index ? next + gr->edge_index[k] : UINT32_MAX;
+        }
+        edge_change(s, g, e, &g->edges[e], &nx);
+    }
+    for (size_t i = 0; !replace && i < gr->n_edge_index; i++) {
         idx = i ? idx + gr->edge_index[i] : gr->edge_index[i];
-        pf_counts_t *o = &g->edges[idx], nx;
-        row_next(o, gr->edge_ncalls[i], gr->edge_rcalls[i], gr->edge_tottime[i],
+        pf_counts_t nx;
+        row_next(&g->edges[idx], gr->edge_ncalls[i], gr->edge_rcalls[i], gr->edge_tottime[i],
                  gr->edge_subtime[i], &nx);
-        edge_agg(s, j, se->geid[idx], o, -1);
-        edge_agg(s, j, se->geid[idx], &nx, 1);
-        *o = nx;
+        note_negative(s, se->node, nx.tottime_ns, nx.cumtime_ns);
+        edge_change(s, g, idx, &g->edges[idx], &nx);
+    }
+    k = 0;
+    next = gr->n_path_index ? gr->path_index[0] : UINT32_MAX;
+    for (uint32_t p = 0; replace && p < g->npaths; p++) {
+        const pathv_t *o = p == next ? &zp : NULL;
+        pathv_t nx = {0, 0, 0};
+        if (o) {
+            nx.count = (uint64_t)gr->path_count[k];
+            nx.tottime_ns = gr->path_tottime[k];
+            nx.cumtime_ns = nx.tottime_ns + gr->path_subtime[k];
+            note_negative(s, se->node, nx.tottime_ns, nx.cumtime_ns);
+            k++;
+            next = k < gr->n_path_index ? next + gr->path_index[k] : UINT32_MAX;
+        }
+        path_change(s, g, p, &g->paths[p], &nx);
     }
     idx = 0;
-    for (size_t i = 0; i < gr->n_path_index; i++) {
+    for (size_t i = 0; !replace && i < gr->n_path_index; i++) {
         idx = i ? idx + gr->path_index[i] : gr->path_index[i];
         pathv_t *o = &g->paths[idx];
         pathv_t nx = {o->count + (uint64_t)gr->path_count[i], o->tottime_ns + gr->path_tottime[i],
                       0};
         nx.cumtime_ns = nx.tottime_ns + (o->cumtime_ns - o->tottime_ns) + gr->path_subtime[i];
-        path_agg(s, j, se->gpid[idx], o, -1);
-        path_agg(s, j, se->gpid[idx], &nx, 1);
-        *o = nx;
+        note_negative(s, se->node, nx.tottime_ns, nx.cumtime_ns);
+        path_change(s, g, idx, o, &nx);
     }
 }
 
@@ -1348,16 +1519,17 @@ static void apply(store_t *s, session_t *se, const Ulma__Wire__Report *r, int ab
     node_t *n = se->node;
     if (absolute) {
         /* held processes and groups not in the snapshot are no longer the
-         * agent's: they keep their final numbers. The others are zeroed:
-         * the snapshot's values replace them. */
+         * agent's: they keep their final numbers. The snapshot's values
+         * replace the others': in place (the differences applied) when the
+         * dictionary stays, else zeroed first (indices change meaning). */
         for (uint32_t i = 0; i < n->nprocs; i++) {
             proc_t *p = n->procs[i];
             if (p->sess != se && (p->sess || p->exited))
                 continue;
-            if (pkeys_has(keys, (uint32_t)r->n_procs, p->m.pid, p->m.start_time))
-                proc_unapply(s, p);
-            else
+            if (!pkeys_has(keys, (uint32_t)r->n_procs, p->m.pid, p->m.start_time))
                 proc_finalize(s, p, now);
+            else if (dn->full)
+                proc_unapply(s, p);
         }
         for (uint32_t i = 0; i < n->ngroups; i++) {
             group_t *g = n->groups[i];
@@ -1366,10 +1538,10 @@ static void apply(store_t *s, session_t *se, const Ulma__Wire__Report *r, int ab
             int in = 0;
             for (size_t k = 0; k < r->n_groups && !in; k++)
                 in = strcmp(r->groups[k]->job ? r->groups[k]->job : "", g->job->name) == 0;
-            if (in)
-                group_unapply(s, g);
-            else
+            if (!in)
                 group_fold(g);
+            else if (dn->full)
+                group_unapply(s, g);
         }
         if (dn->full) {
             for (uint32_t i = 0; i < n->nprocs; i++)
@@ -1379,8 +1551,14 @@ static void apply(store_t *s, session_t *se, const Ulma__Wire__Report *r, int ab
                     n->procs[i]->nopen = 0;
                 }
             for (uint32_t i = 0; i < n->ngroups; i++)
-                if (n->groups[i]->sess == se)
-                    n->groups[i]->nedges = n->groups[i]->npaths = 0;
+                if (n->groups[i]->sess == se) {
+                    group_t *g = n->groups[i];
+                    g->nedges = g->npaths = 0;
+                    g->eslot_cap = g->pslot_cap = 0; /* indices change meaning */
+                    free(g->eslot);
+                    free(g->pslot);
+                    g->eslot = g->pslot = NULL;
+                }
             session_reset_dict(se);
         }
     }
@@ -1399,10 +1577,11 @@ static void apply(store_t *s, session_t *se, const Ulma__Wire__Report *r, int ab
         uint32_t parent = x->parent ? se->gpid[x->parent - 1] : 0;
         se->gpid[se->npaths++] = intern_path(s, parent, se->gid[x->func]);
     }
+    int replace = absolute && !dn->full;
     for (size_t i = 0; i < r->n_procs; i++)
-        apply_proc(s, se, r->procs[i], absolute);
+        apply_proc(s, se, r->procs[i], absolute, replace);
     for (size_t i = 0; i < r->n_groups; i++)
-        apply_group(s, se, r->groups[i]);
+        apply_group(s, se, r->groups[i], replace);
     for (size_t i = 0; i < r->n_gone_pid; i++) {
         proc_t *p = store_proc_find(s, n, r->gone_pid[i], r->gone_start_time[i]);
         if (p && (p->sess == se || !p->sess))
@@ -1503,6 +1682,13 @@ int store_report(store_t *s, const Ulma__Wire__Report *r, uint64_t now, const vo
     store_bad_t b = validate(s, se, n, r, absolute, &dn, &keys);
     if (b) {
         s->st.bad[b]++;
+        /* never silent: the node shows it (made, empty, if it is new) */
+        if (!n && s->nnodes < s->cfg.lim.nodes) {
+            n = node_get(s, r->node->name, now);
+            n->last_ns = now; /* its age: since it was first heard of */
+        }
+        if (n)
+            node_refused(n, b, now);
         return -1;
     }
     if (!se) {
@@ -1536,6 +1722,7 @@ int store_report(store_t *s, const Ulma__Wire__Report *r, uint64_t now, const vo
     n->wall_ns = r->wall_ns;
     n->interval_ns = r->interval_ns;
     n->reports++;
+    n->refused_pending = 0;
     if (n->state != NODE_UP)
         n->state = NODE_UP;
     if (r->counters) {
@@ -1632,6 +1819,7 @@ void store_rates_get(const rates_t *r, uint32_t row, uint64_t ncalls, int64_t to
  */
 void store_tick(store_t *s, uint64_t now, uint64_t wall)
 {
+    s->ticks++; /* first: what the views cached may name what expires below */
     double dt = s->last_tick_ns && now > s->last_tick_ns ? (double)(now - s->last_tick_ns) / 1e9 : 0;
     uint64_t stale_ns = 3 * s->cfg.interval_ns;
     uint64_t cl_events = 0, cl_lost = 0;
@@ -1640,6 +1828,9 @@ void store_tick(store_t *s, uint64_t now, uint64_t wall)
         node_t *n = s->nodes[i];
         uint64_t age = now - n->last_ns;
         int st = age > s->cfg.gone_ns ? NODE_GONE : age > stale_ns ? NODE_STALE : NODE_UP;
+        /* refused and still talking: connected, numbers frozen */
+        if (n->refused_pending && now - n->refused_ns <= stale_ns)
+            st = NODE_REFUSED;
         if (st == NODE_GONE && n->state != NODE_GONE)
             n->state_ns = now;
         n->state = st;

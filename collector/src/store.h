@@ -16,7 +16,15 @@
  * again (same pid and start time) continue from the old session's numbers.
  *
  * Every message is validated completely before any of it is applied: a
- * refused report changes nothing but a counter.
+ * refused report changes nothing but counters and its node's state (which
+ * reads "refused:<reason>" until a report of that node is applied again;
+ * a node first heard of in a refused report is created, empty, to show
+ * it). Times (tottime, cumtime, their open parts, spans) may be negative:
+ * an agent on a machine whose cores' cycle counters are not quite in step
+ * can measure a frame's own time a little below zero. They are applied as
+ * they are and counted (store_stats.negative_times, node_t.negative_times);
+ * counts driven negative, primitive calls above calls and overflows are
+ * protocol violations and refused.
  */
 #ifndef COLLECTOR_STORE_H
 #define COLLECTOR_STORE_H
@@ -37,7 +45,8 @@ typedef enum store_bad {
     BAD_COLUMNS,     /* parallel columns of unequal lengths */
     BAD_INDEX,       /* a dictionary index out of range */
     BAD_ORDER,       /* indices not strictly ascending */
-    BAD_NEGATIVE,    /* a value driven negative, or an overflow */
+    BAD_NEGATIVE,    /* a count driven negative, or an overflow (times may be
+                      * negative: see store_report) */
     BAD_PCALLS,      /* primitive calls above calls */
     BAD_DUPLICATE,   /* the same process or group twice in one report */
     BAD_LIMIT,       /* over a size limit (names, processes, ...) */
@@ -71,6 +80,7 @@ typedef struct store_stats {
     uint64_t reports, snapshots, deltas, duplicates, gaps, unknown_sessions;
     uint64_t dict_mismatches, ignored_waiting, snapshot_requests, restarts;
     uint64_t reports_lost;     /* deltas never applied + unclean agent ends */
+    uint64_t negative_times;   /* rows accepted with a negative time */
     uint64_t procs_expired, nodes_expired, jobs_expired;
     uint64_t bad[BAD_NREASONS];
 } store_stats_t;
@@ -82,6 +92,10 @@ store_t *store_new(const store_config_t *cfg);
 void store_destroy(store_t **s_p);
 const store_stats_t *store_stats(const store_t *s);
 void store_count_bad(store_t *s, store_bad_t why);
+/* The same for a message from `peer` that could not even be decoded: the
+ * node that peer is (if known) shows the refusal. `now` is monotonic ns. */
+void store_count_bad_peer(store_t *s, store_bad_t why, const void *peer, size_t peer_len,
+                          uint64_t now);
 
 /* What the reactor must do after a report. */
 typedef struct store_action {

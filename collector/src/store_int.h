@@ -85,18 +85,18 @@ typedef struct session session_t;
 typedef struct job job_t;
 
 typedef struct proc {
+    /* what a scan over every process reads first: one cache line */
     node_t *node;
     session_t *sess;        /* NULL: detached (its agent no longer holds it) */
+    pf_counts_t *rows;      /* by sess name index */
+    srow_t *base;           /* by gid, ascending: numbers of earlier sessions */
+    uint32_t nrows, nbase;
     job_t *job;
     uint32_t node_pos, job_pos;
     pf_meta_t m;
     uint32_t threads;
     pf_drops_t drops;
     pf_counts_t tot;        /* every row summed (base + current) */
-    pf_counts_t *rows;      /* by sess name index */
-    uint32_t nrows;
-    srow_t *base;           /* by gid, ascending: numbers of earlier sessions */
-    uint32_t nbase;
     openrow_t *open;
     uint32_t nopen;
     mpirow_t *mpi;          /* ascending idx */
@@ -119,6 +119,8 @@ typedef struct group {
     uint32_t nedges;
     pathv_t *paths;         /* by sess path index */
     uint32_t npaths;
+    uint32_t *eslot, *pslot; /* sess edge / path index -> the job aggregate's slot (UINT32_MAX: not yet) */
+    uint32_t eslot_cap, pslot_cap;
     sedge_t *bedges;        /* base, by global edge id */
     uint32_t nbedges;
     spath_t *bpaths;
@@ -151,7 +153,10 @@ struct session {
     uint64_t interval_ns;
 };
 
-enum { NODE_UP = 0, NODE_STALE = 1, NODE_GONE = 2 };
+/* REFUSED: reports keep arriving but none could be applied since a refusal
+ * (its numbers are frozen at the last report applied; the reason is in
+ * node_t.refused_why). */
+enum { NODE_UP = 0, NODE_STALE = 1, NODE_GONE = 2, NODE_REFUSED = 3 };
 
 typedef struct hpoint {
     uint64_t wall_ns;
@@ -178,6 +183,11 @@ struct node {
     size_t peer_len;
     uint64_t last_ns, first_ns, wall_ns, interval_ns;
     uint64_t reports, gaps, snapshots_asked;
+    uint64_t negative_times;  /* rows received with a negative time (accepted) */
+    uint64_t refused;         /* its reports refused (every reason) */
+    int refused_pending;      /* a report was refused since the last one applied */
+    store_bad_t refused_why;  /* the last refusal's reason */
+    uint64_t refused_ns;      /* when (monotonic) */
     int state;
     uint64_t state_ns;       /* when it became gone */
     Ulma__Wire__AgentCounters counters;
@@ -244,6 +254,10 @@ struct store {
     map_t proc_map;          /* hash(node, pid, start) -> proc_t * (chained) */
     history_t hist;          /* the cluster's */
     uint64_t last_tick_ns, last_tick_wall;
+    uint64_t ticks;          /* store_tick calls: what was computed in this interval */
+    /* the views' cache of spreads for this interval (view.c owns it) */
+    void *view_cache;
+    void (*view_cache_free)(void *);
     uint64_t events_prev, calls_prev;
     int64_t cpu_prev;
     double events_per_s, calls_per_s, cpu_per_s;
@@ -267,7 +281,8 @@ void store_proc_totals(const store_t *s, const proc_t *p, pf_counts_t *tot, int6
                        uint32_t *top_mpi_gid);
 
 const arow_t *store_job_row(const job_t *j, uint32_t gid); /* NULL: none */
-const char *store_node_state_name(int state);
+/* "up", "stale", "gone" or "refused:<reason>" (store_bad_name). */
+const char *store_node_state_name(const node_t *n);
 int store_proc_live(const proc_t *p);
 /* Rates of gid over the last `window_s` seconds from the samples; 0/0 if unknown. */
 void store_rates_get(const rates_t *r, uint32_t row, uint64_t ncalls, int64_t tottime,

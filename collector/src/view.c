@@ -84,19 +84,42 @@ void view_scope_name(const view_scope_t *v, char *buf, size_t n)
     }
 }
 
-static int proc_cmp(const void *x, const void *y)
+/* Sort keys of a process, gathered once: sorting touches these, not the
+ * processes (whose fields are spread over several cache lines). */
+typedef struct pkey {
+    const job_t *job;
+    const node_t *node;
+    int32_t rank, pid;
+    uint64_t start_time;
+    proc_t *p;
+} pkey_t;
+
+static int pkey_cmp(const void *x, const void *y)
 {
-    const proc_t *a = *(proc_t *const *)x, *b = *(proc_t *const *)y;
-    int c = strcmp(a->job->name, b->job->name);
-    if (c)
+    const pkey_t *a = x, *b = y;
+    int c;
+    if (a->job != b->job && (c = strcmp(a->job->name, b->job->name)))
         return c;
-    if (a->m.rank != b->m.rank)
-        return a->m.rank < b->m.rank ? -1 : 1;
-    if ((c = strcmp(a->node->name, b->node->name)))
+    if (a->rank != b->rank)
+        return a->rank < b->rank ? -1 : 1;
+    if (a->node != b->node && (c = strcmp(a->node->name, b->node->name)))
         return c;
-    if (a->m.pid != b->m.pid)
-        return a->m.pid < b->m.pid ? -1 : 1;
-    return a->m.start_time < b->m.start_time ? -1 : a->m.start_time > b->m.start_time;
+    if (a->pid != b->pid)
+        return a->pid < b->pid ? -1 : 1;
+    return a->start_time < b->start_time ? -1 : a->start_time > b->start_time;
+}
+
+static void procs_sort(proc_t **procs, uint32_t n)
+{
+    pkey_t *k = xmalloc(sizeof(*k) * (n + 1));
+    for (uint32_t i = 0; i < n; i++) {
+        const proc_t *p = procs[i];
+        k[i] = (pkey_t){p->job, p->node, p->m.rank, p->m.pid, p->m.start_time, procs[i]};
+    }
+    qsort(k, n, sizeof(*k), pkey_cmp);
+    for (uint32_t i = 0; i < n; i++)
+        procs[i] = k[i].p;
+    free(k);
 }
 
 proc_t **view_procs(const store_t *s, const view_scope_t *v, uint32_t *n)
@@ -130,7 +153,7 @@ proc_t **view_procs(const store_t *s, const view_scope_t *v, uint32_t *n)
                 out[k++] = s->nodes[i]->procs[j];
     }
     }
-    qsort(out, k, sizeof(*out), proc_cmp);
+    procs_sort(out, k);
     *n = k;
     return out;
 }
@@ -385,7 +408,119 @@ profile_t *view_profile(const store_t *s, const view_scope_t *v, int what, uint3
     return b.p;
 }
 
-void view_spread(const store_t *s, proc_t *const *procs, uint32_t n, uint32_t gid, spread_t *out)
+/* The process's base (earlier sessions' numbers) of gid, added to *o. */
+static void base_value(const proc_t *p, uint32_t gid, pf_counts_t *o)
+{
+    uint32_t lo = 0, hi = p->nbase;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (p->base[mid].gid < gid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < p->nbase && p->base[lo].gid == gid) {
+        const pf_counts_t *c = &p->base[lo].c;
+        o->ncalls += c->ncalls;
+        o->pcalls += c->pcalls;
+        o->tottime_ns += c->tottime_ns;
+        o->cumtime_ns += c->cumtime_ns;
+    }
+}
+
+void view_cumtimes(const store_t *s, proc_t *const *procs, uint32_t n, const uint32_t *gids,
+                   uint32_t ng, int64_t *out)
+{
+    if (!ng)
+        return;
+    /* node position -> its session's name index + 1 of each gid (0: none) */
+    uint32_t *idx = xmalloc(sizeof(uint32_t) * ((size_t)s->nnodes * ng + 1));
+    unsigned char *seen = xcalloc(s->nnodes + 1, 1);
+    enum { AHEAD = 8 }; /* processes: their rows are prefetched this far ahead */
+    for (uint32_t i = 0; i < n; i++) {
+        const proc_t *p = procs[i];
+        if (i + 2 * AHEAD < n)
+            __builtin_prefetch(procs[i + 2 * AHEAD]);
+        if (i + AHEAD < n) {
+            const proc_t *q = procs[i + AHEAD];
+            uint32_t qpos = q->node->pos;
+            if (q->sess && seen[qpos])
+                for (uint32_t k = 0; k < ng; k++) {
+                    uint32_t x = idx[(size_t)qpos * ng + k];
+                    if (x && x - 1 < q->nrows)
+                        __builtin_prefetch(&q->rows[x - 1].cumtime_ns);
+                }
+        }
+        for (uint32_t k = 0; k < ng; k++)
+            out[(size_t)k * n + i] = 0;
+        if (p->sess) {
+            uint32_t pos = p->node->pos;
+            uint32_t *ix = &idx[(size_t)pos * ng];
+            if (!seen[pos]) {
+                seen[pos] = 1;
+                for (uint32_t k = 0; k < ng; k++)
+                    ix[k] = (uint32_t)map_get(&p->sess->rev, gids[k]);
+            }
+            for (uint32_t k = 0; k < ng; k++)
+                if (ix[k] && ix[k] - 1 < p->nrows)
+                    out[(size_t)k * n + i] = p->rows[ix[k] - 1].cumtime_ns;
+        }
+        for (uint32_t k = 0; p->nbase && k < ng; k++) {
+            pf_counts_t b = {0};
+            base_value(p, gids[k], &b);
+            out[(size_t)k * n + i] += b.cumtime_ns;
+        }
+    }
+    free(idx);
+    free(seen);
+}
+
+void view_values(const store_t *s, proc_t *const *procs, uint32_t n, uint32_t gid,
+                 pf_counts_t *out)
+{
+    /* node position -> the node's session name index of gid + 1 (0: none),
+     * looked up when first needed */
+    uint32_t *idx = xcalloc(s->nnodes + 1, sizeof(uint32_t));
+    unsigned char *seen = xcalloc(s->nnodes + 1, 1);
+    for (uint32_t i = 0; i < n; i++) {
+        const proc_t *p = procs[i];
+        pf_counts_t *o = &out[i];
+        memset(o, 0, sizeof(*o));
+        if (p->nbase) {
+            uint32_t lo = 0, hi = p->nbase;
+            while (lo < hi) {
+                uint32_t mid = (lo + hi) / 2;
+                if (p->base[mid].gid < gid)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo < p->nbase && p->base[lo].gid == gid)
+                *o = p->base[lo].c;
+        }
+        if (!p->sess)
+            continue;
+        /* a process's session is its node's current one (store.c retires
+         * the others' processes) */
+        uint32_t pos = p->node->pos;
+        if (!seen[pos]) {
+            seen[pos] = 1;
+            idx[pos] = (uint32_t)map_get(&p->sess->rev, gid);
+        }
+        uint32_t k = idx[pos];
+        if (k && k - 1 < p->nrows) {
+            const pf_counts_t *c = &p->rows[k - 1];
+            o->ncalls += c->ncalls;
+            o->pcalls += c->pcalls;
+            o->tottime_ns += c->tottime_ns;
+            o->cumtime_ns += c->cumtime_ns;
+        }
+    }
+    free(idx);
+    free(seen);
+}
+
+void view_spread_of(proc_t *const *procs, const int64_t *cum, uint32_t n, spread_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->n = n;
@@ -393,9 +528,7 @@ void view_spread(const store_t *s, proc_t *const *procs, uint32_t n, uint32_t gi
         return;
     double sum = 0, sq = 0;
     for (uint32_t i = 0; i < n; i++) {
-        pf_counts_t c;
-        store_proc_value(s, procs[i], gid, &c);
-        int64_t x = c.cumtime_ns;
+        int64_t x = cum[i];
         if (i == 0 || x < out->min)
             out->min = x;
         if (i == 0 || x > out->max) {
@@ -406,10 +539,113 @@ void view_spread(const store_t *s, proc_t *const *procs, uint32_t n, uint32_t gi
     }
     out->mean = sum / n;
     for (uint32_t i = 0; i < n; i++) {
-        pf_counts_t c;
-        store_proc_value(s, procs[i], gid, &c);
-        double d = (double)c.cumtime_ns - out->mean;
+        double d = (double)cum[i] - out->mean;
         sq += d * d;
     }
     out->std = sqrt(sq / n);
+}
+
+void view_spread(const store_t *s, proc_t *const *procs, uint32_t n, uint32_t gid, spread_t *out)
+{
+    int64_t *v = xmalloc(sizeof(*v) * (n + 1));
+    view_cumtimes(s, procs, n, &gid, 1, v);
+    view_spread_of(procs, v, n, out);
+    free(v);
+}
+
+/* ---- spreads kept for the interval ----------------------------------------------------- */
+
+typedef struct spread_entry {
+    const void *scope;      /* NULL: the cluster; else the job */
+    uint32_t gid;
+    spread_t sp;
+} spread_entry_t;
+
+typedef struct spread_cache {
+    uint64_t tick;          /* store.ticks when filled */
+    map_t map;              /* hash(scope, gid) -> entry + 1 (chained by equality below) */
+    spread_entry_t *e;
+    uint32_t n, cap;
+} spread_cache_t;
+
+static void spread_cache_free(void *p)
+{
+    spread_cache_t *c = p;
+    if (!c)
+        return;
+    map_free(&c->map);
+    free(c->e);
+    free(c);
+}
+
+static uint64_t spread_key(const void *scope, uint32_t gid)
+{
+    return map_mix((uint64_t)(uintptr_t)scope * 0x9e3779b97f4a7c15ull ^ gid);
+}
+
+static spread_entry_t *spread_find(spread_cache_t *c, const void *scope, uint32_t gid)
+{
+    /* open addressing on the hash; equal hashes of different keys are
+     * told apart by a linear look at the entries that share it */
+    uint64_t v = map_get(&c->map, spread_key(scope, gid));
+    if (v && c->e[v - 1].scope == scope && c->e[v - 1].gid == gid)
+        return &c->e[v - 1];
+    for (uint32_t i = 0; v && i < c->n; i++)
+        if (c->e[i].scope == scope && c->e[i].gid == gid)
+            return &c->e[i];
+    return NULL;
+}
+
+void view_spreads(store_t *s, const view_scope_t *v, proc_t *const *procs, uint32_t n,
+                  const uint32_t *gids, uint32_t ng, spread_t *out)
+{
+    int keep = v->level == ULMA__WIRE__SCOPE__LEVEL__CLUSTER ||
+               v->level == ULMA__WIRE__SCOPE__LEVEL__JOB;
+    const void *scope = v->level == ULMA__WIRE__SCOPE__LEVEL__JOB ? (const void *)v->job : NULL;
+    spread_cache_t *c = s->view_cache;
+    if (keep && !c) {
+        c = xcalloc(1, sizeof(*c));
+        s->view_cache = c;
+        s->view_cache_free = spread_cache_free;
+    }
+    if (keep && c->tick != s->ticks) { /* a new interval: forget the last one's */
+        map_free(&c->map);
+        c->n = 0;
+        c->tick = s->ticks;
+    }
+    /* the ones not kept, computed together */
+    uint32_t *miss = xmalloc(sizeof(uint32_t) * (ng + 1)), nm = 0;
+    for (uint32_t k = 0; k < ng; k++) {
+        const spread_entry_t *e = keep ? spread_find(c, scope, gids[k]) : NULL;
+        if (e && e->sp.n == n) /* (the scope gained or lost a process: again) */
+            out[k] = e->sp;
+        else
+            miss[nm++] = k;
+    }
+    if (nm) {
+        uint32_t *g = xmalloc(sizeof(uint32_t) * nm);
+        for (uint32_t i = 0; i < nm; i++)
+            g[i] = gids[miss[i]];
+        int64_t *cum = xmalloc(sizeof(int64_t) * ((size_t)n * nm + 1));
+        view_cumtimes(s, procs, n, g, nm, cum);
+        for (uint32_t i = 0; i < nm; i++) {
+            spread_t *o = &out[miss[i]];
+            view_spread_of(procs, cum + (size_t)i * n, n, o);
+            if (!keep)
+                continue;
+            spread_entry_t *e = spread_find(c, scope, g[i]);
+            if (!e) {
+                c->e = xgrow(c->e, &c->cap, c->n + 1, sizeof(*c->e));
+                e = &c->e[c->n];
+                map_put(&c->map, spread_key(scope, g[i]), (uint64_t)c->n + 1);
+                c->n++;
+            }
+            e->scope = scope;
+            e->gid = g[i];
+            e->sp = *o;
+        }
+        free(cum);
+        free(g);
+    }
+    free(miss);
 }

@@ -13,6 +13,10 @@
  * --truth FILE writes, at the end, every function's exact totals over the
  * simulated ranks (JSON); --latency EP measures report-to-view latency
  * with a marker function (see below); --reports N stops after N reports.
+ *
+ * --pool K: the benchmark's cheap mode (see "pooled mode" below): the same
+ * kind of messages for a fraction of the CPU, so that a thousand simulated
+ * nodes leave the collector being measured most of the machine.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -41,7 +46,10 @@ typedef struct rank {
     uint32_t exited_at;
 } rank_t;
 
+typedef struct pnode pnode_t;
+
 typedef struct node {
+    pnode_t *pn;          /* pooled mode */
     char name[64];
     void *sock;
     wire_sender_t *s;
@@ -59,9 +67,9 @@ typedef struct node {
 static struct {
     char ep[256], job[64], prefix[32], truth[256], latency[256];
     uint32_t nodes, first, ranks, funcs, edges, paths, snapshot_every, reports;
-    double change, zipf, churn, duration, interval;
+    double change, zipf, churn, duration, interval, latency_skip;
     int no_answer, quiet;
-    uint32_t drop_at, restart_at, seed;
+    uint32_t drop_at, restart_at, seed, pool;
 } cfg = {.ep = "tcp://127.0.0.1:7710", .job = "job1", .prefix = "node", .nodes = 4,
          .ranks = 4, .funcs = 100, .edges = 0, .paths = 0, .snapshot_every = 10,
          .change = 0.1, .zipf = 1.0, .interval = 1.0, .seed = 1};
@@ -126,6 +134,36 @@ static void node_session(node_t *n)
     n->want_snapshot = 1;
 }
 
+/* Pooled mode: every rank's rows from one block, in huge pages where the
+ * kernel gives them, touched once at the start (on some virtual machines a
+ * page fault costs tens of microseconds: faulting 4 KiB pages in as the
+ * ranks start would be the generator's main work). */
+static char *slab;
+static size_t slab_used, slab_size;
+
+static void *slab_get(size_t n)
+{
+    n = (n + 63) & ~(size_t)63;
+    if (!slab) {
+        slab_size = ((size_t)cfg.nodes * cfg.ranks * cfg.funcs *
+                     (sizeof(pf_counts_t) + sizeof(uint64_t)) + ((size_t)4 << 20)) & ~(((size_t)2 << 20) - 1);
+        slab = mmap(NULL, slab_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (slab == MAP_FAILED) {
+            fprintf(stderr, "collector_load: cannot map %zu bytes\n", slab_size);
+            exit(1);
+        }
+        madvise(slab, slab_size, MADV_HUGEPAGE);
+        memset(slab, 0, slab_size);
+    }
+    if (slab_used + n > slab_size) {
+        fprintf(stderr, "collector_load: slab exhausted\n");
+        exit(1);
+    }
+    void *p = slab + slab_used;
+    slab_used += n;
+    return p;
+}
+
 static void rank_start(node_t *n, rank_t *r, uint32_t k)
 {
     memset(&r->m, 0, sizeof(r->m));
@@ -138,11 +176,16 @@ static void rank_start(node_t *n, rank_t *r, uint32_t k)
     r->m.state = PF_STATE_LIVE;
     r->m.active_mode = 1;
     r->m.hz = 2000000000ull;
-    if (!r->rows) {
+    if (!r->rows && cfg.pool) {
+        r->rows = slab_get(sizeof(*r->rows) * cfg.funcs);
+        r->mpi = slab_get(sizeof(*r->mpi) * cfg.funcs);
+    } else if (!r->rows) {
         r->rows = xcalloc(cfg.funcs, sizeof(*r->rows));
-        r->truth = xcalloc(cfg.funcs, sizeof(*r->truth));
         r->mpi = xcalloc(cfg.funcs, sizeof(*r->mpi));
-        r->touched = xcalloc(cfg.funcs, sizeof(*r->touched));
+        if (!cfg.pool) {
+            r->truth = xcalloc(cfg.funcs, sizeof(*r->truth));
+            r->touched = xcalloc(cfg.funcs, sizeof(*r->touched));
+        }
     } else {
         memset(r->rows, 0, sizeof(*r->rows) * cfg.funcs);
         memset(r->mpi, 0, sizeof(*r->mpi) * cfg.funcs);
@@ -294,6 +337,557 @@ static void node_report(node_t *n)
     }
 }
 
+/* ---- pooled mode (--pool K) --------------------------------------------------------------
+ *
+ * At a thousand simulated nodes the exact mode's sender (every row of every
+ * rank compared with its last value at each report, then encoded) costs
+ * more CPU than the collector it loads. The pooled mode sends the same kind
+ * of messages for much less:
+ *   - every node runs the same program: one dictionary of names, one call
+ *     graph (edges and paths), made once and shared (as the ranks of one
+ *     MPI job are);
+ *   - a rank's delta is one of K row sets drawn once (the --change share of
+ *     rows, Zipf-picked, with fresh values), encoded once exactly as the
+ *     sender encodes (delta-coded ascending indices, zigzag columns) and
+ *     added to that rank's cumulative rows; the same for the node's group;
+ *   - snapshots are encoded from the cumulative rows every time, so they
+ *     always agree with the deltas sent before them;
+ *   - ranks end and start (--churn), exited, then gone, as in exact mode.
+ * So the collector decodes, validates and applies the messages it would get
+ * from agents; only the values repeat (K sets per node) and the per-report
+ * work of the generator is a few copies. No --restart-at, --drop-at or
+ * --latency here; --truth only without --churn.
+ */
+
+typedef struct enc {
+    uint8_t *d;
+    size_t n, cap;
+} enc_t;
+
+static void enc_room(enc_t *e, size_t k)
+{
+    if (e->n + k > e->cap) {
+        e->cap = (e->n + k) * 2 + 64;
+        e->d = xrealloc(e->d, e->cap);
+    }
+}
+
+static void enc_varint(enc_t *e, uint64_t v)
+{
+    enc_room(e, 10);
+    while (v >= 0x80) {
+        e->d[e->n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    e->d[e->n++] = (uint8_t)v;
+}
+
+static void enc_zz(enc_t *e, int64_t v) { enc_varint(e, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63)); }
+
+/* One packed column as an unknown field of its message: protobuf-c packs
+ * unknown fields as tag + data, so `data` holds the length and the values. */
+typedef struct pcol {
+    enc_t v;                       /* the values */
+    enc_t f;                       /* length + values */
+} pcol_t;
+
+static void pcol_reset(pcol_t *c) { c->v.n = c->f.n = 0; }
+
+static void pcol_field(pcol_t *c, uint32_t tag, ProtobufCMessageUnknownField *uf, unsigned *nuf)
+{
+    if (!c->v.n)
+        return;
+    c->f.n = 0;
+    enc_varint(&c->f, c->v.n);
+    enc_room(&c->f, c->v.n);
+    memcpy(c->f.d + c->f.n, c->v.d, c->v.n);
+    c->f.n += c->v.n;
+    ProtobufCMessageUnknownField *u = &uf[(*nuf)++];
+    u->tag = tag;
+    u->wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+    u->len = c->f.n;
+    u->data = c->f.d;
+}
+
+enum { PC_IDX, PC_N, PC_R, PC_T, PC_S, PC_MIDX, PC_MB, PC_NCOLS };
+enum { GC_EIDX, GC_EN, GC_ER, GC_ET, GC_ES, GC_PIDX, GC_PC, GC_PT, GC_PS, GC_NCOLS };
+
+typedef struct prow {
+    uint32_t f;
+    uint64_t dn, dr;
+    int64_t dt, ds;
+} prow_t;
+
+/* One pre-encoded delta of a rank. */
+typedef struct pvar {
+    prow_t *rows;
+    uint32_t n;
+    uint64_t events;
+    pcol_t col[PC_NCOLS];
+    ProtobufCMessageUnknownField uf[PC_NCOLS];
+    unsigned nuf;
+} pvar_t;
+
+typedef struct grow_ {
+    uint32_t i;                    /* edge index, or path index */
+    int path;
+    pf_counts_t d;                 /* edges: counts; paths: ncalls = count */
+} growd_t;
+
+/* One pre-encoded delta of a node's group. */
+typedef struct gvar {
+    growd_t *rows;
+    uint32_t n;
+    pcol_t col[GC_NCOLS];
+    ProtobufCMessageUnknownField uf[GC_NCOLS];
+    unsigned nuf;
+} gvar_t;
+
+typedef struct pathc {
+    uint64_t count;
+    int64_t tottime, subtime;
+} pathc_t;
+
+struct pnode {
+    uint64_t session, seq;
+    Ulma__Wire__Node nm;
+    pf_counts_t *edges;            /* cumulative group rows */
+    pathc_t *paths;
+    Ulma__Wire__Process *procs, **procp;
+    pcol_t *snap;                  /* per rank: snapshot columns */
+    ProtobufCMessageUnknownField *snap_uf;   /* per rank PC_NCOLS */
+    pcol_t gsnap[GC_NCOLS];
+    ProtobufCMessageUnknownField guf[GC_NCOLS];
+    int32_t *gone_pid;
+    uint64_t *gone_st;
+};
+
+static struct {
+    Ulma__Wire__Name *names, **namep;
+    Ulma__Wire__EdgeName *edges, **edgep;
+    Ulma__Wire__PathName *paths, **pathp;
+    uint32_t nedges, npaths;       /* paths: dictionary entries (path ids 1..npaths) */
+    pvar_t *var;
+    gvar_t *gvar;
+} pool;
+
+static int prow_cmp(const void *a, const void *b)
+{
+    const prow_t *x = a, *y = b;
+    return x->f < y->f ? -1 : x->f > y->f;
+}
+
+static int growd_cmp(const void *a, const void *b)
+{
+    const growd_t *x = a, *y = b;
+    if (x->path != y->path)
+        return x->path - y->path;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int is_mpi(uint32_t f) { return f >= cfg.funcs - (cfg.funcs >= 20 ? 10 : 1); }
+
+static void pool_init(void)
+{
+    uint32_t nf = cfg.funcs;
+    pool.names = xcalloc(nf, sizeof(*pool.names));
+    pool.namep = xcalloc(nf, sizeof(*pool.namep));
+    for (uint32_t f = 0; f < nf; f++) {
+        pf_func_t pf;
+        func_label(f, &pf);
+        Ulma__Wire__Name *x = &pool.names[f];
+        ulma__wire__name__init(x);
+        x->file = (char *)pf.file.s;
+        x->line = pf.line;
+        x->name = fname[f];
+        x->kind = pf.kind;
+        pool.namep[f] = x;
+    }
+    /* the call graph: distinct caller -> callee pairs, and paths */
+    uint32_t ne = cfg.edges, np = cfg.paths;
+    pool.edges = xcalloc(ne + 1, sizeof(*pool.edges));
+    pool.edgep = xcalloc(ne + 1, sizeof(*pool.edgep));
+    uint32_t cap = 1;
+    while (cap < 4 * (ne + np + 1))
+        cap *= 2;
+    uint64_t *set = xcalloc(cap, sizeof(uint64_t));
+    for (uint32_t e = 0; e < ne;) {
+        uint32_t a = (uint32_t)(rnd() % nf), b = (uint32_t)(rnd() % nf);
+        uint64_t key = ((uint64_t)a << 32 | b) + 1;
+        uint32_t j = (uint32_t)(key * 0x9e3779b97f4a7c15ull >> 40) & (cap - 1);
+        while (set[j] && set[j] != key)
+            j = (j + 1) & (cap - 1);
+        if (set[j])
+            continue;
+        set[j] = key;
+        ulma__wire__edge_name__init(&pool.edges[e]);
+        pool.edges[e].caller = a;
+        pool.edges[e].callee = b;
+        pool.edgep[e] = &pool.edges[e];
+        e++;
+    }
+    free(set);
+    pool.nedges = ne;
+    pool.paths = xcalloc(np + 1, sizeof(*pool.paths));
+    pool.pathp = xcalloc(np + 1, sizeof(*pool.pathp));
+    for (uint32_t p = 0; p < np; p++) {
+        ulma__wire__path_name__init(&pool.paths[p]);
+        pool.paths[p].parent = p && rnd() % 4 ? (uint32_t)(rnd() % p) + 1 : 0;
+        pool.paths[p].func = (uint32_t)(rnd() % nf);
+        pool.pathp[p] = &pool.paths[p];
+    }
+    pool.npaths = np;
+    /* the deltas */
+    uint32_t changes = (uint32_t)(cfg.change * nf + 0.5);
+    pool.var = xcalloc(cfg.pool, sizeof(*pool.var));
+    pool.gvar = xcalloc(cfg.pool, sizeof(*pool.gvar));
+    for (uint32_t k = 0; k < cfg.pool; k++) {
+        pvar_t *v = &pool.var[k];
+        v->rows = xcalloc(changes + 1, sizeof(*v->rows));
+        for (uint32_t i = 0; i < changes; i++) {
+            uint32_t f = zipf_pick();
+            uint64_t calls = 1 + rnd() % 20;
+            prow_t *r = &v->rows[v->n++];
+            r->f = f;
+            r->dn = calls;
+            r->dr = f % 7 == 0 ? calls / 3 : 0;
+            r->dt = (int64_t)(calls * (200 + rnd() % 5000));
+            r->ds = f % 3 ? (int64_t)(rnd() % 20000) : 0;
+            v->events += 2 * calls;
+        }
+        qsort(v->rows, v->n, sizeof(*v->rows), prow_cmp);
+        uint32_t m = 0; /* one row per function, summed */
+        for (uint32_t i = 0; i < v->n; i++) {
+            if (m && v->rows[m - 1].f == v->rows[i].f) {
+                prow_t *d = &v->rows[m - 1];
+                d->dn += v->rows[i].dn;
+                d->dr += v->rows[i].dr;
+                d->dt += v->rows[i].dt;
+                d->ds += v->rows[i].ds;
+            } else {
+                v->rows[m++] = v->rows[i];
+            }
+        }
+        v->n = m;
+        uint32_t prev = 0, mprev = 0;
+        int first_m = 1;
+        for (uint32_t i = 0; i < v->n; i++) {
+            const prow_t *r = &v->rows[i];
+            enc_varint(&v->col[PC_IDX].v, i ? r->f - prev : r->f);
+            prev = r->f;
+            enc_zz(&v->col[PC_N].v, (int64_t)r->dn);
+            enc_zz(&v->col[PC_R].v, (int64_t)r->dr);
+            enc_zz(&v->col[PC_T].v, r->dt);
+            enc_zz(&v->col[PC_S].v, r->ds);
+            if (is_mpi(r->f)) {
+                enc_varint(&v->col[PC_MIDX].v, first_m ? r->f : r->f - mprev);
+                mprev = r->f;
+                first_m = 0;
+                enc_zz(&v->col[PC_MB].v, (int64_t)(r->dn * 4096));
+            }
+        }
+        static const uint32_t tags[PC_NCOLS] = {20, 21, 22, 23, 24, 25, 26};
+        for (int c = 0; c < PC_NCOLS; c++)
+            pcol_field(&v->col[c], tags[c], v->uf, &v->nuf);
+        /* the group's delta */
+        gvar_t *g = &pool.gvar[k];
+        uint32_t gk = (uint32_t)(cfg.change * (ne + np));
+        g->rows = xcalloc(gk + 1, sizeof(*g->rows));
+        for (uint32_t i = 0; i < gk; i++) {
+            uint32_t z = zipf_pick();
+            growd_t *r = &g->rows[g->n];
+            memset(r, 0, sizeof(*r));
+            if (ne && (i & 1)) {
+                r->i = z % ne;
+                r->d.ncalls = r->d.pcalls = 3;
+                r->d.tottime_ns = 1500;
+                r->d.cumtime_ns = 2500;
+                g->n++;
+            } else if (np) {
+                r->path = 1;
+                r->i = z % np;
+                r->d.ncalls = 2;
+                r->d.tottime_ns = 1000;
+                r->d.cumtime_ns = 1800;
+                g->n++;
+            }
+        }
+        qsort(g->rows, g->n, sizeof(*g->rows), growd_cmp);
+        m = 0;
+        for (uint32_t i = 0; i < g->n; i++) {
+            if (m && g->rows[m - 1].path == g->rows[i].path && g->rows[m - 1].i == g->rows[i].i) {
+                pf_counts_t *d = &g->rows[m - 1].d;
+                d->ncalls += g->rows[i].d.ncalls;
+                d->pcalls += g->rows[i].d.pcalls;
+                d->tottime_ns += g->rows[i].d.tottime_ns;
+                d->cumtime_ns += g->rows[i].d.cumtime_ns;
+            } else {
+                g->rows[m++] = g->rows[i];
+            }
+        }
+        g->n = m;
+        int fe = 1, fp = 1;
+        uint32_t pe = 0, pp = 0;
+        for (uint32_t i = 0; i < g->n; i++) {
+            const growd_t *r = &g->rows[i];
+            const pf_counts_t *d = &r->d;
+            if (!r->path) {
+                enc_varint(&g->col[GC_EIDX].v, fe ? r->i : r->i - pe);
+                pe = r->i;
+                fe = 0;
+                enc_zz(&g->col[GC_EN].v, (int64_t)d->ncalls);
+                enc_zz(&g->col[GC_ER].v, (int64_t)(d->ncalls - d->pcalls));
+                enc_zz(&g->col[GC_ET].v, d->tottime_ns);
+                enc_zz(&g->col[GC_ES].v, d->cumtime_ns - d->tottime_ns);
+            } else {
+                enc_varint(&g->col[GC_PIDX].v, fp ? r->i : r->i - pp);
+                pp = r->i;
+                fp = 0;
+                enc_zz(&g->col[GC_PC].v, (int64_t)d->ncalls);
+                enc_zz(&g->col[GC_PT].v, d->tottime_ns);
+                enc_zz(&g->col[GC_PS].v, d->cumtime_ns - d->tottime_ns);
+            }
+        }
+        static const uint32_t gtags[GC_NCOLS] = {2, 3, 4, 5, 6, 7, 8, 9, 10};
+        for (int c = 0; c < GC_NCOLS; c++)
+            pcol_field(&g->col[c], gtags[c], g->uf, &g->nuf);
+    }
+}
+
+static void pnode_init(node_t *n)
+{
+    pnode_t *pn = xcalloc(1, sizeof(*pn));
+    n->pn = pn;
+    do
+        pn->session = rnd();
+    while (!pn->session);
+    ulma__wire__node__init(&pn->nm);
+    pn->nm.name = n->name;
+    pn->nm.host = n->name;
+    pn->nm.agent_version = "load-0.1";
+    pn->nm.cpus = 16;
+    pn->nm.agent_pid = (int32_t)getpid();
+    pn->nm.dir = "/dev/shm";
+    pn->nm.agent_start_ns = wall_ns();
+    pn->edges = xcalloc(pool.nedges + 1, sizeof(*pn->edges));
+    pn->paths = xcalloc(pool.npaths + 1, sizeof(*pn->paths));
+    pn->procs = xcalloc(n->nranks, sizeof(*pn->procs));
+    pn->procp = xcalloc(n->nranks, sizeof(*pn->procp));
+    pn->snap = xcalloc((size_t)n->nranks * PC_NCOLS, sizeof(*pn->snap));
+    pn->snap_uf = xcalloc((size_t)n->nranks * PC_NCOLS, sizeof(*pn->snap_uf));
+    pn->gone_pid = xcalloc(n->nranks, sizeof(*pn->gone_pid));
+    pn->gone_st = xcalloc(n->nranks, sizeof(*pn->gone_st));
+    n->want_snapshot = n->want_full = 1;
+}
+
+/* A rank's whole cumulative rows, encoded into its snapshot columns. */
+static unsigned snap_rank(pnode_t *pn, uint32_t k, const rank_t *r, uint64_t *rows)
+{
+    pcol_t *col = &pn->snap[(size_t)k * PC_NCOLS];
+    ProtobufCMessageUnknownField *uf = &pn->snap_uf[(size_t)k * PC_NCOLS];
+    for (int c = 0; c < PC_NCOLS; c++)
+        pcol_reset(&col[c]);
+    uint32_t prev = 0, mprev = 0, nr = 0, nm = 0;
+    for (uint32_t f = 0; f < cfg.funcs; f++) {
+        const pf_counts_t *c = &r->rows[f];
+        if (c->ncalls || c->tottime_ns || c->cumtime_ns) {
+            enc_varint(&col[PC_IDX].v, nr ? f - prev : f);
+            prev = f;
+            nr++;
+            enc_zz(&col[PC_N].v, (int64_t)c->ncalls);
+            enc_zz(&col[PC_R].v, (int64_t)(c->ncalls - c->pcalls));
+            enc_zz(&col[PC_T].v, c->tottime_ns);
+            enc_zz(&col[PC_S].v, c->cumtime_ns - c->tottime_ns);
+        }
+        if (r->mpi[f]) {
+            enc_varint(&col[PC_MIDX].v, nm ? f - mprev : f);
+            mprev = f;
+            nm++;
+            enc_zz(&col[PC_MB].v, (int64_t)r->mpi[f]);
+        }
+    }
+    *rows += nr;
+    static const uint32_t tags[PC_NCOLS] = {20, 21, 22, 23, 24, 25, 26};
+    unsigned nuf = 0;
+    for (int c = 0; c < PC_NCOLS; c++)
+        pcol_field(&col[c], tags[c], uf, &nuf);
+    return nuf;
+}
+
+static void pnode_report(node_t *n)
+{
+    pnode_t *pn = n->pn;
+    n->reports++;
+    uint32_t ngone = 0;
+    for (uint32_t k = 0; k < n->nranks; k++) {
+        rank_t *r = &n->ranks[k];
+        if (r->gone_pending && n->reports - r->exited_at >= 3)
+            r->gone_pending = 2;
+    }
+    if (cfg.churn > 0 && (double)(rnd() % 1000000) / 1e6 < cfg.churn * cfg.interval / 60.0) {
+        rank_t *r = &n->ranks[rnd() % n->nranks];
+        if (!r->gone_pending) {
+            r->m.state = PF_STATE_EXITED;
+            r->gone_pending = 1;
+            r->exited_at = n->reports;
+        }
+    }
+    int snap = n->want_snapshot || (cfg.snapshot_every && n->reports % cfg.snapshot_every == 0);
+    int full = snap && n->want_full;
+    uint32_t np = 0;
+    for (uint32_t k = 0; k < n->nranks; k++) {
+        rank_t *r = &n->ranks[k];
+        if (r->gone_pending == 2) { /* gone; a new process takes its place */
+            pn->gone_pid[ngone] = r->m.pid;
+            pn->gone_st[ngone++] = r->m.start_time;
+            int32_t rk = r->m.rank;
+            rank_start(n, r, k);
+            r->m.rank = rk;
+        }
+        const pvar_t *v = NULL;
+        if (!r->gone_pending) { /* its work this interval */
+            v = &pool.var[rnd() % cfg.pool];
+            for (uint32_t i = 0; i < v->n; i++) {
+                const prow_t *d = &v->rows[i];
+                pf_counts_t *c = &r->rows[d->f];
+                c->ncalls += d->dn;
+                c->pcalls += d->dn - d->dr;
+                c->tottime_ns += d->dt;
+                c->cumtime_ns += d->dt + d->ds;
+                if (is_mpi(d->f))
+                    r->mpi[d->f] += d->dn * 4096;
+            }
+            r->m.events += v->events;
+            n->rows += v->n;
+        } else if (!snap && r->gone_pending == 1 && n->reports != r->exited_at) {
+            continue; /* exited and said so: unchanged */
+        }
+        Ulma__Wire__Process *pr = &pn->procs[np];
+        ulma__wire__process__init(pr);
+        pr->pid = r->m.pid;
+        pr->start_time = r->m.start_time;
+        pr->rank = r->m.rank;
+        pr->size = r->m.size;
+        pr->job = r->m.job;
+        pr->exe = r->m.exe;
+        pr->state = r->m.state;
+        pr->active_mode = r->m.active_mode;
+        pr->events = r->m.events;
+        pr->hz = r->m.hz;
+        pr->threads = 1;
+        if (snap) {
+            pr->base.n_unknown_fields = snap_rank(pn, k, r, &n->rows);
+            pr->base.unknown_fields = &pn->snap_uf[(size_t)k * PC_NCOLS];
+        } else if (v) {
+            pr->base.n_unknown_fields = v->nuf;
+            pr->base.unknown_fields = (ProtobufCMessageUnknownField *)v->uf;
+        }
+        pn->procp[np++] = pr;
+    }
+    /* the node's group */
+    Ulma__Wire__Group g = ULMA__WIRE__GROUP__INIT, *gp = &g;
+    g.job = cfg.job;
+    if (pool.nedges || pool.npaths) {
+        const gvar_t *gv = &pool.gvar[rnd() % cfg.pool];
+        for (uint32_t i = 0; i < gv->n; i++) {
+            const growd_t *d = &gv->rows[i];
+            if (!d->path) {
+                pf_counts_t *c = &pn->edges[d->i];
+                c->ncalls += d->d.ncalls;
+                c->pcalls += d->d.pcalls;
+                c->tottime_ns += d->d.tottime_ns;
+                c->cumtime_ns += d->d.cumtime_ns;
+            } else {
+                pathc_t *c = &pn->paths[d->i];
+                c->count += d->d.ncalls;
+                c->tottime += d->d.tottime_ns;
+                c->subtime += d->d.cumtime_ns - d->d.tottime_ns;
+            }
+        }
+        if (!snap) {
+            g.base.n_unknown_fields = gv->nuf;
+            g.base.unknown_fields = (ProtobufCMessageUnknownField *)gv->uf;
+        } else {
+            for (int c = 0; c < GC_NCOLS; c++)
+                pcol_reset(&pn->gsnap[c]);
+            uint32_t ke = 0, kp = 0, pe = 0, pp = 0;
+            for (uint32_t e = 0; e < pool.nedges; e++) {
+                const pf_counts_t *c = &pn->edges[e];
+                if (!c->ncalls)
+                    continue;
+                enc_varint(&pn->gsnap[GC_EIDX].v, ke++ ? e - pe : e);
+                pe = e;
+                enc_zz(&pn->gsnap[GC_EN].v, (int64_t)c->ncalls);
+                enc_zz(&pn->gsnap[GC_ER].v, (int64_t)(c->ncalls - c->pcalls));
+                enc_zz(&pn->gsnap[GC_ET].v, c->tottime_ns);
+                enc_zz(&pn->gsnap[GC_ES].v, c->cumtime_ns - c->tottime_ns);
+            }
+            for (uint32_t i = 0; i < pool.npaths; i++) {
+                const pathc_t *c = &pn->paths[i];
+                if (!(c->count || c->tottime))
+                    continue;
+                enc_varint(&pn->gsnap[GC_PIDX].v, kp++ ? i - pp : i);
+                pp = i;
+                enc_zz(&pn->gsnap[GC_PC].v, (int64_t)c->count);
+                enc_zz(&pn->gsnap[GC_PT].v, c->tottime);
+                enc_zz(&pn->gsnap[GC_PS].v, c->subtime);
+            }
+            static const uint32_t gtags[GC_NCOLS] = {2, 3, 4, 5, 6, 7, 8, 9, 10};
+            unsigned nuf = 0;
+            for (int c = 0; c < GC_NCOLS; c++)
+                pcol_field(&pn->gsnap[c], gtags[c], pn->guf, &nuf);
+            g.base.n_unknown_fields = nuf;
+            g.base.unknown_fields = pn->guf;
+        }
+    }
+    Ulma__Wire__Report rp = ULMA__WIRE__REPORT__INIT;
+    rp.session = pn->session;
+    rp.seq = pn->seq + 1;
+    rp.snapshot = snap;
+    rp.node = &pn->nm;
+    rp.wall_ns = wall_ns();
+    rp.interval_ns = (uint64_t)(cfg.interval * 1e9);
+    if (full) {
+        rp.n_names = cfg.funcs;
+        rp.names = pool.namep;
+        rp.n_edge_names = pool.nedges;
+        rp.edge_names = pool.edgep;
+        rp.n_path_names = pool.npaths;
+        rp.path_names = pool.pathp;
+    } else {
+        rp.name_base = cfg.funcs;
+        rp.edge_base = pool.nedges;
+        rp.path_base = pool.npaths;
+    }
+    rp.n_procs = np;
+    rp.procs = pn->procp;
+    if (pool.nedges || pool.npaths) {
+        rp.n_groups = 1;
+        rp.groups = &gp;
+    }
+    rp.n_gone_pid = rp.n_gone_start_time = ngone;
+    rp.gone_pid = pn->gone_pid;
+    rp.gone_start_time = pn->gone_st;
+    Ulma__Wire__AgentCounters ac = ULMA__WIRE__AGENT_COUNTERS__INIT;
+    ac.reports_sent = n->reports;
+    rp.counters = &ac;
+    Ulma__Wire__AgentMsg msg = ULMA__WIRE__AGENT_MSG__INIT;
+    msg.version = WIRE_VERSION;
+    msg.body_case = ULMA__WIRE__AGENT_MSG__BODY_REPORT;
+    msg.report = &rp;
+    sbuf_t b = {0};
+    wire_pack(&msg.base, &b);
+    if (wire_send(n->sock, &b, 0) == 0) {
+        pn->seq++;
+        n->bytes += b.len;
+        if (snap)
+            n->want_snapshot = n->want_full = 0;
+    } else {
+        n->want_snapshot = 1; /* not queued: the next report says it all */
+    }
+    sbuf_free(&b);
+}
+
 /* A forwarded query or a control request from the collector. */
 static void node_incoming(node_t *n)
 {
@@ -387,6 +981,7 @@ static void node_incoming(node_t *n)
 /* ---- the latency probe -------------------------------------------------------------------- */
 
 static void *probe;
+static uint64_t started_ns;
 static double *lat;
 static uint32_t nlat, lat_cap;
 
@@ -422,8 +1017,13 @@ static void probe_wait(const char *node, uint64_t want, uint64_t sent_ns)
         if (r)
             protobuf_c_message_free_unpacked(&r->base, NULL);
         if (got >= want) {
-            lat = xgrow(lat, &lat_cap, nlat + 1, sizeof(*lat));
-            lat[nlat++] = (double)(now_ns() - sent_ns) / 1e6;
+            double ms = (double)(now_ns() - sent_ns) / 1e6;
+            if (!cfg.quiet)
+                printf("LAT t %.3f ms %.3f\n", (double)(sent_ns - started_ns) / 1e9, ms);
+            if (sent_ns - started_ns >= (uint64_t)(cfg.latency_skip * 1e9)) {
+                lat = xgrow(lat, &lat_cap, nlat + 1, sizeof(*lat));
+                lat[nlat++] = ms;
+            }
             return;
         }
         struct timespec ts = {0, 2000000};
@@ -445,8 +1045,9 @@ static void usage(void)
             "usage: collector_load [--ep EP] [--nodes N] [--first K] [--prefix P] [--ranks R]\n"
             "  [--funcs F] [--edges E] [--paths P] [--change X] [--zipf S] [--interval S]\n"
             "  [--snapshot-every K] [--churn PER_NODE_PER_MIN] [--duration S] [--reports N]\n"
-            "  [--job J] [--truth FILE] [--latency QUERY_EP] [--no-answer] [--drop-at N]\n"
-            "  [--restart-at N] [--seed N] [--quiet]\n");
+            "  [--job J] [--truth FILE] [--latency QUERY_EP [--latency-skip S]] [--no-answer]\n"
+            "  [--drop-at N]\n"
+            "  [--restart-at N] [--seed N] [--pool K] [--quiet]\n");
     exit(2);
 }
 
@@ -463,14 +1064,22 @@ int main(int argc, char **argv)
         U32("--funcs", cfg.funcs) U32("--edges", cfg.edges) U32("--paths", cfg.paths)
         U32("--snapshot-every", cfg.snapshot_every) U32("--reports", cfg.reports)
         U32("--drop-at", cfg.drop_at) U32("--restart-at", cfg.restart_at) U32("--seed", cfg.seed)
+        U32("--pool", cfg.pool)
         DBL("--change", cfg.change) DBL("--zipf", cfg.zipf) DBL("--churn", cfg.churn)
         DBL("--duration", cfg.duration) DBL("--interval", cfg.interval)
+        DBL("--latency-skip", cfg.latency_skip)
         if (!strcmp(a, "--no-answer")) { cfg.no_answer = 1; continue; }
         if (!strcmp(a, "--quiet")) { cfg.quiet = 1; continue; }
         usage();
     }
     if (!cfg.nodes || !cfg.ranks || cfg.funcs < 2)
         usage();
+    if (cfg.pool && (cfg.restart_at || cfg.drop_at || cfg.latency[0] ||
+                     (cfg.truth[0] && cfg.churn > 0))) {
+        fprintf(stderr, "collector_load: --pool goes with none of --restart-at, --drop-at, "
+                        "--latency, and with --truth only without --churn\n");
+        return 2;
+    }
     signal(SIGINT, on_sig);
     signal(SIGTERM, on_sig);
     rng_state = 0x9e3779b97f4a7c15ull ^ ((uint64_t)cfg.seed * 0x100000001b3ull) ^ cfg.first;
@@ -484,11 +1093,19 @@ int main(int argc, char **argv)
         zipf_cdf[f] = acc;
     }
     fname = xcalloc(cfg.funcs, sizeof(*fname));
+    if (cfg.pool) {
+        for (uint32_t f = 0; f < cfg.funcs; f++) {
+            pf_func_t pf;
+            func_label(f, &pf); /* names fname[] */
+        }
+        pool_init();
+    }
     void *ctx = zmq_ctx_new();
     zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, (int)cfg.nodes + 64);
     zmq_ctx_set(ctx, ZMQ_IO_THREADS, 1);
     node_t *nodes = xcalloc(cfg.nodes, sizeof(*nodes));
     uint64_t t0 = now_ns(), ivl = (uint64_t)(cfg.interval * 1e9);
+    started_ns = t0;
     for (uint32_t i = 0; i < cfg.nodes; i++) {
         node_t *n = &nodes[i];
         snprintf(n->name, sizeof(n->name), "%s%05u", cfg.prefix, cfg.first + i);
@@ -508,11 +1125,21 @@ int main(int argc, char **argv)
             rank_start(n, &n->ranks[k], k);
             n->ranks[k].m.rank = (int32_t)((cfg.first + i) * cfg.ranks + k);
         }
-        node_session(n);
-        group_init(n);
-        /* agents are not in step: spread the nodes over the interval */
-        n->next_ns = t0 + 200000000ull + ivl * i / cfg.nodes;
+        if (cfg.pool) {
+            pnode_init(n);
+        } else {
+            node_session(n);
+            group_init(n);
+        }
     }
+    /* ready: memory touched, sockets made (the benchmark waits for this
+     * line before its warm-up); the clock starts now */
+    printf("READY\n");
+    fflush(stdout);
+    t0 = now_ns();
+    started_ns = t0;
+    for (uint32_t i = 0; i < cfg.nodes; i++) /* agents are not in step: spread over the interval */
+        nodes[i].next_ns = t0 + 200000000ull + ivl * i / cfg.nodes;
     if (cfg.latency[0]) {
         probe = zmq_socket(ctx, ZMQ_DEALER);
         int zero = 0;
@@ -536,7 +1163,10 @@ int main(int argc, char **argv)
             if (cfg.reports && n->reports >= cfg.reports)
                 continue;
             if (now >= n->next_ns) {
-                node_report(n);
+                if (n->pn)
+                    pnode_report(n);
+                else
+                    node_report(n);
                 n->next_ns += ivl;
                 if (n->next_ns < now)
                     n->next_ns = now + ivl;
@@ -559,7 +1189,10 @@ int main(int argc, char **argv)
                 for (uint32_t i = 0; i < cfg.nodes; i++)
                     if (nodes[i].want_snapshot) {
                         nodes[i].reports--; /* a snapshot as an extra report */
-                        node_report(&nodes[i]);
+                        if (nodes[i].pn)
+                            pnode_report(&nodes[i]);
+                        else
+                            node_report(&nodes[i]);
                     }
             }
             break;
@@ -598,7 +1231,8 @@ int main(int argc, char **argv)
             pf_counts_t t = {0};
             for (uint32_t i = 0; i < cfg.nodes; i++)
                 for (uint32_t k = 0; k < nodes[i].nranks; k++) {
-                    const pf_counts_t *x = &nodes[i].ranks[k].truth[f];
+                    const rank_t *rk = &nodes[i].ranks[k];
+                    const pf_counts_t *x = rk->truth ? &rk->truth[f] : &rk->rows[f];
                     t.ncalls += x->ncalls;
                     t.pcalls += x->pcalls;
                     t.tottime_ns += x->tottime_ns;

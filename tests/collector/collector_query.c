@@ -7,15 +7,32 @@
  *       [mode=N] [objects=1] [wait_ms=N] [frames=N] [points=N] [ranks=N]
  *       [window=N] [id=N] [timeout_ms=N] [socket=dealer|delim|req]
  *       [out=FILE (EXPORT data)] [raw=HEX (send these bytes instead)]
+ *       [repeat=N (ask N times on one connection; the last reply is
+ *       printed, and on standard error "TIMES n N median_ms M p99_ms P
+ *       max_ms X": each round trip, the first one, connecting, left out)]
  * Exit status: 0 answered (ok or not), 1 no answer in time, 2 usage.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "wire/wire.h"
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int dcmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
 
 static int kind_by_name(const char *s)
 {
@@ -43,7 +60,7 @@ int main(int argc, char **argv)
         return 2;
     }
     q.kind = (Ulma__Wire__Kind)k;
-    long timeout = 5000;
+    long timeout = 5000, repeat = 1;
     const char *socktype = "dealer", *out = NULL, *raw = NULL;
     for (int i = 3; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
@@ -76,6 +93,7 @@ int main(int argc, char **argv)
         else if (!strcmp(key, "id")) q.id = n;
         else if (!strcmp(key, "version")) q.version = (uint32_t)n;
         else if (!strcmp(key, "timeout_ms")) timeout = (long)n;
+        else if (!strcmp(key, "repeat")) repeat = n ? (long)n : 1;
         else if (!strcmp(key, "socket")) socktype = v;
         else if (!strcmp(key, "out")) out = v;
         else if (!strcmp(key, "raw")) raw = v;
@@ -102,43 +120,63 @@ int main(int argc, char **argv)
     } else {
         wire_pack(&q.base, &b);
     }
-    if (delim)
-        zmq_send(s, "", 0, ZMQ_SNDMORE);
-    zmq_send(s, b.data ? b.data : "", b.len, 0);
-    sbuf_free(&b);
-    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    double *ms = calloc((size_t)repeat + 1, sizeof(double));
     int rc = 1;
-    for (;;) {
-        if (zmq_poll(&it, 1, timeout) <= 0) {
-            fprintf(stderr, "collector_query: no answer within %ld ms\n", timeout);
-            break;
-        }
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        zmq_msg_recv(&m, s, 0);
-        if (delim && zmq_msg_size(&m) == 0 && zmq_msg_more(&m)) {
+    for (long rep = 0; rep < repeat; rep++) {
+        double t0 = mono_ms();
+        if (delim)
+            zmq_send(s, "", 0, ZMQ_SNDMORE);
+        zmq_send(s, b.data ? b.data : "", b.len, 0);
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        rc = 1;
+        for (;;) {
+            if (zmq_poll(&it, 1, timeout) <= 0) {
+                fprintf(stderr, "collector_query: no answer within %ld ms\n", timeout);
+                break;
+            }
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            zmq_msg_recv(&m, s, 0);
+            if (delim && zmq_msg_size(&m) == 0 && zmq_msg_more(&m)) {
+                zmq_msg_close(&m);
+                continue;
+            }
+            ms[rep] = mono_ms() - t0;
+            wire_refusal_t why;
+            Ulma__Wire__Reply *r = wire_reply(zmq_msg_data(&m), zmq_msg_size(&m), &why);
             zmq_msg_close(&m);
-            continue;
-        }
-        wire_refusal_t why;
-        Ulma__Wire__Reply *r = wire_reply(zmq_msg_data(&m), zmq_msg_size(&m), &why);
-        zmq_msg_close(&m);
-        if (!r) {
-            fprintf(stderr, "collector_query: bad reply (%s)\n", wire_refusal_name(why));
+            if (!r) {
+                fprintf(stderr, "collector_query: bad reply (%s)\n", wire_refusal_name(why));
+                break;
+            }
+            if (rep == repeat - 1) {
+                sbuf_t j = {0};
+                jw_t w;
+                jw_init(&w, &j);
+                wire_json(&r->base, &w);
+                printf("%s\n", j.data ? j.data : "{}");
+                sbuf_free(&j);
+                if (out && r->data.len)
+                    write_file(out, r->data.data, r->data.len);
+            }
+            protobuf_c_message_free_unpacked(&r->base, NULL);
+            rc = 0;
             break;
         }
-        sbuf_t j = {0};
-        jw_t w;
-        jw_init(&w, &j);
-        wire_json(&r->base, &w);
-        printf("%s\n", j.data ? j.data : "{}");
-        sbuf_free(&j);
-        if (out && r->data.len)
-            write_file(out, r->data.data, r->data.len);
-        protobuf_c_message_free_unpacked(&r->base, NULL);
-        rc = 0;
-        break;
+        if (rc)
+            break;
     }
+    sbuf_free(&b);
+    if (!rc && repeat > 1) {
+        long n = repeat - 1; /* the first round trip also connected */
+        qsort(ms + 1, (size_t)n, sizeof(double), dcmp);
+        long p99 = (long)(n * 0.99);
+        if (p99 >= n)
+            p99 = n - 1;
+        fprintf(stderr, "TIMES n %ld median_ms %.3f p99_ms %.3f max_ms %.3f\n", n, ms[1 + n / 2],
+                ms[1 + p99], ms[n]);
+    }
+    free(ms);
     zmq_close(s);
     zmq_ctx_term(ctx);
     wire_arena_destroy(&a);

@@ -35,10 +35,30 @@ def free_port():
     return port
 
 
+def fixed_port():
+    """A free port outside the ephemeral range, for an endpoint agents keep
+    reconnecting to while no one listens (a collector being restarted):
+    their own connecting sockets, taking ephemeral ports, can then never
+    land on it (a TCP self-connection)."""
+    import random
+    for _ in range(200):
+        port = random.randrange(20000, 30000)
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port")
+
+
 class Collector:
-    def __init__(self, *args, metrics=True):
-        self.agents = "tcp://127.0.0.1:%d" % free_port()
-        self.query_ep = "tcp://127.0.0.1:%d" % free_port()
+    def __init__(self, *args, metrics=True, agents=None, query=None):
+        self.agents = agents or "tcp://127.0.0.1:%d" % free_port()
+        self.query_ep = query or "tcp://127.0.0.1:%d" % free_port()
         self.metrics_port = free_port()
         cmd = [COLLECTOR, "--agents", self.agents, "--query", self.query_ep,
                "--metrics", ("127.0.0.1:%d" % self.metrics_port) if metrics else "none", "-q"]
@@ -59,6 +79,11 @@ class Collector:
         if p.returncode != 0:
             return None
         return json.loads(p.stdout)
+
+    def kill(self):
+        """SIGKILL: no dump, no goodbye."""
+        self.proc.kill()
+        self.proc.wait()
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc.poll() is None:

@@ -25,6 +25,7 @@ typedef struct sim_node {
     pf_counts_t rows[SIM_PROCS][SIM_FUNCS];  /* what the current agent counts */
     pf_counts_t truth[SIM_PROCS][SIM_FUNCS]; /* everything ever done */
     int alive[SIM_PROCS];         /* reported */
+    profile_t *group;             /* if set: the node's group (edges, paths) of m[0].job */
 } sim_node_t;
 
 static const char *sim_func_name(uint32_t f)
@@ -118,6 +119,8 @@ static Ulma__Wire__AgentMsg *sim_report(sim_node_t *n, int snapshot, int full, i
         }
         wire_sender_process_rows(n->s, &n->m[p], NULL, k, idx, c, NULL);
     }
+    if (n->group)
+        wire_sender_group(n->s, n->m[0].job, n->group);
     sbuf_t b = {0};
     wire_sender_end(n->s, NULL, &b);
     if (sent)

@@ -9,6 +9,16 @@
 
 #define SEC 1000000000ull
 
+#define CHECK_STR(a, b)                                                                     \
+    do {                                                                                    \
+        const char *a_ = (a), *b_ = (b);                                                    \
+        if (strcmp(a_, b_) != 0) {                                                          \
+            fprintf(stderr, "%s:%d: %s is \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a, \
+                    a_, b_);                                                                \
+            exit(1);                                                                        \
+        }                                                                                   \
+    } while (0)
+
 static store_t *new_store(void)
 {
     store_config_t c;
@@ -394,6 +404,240 @@ static void test_hostile(void)
     store_destroy(&s);
 }
 
+/* The count, tottime and cumtime of the cluster's call path whose function
+ * is named `fn` (a root path), or all -1 if it has none. */
+static void cluster_path(store_t *s, const char *fn, pathv_t *out)
+{
+    view_scope_t cl = {.level = ULMA__WIRE__SCOPE__LEVEL__CLUSTER};
+    profile_t *p = view_profile(s, &cl, VIEW_EDGES, 0, NULL);
+    out->count = (uint64_t)-1;
+    out->tottime_ns = out->cumtime_ns = -1;
+    for (uint32_t i = 1; i < profile_npaths(p); i++) {
+        const pf_path_t *x = profile_path(p, i);
+        const pf_func_t *f = profile_func(p, x->func);
+        if (f->name.len == strlen(fn) && memcmp(f->name.s, fn, f->name.len) == 0) {
+            out->count = x->count;
+            out->tottime_ns = x->tottime_ns;
+            out->cumtime_ns = x->cumtime_ns;
+        }
+    }
+    profile_destroy(&p);
+}
+
+/* A snapshot replaces the rows it is about: a row the agent now has at
+ * zero (left out of the snapshot) is zero at the collector too, for a
+ * process's functions as for a group's call paths; rows that did not
+ * change do not move; nothing is counted twice. */
+static void test_snapshot_replaces(void)
+{
+    store_t *s = new_store();
+    sim_node_t a;
+    sim_init(&a, "n1", 81, 2, "j", 0);
+    sim_node_t *all[] = {&a};
+    a.group = profile_new();
+    pf_func_t pf;
+    memset(&pf, 0, sizeof(pf));
+    pf.file.s = "app.py";
+    pf.file.len = 6;
+    pf.name.s = "f1";
+    pf.name.len = 2;
+    pf.qualname = pf.name;
+    pf.line = 11;
+    uint32_t fr = profile_add_func_like(a.group, &pf);
+    uint32_t path = profile_add_path(a.group, 0, fr);
+    pf_path_t *pp = profile_path_w(a.group, path);
+    pp->count = 5;
+    pp->tottime_ns = 500;
+    pp->cumtime_ns = 700;
+    work_round(&a, 2);
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    work_round(&a, 3);
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    pathv_t v;
+    cluster_path(s, "f1", &v);
+    CHECK(v.count == 5 && v.tottime_ns == 500 && v.cumtime_ns == 700);
+    /* the agent forgot f2 of process 0 (a row back at zero) and the path */
+    CHECK(a.rows[0][2].ncalls > 0);
+    memset(&a.rows[0][2], 0, sizeof(a.rows[0][2]));
+    memset(&a.truth[0][2], 0, sizeof(a.truth[0][2]));
+    pp = profile_path_w(a.group, path);
+    pp->count = 0;
+    pp->tottime_ns = pp->cumtime_ns = 0;
+    sim_work(&a, 1, 4, 3, 90); /* and some work elsewhere */
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    check_totals(s, all, 1, "j");
+    cluster_path(s, "f1", &v);
+    CHECK(v.count == (uint64_t)-1 || (v.count == 0 && v.tottime_ns == 0 && v.cumtime_ns == 0));
+    /* the same snapshot again: nothing moves */
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    /* and with the whole dictionary again (indices may change meaning) */
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 1, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    check_totals(s, all, 1, "j");
+    profile_destroy(&a.group);
+    wire_sender_destroy(&a.s);
+    store_destroy(&s);
+}
+
+/* The NODES answer's state of one node ("" if absent). */
+static const char *node_state(store_t *s, const char *name, char *buf, size_t n)
+{
+    query_env_t env = {s, 0, 1.0};
+    Ulma__Wire__Query q = ULMA__WIRE__QUERY__INIT;
+    q.kind = ULMA__WIRE__KIND__NODES;
+    q.limit = 1000;
+    wire_answer_t w;
+    wire_answer_init(&w, 1);
+    query_route_t route;
+    CHECK(query_run(&env, &q, &w, &route) == QUERY_ANSWERED && w.r.ok);
+    buf[0] = '\0';
+    for (size_t i = 0; i < w.r.n_nodes; i++)
+        if (strcmp(w.r.nodes[i]->name, name) == 0)
+            snprintf(buf, n, "%s", w.r.nodes[i]->state);
+    wire_answer_free(&w);
+    return buf;
+}
+
+/* Times a little below zero (the cycle counters of two cores not quite in
+ * step) are applied and counted, never a reason to refuse the report; a
+ * node whose reports are refused shows it, with the reason, until one is
+ * applied again; a node first heard of in a refused report is shown too. */
+static void test_negative_times_and_refusals(void)
+{
+    store_t *s = new_store();
+    sim_node_t a;
+    sim_init(&a, "n1", 71, 2, "j", 0);
+    sim_node_t *all[] = {&a};
+    /* a group whose one call path has its own time below zero */
+    a.group = profile_new();
+    pf_func_t pf;
+    memset(&pf, 0, sizeof(pf));
+    pf.file.s = "app.py";
+    pf.file.len = 6;
+    pf.name.s = "f0";
+    pf.name.len = 2;
+    pf.qualname = pf.name;
+    pf.line = 10;
+    uint32_t fr = profile_add_func_like(a.group, &pf);
+    uint32_t path = profile_add_path(a.group, 0, fr);
+    work_round(&a, 1);
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    node_t *n = store_node_find(s, "n1");
+    CHECK(n && n->negative_times == 0);
+    /* one call of f5 whose own time came out 170 ns below zero, and a path too */
+    sim_work(&a, 1, 5, 1, 0);
+    a.rows[1][5].tottime_ns = a.truth[1][5].tottime_ns = -170;
+    a.rows[1][5].cumtime_ns = a.truth[1][5].cumtime_ns = -170;
+    pf_path_t *pp = profile_path_w(a.group, path);
+    pp->count = 1;
+    pp->tottime_ns = -170;
+    pp->cumtime_ns = 30;
+    store_action_t act;
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), &act), 0);
+    CHECK(!act.ask_snapshot);
+    check_totals(s, all, 1, NULL);
+    CHECK_EQ_U64(n->negative_times, 2); /* the row and the path */
+    CHECK_EQ_U64(store_stats(s)->negative_times, 2);
+    CHECK_EQ_U64(store_stats(s)->bad[BAD_NEGATIVE], 0);
+    view_scope_t cl = {.level = ULMA__WIRE__SCOPE__LEVEL__CLUSTER};
+    profile_t *p = view_profile(s, &cl, VIEW_EDGES, 0, NULL);
+    int found = 0;
+    for (uint32_t i = 1; i < profile_npaths(p); i++) {
+        const pf_path_t *x = profile_path(p, i);
+        found += x->count == 1 && x->tottime_ns == -170 && x->cumtime_ns == 30;
+    }
+    CHECK_EQ_INT(found, 1);
+    profile_destroy(&p);
+    /* a snapshot carrying them again: applied (and counted again) */
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    CHECK_EQ_U64(n->negative_times, 4);
+    /* and the node never stopped being up */
+    store_tick(s, clock_ns, 1);
+    char st[64];
+    CHECK_STR(node_state(s, "n1", st, sizeof(st)), "up");
+
+    /* reports that keep being refused (primitive calls above calls): the
+     * node shows "refused:pcalls", its numbers stay what they were */
+    for (int k = 0; k < 3; k++) {
+        clock_ns += SEC;
+        for (int q = 0; q < a.nprocs; q++)
+            sim_work(&a, q, 1, 2, 100);
+        Ulma__Wire__AgentMsg *m = sim_report(&a, 0, 0, 0); /* never counted sent */
+        m_pcalls(m->report);
+        CHECK_EQ_INT(store_report(s, m->report, clock_ns, "peer", 4, &act), -1);
+        msg_free(m);
+        store_tick(s, clock_ns, 2 + (uint64_t)k);
+        CHECK_STR(node_state(s, "n1", st, sizeof(st)), "refused:pcalls");
+    }
+    CHECK_EQ_U64(n->refused, 3);
+    CHECK(n->state == NODE_REFUSED && store_proc_live(n->procs[0]));
+    /* a refused node counts as stale in the summary */
+    {
+        query_env_t env = {s, 0, 1.0};
+        Ulma__Wire__Query q = ULMA__WIRE__QUERY__INIT;
+        q.kind = ULMA__WIRE__KIND__SUMMARY;
+        wire_answer_t w;
+        wire_answer_init(&w, 1);
+        query_route_t route;
+        CHECK(query_run(&env, &q, &w, &route) == QUERY_ANSWERED);
+        CHECK(w.r.summary && w.r.summary->nodes_stale == 1 && w.r.summary->nodes_up == 0);
+        wire_answer_free(&w);
+    }
+    /* the next good report (it carries the refused ones' changes) heals it */
+    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0);
+    check_totals(s, all, 1, NULL);
+    store_tick(s, clock_ns, 9);
+    CHECK_STR(node_state(s, "n1", st, sizeof(st)), "up");
+    CHECK(!n->refused_pending);
+    /* refused, then silent: stale as any silent node */
+    pf_counts_t saved[SIM_PROCS][SIM_FUNCS];
+    memcpy(saved, a.truth, sizeof(saved));
+    sim_work(&a, 0, 1, 2, 100);
+    Ulma__Wire__AgentMsg *m = sim_report(&a, 0, 0, 0);
+    m_pcalls(m->report);
+    CHECK_EQ_INT(store_report(s, m->report, clock_ns, "peer", 4, &act), -1);
+    msg_free(m);
+    memcpy(a.truth, saved, sizeof(saved)); /* never applied */
+    clock_ns += 4 * SEC;
+    store_tick(s, clock_ns, 10);
+    CHECK_STR(node_state(s, "n1", st, sizeof(st)), "stale");
+
+    /* a node whose very first report is refused is shown, empty */
+    sim_node_t b;
+    sim_init(&b, "n9", 72, 1, "j", 5);
+    work_round(&b, 2);
+    m = sim_report(&b, 1, 1, 0);
+    m->report->procs[0]->fn_index[0] = 1000000;
+    CHECK_EQ_INT(store_report(s, m->report, clock_ns, "pB", 2, &act), -1);
+    msg_free(m);
+    node_t *nb = store_node_find(s, "n9");
+    CHECK(nb && nb->nprocs == 0 && nb->refused == 1);
+    store_tick(s, clock_ns, 11);
+    CHECK_STR(node_state(s, "n9", st, sizeof(st)), "refused:index");
+    check_totals(s, all, 1, NULL);
+    /* then a good one: up, with its numbers */
+    CHECK_EQ_INT(deliver(s, sim_report(&b, 1, 1, 1), NULL), 0);
+    store_tick(s, clock_ns, 12);
+    CHECK_STR(node_state(s, "n9", st, sizeof(st)), "up");
+    sim_node_t *both[] = {&a, &b};
+    check_totals(s, both, 2, NULL);
+
+    /* a message from a known peer that cannot even be decoded */
+    store_count_bad_peer(s, BAD_VERSION, "peer", 4, clock_ns);
+    store_tick(s, clock_ns, 13);
+    CHECK_STR(node_state(s, "n1", st, sizeof(st)), "refused:version");
+    CHECK_EQ_U64(store_stats(s)->bad[BAD_VERSION], 1);
+
+    profile_destroy(&a.group);
+    wire_sender_destroy(&a.s);
+    wire_sender_destroy(&b.s);
+    store_destroy(&s);
+}
+
 int main(void)
 {
     RUN(test_deltas_exact);
@@ -402,6 +646,8 @@ int main(void)
     RUN(test_agent_restart);
     RUN(test_imbalance);
     RUN(test_hostile);
+    RUN(test_negative_times_and_refusals);
+    RUN(test_snapshot_replaces);
     fprintf(stderr, "test_collector_store: all passed\n");
     return 0;
 }

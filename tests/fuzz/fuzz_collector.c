@@ -45,25 +45,133 @@ static void run_query(const query_env_t *env, Ulma__Wire__Kind kind, Ulma__Wire_
     wire_answer_free(&w);
 }
 
-/* Cluster totals equal the sum of every process's rows (nothing lost or
- * counted twice whatever was accepted). */
+static void fail(const char *what)
+{
+    fprintf(stderr, "fuzz_collector: %s\n", what);
+    abort();
+}
+
+static int arow_eq(const arow_t *a, const arow_t *b)
+{
+    return a->c.ncalls == b->c.ncalls && a->c.pcalls == b->c.pcalls &&
+           a->c.tottime_ns == b->c.tottime_ns && a->c.cumtime_ns == b->c.cumtime_ns &&
+           a->mpi_bytes == b->mpi_bytes && a->open.calls == b->open.calls &&
+           a->open.tottime_ns == b->open.tottime_ns && a->open.cumtime_ns == b->open.cumtime_ns;
+}
+
+static void edge_sum(pf_counts_t *e, pathv_t *pa, const group_t *g)
+{
+    for (uint32_t i = 0; i < g->nbedges; i++) {
+        pf_counts_t *d = &e[g->bedges[i].id];
+        d->ncalls += g->bedges[i].c.ncalls;
+        d->pcalls += g->bedges[i].c.pcalls;
+        d->tottime_ns += g->bedges[i].c.tottime_ns;
+        d->cumtime_ns += g->bedges[i].c.cumtime_ns;
+    }
+    for (uint32_t i = 0; i < g->nbpaths; i++) {
+        pathv_t *d = &pa[g->bpaths[i].id];
+        d->count += g->bpaths[i].v.count;
+        d->tottime_ns += g->bpaths[i].v.tottime_ns;
+        d->cumtime_ns += g->bpaths[i].v.cumtime_ns;
+    }
+    for (uint32_t i = 0; g->sess && i < g->nedges; i++) {
+        pf_counts_t *d = &e[g->sess->geid[i]];
+        d->ncalls += g->edges[i].ncalls;
+        d->pcalls += g->edges[i].pcalls;
+        d->tottime_ns += g->edges[i].tottime_ns;
+        d->cumtime_ns += g->edges[i].cumtime_ns;
+    }
+    for (uint32_t i = 0; g->sess && i < g->npaths; i++) {
+        pathv_t *d = &pa[g->sess->gpid[i]];
+        d->count += g->paths[i].count;
+        d->tottime_ns += g->paths[i].tottime_ns;
+        d->cumtime_ns += g->paths[i].cumtime_ns;
+    }
+}
+
+/* Nothing lost or counted twice whatever was accepted: every aggregate
+ * row (the cluster's and each job's, functions, edges and paths) equals
+ * the sum of what its processes and groups hold; each process's total
+ * equals the sum of its rows. */
 static void check_invariants(const store_t *s)
 {
-    pf_counts_t sum = {0}, cl = {0};
+    arow_t *acc = calloc(s->nfuncs + 1, sizeof(*acc));
     for (uint32_t i = 0; i < s->nnodes; i++)
         for (uint32_t k = 0; k < s->nodes[i]->nprocs; k++) {
-            const pf_counts_t *t = &s->nodes[i]->procs[k]->tot;
-            sum.ncalls += t->ncalls;
-            sum.tottime_ns += t->tottime_ns;
+            const proc_t *p = s->nodes[i]->procs[k];
+            arow_t *one = calloc(s->nfuncs + 1, sizeof(*one));
+            store_proc_accumulate(s, p, one);
+            pf_counts_t t = {0};
+            for (uint32_t g = 0; g < s->nfuncs; g++) {
+                t.ncalls += one[g].c.ncalls;
+                t.tottime_ns += one[g].c.tottime_ns;
+                acc[g].c.ncalls += one[g].c.ncalls;
+                acc[g].c.pcalls += one[g].c.pcalls;
+                acc[g].c.tottime_ns += one[g].c.tottime_ns;
+                acc[g].c.cumtime_ns += one[g].c.cumtime_ns;
+                acc[g].mpi_bytes += one[g].mpi_bytes;
+                acc[g].open.calls += one[g].open.calls;
+                acc[g].open.tottime_ns += one[g].open.tottime_ns;
+                acc[g].open.cumtime_ns += one[g].open.cumtime_ns;
+            }
+            free(one);
+            if (t.ncalls != p->tot.ncalls || t.tottime_ns != p->tot.tottime_ns)
+                fail("a process's total differs from the sum of its rows");
         }
-    for (uint32_t g = 0; g < s->nfuncs; g++) {
-        cl.ncalls += s->cl[g].c.ncalls;
-        cl.tottime_ns += s->cl[g].c.tottime_ns;
+    for (uint32_t g = 0; g < s->nfuncs; g++)
+        if (!arow_eq(&acc[g], &s->cl[g]))
+            fail("a cluster row differs from the sum of the processes' rows");
+    for (uint32_t j = 0; j < s->njobs; j++) {
+        const job_t *jb = s->jobs[j];
+        memset(acc, 0, sizeof(*acc) * (s->nfuncs + 1));
+        for (uint32_t k = 0; k < jb->nprocs; k++)
+            store_proc_accumulate(s, jb->procs[k], acc);
+        for (uint32_t g = 0; g < s->nfuncs; g++) {
+            const arow_t *r = store_job_row(jb, g);
+            static const arow_t zero;
+            if (!arow_eq(&acc[g], r ? r : &zero))
+                fail("a job row differs from the sum of its processes' rows");
+        }
     }
-    if (sum.ncalls != cl.ncalls || sum.tottime_ns != cl.tottime_ns) {
-        fprintf(stderr, "fuzz_collector: cluster totals differ from the processes' sums\n");
-        abort();
+    free(acc);
+    pf_counts_t *e = calloc(s->nedges + 1, sizeof(*e));
+    pathv_t *pa = calloc(s->npaths + 1, sizeof(*pa));
+    for (uint32_t i = 0; i < s->nnodes; i++)
+        for (uint32_t k = 0; k < s->nodes[i]->ngroups; k++)
+            edge_sum(e, pa, s->nodes[i]->groups[k]);
+    for (uint32_t i = 0; i < s->nedges; i++)
+        if (memcmp(&e[i], &s->cl_edges[i], sizeof(e[i])) != 0)
+            fail("a cluster edge differs from the sum of the groups' edges");
+    for (uint32_t i = 1; i < s->npaths; i++)
+        if (pa[i].count != s->cl_paths[i].count || pa[i].tottime_ns != s->cl_paths[i].tottime_ns ||
+            pa[i].cumtime_ns != s->cl_paths[i].cumtime_ns)
+            fail("a cluster path differs from the sum of the groups' paths");
+    for (uint32_t j = 0; j < s->njobs; j++) {
+        const job_t *jb = s->jobs[j];
+        memset(e, 0, sizeof(*e) * (s->nedges + 1));
+        memset(pa, 0, sizeof(*pa) * (s->npaths + 1));
+        for (uint32_t i = 0; i < s->nnodes; i++)
+            for (uint32_t k = 0; k < s->nodes[i]->ngroups; k++)
+                if (s->nodes[i]->groups[k]->job == jb)
+                    edge_sum(e, pa, s->nodes[i]->groups[k]);
+        static const pf_counts_t zc;
+        static const pathv_t zp;
+        for (uint32_t i = 0; i < s->nedges; i++) {
+            uint64_t slot = map_get(&jb->edges.map, i);
+            const pf_counts_t *x = slot ? (const pf_counts_t *)jb->edges.rows + slot - 1 : &zc;
+            if (memcmp(&e[i], x, sizeof(e[i])) != 0)
+                fail("a job's edge differs from the sum of its groups' edges");
+        }
+        for (uint32_t i = 1; i < s->npaths; i++) {
+            uint64_t slot = map_get(&jb->paths.map, i);
+            const pathv_t *x = slot ? (const pathv_t *)jb->paths.rows + slot - 1 : &zp;
+            if (pa[i].count != x->count || pa[i].tottime_ns != x->tottime_ns ||
+                pa[i].cumtime_ns != x->cumtime_ns)
+                fail("a job's path differs from the sum of its groups' paths");
+        }
     }
+    free(e);
+    free(pa);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

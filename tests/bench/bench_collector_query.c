@@ -1,0 +1,222 @@
+/*
+ * bench_collector_query.c - the collector's answers on a large store, in
+ * one process (no sockets, no load generator competing for the CPU): N
+ * nodes (default 64, 256, 1024; or argv) x 16 ranks x 2000 functions, one
+ * job, fed by the real report sender (a snapshot, then deltas changing 10%
+ * of the rows); then each query kind a dashboard asks every refresh is
+ * answered 21 times and timed (wall and CPU of this thread; the first
+ * answer, which warms caches and the allocator, left out): TOP of the
+ * cluster and of the job with the spread over every rank (50 rows),
+ * IMBALANCE of the job (20 rows x 64 ranks), FUNCTION at job scope (every
+ * rank's value), NODES, RANKS, SUMMARY. TOP is timed twice: the first
+ * answer of an interval (spreads computed: a new interval before each
+ * answer) and again within the interval (spreads kept, as for a dashboard
+ * refreshing faster than the interval, or a second dashboard).
+ *
+ * Prints, per size N and query Q: BENCH collector_q_<Q>_ms_N (median wall)
+ * and a line with median and max, wall and CPU.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "query.h"
+#include "store_int.h"
+#include "view.h"
+#include "wire/sender.h"
+
+#define RANKS 16
+#define FUNCS 2000
+#define ROUNDS 21
+
+static double thread_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double wall_ms(void) { return (double)now_ns() / 1e6; }
+
+static int dcmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void deliver(store_t *s, sbuf_t *b, uint64_t now)
+{
+    wire_refusal_t why;
+    Ulma__Wire__AgentMsg *m = wire_agent_msg(b->data, b->len, &why);
+    if (!m) {
+        fprintf(stderr, "bench_collector_query: a report did not decode\n");
+        exit(1);
+    }
+    store_action_t act;
+    if (store_report(s, m->report, now, "p", 1, &act) != 0) {
+        fprintf(stderr, "bench_collector_query: a report was not applied\n");
+        exit(1);
+    }
+    protobuf_c_message_free_unpacked(&m->base, NULL);
+}
+
+/* N nodes, each one report sender over RANKS processes of FUNCS rows. */
+static store_t *build(uint32_t nodes)
+{
+    store_config_t c;
+    memset(&c, 0, sizeof(c));
+    c.interval_ns = 1000000000ull;
+    c.gone_ns = 3600ull * 1000000000ull;
+    c.keep_ns = 3600ull * 1000000000ull;
+    c.history = 600;
+    c.rate_points = 61;
+    store_limits_default(&c.lim);
+    store_t *s = store_new(&c);
+    uint32_t *idx = xmalloc(sizeof(uint32_t) * FUNCS);
+    pf_counts_t *rows = xcalloc((size_t)RANKS * FUNCS, sizeof(*rows));
+    char fname[32];
+    uint64_t now = now_ns();
+    for (uint32_t n = 0; n < nodes; n++) {
+        char name[32];
+        snprintf(name, sizeof(name), "node%05u", n);
+        wire_node_info_t ni = {name, name, "bench", "/dev/shm", 16, 1, 1};
+        wire_sender_t *snd = wire_sender_new(&ni, 0, 1000000000ull);
+        for (uint32_t f = 0; f < FUNCS; f++) {
+            pf_func_t pf;
+            memset(&pf, 0, sizeof(pf));
+            snprintf(fname, sizeof(fname), "f%u", f);
+            pf.file.s = "/app/model.py";
+            pf.file.len = 13;
+            pf.name.s = fname;
+            pf.name.len = (uint32_t)strlen(fname);
+            pf.qualname = pf.name;
+            pf.line = 10 + f;
+            idx[f] = wire_sender_name(snd, &pf);
+        }
+        memset(rows, 0, sizeof(*rows) * RANKS * FUNCS);
+        for (int round = 0; round < 3; round++) {
+            wire_sender_begin(snd, round == 0, round == 0);
+            for (uint32_t r = 0; r < RANKS; r++) {
+                pf_meta_t m;
+                memset(&m, 0, sizeof(m));
+                m.pid = 1000 + (int32_t)r;
+                m.start_time = 7;
+                m.rank = (int32_t)(n * RANKS + r);
+                m.size = (int32_t)(nodes * RANKS);
+                snprintf(m.job, sizeof(m.job), "job1");
+                snprintf(m.exe, sizeof(m.exe), "python3");
+                m.state = PF_STATE_LIVE;
+                m.active_mode = 1;
+                pf_counts_t *c0 = rows + (size_t)r * FUNCS;
+                for (uint32_t f = 0; f < FUNCS; f++) {
+                    if (round && rnd() % 10)
+                        continue;
+                    uint64_t k = 1 + rnd() % 50;
+                    c0[f].ncalls += k;
+                    c0[f].pcalls += k;
+                    c0[f].tottime_ns += (int64_t)(k * (100 + rnd() % 3000));
+                    c0[f].cumtime_ns = c0[f].tottime_ns + (int64_t)(rnd() % 100000);
+                }
+                wire_sender_process_rows(snd, &m, NULL, FUNCS, idx, c0, NULL);
+            }
+            sbuf_t b = {0};
+            wire_sender_end(snd, NULL, &b);
+            wire_sender_sent(snd);
+            deliver(s, &b, now);
+            sbuf_free(&b);
+        }
+        wire_sender_destroy(&snd);
+    }
+    free(idx);
+    free(rows);
+    store_tick(s, now, wall_ns());
+    store_tick(s, now + 1000000000ull, wall_ns());
+    return s;
+}
+
+/* `fresh`: a new interval before each answer (store_tick), so that nothing
+ * the views keep for the interval (spreads) is used. */
+static void bench(store_t *s, uint32_t nodes, const char *label, Ulma__Wire__Kind kind,
+                  Ulma__Wire__Scope *sc, uint32_t limit, const char *func, int fresh)
+{
+    const char *only = getenv("BENCH_ONLY"); /* one query kind, for a profiler */
+    if (only && strcmp(only, label) != 0)
+        return;
+    query_env_t env = {s, 0, 1.0};
+    double wall[ROUNDS], cpu[ROUNDS];
+    uint32_t rows = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        Ulma__Wire__Query q = ULMA__WIRE__QUERY__INIT;
+        q.version = WIRE_VERSION;
+        q.kind = kind;
+        q.scope = sc;
+        q.limit = limit;
+        q.func = (char *)func;
+        q.ranks = 64;
+        wire_answer_t w;
+        if (fresh)
+            store_tick(s, now_ns(), wall_ns());
+        double w0 = wall_ms(), c0 = thread_ms();
+        wire_answer_init(&w, 1);
+        query_route_t route;
+        query_run(&env, &q, &w, &route);
+        sbuf_t b = {0};
+        wire_answer_pack(&w, &b); /* the bytes the dashboard gets */
+        wall[i] = wall_ms() - w0;
+        cpu[i] = thread_ms() - c0;
+        if (!w.r.ok) {
+            fprintf(stderr, "bench_collector_query: %s: %s\n", label, w.r.error);
+            exit(1);
+        }
+        rows = w.r.table ? (uint32_t)w.r.table->n_rows : 0;
+        sbuf_free(&b);
+        wire_answer_free(&w);
+    }
+    qsort(wall + 1, ROUNDS - 1, sizeof(double), dcmp);
+    qsort(cpu + 1, ROUNDS - 1, sizeof(double), dcmp);
+    printf("%u nodes: %-15s median %8.3f ms (CPU %8.3f), max %8.3f ms (CPU %8.3f)%s\n", nodes,
+           label, wall[ROUNDS / 2], cpu[ROUNDS / 2], wall[ROUNDS - 1], cpu[ROUNDS - 1],
+           rows ? "" : "");
+    printf("BENCH collector_q_%s_ms_%u %.3f ms\n", label, nodes, wall[ROUNDS / 2]);
+}
+
+int main(int argc, char **argv)
+{
+    uint32_t sizes[8] = {64, 256, 1024}, ns = 3;
+    if (argc > 1) {
+        ns = 0;
+        for (int i = 1; i < argc && ns < 8; i++)
+            sizes[ns++] = (uint32_t)strtoul(argv[i], NULL, 10);
+    }
+    for (uint32_t k = 0; k < ns; k++) {
+        double t0 = wall_ms();
+        store_t *s = build(sizes[k]);
+        printf("%u nodes x %d ranks x %d functions: built in %.1f s\n", sizes[k], RANKS, FUNCS,
+               (wall_ms() - t0) / 1e3);
+        Ulma__Wire__Scope cl = ULMA__WIRE__SCOPE__INIT, job = ULMA__WIRE__SCOPE__INIT;
+        job.level = ULMA__WIRE__SCOPE__LEVEL__JOB;
+        job.job = "job1";
+        bench(s, sizes[k], "top", ULMA__WIRE__KIND__TOP, &cl, 50, NULL, 1);
+        bench(s, sizes[k], "top_again", ULMA__WIRE__KIND__TOP, &cl, 50, NULL, 0);
+        bench(s, sizes[k], "job_top", ULMA__WIRE__KIND__TOP, &job, 50, NULL, 1);
+        bench(s, sizes[k], "job_top_again", ULMA__WIRE__KIND__TOP, &job, 50, NULL, 0);
+        bench(s, sizes[k], "imbalance", ULMA__WIRE__KIND__IMBALANCE, &job, 20, NULL, 1);
+        bench(s, sizes[k], "function", ULMA__WIRE__KIND__FUNCTION, &job, 50, "f3", 1);
+        bench(s, sizes[k], "nodes", ULMA__WIRE__KIND__NODES, &cl, 50, NULL, 1);
+        bench(s, sizes[k], "ranks", ULMA__WIRE__KIND__RANKS, &job, 50, NULL, 1);
+        bench(s, sizes[k], "summary", ULMA__WIRE__KIND__SUMMARY, &cl, 0, NULL, 1);
+        store_destroy(&s);
+    }
+    return 0;
+}
