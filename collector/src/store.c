@@ -41,6 +41,7 @@ store_t *store_new(const store_config_t *cfg)
     s->path_key[0] = 0;
     s->hist.cap = s->cfg.history;
     s->hist.p = xcalloc(s->hist.cap, sizeof(hpoint_t));
+    s->cl_rates.cap = s->cfg.rate_points; /* the cluster's rates, like each job's */
     return s;
 }
 

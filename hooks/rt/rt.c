@@ -456,7 +456,11 @@ int ulma_rt_stack_call(void (*fn)(void *), void *arg)
 static void refresh(ulma_seg_header_t *h, int calib)
 {
     ulma_store_relaxed(&h->heartbeat_ns, ulma_clock_mono_ns());
-    if (calib) {
+    /* refined for the first ULMA_CALIB_REFINE_NS, then fixed: a finished
+     * function's time never changes afterwards, and every sum of reports
+     * equals the agent's table */
+    uint64_t n1 = ulma_load_relaxed(&h->calib_ns1);
+    if (calib && (n1 < h->calib_ns0 || n1 - h->calib_ns0 < ULMA_CALIB_REFINE_NS)) {
         ulma_store_relaxed(&h->calib_tsc1, ulma_clock_read());
         ulma_store_relaxed(&h->calib_ns1, ulma_clock_mono_ns());
     }

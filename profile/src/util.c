@@ -296,8 +296,16 @@ void jw_num(jw_t *w, double v)
         v = 0;
     if (v == (double)(long long)v && fabs(v) < 1e15)
         sbuf_printf(w->out, "%lld", (long long)v);
-    else
-        sbuf_printf(w->out, "%.9g", v);
+    else {
+        /* the shortest form that reads back as the same double */
+        char buf[40];
+        for (int prec = 9; prec <= 17; prec++) {
+            snprintf(buf, sizeof(buf), "%.*g", prec, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
+        sbuf_printf(w->out, "%s", buf);
+    }
 }
 
 void jw_sec(jw_t *w, int64_t ns)

@@ -80,6 +80,15 @@ live = load(c.agents, "--nodes", 2, "--first", 10, "--ranks", 2, "--funcs", 20,
             "--interval", 0.3, "--duration", 20, "--job", "jobB")
 check(wait_for(lambda: ctl("ranks", "job:jobB")[1].count("jobB") == 4, timeout=20),
       "the live job's four ranks are there")
+
+
+def cluster_rate():
+    r = c.query("TOP", scope="cluster", limit=100) or {}
+    return sum(x.get("rate_calls", 0) for x in (r.get("table") or {}).get("rows", []))
+
+
+check(wait_for(lambda: cluster_rate() > 0, timeout=10),
+      "the cluster's TOP has call rates while a job runs: %s calls/s" % cluster_rate())
 rc, out, _ = ctl("full", "job:jobB", "--wait", 1000)
 check(rc == 0 and "applied by 4 of 4 processes" in out, "full job:jobB acknowledged: %s" % out)
 rc, out, _ = ctl("stacks", "rank:node00010/1000")

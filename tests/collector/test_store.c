@@ -450,9 +450,9 @@ static void test_snapshot_replaces(void)
     pp->tottime_ns = 500;
     pp->cumtime_ns = 700;
     work_round(&a, 2);
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
     work_round(&a, 3);
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0);
     check_totals(s, all, 1, NULL);
     pathv_t v;
     cluster_path(s, "f1", &v);
@@ -465,16 +465,16 @@ static void test_snapshot_replaces(void)
     pp->count = 0;
     pp->tottime_ns = pp->cumtime_ns = 0;
     sim_work(&a, 1, 4, 3, 90); /* and some work elsewhere */
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
     check_totals(s, all, 1, NULL);
     check_totals(s, all, 1, "j");
     cluster_path(s, "f1", &v);
     CHECK(v.count == (uint64_t)-1 || (v.count == 0 && v.tottime_ns == 0 && v.cumtime_ns == 0));
     /* the same snapshot again: nothing moves */
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
     check_totals(s, all, 1, NULL);
     /* and with the whole dictionary again (indices may change meaning) */
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 1, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 1, 1), NULL), 0);
     check_totals(s, all, 1, NULL);
     check_totals(s, all, 1, "j");
     profile_destroy(&a.group);
@@ -524,7 +524,7 @@ static void test_negative_times_and_refusals(void)
     uint32_t fr = profile_add_func_like(a.group, &pf);
     uint32_t path = profile_add_path(a.group, 0, fr);
     work_round(&a, 1);
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
     node_t *n = store_node_find(s, "n1");
     CHECK(n && n->negative_times == 0);
     /* one call of f5 whose own time came out 170 ns below zero, and a path too */
@@ -536,12 +536,12 @@ static void test_negative_times_and_refusals(void)
     pp->tottime_ns = -170;
     pp->cumtime_ns = 30;
     store_action_t act;
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), &act), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 0, 0, 1), &act), 0);
     CHECK(!act.ask_snapshot);
     check_totals(s, all, 1, NULL);
-    CHECK_EQ_U64(n->negative_times, 2); /* the row and the path */
-    CHECK_EQ_U64(store_stats(s)->negative_times, 2);
-    CHECK_EQ_U64(store_stats(s)->bad[BAD_NEGATIVE], 0);
+    CHECK_EQ_U(n->negative_times, 2); /* the row and the path */
+    CHECK_EQ_U(store_stats(s)->negative_times, 2);
+    CHECK_EQ_U(store_stats(s)->bad[BAD_NEGATIVE], 0);
     view_scope_t cl = {.level = ULMA__WIRE__SCOPE__LEVEL__CLUSTER};
     profile_t *p = view_profile(s, &cl, VIEW_EDGES, 0, NULL);
     int found = 0;
@@ -549,12 +549,12 @@ static void test_negative_times_and_refusals(void)
         const pf_path_t *x = profile_path(p, i);
         found += x->count == 1 && x->tottime_ns == -170 && x->cumtime_ns == 30;
     }
-    CHECK_EQ_INT(found, 1);
+    CHECK_EQ_I(found, 1);
     profile_destroy(&p);
     /* a snapshot carrying them again: applied (and counted again) */
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
     check_totals(s, all, 1, NULL);
-    CHECK_EQ_U64(n->negative_times, 4);
+    CHECK_EQ_U(n->negative_times, 4);
     /* and the node never stopped being up */
     store_tick(s, clock_ns, 1);
     char st[64];
@@ -568,12 +568,12 @@ static void test_negative_times_and_refusals(void)
             sim_work(&a, q, 1, 2, 100);
         Ulma__Wire__AgentMsg *m = sim_report(&a, 0, 0, 0); /* never counted sent */
         m_pcalls(m->report);
-        CHECK_EQ_INT(store_report(s, m->report, clock_ns, "peer", 4, &act), -1);
+        CHECK_EQ_I(store_report(s, m->report, clock_ns, "peer", 4, &act), -1);
         msg_free(m);
         store_tick(s, clock_ns, 2 + (uint64_t)k);
         CHECK_STR(node_state(s, "n1", st, sizeof(st)), "refused:pcalls");
     }
-    CHECK_EQ_U64(n->refused, 3);
+    CHECK_EQ_U(n->refused, 3);
     CHECK(n->state == NODE_REFUSED && store_proc_live(n->procs[0]));
     /* a refused node counts as stale in the summary */
     {
@@ -588,7 +588,7 @@ static void test_negative_times_and_refusals(void)
         wire_answer_free(&w);
     }
     /* the next good report (it carries the refused ones' changes) heals it */
-    CHECK_EQ_INT(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0);
     check_totals(s, all, 1, NULL);
     store_tick(s, clock_ns, 9);
     CHECK_STR(node_state(s, "n1", st, sizeof(st)), "up");
@@ -599,7 +599,7 @@ static void test_negative_times_and_refusals(void)
     sim_work(&a, 0, 1, 2, 100);
     Ulma__Wire__AgentMsg *m = sim_report(&a, 0, 0, 0);
     m_pcalls(m->report);
-    CHECK_EQ_INT(store_report(s, m->report, clock_ns, "peer", 4, &act), -1);
+    CHECK_EQ_I(store_report(s, m->report, clock_ns, "peer", 4, &act), -1);
     msg_free(m);
     memcpy(a.truth, saved, sizeof(saved)); /* never applied */
     clock_ns += 4 * SEC;
@@ -612,7 +612,7 @@ static void test_negative_times_and_refusals(void)
     work_round(&b, 2);
     m = sim_report(&b, 1, 1, 0);
     m->report->procs[0]->fn_index[0] = 1000000;
-    CHECK_EQ_INT(store_report(s, m->report, clock_ns, "pB", 2, &act), -1);
+    CHECK_EQ_I(store_report(s, m->report, clock_ns, "pB", 2, &act), -1);
     msg_free(m);
     node_t *nb = store_node_find(s, "n9");
     CHECK(nb && nb->nprocs == 0 && nb->refused == 1);
@@ -620,7 +620,7 @@ static void test_negative_times_and_refusals(void)
     CHECK_STR(node_state(s, "n9", st, sizeof(st)), "refused:index");
     check_totals(s, all, 1, NULL);
     /* then a good one: up, with its numbers */
-    CHECK_EQ_INT(deliver(s, sim_report(&b, 1, 1, 1), NULL), 0);
+    CHECK_EQ_I(deliver(s, sim_report(&b, 1, 1, 1), NULL), 0);
     store_tick(s, clock_ns, 12);
     CHECK_STR(node_state(s, "n9", st, sizeof(st)), "up");
     sim_node_t *both[] = {&a, &b};
@@ -630,7 +630,7 @@ static void test_negative_times_and_refusals(void)
     store_count_bad_peer(s, BAD_VERSION, "peer", 4, clock_ns);
     store_tick(s, clock_ns, 13);
     CHECK_STR(node_state(s, "n1", st, sizeof(st)), "refused:version");
-    CHECK_EQ_U64(store_stats(s)->bad[BAD_VERSION], 1);
+    CHECK_EQ_U(store_stats(s)->bad[BAD_VERSION], 1);
 
     profile_destroy(&a.group);
     wire_sender_destroy(&a.s);

@@ -194,7 +194,10 @@ with T.tmpdir() as d:
         line = [l for l in r.stdout.splitlines() if " compute_step " in l]
         cs = want[[s for s in want if want[s]["name"] == "compute_step"][0]]
         imb = cs["max_ns"] / cs["mean_ns"]
-        check(line and "%.2f" % imb in line[0] and "r%d@" % cs["slowest_rank"] in line[0],
+        # the job runs on between the two questions: the figure may have moved a little
+        shown = [float(w) for w in line[0].split() if re.fullmatch(r"\d+\.\d\d", w)] if line else []
+        check(line and any(abs(x - imb) <= 0.03 for x in shown) and
+              "r%d@" % cs["slowest_rank"] in line[0],
               "text: the imbalance column (max/mean, slowest rank) %r" % line)
         check("slow_rank_extra" in r.stdout and "r3@node1" in
               [l for l in r.stdout.splitlines() if "slow_rank_extra" in l][0],

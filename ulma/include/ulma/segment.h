@@ -36,6 +36,10 @@
 #define ULMA_JOB_MAX 64
 #define ULMA_EXE_MAX 256
 #define ULMA_THREAD_NAME_MAX 32
+/* The clock rate of a process is refined from its start for this long (a
+ * pair of clock readings every second), then fixed: its error is then a
+ * few parts in 10^8, and times converted with it never change again. */
+#define ULMA_CALIB_REFINE_NS 8000000000ull
 
 #define ULMA_DEFAULT_DIR "/dev/shm"
 #define ULMA_DEFAULT_SLOTS 64u
@@ -95,7 +99,8 @@ typedef struct ulma_seg_header {
     /* the clock: cycles = hz * seconds; pairs let a reader refine hz */
     _Atomic uint64_t cycles_per_sec;
     uint64_t calib_tsc0, calib_ns0;        /* taken at creation */
-    _Atomic uint64_t calib_tsc1, calib_ns1; /* refreshed later by the process */
+    _Atomic uint64_t calib_tsc1, calib_ns1; /* refreshed by the process every
+                                              * second for ULMA_CALIB_REFINE_NS */
     /* control: agent -> process */
     _Atomic uint32_t control;     /* ULMA_CTL_* */
     _Atomic uint32_t control_seq; /* bumped by the agent after each request */
