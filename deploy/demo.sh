@@ -46,15 +46,18 @@ done
 [[ $nodes =~ ^[1-9][0-9]*$ && $nodes -le 32 ]] || { echo "demo.sh: --nodes 1 to 32" >&2; exit 2; }
 [[ $ranks =~ ^[1-9][0-9]*$ && $ranks -le 16 ]] || { echo "demo.sh: --ranks 1 to 16" >&2; exit 2; }
 
-export ULMA_CLUSTER_TAG=demo ULMA_CLUSTER_SLOTS=$ranks ULMA_CLUSTER_REACH=1
+tag=${ULMA_CLUSTER_TAG:-demo} # another tag: a second demo beside this one (tests)
+export ULMA_CLUSTER_TAG=$tag ULMA_CLUSTER_SLOTS=$ranks ULMA_CLUSTER_REACH=1
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export PYTHONPATH="$build/python${PYTHONPATH:+:$PYTHONPATH}"
 cluster="$src/deploy/cluster.sh"
 out="$build/demo"
+[[ $tag == demo ]] || out="$build/demo-$tag"
 py=/usr/bin/python3
 agent="$build/node-agent/ulma-agent"
 collector="$build/collector/ulma-collector"
 top="$build/dashboard-tui/clustertop"
+ctl="$build/node-agent/ulma-ctl"
 pids=()
 made_cluster=0
 
@@ -63,7 +66,7 @@ step() { printf '\n== %s\n' "$*"; }
 cleanup() {
     trap - EXIT INT TERM
     set +e
-    tmux kill-session -t ulma-demo 2>/dev/null
+    tmux kill-session -t "ulma-$tag" 2>/dev/null
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
     sleep 0.3
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -88,7 +91,7 @@ if "$cluster" check >"$out/check.log" 2>&1; then
     hosts=$("$cluster" hosts)
     mpi_net=(--mca plm_rsh_agent "$src/deploy/netns-rsh" --mca btl_tcp_if_include 10.77.0.0/24
              --mca oob_tcp_if_include 10.77.0.0/24 --mca btl self,vader,tcp)
-    dir_of() { echo "/dev/shm/ulma-demo/node$1"; }
+    dir_of() { echo "/dev/shm/ulma-$tag/node$1"; }
     echo "   head 10.77.0.1 (collector, prometheus, mpirun), nodes 10.77.0.11-$((10 + nodes)),"
     echo "   this machine reaches them at 10.77.0.254"
 else
@@ -147,11 +150,11 @@ if ((!batch)); then
     sleep 1
     topcmd="$top --collector tcp://127.0.0.1:7711"
     ((made_cluster)) && topcmd="$cluster exec head $topcmd"
-    tmux new-session -d -s ulma-demo -x "$(tput cols)" -y "$(tput lines)" \
-        "$topcmd; tmux kill-session -t ulma-demo"
-    tmux split-window -v -l 8 -t ulma-demo "tail -n +1 -f '$out/job.log'"
-    tmux select-pane -t ulma-demo:0.0
-    tmux attach -t ulma-demo || true
+    tmux new-session -d -s "ulma-$tag" -x "$(tput cols)" -y "$(tput lines)" \
+        "$topcmd; tmux kill-session -t ulma-$tag"
+    tmux split-window -v -l 8 -t "ulma-$tag" "tail -n +1 -f '$out/job.log'"
+    tmux select-pane -t "ulma-$tag:0.0"
+    tmux attach -t "ulma-$tag" || true
 else
     step "clustertop batch frames every 10 s while the job runs (the program's output between them)"
     tail -n +1 -f "$out/job.log" --pid "$jobpid" | sed 's/^/   | /' &
@@ -171,9 +174,22 @@ else
     ask --view imbalance --rows 10 --width 150
     step "the hot function across the ranks"
     ask --view "function:step" --width 150 || true
-    step "exports of the whole job"
+    step "exports of the whole job (ulma-ctl --collector: pstats for snakeviz/pstats, an SVG flame graph, JSON)"
     for f in pstats svg json; do
-        ask --view cluster --export "$f" --output "$out/cluster.$f" >/dev/null 2>&1 &&
-            echo "   $out/cluster.$f" || true
+        on head "$ctl" --collector tcp://127.0.0.1:7711 export cluster "$f" "$out/cluster.$f" ||
+            echo "   (no $f export: see above)"
     done
+    if ((prometheus)) && command -v prometheus >/dev/null; then
+        step "the job in Prometheus's query API (http://$head:9090/api/v1/query)"
+        on head "$py" - "http://$head:9090/api/v1/query" <<'EOF' || echo "   (prometheus did not answer)"
+import json, sys, urllib.parse, urllib.request
+for q in ("ulma_node_up", "sum(ulma_job_function_calls)", "ulma_cluster_nodes"):
+    url = sys.argv[1] + "?" + urllib.parse.urlencode({"query": q})
+    res = json.load(urllib.request.urlopen(url, timeout=5))["data"]["result"]
+    vals = ", ".join("%s%s" % (r["value"][1], "".join(" %s=%s" % kv for kv in sorted(r["metric"].items())
+                                                   if kv[0] in ("node", "job"))) for r in res)
+    print("   %-30s %s" % (q, vals or "(no series yet)"))
+EOF
+    fi
+    echo "   e.g.: $py -c \"import pstats; pstats.Stats('$out/cluster.pstats').sort_stats('tottime').print_stats(5)\""
 fi
