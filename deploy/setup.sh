@@ -13,6 +13,7 @@ PACKAGES=(
     zlib1g-dev
     clang libclang-rt-14-dev
     libmicrohttpd-dev prometheus
+    iproute2 procps
 )
 
 missing=()

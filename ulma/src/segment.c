@@ -152,7 +152,11 @@ int ulma_segment_create(const ulma_segment_opts_t *opts, ulma_segment_t **out)
         return -ENAMETOOLONG;
     }
     int err;
-    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    /* a new file only: never one somebody else made under that name (in a
+     * shared sticky directory the unlink of another user's file fails) */
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0) /* ours, left by a killed pid */
+        fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         err = -errno;
         free(seg);
