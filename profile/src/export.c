@@ -29,11 +29,6 @@ const char *profile_format_name(int format)
 
 const char *profile_formats_list(void) { return "json, pstats, collapsed, speedscope, pprof, svg"; }
 
-const char *export_func_std(const profile_t *p, uint32_t func)
-{
-    return func < profile_nfuncs(p) ? profile_func(p, func)->std : "[unknown]";
-}
-
 /* ---- JSON pieces ---------------------------------------------------------------- */
 
 void profile_process_json(const profile_t *p, jw_t *w)
@@ -115,7 +110,7 @@ void profile_threads_json(const profile_t *p, uint32_t max_frames, jw_t *w)
                 jw_u64(w, f->func);
             else
                 jw_null(w);
-            jw_kstrz(w, "std", export_func_std(p, f->func));
+            jw_kstrz(w, "std", profile_func_std(p, f->func));
             jw_ksec(w, "for", f->for_ns);
             jw_obj_end(w);
         }
@@ -172,7 +167,7 @@ void profile_objects_json(const profile_t *p, uint32_t limit, jw_t *w)
             jw_u64(w, s->func);
         else
             jw_null(w);
-        jw_kstrz(w, "std", export_func_std(p, s->func));
+        jw_kstrz(w, "std", profile_func_std(p, s->func));
         jw_ku64(w, "type", s->type);
         jw_kstr(w, "type_name", ty->name.s, ty->name.len);
         jw_ku64(w, "count", s->count);
@@ -235,7 +230,7 @@ void profile_paths_json(const profile_t *p, uint32_t limit, jw_t *w)
             jw_u64(w, pa->func);
         else
             jw_null(w);
-        jw_kstrz(w, "std", export_func_std(p, pa->func));
+        jw_kstrz(w, "std", profile_func_std(p, pa->func));
         jw_ku64(w, "count", pa->count);
         jw_ksec(w, "tottime", pa->tottime_ns);
         jw_ksec(w, "cumtime", pa->cumtime_ns);

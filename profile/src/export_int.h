@@ -5,8 +5,6 @@
 #include "profile/profile.h"
 #include "profile/util.h"
 
-/* The standard name of a function row, "[unknown]" for UINT32_MAX. */
-const char *export_func_std(const profile_t *p, uint32_t func);
 
 /* What a path shows: its completed part plus the part still open. */
 static inline int64_t export_path_ct(const pf_path_t *pa)
@@ -18,9 +16,6 @@ static inline int64_t export_path_tt(const pf_path_t *pa)
     return pf_sat_add(pa->tottime_ns, pa->open.tottime_ns);
 }
 
-/* Paths from a root to `path` into out[] (at most cap), root first;
- * returns the count. */
-uint32_t export_path_chain(const profile_t *p, uint32_t path, uint32_t *out, uint32_t cap);
 #define EXPORT_MAX_FRAMES 4096u
 
 void export_collapsed(const profile_t *p, sbuf_t *out);

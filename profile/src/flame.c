@@ -9,24 +9,6 @@
 #include "export_int.h"
 #include "profile/table.h"
 
-uint32_t export_path_chain(const profile_t *p, uint32_t path, uint32_t *out, uint32_t cap)
-{
-    uint32_t n = 0;
-    while (path != 0 && path < profile_npaths(p) && n < cap) {
-        out[n++] = path;
-        uint32_t parent = profile_path(p, path)->parent;
-        if (parent >= path)
-            break; /* parents come first: anything else is not a chain */
-        path = parent;
-    }
-    for (uint32_t i = 0; i < n / 2; i++) {
-        uint32_t t = out[i];
-        out[i] = out[n - 1 - i];
-        out[n - 1 - i] = t;
-    }
-    return n;
-}
-
 /* ---- collapsed stacks -------------------------------------------------------------- */
 
 void export_collapsed(const profile_t *p, sbuf_t *out)
@@ -36,9 +18,9 @@ void export_collapsed(const profile_t *p, sbuf_t *out)
         double us = pf_sec(export_path_tt(profile_path(p, i))) * 1e6;
         if (us < 0.5)
             continue;
-        uint32_t n = export_path_chain(p, i, chain, EXPORT_MAX_FRAMES);
+        uint32_t n = profile_path_chain(p, i, chain, EXPORT_MAX_FRAMES);
         for (uint32_t k = 0; k < n; k++) {
-            const char *s = export_func_std(p, profile_path(p, chain[k])->func);
+            const char *s = profile_func_std(p, profile_path(p, chain[k])->func);
             if (k)
                 sbuf_addc(out, ';');
             size_t at = out->len;
@@ -106,7 +88,7 @@ void export_speedscope(const profile_t *p, sbuf_t *out)
     for (uint32_t i = 1; i < profile_npaths(p); i++) {
         if (export_path_tt(profile_path(p, i)) <= 0)
             continue;
-        uint32_t n = export_path_chain(p, i, chain, EXPORT_MAX_FRAMES);
+        uint32_t n = profile_path_chain(p, i, chain, EXPORT_MAX_FRAMES);
         jw_arr(&w);
         for (uint32_t k = 0; k < n; k++) {
             uint32_t f = profile_path(p, chain[k])->func;
@@ -251,7 +233,7 @@ void export_svg(const profile_t *p, sbuf_t *out)
         if (w * W < 0.1 || depth[i] > maxd)
             continue;
         nshown++;
-        const char *s = export_func_std(p, pa->func);
+        const char *s = profile_func_std(p, pa->func);
         const pf_str_t *q = pa->func < profile_nfuncs(p) ? &profile_func(p, pa->func)->qualname
                                                          : NULL;
         const char *label = q ? q->s : "[unknown]";

@@ -79,7 +79,7 @@ int export_pprof(const profile_t *p, sbuf_t *out)
         ulma__pprof__function__init(&fn[i]);
         fn[i].id = i + 1u;
         fn[i].name = f ? st_add(&st, f->qualname.s, f->qualname.len) : st_add(&st, "[unknown]", 9);
-        const char *std = export_func_std(p, f ? i : UINT32_MAX);
+        const char *std = profile_func_std(p, f ? i : UINT32_MAX);
         fn[i].system_name = st_add(&st, std, strlen(std));
         fn[i].filename = f ? st_add(&st, f->file.s, f->file.len) : st_add(&st, "~", 1);
         fn[i].start_line = f ? f->line : 0;
@@ -111,7 +111,7 @@ int export_pprof(const profile_t *p, sbuf_t *out)
         int64_t tt = export_path_tt(pa);
         if (!pa->count && tt <= 0)
             continue;
-        uint32_t k = export_path_chain(p, i, chain, EXPORT_MAX_FRAMES);
+        uint32_t k = profile_path_chain(p, i, chain, EXPORT_MAX_FRAMES);
         lists[ns] = xmalloc(sizeof(uint64_t) * (k ? k : 1));
         for (uint32_t j = 0; j < k; j++) {
             uint32_t f = profile_path(p, chain[k - 1 - j])->func;

@@ -621,3 +621,26 @@ const char *profile_state_name(uint32_t state)
 {
     return state == PF_STATE_EXITED ? "exited" : state == PF_STATE_LIVE ? "live" : "init";
 }
+
+const char *profile_func_std(const profile_t *p, uint32_t func)
+{
+    return func < profile_nfuncs(p) ? profile_func(p, func)->std : "[unknown]";
+}
+
+uint32_t profile_path_chain(const profile_t *p, uint32_t path, uint32_t *out, uint32_t cap)
+{
+    uint32_t n = 0;
+    while (path != 0 && path < profile_npaths(p) && n < cap) {
+        out[n++] = path;
+        uint32_t parent = profile_path(p, path)->parent;
+        if (parent >= path)
+            break; /* parents come first: anything else is not a chain */
+        path = parent;
+    }
+    for (uint32_t i = 0; i < n / 2; i++) {
+        uint32_t t = out[i];
+        out[i] = out[n - 1 - i];
+        out[n - 1 - i] = t;
+    }
+    return n;
+}

@@ -218,6 +218,11 @@ uint32_t profile_nedges(const profile_t *p);
 const pf_edge_t *profile_edge(const profile_t *p, uint32_t i);
 uint32_t profile_npaths(const profile_t *p); /* includes the root, index 0 */
 const pf_path_t *profile_path(const profile_t *p, uint32_t i);
+/* Paths from a root to `path` into out[] (at most cap), root first;
+ * returns the count. */
+uint32_t profile_path_chain(const profile_t *p, uint32_t path, uint32_t *out, uint32_t cap);
+/* The standard name of function row `func`, "[unknown]" if there is none. */
+const char *profile_func_std(const profile_t *p, uint32_t func);
 uint32_t profile_nthreads(const profile_t *p);
 const pf_thread_t *profile_thread(const profile_t *p, uint32_t i);
 uint32_t profile_ntypes(const profile_t *p);
