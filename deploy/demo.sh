@@ -103,6 +103,8 @@ else
     mpi_net=(--oversubscribe --mca btl self,vader)
     mkdir -p "$out/segments"
     dir_of() { echo "$out/segments"; }
+    export ULMA_DIR="$out/segments" # the ranks find this node's agent there
+    mpi_net+=(-x ULMA_DIR)
 fi
 
 step "the collector on the head, a node agent on every node"
