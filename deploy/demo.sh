@@ -20,6 +20,8 @@
 #   --seconds S      how long the job runs (default: 300 with a terminal,
 #                    40 in batch)
 #   --no-prometheus  do not start prometheus
+#   --one-node       no namespaces: one node, this machine (as where they
+#                    cannot be made)
 #
 # Ctrl-C stops everything the demo started and removes what it made
 # (namespaces, segments, files under BUILD_DIR/demo).
@@ -28,7 +30,7 @@ build=$(cd "${1:?usage: demo.sh BUILD_DIR [options]}" && pwd)
 shift
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-batch=0 nodes=3 ranks=2 seconds="" prometheus=1
+batch=0 nodes=3 ranks=2 seconds="" prometheus=1 one=0
 while [[ $# -gt 0 ]]; do
     case $1 in
     --batch) batch=1 ;;
@@ -36,7 +38,8 @@ while [[ $# -gt 0 ]]; do
     --ranks) ranks=${2:?--ranks R}; shift ;;
     --seconds) seconds=${2:?--seconds S}; shift ;;
     --no-prometheus) prometheus=0 ;;
-    -h | --help) sed -n '2,27s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    --one-node) one=1 ;;
+    -h | --help) sed -n '2,29s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -63,13 +66,22 @@ made_cluster=0
 
 step() { printf '\n== %s\n' "$*"; }
 
+tree_of() { # the descendants of pid $1
+    local c
+    for c in $(pgrep -P "$1"); do echo "$c"; tree_of "$c"; done
+}
+
 cleanup() {
     trap - EXIT INT TERM
     set +e
     tmux kill-session -t "ulma-$tag" 2>/dev/null
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.3
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    # what was started in the background and everything below it (a shell
+    # function run with & is a subshell whose command is its child)
+    local all=()
+    for p in "${pids[@]}"; do all+=("$p" $(tree_of "$p")); done
+    for p in "${all[@]}"; do kill "$p" 2>/dev/null; done
+    sleep 0.5
+    for p in "${all[@]}"; do kill -9 "$p" 2>/dev/null; done
     ((made_cluster)) && "$cluster" down
     rm -rf "$out/segments" "$out/prometheus"
     echo "demo: stopped; everything it started is gone (logs and exports in $out)"
@@ -81,7 +93,8 @@ rm -rf "$out"
 mkdir -p "$out"
 
 # --- the cluster ------------------------------------------------------------------
-if "$cluster" check >"$out/check.log" 2>&1; then
+((one)) && echo "asked for one node (--one-node)" >"$out/check.log"
+if ((!one)) && "$cluster" check >"$out/check.log" 2>&1; then
     "$cluster" down >/dev/null 2>&1 || true # a demo that was killed
     step "a cluster of $nodes nodes in network namespaces (deploy/cluster.sh)"
     "$cluster" up "$nodes"

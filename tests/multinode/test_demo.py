@@ -68,6 +68,7 @@ check(up and "node=node1" in up[0] and "node=node2" in up[0],
 ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
 check(TAG not in ns, "no namespace of the demo is left: %s" % ns.split())
 check(not os.path.exists("/dev/shm/ulma-" + TAG), "no segment directory is left")
-ps = subprocess.run(["pgrep", "-f", OUT], capture_output=True, text=True).stdout.split()
+ps = subprocess.run(["pgrep", "-f", "%s|/dev/shm/ulma-%s/" % (OUT, TAG)], capture_output=True,
+                    text=True).stdout.split()
 check(not ps, "no process of the demo is left: %s" % ps)
 finish()
