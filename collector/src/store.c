@@ -9,7 +9,8 @@
 
 static const char *bad_names[BAD_NREASONS] = {
     "too_big", "malformed", "version", "body", "node", "string", "columns",
-    "index", "order", "negative", "pcalls", "duplicate", "limit", "envelope"};
+    "index", "order", "negative", "pcalls", "duplicate", "limit", "envelope",
+    "twin"};
 
 const char *store_bad_name(store_bad_t b) { return b < BAD_NREASONS ? bad_names[b] : "?"; }
 
@@ -1626,6 +1627,18 @@ int store_report(store_t *s, const Ulma__Wire__Report *r, uint64_t now, const vo
     dict_next_t dn = {0};
     dn.full = absolute && r->name_base == 0;
     if (!se) {
+        /* a new session of a node whose agent is up: a restarted agent
+         * started after that agent's last report; one that started before
+         * is a second agent under the same name (a misconfiguration):
+         * taking both would count the node's processes again and again */
+        node_t *cur = store_node_find(s, r->node->name);
+        if (cur && cur->sess && cur->state == NODE_UP &&
+            now - cur->last_ns <= 3 * s->cfg.interval_ns && r->node->agent_start_ns &&
+            r->node->agent_start_ns < cur->wall_ns) {
+            s->st.bad[BAD_TWIN]++;
+            node_refused(cur, BAD_TWIN, now);
+            return -1;
+        }
         /* a new session: a snapshot from base 0, or the first delta */
         int from_zero = r->name_base == 0 && r->edge_base == 0 && r->path_base == 0;
         if (!from_zero || (!absolute && r->seq != 1)) {

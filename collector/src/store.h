@@ -51,6 +51,8 @@ typedef enum store_bad {
     BAD_DUPLICATE,   /* the same process or group twice in one report */
     BAD_LIMIT,       /* over a size limit (names, processes, ...) */
     BAD_ENVELOPE,    /* ZeroMQ frames not as expected */
+    BAD_TWIN,        /* a second agent reporting as a node whose agent is up (it
+                      * started before that agent's last report: no restart) */
     BAD_NREASONS
 } store_bad_t;
 const char *store_bad_name(store_bad_t b);

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "store_int.h"
@@ -80,7 +81,10 @@ static void sim_init(sim_node_t *n, const char *name, uint64_t session, int npro
 static void sim_restart(sim_node_t *n, uint64_t session)
 {
     wire_sender_destroy(&n->s);
-    wire_node_info_t ni = {n->name, n->name, "test", "/dev/shm", 2, 1001, 2};
+    struct timespec ts; /* the new agent starts now: after the old one's last report */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t start = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    wire_node_info_t ni = {n->name, n->name, "test", "/dev/shm", 2, 1001, start};
     n->s = wire_sender_new(&ni, session, 1000000000ull);
     n->nfuncs = 0;
     memset(n->rows, 0, sizeof(n->rows)); /* the new agent counts from here */

@@ -261,6 +261,41 @@ static void test_agent_restart(void)
     store_destroy(&s);
 }
 
+/* A second agent reporting as a node whose agent is up (started before
+ * that agent's last report) is refused and counted, never merged: the
+ * node's totals stay the first agent's. Once that agent is silent, a new
+ * agent under the name is a restart as usual. */
+static void test_twin_agent(void)
+{
+    store_t *s = new_store();
+    sim_node_t a, twin;
+    sim_init(&a, "n1", 51, 2, "j", 0);
+    sim_init(&twin, "n1", 52, 2, "j", 0); /* agent_start_ns 1: long before */
+    sim_node_t *all[] = {&a};
+    for (int r = 0; r < 3; r++) {
+        work_round(&a, r);
+        work_round(&twin, r + 10);
+        CHECK_EQ_I(deliver(s, sim_report(&a, r == 0, 0, 1), NULL), 0);
+        CHECK_EQ_I(deliver(s, sim_report(&twin, r == 0, 0, 1), NULL), -1);
+        clock_ns += SEC;
+    }
+    CHECK_EQ_U(store_stats(s)->bad[BAD_TWIN], 3);
+    CHECK_EQ_U(store_stats(s)->restarts, 0);
+    check_totals(s, all, 1, NULL);
+    node_t *n = store_node_find(s, "n1");
+    CHECK(n && n->refused >= 3);
+    /* the first agent falls silent: the other one now takes the name over */
+    clock_ns += 5 * SEC;
+    store_tick(s, clock_ns, 1);
+    sim_restart(&twin, 53);
+    work_round(&twin, 20);
+    CHECK_EQ_I(deliver(s, sim_report(&twin, 1, 0, 1), NULL), 0);
+    CHECK_EQ_U(store_stats(s)->restarts, 1);
+    wire_sender_destroy(&a.s);
+    wire_sender_destroy(&twin.s);
+    store_destroy(&s);
+}
+
 static void test_imbalance(void)
 {
     store_t *s = new_store();
@@ -644,6 +679,7 @@ int main(void)
     RUN(test_duplicates_and_gaps);
     RUN(test_collector_restart);
     RUN(test_agent_restart);
+    RUN(test_twin_agent);
     RUN(test_imbalance);
     RUN(test_hostile);
     RUN(test_negative_times_and_refusals);
