@@ -202,7 +202,7 @@ for q in ("ulma_node_up", "sum(ulma_job_function_calls)", "ulma_cluster_nodes"):
     url = sys.argv[1] + "?" + urllib.parse.urlencode({"query": q})
     res = json.load(urllib.request.urlopen(url, timeout=5))["data"]["result"]
     vals = ", ".join("%s%s" % (r["value"][1], "".join(" %s=%s" % kv for kv in sorted(r["metric"].items())
-                                                   if kv[0] in ("node", "job"))) for r in res)
+                                                   if kv[0] not in ("__name__", "instance"))) for r in res)
     print("   %-30s %s" % (q, vals or "(no series yet)"))
 EOF
     fi

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
@@ -173,12 +174,23 @@ with T.tmpdir() as d:
         T.run_mpi([a0.dir, a1.dir], 4, ready, steps=25)
         check(T.wait_ready(ready, 4, 90), "the MPI ranks ran their steps")
 
+        last = {}
+
         def settled():
+            """compute_step done on every rank, and the rows compared below
+            the same in two answers a report interval apart (a slow build's
+            last reports may still be on their way)"""
             q = T.query(c.query_ep, "TOP", limit=1000)
             rows = (q or {}).get("table", {}).get("rows", [])
-            return q if any(r["name"] == "compute_step" and r["ncalls"] == 100 for r in rows) \
-                else None
-        direct = T.wait_for(settled, 30)
+            mine = {r["std"]: r for r in rows if r["name"] in names}
+            stable = mine == last.get("rows")
+            last["rows"] = mine
+            done = any(r["name"] == "compute_step" and r["ncalls"] == 100 for r in rows)
+            if not (done and stable):
+                time.sleep(1.0)
+                return None
+            return q
+        direct = T.wait_for(settled, 60)
         check(direct is not None, "the collector holds the four ranks' steps")
         r = ct("-b", "-n", "1", "--json", "--collector", c.query_ep, "--rows", "1000")
         f = json.loads(r.stdout.splitlines()[0])
