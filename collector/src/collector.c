@@ -122,6 +122,7 @@ collector_t *collector_new(const collector_config_t *cfg, char *err, size_t errl
     if (!sc.history)
         sc.history = 1;
     sc.rate_points = (uint32_t)(cfg->rate_window_s / cfg->interval_s + 1.5);
+    sc.snapshot_every = cfg->snapshot_every;
     store_limits_default(&sc.lim);
     sc.lim.functions = cfg->max_functions ? cfg->max_functions : sc.lim.functions;
     sc.lim.nodes = cfg->max_nodes ? cfg->max_nodes : sc.lim.nodes;

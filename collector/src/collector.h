@@ -25,6 +25,7 @@ typedef struct collector_config {
     char dump[4096];                 /* JSON snapshot file, or "" */
     uint32_t metrics_top;            /* top functions per job in /metrics */
     uint32_t forward_ms;             /* forwarded query timeout */
+    uint32_t snapshot_every;         /* intervals without a snapshot before one is asked */
     uint32_t max_forwards;           /* forwarded queries and controls pending at once */
     uint32_t hwm;                    /* ZeroMQ high-water marks */
     uint32_t max_functions, max_nodes, max_procs;

@@ -60,6 +60,11 @@ static const opt_t opts[] = {
      "SIGUSR1."},
     {"metrics-top", 0, "N", OPT_U32, F(metrics_top), "10",
      "Functions per job in /metrics (the N with most own time): bounds label cardinality."},
+    {"snapshot-every", 0, "K", OPT_U32, F(snapshot_every), "10",
+     "Ask an agent for a full snapshot when it has sent none for K intervals (agents send one "
+     "every K intervals of their own, ulma-agent --snapshot-every, and whenever asked): a total "
+     "is whole again at most K intervals after a lost report or a restart. 0: only when a "
+     "delta cannot be applied."},
     {"forward-ms", 0, "MS", OPT_U32, F(forward_ms), "2000",
      "A query forwarded to a node's agent (STACKS, RECENT, a rank's callers, callees, paths, "
      "objects, export) is answered with an error after this long without an answer."},

@@ -1716,6 +1716,7 @@ int store_report(store_t *s, const Ulma__Wire__Report *r, uint64_t now, const vo
         se = xcalloc(1, sizeof(*se));
         se->id = r->session;
         se->node = n;
+        se->snapshot_ns = now; /* a session begins whole: a snapshot, or a delta from zero */
         n->sess = se;
         map_put(&s->sess_map, se->id, (uint64_t)(uintptr_t)se);
     }
@@ -1749,10 +1750,18 @@ int store_report(store_t *s, const Ulma__Wire__Report *r, uint64_t now, const vo
         n->counters.bad_messages = c->bad_messages;
         n->counters.processes_forgotten = c->processes_forgotten;
     }
-    if (absolute)
+    if (absolute) {
         s->st.snapshots++;
-    else
+        se->snapshot_ns = now;
+    } else {
         s->st.deltas++;
+        /* an agent whose own --snapshot-every is longer than ours (or a
+         * collector started after its last snapshot): ask, so that any
+         * total is whole again within our interval */
+        if (s->cfg.snapshot_every && !se->waiting &&
+            now - se->snapshot_ns > (uint64_t)(s->cfg.snapshot_every + 1) * s->cfg.interval_ns)
+            ask(s, se, r->session, 0, now, act);
+    }
     return 0;
 }
 

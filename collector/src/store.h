@@ -74,6 +74,8 @@ typedef struct store_config {
     uint64_t keep_ns;      /* gone nodes, finished jobs, exited processes: kept this long */
     uint32_t history;      /* history points kept (per node and the cluster) */
     uint32_t rate_points;  /* samples kept for rates (window/interval + 1) */
+    uint32_t snapshot_every; /* ask a session for a snapshot when it sent none
+                              * for this many intervals (0: never) */
     store_limits_t lim;
 } store_config_t;
 

@@ -141,6 +141,7 @@ struct session {
     int waiting;            /* a snapshot was asked for */
     int waiting_full;
     uint64_t asked_ns;
+    uint64_t snapshot_ns;   /* the last snapshot applied */
     uint32_t *gid;          /* name index -> global function id */
     uint32_t nnames, names_cap;
     map_t rev;              /* gid -> name index + 1 */

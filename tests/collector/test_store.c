@@ -265,6 +265,46 @@ static void test_agent_restart(void)
  * that agent's last report) is refused and counted, never merged: the
  * node's totals stay the first agent's. Once that agent is silent, a new
  * agent under the name is a restart as usual. */
+/* --snapshot-every K: a session that sent no snapshot for K + 1 intervals
+ * is asked for one (a delta-only dictionary, not a full one); a snapshot
+ * starts the count again. */
+static void test_snapshot_every(void)
+{
+    store_config_t c;
+    memset(&c, 0, sizeof(c));
+    c.interval_ns = SEC;
+    c.gone_ns = 30 * SEC;
+    c.keep_ns = 60 * SEC;
+    c.history = 100;
+    c.rate_points = 11;
+    c.snapshot_every = 3;
+    store_limits_default(&c.lim);
+    store_t *s = store_new(&c);
+    sim_node_t a;
+    sim_init(&a, "n1", 61, 2, "j", 0);
+    store_action_t act;
+    int asked_at = -1;
+    for (int r = 0; r < 8 && asked_at < 0; r++) {
+        work_round(&a, r);
+        CHECK_EQ_I(deliver(s, sim_report(&a, r == 0, 0, 1), &act), 0);
+        if (act.ask_snapshot)
+            asked_at = r;
+        clock_ns += SEC;
+    }
+    CHECK_EQ_I(asked_at, 5); /* the snapshot at 0 s, deltas to 5 s: more than 4 intervals */
+    CHECK(!act.full_dictionary);
+    work_round(&a, 9);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 0, 1), &act), 0); /* the snapshot asked for */
+    clock_ns += SEC;
+    work_round(&a, 10);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 0, 0, 1), &act), 0);
+    CHECK(!act.ask_snapshot);
+    sim_node_t *all[] = {&a};
+    check_totals(s, all, 1, NULL);
+    wire_sender_destroy(&a.s);
+    store_destroy(&s);
+}
+
 static void test_twin_agent(void)
 {
     store_t *s = new_store();
@@ -680,6 +720,7 @@ int main(void)
     RUN(test_collector_restart);
     RUN(test_agent_restart);
     RUN(test_twin_agent);
+    RUN(test_snapshot_every);
     RUN(test_imbalance);
     RUN(test_hostile);
     RUN(test_negative_times_and_refusals);
