@@ -78,6 +78,11 @@
 #define FRAME_INSTR(f) ((const void *)(f)->prev_instr)
 #define TS_FRAME(ts) ((ts)->cframe ? (ts)->cframe->current_frame : NULL)
 #endif
+#if PY_VERSION_HEX >= 0x030D0000
+#define py_finalizing Py_IsFinalizing /* public from 3.13 */
+#else
+#define py_finalizing _Py_IsFinalizing
+#endif
 #if PY_VERSION_HEX >= 0x030C0000
 #define code_get_extra PyUnstable_Code_GetExtra
 #define code_set_extra PyUnstable_Code_SetExtra
@@ -753,7 +758,7 @@ static void hook_lost(PyThreadState *ts, unsigned long tid);
 static void token_dealloc(PyObject *o)
 {
     hook_token_t *k = (hook_token_t *)o;
-    if (!_Py_IsFinalizing()) { /* else threads may be gone */
+    if (!py_finalizing()) { /* else threads may be gone */
         if (k->hs)
             k->hs->gone = ulma_clock_read();
         if (k->t && k->t->hook_token == o) {
@@ -1136,12 +1141,102 @@ static void getitem_prepare(void)
 }
 
 #else
-/* 3.12 and 3.13: every inline push of a Python frame (BINARY_SUBSCR_GETITEM,
- * the CALL and LOAD_ATTR specialisations, FOR_ITER_GEN, SEND_GEN) first
- * checks that no eval-frame function is set: nothing to do. */
+/* 3.12 and 3.13: BINARY_SUBSCR_GETITEM, like the other inline pushes of a
+ * Python frame (the CALL and LOAD_ATTR specialisations, FOR_ITER_GEN,
+ * SEND_GEN), first checks that no eval-frame function is set: nothing to
+ * do (but for 3.13's __init__, below). */
 static void getitem_prepare(void)
 {
     g_getitem_state = 1;
+}
+#endif
+
+/* ----------------------------------- inline __init__ calls (3.13) */
+
+/*
+ * CPython 3.13 specialises `Cls(args)` on a class of metaclass `type` with
+ * object's tp_new, PyType_GenericAlloc as its tp_alloc and a simple Python
+ * __init__ into CALL_ALLOC_AND_ENTER_INIT, which pushes the __init__ frame
+ * inline without checking for an eval-frame function (neither does the
+ * specialiser): fast mode would not see those calls. The instruction is
+ * guarded by the class's version tag only, and the specialiser gives up on
+ * a class whose tp_alloc is not PyType_GenericAlloc. So, once per process,
+ * before fast mode first goes in: every such class alive gets a tp_alloc
+ * that calls PyType_GenericAlloc (init_alloc) and a new version tag
+ * (PyType_Modified: its specialised calls deoptimise and are never
+ * specialised again), and `type`'s tp_new is wrapped so that every class
+ * created later gets the same. The price: in this process, instantiating
+ * such a class takes the generic call path (which calls through the
+ * eval-frame function) and one more C call, also once fast mode is off.
+ * Nothing on the per-event path. A class made by PyType_FromSpec with a
+ * Python __init__ is not covered.
+ */
+#if PY_VERSION_HEX >= 0x030D0000
+static int g_init_state; /* 0: to do, 1: done */
+static uint64_t g_init_patched;
+static newfunc g_orig_type_new;
+
+static PyObject *init_alloc(PyTypeObject *tp, Py_ssize_t nitems)
+{
+    return PyType_GenericAlloc(tp, nitems);
+}
+
+static void init_patch(PyTypeObject *tp)
+{
+    if (Py_IS_TYPE(tp, &PyType_Type) && (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
+        tp->tp_alloc == PyType_GenericAlloc && tp->tp_new == PyBaseObject_Type.tp_new) {
+        tp->tp_alloc = init_alloc;
+        PyType_Modified(tp);
+        g_init_patched++;
+    }
+}
+
+static PyObject *init_type_new(PyTypeObject *meta, PyObject *args, PyObject *kw)
+{
+    PyObject *r = g_orig_type_new(meta, args, kw);
+    if (r && PyType_Check(r))
+        init_patch((PyTypeObject *)r);
+    return r;
+}
+
+/* Every class alive, through tp_subclasses (GIL held). Errors cleared. */
+static void init_walk(PyTypeObject *tp, int depth)
+{
+    init_patch(tp);
+    if (depth > 1000)
+        return;
+    PyObject *subs = PyObject_CallMethod((PyObject *)tp, "__subclasses__", NULL);
+    if (!subs || !PyList_Check(subs)) {
+        Py_XDECREF(subs);
+        PyErr_Clear();
+        return;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(subs); i++) {
+        PyObject *c = PyList_GET_ITEM(subs, i);
+        if (PyType_Check(c))
+            init_walk((PyTypeObject *)c, depth + 1);
+    }
+    Py_DECREF(subs);
+}
+
+static void init_prepare(void)
+{
+    if (g_init_state == 1)
+        return;
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    t->nesting++;
+    g_orig_type_new = PyType_Type.tp_new;
+    PyType_Type.tp_new = init_type_new;
+    init_walk(&PyBaseObject_Type, 0);
+    t->nesting--;
+    g_init_state = 1;
+    PyErr_Restore(et, ev, etb);
+}
+#else
+static void init_prepare(void)
+{
 }
 #endif
 
@@ -1358,7 +1453,7 @@ static void hook_review(PyThreadState *ts)
 static void on_tick(void *ctx)
 {
     (void)ctx;
-    if (g_mode != ULMA_MODE_FULL || _Py_IsFinalizing())
+    if (g_mode != ULMA_MODE_FULL || py_finalizing())
         return;
     if (!atomic_exchange(&g_hook_check, 0u) && !__atomic_load_n(&g_ndisplaced, __ATOMIC_RELAXED))
         return;
@@ -1553,6 +1648,7 @@ static void apply_mode(uint32_t mode)
     }
     if (mode == ULMA_MODE_FAST) {
         getitem_prepare();
+        init_prepare();
         _PyInterpreterState_SetEvalFrameFunc(g_interp, fast_fn());
     } else if (mode == ULMA_MODE_FULL) {
         sys_wrap(1);
@@ -1594,7 +1690,7 @@ static uint32_t set_objects(int on)
 static void on_control(uint32_t control, uint32_t seq, void *ctx)
 {
     (void)ctx;
-    if (_Py_IsFinalizing())
+    if (py_finalizing())
         return;
     PyGILState_STATE g = PyGILState_Ensure();
     apply_mode(control & ULMA_CTL_MODE_MASK);
@@ -1818,6 +1914,15 @@ static PyObject *py_status(PyObject *self, PyObject *noargs)
             PyDict_SetItemString(d, "getitem", gi);
             Py_DECREF(gi);
         }
+#if PY_VERSION_HEX >= 0x030D0000
+        /* inline __init__ calls: see init_prepare() */
+        PyObject *ii = Py_BuildValue("{s:i,s:K}", "state", g_init_state, "patched",
+                                     (unsigned long long)g_init_patched);
+        if (ii) {
+            PyDict_SetItemString(d, "init", ii);
+            Py_DECREF(ii);
+        }
+#endif
         PyErr_Clear();
     }
     return d;
