@@ -14,10 +14,13 @@ function(ulma_add_test)
                        SKIP_RETURN_CODE 77)
 endfunction()
 
-# ulma_python_test(NAME name SCRIPT path LABEL label [TIMEOUT s] [ARGS ...]
-#                  [ENV VAR=value ...])
+# ulma_python_test(NAME name SCRIPT path LABEL label [PER_PYTHON] [TIMEOUT s]
+#                  [ARGS ...] [ENV VAR=value ...])
 # A test run by the target interpreter (${Python3_EXECUTABLE}) against the
-# package staged in ${CMAKE_BINARY_DIR}/python. In an ASan build the
+# package staged in ${CMAKE_BINARY_DIR}/python. PER_PYTHON: one of the tests
+# each supported interpreter must pass (hooks, objects, the cProfile
+# corpus); it also carries the label ${ULMA_PY_LABEL} (py311, py312, py313,
+# see cmake/UlmaPython.cmake). In an ASan build the
 # sanitizer runtimes are preloaded (a sanitized extension in the stock
 # interpreter needs them first) and leak checking is off for the
 # interpreter's own allocations.
@@ -37,14 +40,18 @@ if(ULMA_ASAN)
 endif()
 
 function(ulma_python_test)
-  cmake_parse_arguments(T "" "NAME;SCRIPT;LABEL;TIMEOUT" "ARGS;ENV" ${ARGN})
+  cmake_parse_arguments(T "PER_PYTHON" "NAME;SCRIPT;LABEL;TIMEOUT" "ARGS;ENV" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 120)
+  endif()
+  set(_labels ${T_LABEL})
+  if(T_PER_PYTHON)
+    list(APPEND _labels ${ULMA_PY_LABEL})
   endif()
   get_filename_component(_dir ${T_SCRIPT} DIRECTORY)
   add_test(NAME ${T_NAME} COMMAND ${Python3_EXECUTABLE} ${T_SCRIPT} ${T_ARGS}
            WORKING_DIRECTORY ${_dir})
-  set_tests_properties(${T_NAME} PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
+  set_tests_properties(${T_NAME} PROPERTIES LABELS "${_labels}" TIMEOUT ${T_TIMEOUT}
                        ENVIRONMENT "${ULMA_PYTHON_TEST_ENV};${T_ENV}" SKIP_RETURN_CODE 77)
 endfunction()
 

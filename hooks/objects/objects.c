@@ -42,9 +42,11 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#if PY_VERSION_HEX < 0x030C0000
 #define Py_BUILD_CORE 1
 #include "internal/pycore_interp.h"
 #undef Py_BUILD_CORE
+#endif
 
 #include <errno.h>
 #include <stddef.h>
@@ -56,10 +58,17 @@
 #include "ulma/rt.h"
 #include "ulma_objects.h"
 
-#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
-/* Free-list layouts, the float free-list rule and the GC pre-header are those
- * of 3.11; see OBJECTS.md for what 3.12+ would need. */
-#error "ulma._objects supports CPython 3.11"
+#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030E0000
+#error "ulma._objects builds for CPython 3.11 to 3.13"
+#endif
+/* The wedges themselves are those of 3.11 (free-list layouts, the float
+ * free-list rule, the GC pre-header). On 3.12 and 3.13 the module builds
+ * with the same interface but install() refuses (ENOTSUP, said once on
+ * standard error): see OBJECTS.md for what each version would need. */
+#if PY_VERSION_HEX < 0x030C0000
+#define OBJECTS_WEDGES 1
+#else
+#define OBJECTS_WEDGES 0
 #endif
 
 /* ------------------------------------------------------------ type ids */
@@ -89,6 +98,8 @@ static type_ent_t g_builtin[B_N] = {
     {&PySet_Type, 8, 0, "builtins.set", 12, 1},
 };
 #define FIRST_CLASS_ID 16u
+
+#if OBJECTS_WEDGES
 
 static type_ent_t *g_reg;  /* user classes: open addressing on the type pointer */
 static size_t g_reg_cap, g_reg_used; /* used counts tombstones too */
@@ -805,6 +816,33 @@ static void objects_uninstall(void)
     g_installed = 0;
     ulma_rt_tls.nesting--;
 }
+
+#else /* !OBJECTS_WEDGES */
+
+static int g_installed; /* never set */
+static uint64_t g_news, g_frees, g_pend_lost, g_classes, g_problems;
+static int g_refused_said;
+
+static int objects_install(void)
+{
+    if (!g_refused_said) {
+        g_refused_said = 1;
+        PySys_FormatStderr("ulma: object mode is not supported on CPython %d.%d yet (3.11 only): "
+                           "no object records; calls are profiled as usual\n",
+                           PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    }
+    return -ENOTSUP;
+}
+
+static void objects_uninstall(void)
+{
+}
+
+static void objects_flush(void)
+{
+}
+
+#endif /* OBJECTS_WEDGES */
 
 static int objects_installed(void)
 {

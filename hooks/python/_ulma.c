@@ -9,7 +9,17 @@
  *   does not count it.
  * full mode: a C profile hook (Py_tracefunc) on every thread, with the
  *   events cProfile sees: Python calls and returns, and calls of C
- *   functions, named the way cProfile names them.
+ *   functions, named the way cProfile names them. On 3.12 and 3.13 CPython
+ *   runs that hook from sys.monitoring (PY_START, PY_RESUME, PY_THROW,
+ *   PY_RETURN, PY_YIELD, PY_UNWIND, CALL, C_RETURN, C_RAISE under its own
+ *   tool id for sys.setprofile), the events cProfile itself uses there:
+ *   the same records, and cProfile (sys.monitoring's profiler tool) no
+ *   longer takes the hook from full mode.
+ *
+ * CPython 3.11, 3.12 and 3.13 from this one source: the internals that
+ * differ are behind the accessors below and PY_VERSION_HEX; each version's
+ * own ways around the eval-frame function (inline calls) are handled once
+ * per process before fast mode goes in (3.11 __getitem__, 3.13 __init__).
  *
  * Per-event path (both modes): the thread state is one initial-exec TLS
  * access into libulma-rt; the code id is read from the code object's extra
@@ -35,6 +45,9 @@
 #include <opcode.h>
 #define Py_BUILD_CORE 1
 #include "internal/pycore_frame.h"
+#if PY_VERSION_HEX >= 0x030D0000
+#include "internal/pycore_ceval.h" /* _PyEval_SetProfile moved here in 3.13 */
+#endif
 #undef Py_BUILD_CORE
 
 #include <errno.h>
@@ -47,14 +60,53 @@
 #include "ulma/rt.h"
 #include "ulma_objects.h"
 
-#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
-#error "ulma._ulma supports CPython 3.11 (frame and eval-frame internals)"
+#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030E0000
+#error "ulma._ulma supports CPython 3.11 to 3.13 (frame and eval-frame internals)"
+#endif
+
+/* ------------------------------------------- CPython version differences */
+
+/*
+ * What differs between 3.11, 3.12 and 3.13 in the internals used here,
+ * each behind one accessor:
+ *  - the code object of an interpreter frame: f_code (3.11, 3.12),
+ *    f_executable (3.13, a code object for every frame evaluated);
+ *  - the frame's instruction: prev_instr, the last one started (3.11,
+ *    3.12), instr_ptr, the one executing (3.13); either stays put while a
+ *    call made by that instruction runs, which is all it is used for;
+ *  - the thread's innermost frame: ts->cframe->current_frame (3.11, 3.12),
+ *    ts->current_frame (3.13);
+ *  - the code-extra functions: _PyCode_GetExtra & co. (3.11), renamed
+ *    PyUnstable_Code_GetExtra & co. (3.12+, the old names deprecated).
+ */
+#if PY_VERSION_HEX >= 0x030D0000
+#define FRAME_CODE(f) ((PyCodeObject *)(f)->f_executable)
+#define FRAME_INSTR(f) ((const void *)(f)->instr_ptr)
+#define TS_FRAME(ts) ((ts)->current_frame)
+#else
+#define FRAME_CODE(f) ((f)->f_code)
+#define FRAME_INSTR(f) ((const void *)(f)->prev_instr)
+#define TS_FRAME(ts) ((ts)->cframe ? (ts)->cframe->current_frame : NULL)
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+#define py_finalizing Py_IsFinalizing /* public from 3.13 */
+#else
+#define py_finalizing _Py_IsFinalizing
+#endif
+#if PY_VERSION_HEX >= 0x030C0000
+#define code_get_extra PyUnstable_Code_GetExtra
+#define code_set_extra PyUnstable_Code_SetExtra
+#define code_request_extra_index PyUnstable_Eval_RequestCodeExtraIndex
+#else
+#define code_get_extra _PyCode_GetExtra
+#define code_set_extra _PyCode_SetExtra
+#define code_request_extra_index _PyEval_RequestCodeExtraIndex
 #endif
 
 #define GEN_FLAGS (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)
 
-/* Layout of co_extra in 3.11 (Objects/codeobject.c); checked at import
- * against _PyCode_GetExtra, with a fallback to the function. */
+/* Layout of co_extra in 3.11 to 3.13 (_PyCodeObjectExtra); checked at
+ * import against the code-extra functions, with a fallback to them. */
 typedef struct code_extra {
     Py_ssize_t ce_size;
     void *ce_extras[1];
@@ -85,7 +137,7 @@ static inline __attribute__((always_inline)) uint64_t code_extra_get(PyCodeObjec
         return 0;
     }
     void *v = NULL;
-    if (_PyCode_GetExtra((PyObject *)co, g_extra_index, &v) != 0) {
+    if (code_get_extra((PyObject *)co, g_extra_index, &v) != 0) {
         PyErr_Clear();
         return 0;
     }
@@ -121,7 +173,7 @@ static __attribute__((noinline)) uint32_t code_define(ulma_rt_thread_t *t, PyCod
         ulma_put_def_code(&t->prod, ULMA_EV_DEF_CODE, id, (uint32_t)co->co_firstlineno, name,
                           (size_t)nlen, file, (size_t)flen);
     uint64_t nv = ((uint64_t)gen << 32) | id;
-    if (_PyCode_SetExtra((PyObject *)co, g_extra_index, (void *)(uintptr_t)nv) != 0) {
+    if (code_set_extra((PyObject *)co, g_extra_index, (void *)(uintptr_t)nv) != 0) {
         PyErr_Clear();
         ulma_rt_problem();
     }
@@ -418,8 +470,8 @@ static int open_alive(const open_frame_t *e, const _PyInterpreterFrame *chain)
         if ((const void *)p->frame_obj != e->fobj)
             continue;
         if (OPEN_C(e->key))
-            return (const void *)p->prev_instr == e->instr;
-        return (const void *)p->f_code == e->key;
+            return FRAME_INSTR(p) == e->instr;
+        return (const void *)FRAME_CODE(p) == e->key;
     }
     return 0;
 }
@@ -493,7 +545,7 @@ static __attribute__((noinline)) void thread_sync(ulma_rt_thread_t *t, PyThreadS
     thread_attach(t);
     hook_state_t *hs = t->hook_state;
     if (hs && hs->len)
-        open_settle(t, hs, ts->cframe->current_frame);
+        open_settle(t, hs, TS_FRAME(ts));
     thread_mode(t);
 }
 
@@ -506,7 +558,7 @@ static __attribute__((noinline)) void fast_settle(ulma_rt_thread_t *t, PyThreadS
         t->hook_top = OPEN_NONE;
         return;
     }
-    open_settle(t, hs, ts->cframe->current_frame);
+    open_settle(t, hs, TS_FRAME(ts));
 }
 
 /* Fast mode: the frame at depth d returns at `tsc` with frames the profile
@@ -528,6 +580,31 @@ static __attribute__((noinline)) void fast_return_settle(ulma_rt_thread_t *t, ui
 
 /* ------------------------------------------------------------ fast mode */
 
+/*
+ * The frame's evaluation. 3.12 and 3.13 count every C-level entry into
+ * _PyEval_EvalFrameDefault against the thread's C recursion budget
+ * (c_recursion_remaining, a fixed few thousand whatever sys.setrecursionlimit
+ * says), where the unprofiled interpreter runs a Python-to-Python call
+ * inline at no C cost: through the wrapper, a program recursing deeper than
+ * that would fail where it runs unprofiled. The entry's units
+ * (PY_EVAL_C_STACK_UNITS of Python/ceval.c, 2 in 3.12 and 3.13) are given
+ * back for the evaluation (the Python recursion limit still counts every frame;
+ * the C stack is the wrapper's own concern, see "Deep recursion" below).
+ */
+#define EVAL_C_UNITS 2
+static inline __attribute__((always_inline)) PyObject *
+eval_default(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    ts->c_recursion_remaining += EVAL_C_UNITS;
+    PyObject *r = _PyEval_EvalFrameDefault(ts, f, throwflag);
+    ts->c_recursion_remaining -= EVAL_C_UNITS;
+    return r;
+#else
+    return _PyEval_EvalFrameDefault(ts, f, throwflag);
+#endif
+}
+
 /* The fast-mode wrapper. `with_clock` and `generic` are constants in each
  * instance below: with_clock is 0 only for the overhead benchmark's
  * "records without the clock" variant; `generic` is 1 in the instance used
@@ -537,12 +614,12 @@ static inline __attribute__((always_inline)) PyObject *
 fast_eval_body(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag, const int with_clock,
                const int generic)
 {
-    PyCodeObject *co = f->f_code;
+    PyCodeObject *co = FRAME_CODE(f);
     /* the step that only creates a generator/coroutine object passes
      * through: cProfile does not count it (a resume, also by throw() or
      * close(), is a call) */
     if (ULMA_UNLIKELY((co->co_flags & GEN_FLAGS) && f->owner != FRAME_OWNED_BY_GENERATOR))
-        return _PyEval_EvalFrameDefault(ts, f, throwflag);
+        return eval_default(ts, f, throwflag);
     ulma_rt_thread_t *t = &ulma_rt_tls;
     if (ULMA_UNLIKELY(t->hook_epoch != g_epoch))
         thread_sync(t, ts);
@@ -554,7 +631,7 @@ fast_eval_body(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag, const i
     if (generic && g_objects)
         g_obj->flush(); /* constructions land before the next frame event */
     ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_CALL, id, (uint16_t)d);
-    PyObject *r = _PyEval_EvalFrameDefault(ts, f, throwflag);
+    PyObject *r = eval_default(ts, f, throwflag);
     if (ULMA_LIKELY(t->generation == gen)) {
         if (generic && g_objects)
             g_obj->flush();
@@ -691,7 +768,7 @@ static void hook_lost(PyThreadState *ts, unsigned long tid);
 static void token_dealloc(PyObject *o)
 {
     hook_token_t *k = (hook_token_t *)o;
-    if (!_Py_IsFinalizing()) { /* else threads may be gone */
+    if (!py_finalizing()) { /* else threads may be gone */
         if (k->hs)
             k->hs->gone = ulma_clock_read();
         if (k->t && k->t->hook_token == o) {
@@ -699,8 +776,7 @@ static void token_dealloc(PyObject *o)
             k->t->hook_top = k->hs ? open_top(k->hs) : OPEN_NONE;
         }
         /* not ulma's doing, not the thread state's end (no frame running) */
-        if (!g_uninstalling && g_mode == ULMA_MODE_FULL && k->ts->cframe &&
-            k->ts->cframe->current_frame)
+        if (!g_uninstalling && g_mode == ULMA_MODE_FULL && TS_FRAME(k->ts))
             hook_lost(k->ts, k->tid);
     }
     PyObject_Free(o);
@@ -734,6 +810,40 @@ static __attribute__((noinline)) void hook_sync(ulma_rt_thread_t *t, PyObject *o
         thread_mode(t);
 }
 
+/* Whether a PyTrace_RETURN event with a value `arg` is a frame left by an
+ * exception. 3.11 says so with arg NULL. 3.12 and 3.13 run the profile
+ * hook from sys.monitoring's PY_RETURN, PY_YIELD and PY_UNWIND events and
+ * hand it None for an unwind, so the frame's instruction tells: a return or
+ * a yield is at a return or yield instruction, an exit by exception at the
+ * instruction that raised (an instrumented line or instruction, with a
+ * tracer on too, is taken as a return). The one case read as a return: a
+ * generator thrown into at a yield (throw(), close()) that does not catch
+ * the exception. */
+static inline int prof_unwinding(const PyFrameObject *frame, const PyObject *arg)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    if (arg != Py_None)
+        return arg == NULL;
+    const _Py_CODEUNIT *ip = FRAME_INSTR(frame->f_frame);
+    switch (ip->op.code) {
+    case RETURN_VALUE:
+    case RETURN_CONST:
+    case YIELD_VALUE:
+    case INSTRUMENTED_RETURN_VALUE:
+    case INSTRUMENTED_RETURN_CONST:
+    case INSTRUMENTED_YIELD_VALUE:
+    case INSTRUMENTED_LINE:
+    case INSTRUMENTED_INSTRUCTION:
+        return 0;
+    default:
+        return 1;
+    }
+#else
+    (void)frame;
+    return arg == NULL;
+#endif
+}
+
 /* The full-mode profile hook. `with_clock` is a constant: 0 only for the
  * overhead benchmark's "records without the clock" variant. A return is
  * recorded only for the innermost frame this hook recorded open: other
@@ -757,7 +867,7 @@ prof_hook_body(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg, con
     case PyTrace_CALL: {
         if (ULMA_UNLIKELY(hs->len == hs->cap) && hook_state_grow(hs) != 0)
             break; /* not recorded, so not returned either */
-        PyCodeObject *co = frame->f_frame->f_code;
+        PyCodeObject *co = FRAME_CODE(frame->f_frame);
         uint32_t id = code_id(t, co, 1);
         uint32_t d = ++t->depth;
         open_frame_t *e = &hs->s[hs->len++];
@@ -772,7 +882,8 @@ prof_hook_body(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg, con
         if (e->fobj != (const void *)frame || OPEN_C(e->key))
             break;
         ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0,
-                 arg ? ULMA_EV_RETURN : ULMA_EV_UNWIND, e->id, (uint16_t)e->depth);
+                 prof_unwinding(frame, arg) ? ULMA_EV_UNWIND : ULMA_EV_RETURN, e->id,
+                 (uint16_t)e->depth);
         t->depth = e->depth - 1;
         hs->len--;
         break;
@@ -785,7 +896,7 @@ prof_hook_body(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg, con
             uint32_t id = cfunc_id(t, fn);
             uint32_t d = ++t->depth;
             hs->s[hs->len++] = (open_frame_t){frame, (const void *)((uintptr_t)fn->m_ml | 1u),
-                                              frame->f_frame->prev_instr, id, d};
+                                              FRAME_INSTR(frame->f_frame), id, d};
             ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_C_CALL, id,
                      (uint16_t)d);
         }
@@ -872,6 +983,8 @@ static Py_tracefunc g_prof_fn = prof_hook;
  */
 static int g_getitem_state; /* 0: to do, 1: done (or not needed), -1: failed, retried */
 static uint64_t g_getitem_bumps, g_getitem_reversioned;
+
+#if PY_VERSION_HEX < 0x030C0000
 
 typedef struct getitem_probe {
     PyObject *fn;          /* def probe(c): return c[0] */
@@ -1036,6 +1149,106 @@ static void getitem_prepare(void)
     }
     PyErr_Restore(et, ev, etb);
 }
+
+#else
+/* 3.12 and 3.13: BINARY_SUBSCR_GETITEM, like the other inline pushes of a
+ * Python frame (the CALL and LOAD_ATTR specialisations, FOR_ITER_GEN,
+ * SEND_GEN), first checks that no eval-frame function is set: nothing to
+ * do (but for 3.13's __init__, below). */
+static void getitem_prepare(void)
+{
+    g_getitem_state = 1;
+}
+#endif
+
+/* ----------------------------------- inline __init__ calls (3.13) */
+
+/*
+ * CPython 3.13 specialises `Cls(args)` on a class of metaclass `type` with
+ * object's tp_new, PyType_GenericAlloc as its tp_alloc and a simple Python
+ * __init__ into CALL_ALLOC_AND_ENTER_INIT, which pushes the __init__ frame
+ * inline without checking for an eval-frame function (neither does the
+ * specialiser): fast mode would not see those calls. The instruction is
+ * guarded by the class's version tag only, and the specialiser gives up on
+ * a class whose tp_alloc is not PyType_GenericAlloc. So, once per process,
+ * before fast mode first goes in: every such class alive gets a tp_alloc
+ * that calls PyType_GenericAlloc (init_alloc) and a new version tag
+ * (PyType_Modified: its specialised calls deoptimise and are never
+ * specialised again), and `type`'s tp_new is wrapped so that every class
+ * created later gets the same. The price: in this process, instantiating
+ * such a class takes the generic call path (which calls through the
+ * eval-frame function) and one more C call, also once fast mode is off.
+ * Nothing on the per-event path. A class made by PyType_FromSpec with a
+ * Python __init__ is not covered.
+ */
+#if PY_VERSION_HEX >= 0x030D0000
+static int g_init_state; /* 0: to do, 1: done */
+static uint64_t g_init_patched;
+static newfunc g_orig_type_new;
+
+static PyObject *init_alloc(PyTypeObject *tp, Py_ssize_t nitems)
+{
+    return PyType_GenericAlloc(tp, nitems);
+}
+
+static void init_patch(PyTypeObject *tp)
+{
+    if (Py_IS_TYPE(tp, &PyType_Type) && (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
+        tp->tp_alloc == PyType_GenericAlloc && tp->tp_new == PyBaseObject_Type.tp_new) {
+        tp->tp_alloc = init_alloc;
+        PyType_Modified(tp);
+        g_init_patched++;
+    }
+}
+
+static PyObject *init_type_new(PyTypeObject *meta, PyObject *args, PyObject *kw)
+{
+    PyObject *r = g_orig_type_new(meta, args, kw);
+    if (r && PyType_Check(r))
+        init_patch((PyTypeObject *)r);
+    return r;
+}
+
+/* Every class alive, through tp_subclasses (GIL held). Errors cleared. */
+static void init_walk(PyTypeObject *tp, int depth)
+{
+    init_patch(tp);
+    if (depth > 1000)
+        return;
+    PyObject *subs = PyObject_CallMethod((PyObject *)tp, "__subclasses__", NULL);
+    if (!subs || !PyList_Check(subs)) {
+        Py_XDECREF(subs);
+        PyErr_Clear();
+        return;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(subs); i++) {
+        PyObject *c = PyList_GET_ITEM(subs, i);
+        if (PyType_Check(c))
+            init_walk((PyTypeObject *)c, depth + 1);
+    }
+    Py_DECREF(subs);
+}
+
+static void init_prepare(void)
+{
+    if (g_init_state == 1)
+        return;
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    t->nesting++;
+    g_orig_type_new = PyType_Type.tp_new;
+    PyType_Type.tp_new = init_type_new;
+    init_walk(&PyBaseObject_Type, 0);
+    t->nesting--;
+    g_init_state = 1;
+    PyErr_Restore(et, ev, etb);
+}
+#else
+static void init_prepare(void)
+{
+}
+#endif
 
 /* --------------------------------------------------------- mode changes */
 
@@ -1250,7 +1463,7 @@ static void hook_review(PyThreadState *ts)
 static void on_tick(void *ctx)
 {
     (void)ctx;
-    if (g_mode != ULMA_MODE_FULL || _Py_IsFinalizing())
+    if (g_mode != ULMA_MODE_FULL || py_finalizing())
         return;
     if (!atomic_exchange(&g_hook_check, 0u) && !__atomic_load_n(&g_ndisplaced, __ATOMIC_RELAXED))
         return;
@@ -1445,6 +1658,7 @@ static void apply_mode(uint32_t mode)
     }
     if (mode == ULMA_MODE_FAST) {
         getitem_prepare();
+        init_prepare();
         _PyInterpreterState_SetEvalFrameFunc(g_interp, fast_fn());
     } else if (mode == ULMA_MODE_FULL) {
         sys_wrap(1);
@@ -1486,7 +1700,7 @@ static uint32_t set_objects(int on)
 static void on_control(uint32_t control, uint32_t seq, void *ctx)
 {
     (void)ctx;
-    if (_Py_IsFinalizing())
+    if (py_finalizing())
         return;
     PyGILState_STATE g = PyGILState_Ensure();
     apply_mode(control & ULMA_CTL_MODE_MASK);
@@ -1529,7 +1743,7 @@ static PyObject *py_stop(PyObject *self, PyObject *noargs)
     ulma_rt_thread_t *t = &ulma_rt_tls;
     hook_state_t *hs = t->hook_state;
     if (hs && hs->len && t->prod.slot && t->hook_gen == t->generation)
-        open_settle(t, hs, PyThreadState_Get()->cframe->current_frame);
+        open_settle(t, hs, TS_FRAME(PyThreadState_Get()));
     Py_BEGIN_ALLOW_THREADS
     ulma_rt_set_control_handler(NULL, NULL);
     ulma_rt_set_tick_handler(NULL, NULL);
@@ -1710,6 +1924,15 @@ static PyObject *py_status(PyObject *self, PyObject *noargs)
             PyDict_SetItemString(d, "getitem", gi);
             Py_DECREF(gi);
         }
+#if PY_VERSION_HEX >= 0x030D0000
+        /* inline __init__ calls: see init_prepare() */
+        PyObject *ii = Py_BuildValue("{s:i,s:K}", "state", g_init_state, "patched",
+                                     (unsigned long long)g_init_patched);
+        if (ii) {
+            PyDict_SetItemString(d, "init", ii);
+            Py_DECREF(ii);
+        }
+#endif
         PyErr_Clear();
     }
     return d;
@@ -1975,11 +2198,11 @@ static int check_extra_layout(void)
     if (!co)
         return -1;
     int ok = 0;
-    if (_PyCode_SetExtra(co, g_extra_index, (void *)(uintptr_t)0x1234567800000042ull) == 0) {
+    if (code_set_extra(co, g_extra_index, (void *)(uintptr_t)0x1234567800000042ull) == 0) {
         g_extra_direct = 1;
         ok = code_extra_get((PyCodeObject *)co, 1) == 0x1234567800000042ull;
         void *v = NULL;
-        ok = ok && _PyCode_GetExtra(co, g_extra_index, &v) == 0 &&
+        ok = ok && code_get_extra(co, g_extra_index, &v) == 0 &&
              (uintptr_t)v == 0x1234567800000042ull;
     }
     g_extra_direct = ok;
@@ -1995,7 +2218,7 @@ PyMODINIT_FUNC PyInit__ulma(void)
     if (!m)
         return NULL;
     g_interp = PyInterpreterState_Get();
-    g_extra_index = _PyEval_RequestCodeExtraIndex(NULL);
+    g_extra_index = code_request_extra_index(NULL);
     if (g_extra_index < 0 || check_extra_layout() != 0) {
         Py_DECREF(m);
         return NULL;

@@ -8,8 +8,10 @@ comprehensions, context managers, builtins):
     cProfile's ncalls and primitive calls;
   - full mode: the same, and every C function called from corpus.py has
     exactly cProfile's number of calls from there;
-  - threads: cProfile profiles one thread only, so the reference runs one
-    cProfile profiler inside each thread and adds their statistics;
+  - threads: cProfile 3.11 profiles one thread only, so the reference runs
+    one cProfile profiler inside each thread and adds their statistics;
+    from 3.12 on, cProfile (on sys.monitoring) sees every thread, and only
+    one profiler may be enabled at a time: one profiler for the whole run;
   - time shares: each function's share of the total own time is compared
     with cProfile's for the rows above 2 %, and the largest difference is
     printed (no pass/fail: the two profilers cost different amounts per
@@ -36,8 +38,10 @@ from pycheck import check, finish  # noqa: E402
 
 
 def reference(builtins, prog=CORPUS):
-    """cProfile's statistics of `prog`, one profiler per thread."""
+    """cProfile's statistics of `prog`, one profiler per thread (3.11), or
+    one for the process (3.12+)."""
     profs = []
+    per_thread = sys.version_info < (3, 12)
     lock = threading.Lock()
     orig_run = threading.Thread.run
 
@@ -51,7 +55,8 @@ def reference(builtins, prog=CORPUS):
         finally:
             p.disable()
 
-    threading.Thread.run = run
+    if per_thread:
+        threading.Thread.run = run
     sys.modules.pop("workload_calls", None)  # imported afresh: it runs as it loads
     main = cProfile.Profile(builtins=builtins)
     devnull = open(os.devnull, "w")

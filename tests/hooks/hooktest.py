@@ -52,6 +52,25 @@ class SegDir:
         self.close()
 
 
+_fake_agent = None
+
+
+def fake_agent():
+    """An executable standing in for ulma-agent: fake_agent.py run by the
+    interpreter under test (its #! line names /usr/bin/python3, which cannot
+    import a ulma._ulma built for another one). Removed at exit."""
+    global _fake_agent
+    if _fake_agent is None:
+        import atexit
+        d = tempfile.mkdtemp(prefix="ulma-test-fake-agent-")
+        atexit.register(shutil.rmtree, d, True)
+        _fake_agent = os.path.join(d, "fake-agent")
+        with open(_fake_agent, "w") as f:
+            f.write('#!/bin/sh\nexec "%s" "%s" "$@"\n' % (PYTHON, os.path.join(HERE, "fake_agent.py")))
+        os.chmod(_fake_agent, 0o755)
+    return _fake_agent
+
+
 def run(args, env, timeout=60, cwd=None, input=None):
     return subprocess.run([PYTHON] + list(args), env=env, cwd=cwd, input=input,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -7,17 +7,18 @@ segments with rank 0/1, size 2 and one job id."""
 import json
 import os
 import shutil
+import sys
 
 import hooktest as H
 
 PROG = os.path.join(H.HERE, "mp_prog.py")
 LAUNCH = os.path.join(H.HERE, "launch_prog.py")
-FAKE = os.path.join(H.HERE, "fake_agent.py")
+FAKE = H.fake_agent()
 PTH = os.path.join(H.HERE, "..", "..", "hooks", "python", "ulma-autostart.pth")
 
 with H.SegDir("autostart") as d:
     userbase = os.path.join(d.path, "userbase")
-    site = os.path.join(userbase, "lib", "python3.11", "site-packages")
+    site = os.path.join(userbase, "lib", "python%d.%d" % sys.version_info[:2], "site-packages")
     os.makedirs(site)
     shutil.copy(PTH, site)
     segdir = os.path.join(d.path, "segs")

@@ -10,7 +10,7 @@ import sys
 import hooktest as H
 
 PROG = "launch_prog.py"
-FAKE = os.path.join(H.HERE, "fake_agent.py")
+FAKE = H.fake_agent()
 
 
 def same(args, what, **env):
