@@ -10,6 +10,8 @@
 struct endpoint {
     void *router;
     char ipc_path[AGENT_PATH_MAX]; /* removed at the end, or "" */
+    wire_auth_t *auth;             /* the key checker of tcp endpoints, or NULL */
+    int quiet;
 };
 
 /* The endpoint of `cfg` besides --listen: "" for none. */
@@ -42,8 +44,35 @@ endpoint_t *endpoint_new(const agent_config_t *cfg, void *zctx, char *err, size_
     zmq_setsockopt(e->router, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     int64_t maxmsg = 1 << 20; /* requests are small: a larger message drops the peer */
     zmq_setsockopt(e->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+    e->quiet = (int)cfg->quiet;
+    /* local endpoints first, in plain text (the socket file's permissions
+     * guard them); then CURVE for the network ones: a listener keeps the
+     * options of its bind */
+    const char *net = wire_endpoint_is_net(eps[0]) ? eps[0] : wire_endpoint_is_net(eps[1]) ? eps[1] : NULL;
+    for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1 && net) {
+        wire_curve_t k;
+        if (wire_curve_for(&k, "ulma-agent", net, cfg->curve_dir, NULL, (int)cfg->plaintext, 0,
+                           err, errlen) != 0) {
+            endpoint_destroy(&e);
+            return NULL;
+        }
+        if (k.on) {
+            e->auth = wire_auth_new(zctx, &k, "ulma-agent", cfg->verbose ? 1 : cfg->quiet ? -1 : 0,
+                                    err, errlen);
+            if (!e->auth || wire_curve_server(e->router, &k, "query") != 0 ||
+                wire_auth_watch(e->auth, e->router) != 0) {
+                if (e->auth)
+                    snprintf(err, errlen, "cannot set up CURVE: %s", zmq_strerror(zmq_errno()));
+                memset(&k, 0, sizeof(k));
+                endpoint_destroy(&e);
+                return NULL;
+            }
+        }
+        memset(&k, 0, sizeof(k));
+    }
     for (int i = 0; i < 2; i++) {
-        if (!eps[i][0])
+        if (!eps[i][0] || wire_endpoint_is_net(eps[i]) != pass)
             continue;
         if (strncmp(eps[i], "ipc://", 6) == 0) {
             /* a stale socket file of a dead agent: we hold the lock, remove it */
@@ -56,7 +85,18 @@ endpoint_t *endpoint_new(const agent_config_t *cfg, void *zctx, char *err, size_
             return NULL;
         }
     }
+    }
+    if (e->auth && wire_auth_start(e->auth) != 0) {
+        snprintf(err, errlen, "cannot start the key checker's thread");
+        endpoint_destroy(&e);
+        return NULL;
+    }
     return e;
+}
+
+void endpoint_auth_stats(const endpoint_t *e, wire_auth_stats_t *out)
+{
+    wire_auth_stats(e ? e->auth : NULL, out);
 }
 
 void endpoint_destroy(endpoint_t **e_p)
@@ -64,6 +104,16 @@ void endpoint_destroy(endpoint_t **e_p)
     if (!e_p || !*e_p)
         return;
     endpoint_t *e = *e_p;
+    if (e->auth && !e->quiet) {
+        wire_auth_stats_t st;
+        wire_auth_stats(e->auth, &st);
+        fprintf(stderr,
+                "ulma-agent: security: %llu peers let in, %llu refused (key not allowed), %llu "
+                "handshakes failed\n",
+                (unsigned long long)st.accepted, (unsigned long long)st.refused,
+                (unsigned long long)st.failed);
+    }
+    wire_auth_destroy(&e->auth);
     if (e->router)
         zmq_close(e->router);
     if (e->ipc_path[0])
