@@ -32,47 +32,11 @@ int endpoint_wanted(const agent_config_t *cfg)
     return main_endpoint(cfg, def, sizeof(def))[0] || cfg->listen[0];
 }
 
-endpoint_t *endpoint_new(const agent_config_t *cfg, void *zctx, char *err, size_t errlen)
+/* Bind the endpoints of `eps` that are network ones (`net`) or local. */
+static int bind_some(endpoint_t *e, const char *const eps[2], int net, char *err, size_t errlen)
 {
-    char def[AGENT_PATH_MAX + 32];
-    const char *eps[2] = {main_endpoint(cfg, def, sizeof(def)), cfg->listen};
-    endpoint_t *e = xcalloc(1, sizeof(*e));
-    e->router = zmq_socket(zctx, ZMQ_ROUTER);
-    int zero = 0, hwm = 1000;
-    zmq_setsockopt(e->router, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_setsockopt(e->router, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-    zmq_setsockopt(e->router, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-    int64_t maxmsg = 1 << 20; /* requests are small: a larger message drops the peer */
-    zmq_setsockopt(e->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
-    e->quiet = (int)cfg->quiet;
-    /* local endpoints first, in plain text (the socket file's permissions
-     * guard them); then CURVE for the network ones: a listener keeps the
-     * options of its bind */
-    const char *net = wire_endpoint_is_net(eps[0]) ? eps[0] : wire_endpoint_is_net(eps[1]) ? eps[1] : NULL;
-    for (int pass = 0; pass < 2; pass++) {
-    if (pass == 1 && net) {
-        wire_curve_t k;
-        if (wire_curve_for(&k, "ulma-agent", net, cfg->curve_dir, NULL, (int)cfg->plaintext, 0,
-                           err, errlen) != 0) {
-            endpoint_destroy(&e);
-            return NULL;
-        }
-        if (k.on) {
-            e->auth = wire_auth_new(zctx, &k, "ulma-agent", cfg->verbose ? 1 : cfg->quiet ? -1 : 0,
-                                    err, errlen);
-            if (!e->auth || wire_curve_server(e->router, &k, "query") != 0 ||
-                wire_auth_watch(e->auth, e->router) != 0) {
-                if (e->auth)
-                    snprintf(err, errlen, "cannot set up CURVE: %s", zmq_strerror(zmq_errno()));
-                memset(&k, 0, sizeof(k));
-                endpoint_destroy(&e);
-                return NULL;
-            }
-        }
-        memset(&k, 0, sizeof(k));
-    }
     for (int i = 0; i < 2; i++) {
-        if (!eps[i][0] || wire_endpoint_is_net(eps[i]) != pass)
+        if (!eps[i][0] || wire_endpoint_is_net(eps[i]) != net)
             continue;
         if (strncmp(eps[i], "ipc://", 6) == 0) {
             /* a stale socket file of a dead agent: we hold the lock, remove it */
@@ -81,17 +45,66 @@ endpoint_t *endpoint_new(const agent_config_t *cfg, void *zctx, char *err, size_
         }
         if (zmq_bind(e->router, eps[i]) != 0) {
             snprintf(err, errlen, "cannot bind %s: %s", eps[i], zmq_strerror(zmq_errno()));
-            endpoint_destroy(&e);
-            return NULL;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* CURVE for the network endpoint `net` (or plain text, asked for), and
+ * the key checker. */
+static int curve_setup(endpoint_t *e, const agent_config_t *cfg, const char *net, void *zctx,
+                       char *err, size_t errlen)
+{
+    wire_curve_t k;
+    if (wire_curve_for(&k, "ulma-agent", net, cfg->curve_dir, NULL, (int)cfg->plaintext, 0, err,
+                       errlen) != 0)
+        return -1;
+    int rc = 0;
+    if (k.on) {
+        int verbosity = cfg->verbose ? 1 : cfg->quiet ? -1 : 0;
+        e->auth = wire_auth_new(zctx, &k, "ulma-agent", verbosity, err, errlen);
+        if (!e->auth) {
+            rc = -1;
+        } else if (wire_curve_server(e->router, &k, "query") != 0 ||
+                   wire_auth_watch(e->auth, e->router) != 0) {
+            snprintf(err, errlen, "cannot set up CURVE: %s", zmq_strerror(zmq_errno()));
+            rc = -1;
+        }
     }
+    memset(&k, 0, sizeof(k));
+    return rc;
+}
+
+endpoint_t *endpoint_new(const agent_config_t *cfg, void *zctx, char *err, size_t errlen)
+{
+    char def[AGENT_PATH_MAX + 32];
+    const char *eps[2] = {main_endpoint(cfg, def, sizeof(def)), cfg->listen};
+    endpoint_t *e = xcalloc(1, sizeof(*e));
+    e->quiet = (int)cfg->quiet;
+    e->router = zmq_socket(zctx, ZMQ_ROUTER);
+    int zero = 0, hwm = 1000;
+    zmq_setsockopt(e->router, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(e->router, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(e->router, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    int64_t maxmsg = 1 << 20; /* requests are small: a larger message drops the peer */
+    zmq_setsockopt(e->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+    /* local endpoints first, in plain text (the socket file's permissions
+     * guard them); then CURVE for the network ones: a listener keeps the
+     * options of its bind */
+    const char *net = wire_endpoint_is_net(eps[0]) ? eps[0] : eps[1];
+    if (bind_some(e, eps, 0, err, errlen) != 0 ||
+        (wire_endpoint_is_net(net) && (curve_setup(e, cfg, net, zctx, err, errlen) != 0 ||
+                                       bind_some(e, eps, 1, err, errlen) != 0)))
+        goto fail;
     if (e->auth && wire_auth_start(e->auth) != 0) {
         snprintf(err, errlen, "cannot start the key checker's thread");
-        endpoint_destroy(&e);
-        return NULL;
+        goto fail;
     }
     return e;
+fail:
+    endpoint_destroy(&e);
+    return NULL;
 }
 
 void endpoint_auth_stats(const endpoint_t *e, wire_auth_stats_t *out)

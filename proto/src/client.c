@@ -246,12 +246,11 @@ int wire_client_ask(wire_client_t *c, Ulma__Wire__Query *q, int timeout_ms, Ulma
             monitor_drain(c);
             c->st.refused++;
             if (c->auth_failed == 1) {
-                snprintf(err, errlen, "%s refused our key (not in its allowed keys)",
-                         c->endpoint);
+                snprintf(err, errlen, "%s refused our key (not in its allowed keys)", c->endpoint);
                 rc = -EACCES;
             } else if (c->auth_failed == 2) {
-                snprintf(err, errlen,
-                         "no secure connection to %s: the handshake failed (%s)", c->endpoint,
+                snprintf(err, errlen, "no secure connection to %s: the handshake failed (%s)",
+                         c->endpoint,
                          c->curve.on ? "a plain-text server, or another server key"
                                      : "a CURVE server: give --curve-dir");
                 rc = -EACCES;

@@ -77,7 +77,9 @@ static int fd_text(int fd, char *buf, size_t len)
 
 int wire_key_read_public(const char *path, char key[WIRE_Z85_KEY], char *err, size_t errlen)
 {
-    if (strlen(path) == WIRE_Z85_KEY - 1 && !strchr(path, '/') && key_parse(path, key) == 0)
+    /* Z85 has '/' and '.' in its alphabet: a key is 40 characters that
+     * name no file */
+    if (strlen(path) == WIRE_Z85_KEY - 1 && access(path, F_OK) != 0 && key_parse(path, key) == 0)
         return 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -229,7 +231,8 @@ int wire_curve_for(wire_curve_t *k, const char *prog, const char *ep, const char
         fprintf(stderr,
                 "%s: warning: --plaintext: %s is neither encrypted nor authenticated; anyone "
                 "who reaches it can read%s\n",
-                prog, ep, client ? " and answer in place of its server" : ", report, query and control");
+                prog, ep,
+                client ? " and answer in place of its server" : ", report, query and control");
         return 0;
     }
     if (dir && dir[0])
@@ -261,8 +264,8 @@ int wire_curve_server(void *sock, const wire_curve_t *k, const char *domain)
         zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, k->sec, WIRE_Z85_KEY - 1) != 0 ||
         zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) != 0)
         return -zmq_errno();
-    /* a peer without a handler's yes never gets in, even if the handler
-     * were gone */
+        /* a peer without a handler's yes never gets in, even if the handler
+         * were gone */
 #ifdef ZMQ_ZAP_ENFORCE_DOMAIN
     zmq_setsockopt(sock, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof(one));
 #endif
@@ -398,7 +401,8 @@ static void zap_one(wire_auth_t *a)
         size_t al = zmq_msg_size(&f[3]) < sizeof(addr) - 1 ? zmq_msg_size(&f[3]) : sizeof(addr) - 1;
         memcpy(addr, zmq_msg_data(&f[3]), al);
         addr[al] = 0;
-        size_t dl = zmq_msg_size(&f[2]) < sizeof(domain) - 1 ? zmq_msg_size(&f[2]) : sizeof(domain) - 1;
+        size_t dl =
+            zmq_msg_size(&f[2]) < sizeof(domain) - 1 ? zmq_msg_size(&f[2]) : sizeof(domain) - 1;
         memcpy(domain, zmq_msg_data(&f[2]), dl);
         domain[dl] = 0;
         const char *mech = zmq_msg_data(&f[5]);
@@ -473,8 +477,10 @@ static void monitor_one(wire_auth_t *a, void *mon)
     }
     if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL || ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
         uint64_t k = __atomic_add_fetch(&a->failed, 1, __ATOMIC_RELAXED);
-        auth_log(a, k, "a handshake on %s failed (a plain-text peer, or one with another server "
-                       "key)", addr);
+        auth_log(a, k,
+                 "a handshake on %s failed (a plain-text peer, or one with another server "
+                 "key)",
+                 addr);
     }
 }
 
