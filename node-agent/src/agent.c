@@ -225,6 +225,8 @@ static void serve(agent_t *a)
                 query_error(&ans, "too many frames");
                 endpoint_send(a->ep, &rq.env, &ans, NULL);
             }
+        } else if (endpoint_refuse_control(a->ep, &rq)) {
+            a->view.bad_requests++; /* a key that may query, not control */
         } else if (rq.len && *(const char *)rq.body == '{') {
             /* JSON: one flat object (node-agent/README.md) */
             query_rc_t rc = query_handle(view(a), a->procs, a->ctl, rq.body, rq.len, &rq.env,

@@ -7,10 +7,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jreq.h"
+#include "query.h"
+#include "wire/answer.h"
+
 struct endpoint {
     void *router;
     char ipc_path[AGENT_PATH_MAX]; /* removed at the end, or "" */
     wire_auth_t *auth;             /* the key checker of tcp endpoints, or NULL */
+    uint64_t controls_refused;     /* control requests of keys not in control/ */
     int quiet;
 };
 
@@ -112,6 +117,47 @@ void endpoint_auth_stats(const endpoint_t *e, wire_auth_stats_t *out)
     wire_auth_stats(e ? e->auth : NULL, out);
 }
 
+int endpoint_refuse_control(endpoint_t *e, const request_t *rq)
+{
+    if (!e->auth || rq->bad || !rq->nparts)
+        return 0;
+    /* peers of the ipc endpoint have no User-Id (no key checker there) */
+    zmq_msg_t *last = (zmq_msg_t *)&rq->part[rq->nparts - 1];
+    const char *uid = zmq_msg_gets(last, "User-Id");
+    if (!uid || !uid[0] || wire_auth_is_control(last))
+        return 0;
+    const char *why = "control refused: this key may query but not switch profiling (it is not "
+                      "in the agent's control list)";
+    sbuf_t ans = {0};
+    if (rq->len && *(const char *)rq->body == '{') {
+        jreq_t *j = xmalloc(sizeof(*j));
+        int control = jreq_parse(j, rq->body, rq->len) == 0 && jreq_str(j, "cmd") &&
+                      strcmp(jreq_str(j, "cmd"), "control") == 0;
+        free(j);
+        if (!control)
+            return 0;
+        query_error(&ans, why);
+    } else {
+        wire_refusal_t r;
+        Ulma__Wire__Query *q = wire_query(rq->body, rq->len, &r);
+        int control = q && q->kind == ULMA__WIRE__KIND__CONTROL;
+        uint64_t id = q ? q->id : 0;
+        if (q)
+            protobuf_c_message_free_unpacked(&q->base, NULL);
+        if (!control)
+            return 0;
+        wire_answer_t w;
+        wire_answer_init(&w, id);
+        wire_answer_error(&w, "%s", why);
+        wire_answer_pack(&w, &ans);
+        wire_answer_free(&w);
+    }
+    e->controls_refused++;
+    endpoint_send(e, &rq->env, &ans, NULL);
+    sbuf_free(&ans);
+    return 1;
+}
+
 void endpoint_destroy(endpoint_t **e_p)
 {
     if (!e_p || !*e_p)
@@ -122,9 +168,9 @@ void endpoint_destroy(endpoint_t **e_p)
         wire_auth_stats(e->auth, &st);
         fprintf(stderr,
                 "ulma-agent: security: %llu peers let in, %llu refused (key not allowed), %llu "
-                "handshakes failed\n",
+                "handshakes failed, %llu control requests refused\n",
                 (unsigned long long)st.accepted, (unsigned long long)st.refused,
-                (unsigned long long)st.failed);
+                (unsigned long long)st.failed, (unsigned long long)e->controls_refused);
     }
     wire_auth_destroy(&e->auth);
     if (e->router)

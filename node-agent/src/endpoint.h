@@ -60,6 +60,12 @@ void *endpoint_socket(const endpoint_t *e);
 /* The key checker's counters of the tcp endpoints (zero without CURVE). */
 void endpoint_auth_stats(const endpoint_t *e, wire_auth_stats_t *out);
 
+/* A control request (JSON "control", protobuf CONTROL) of a tcp peer
+ * whose key is not in the control list (DIR/control/): answered here with
+ * an error and counted; returns 1 (the caller does nothing more with it),
+ * else 0. Peers of the ipc endpoint, and plain text, may always control. */
+int endpoint_refuse_control(endpoint_t *e, const request_t *rq);
+
 /* The next request waiting: 1 and `rq` filled (release it), 0 if none. */
 int endpoint_recv(endpoint_t *e, request_t *rq);
 void endpoint_release(request_t *rq);

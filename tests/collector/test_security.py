@@ -17,7 +17,8 @@ agent's tcp --listen endpoint.
   - control from a query-only key is refused with an error and counted;
     from a control key it is applied;
   - an agent's tcp --listen endpoint: allowed key answered, unknown key
-    not, refusals in the agent's summary at exit.
+    and plain text not, control only from its control list (ipc: always),
+    refusals in the agent's summary at exit.
 """
 import os
 import re
@@ -105,8 +106,10 @@ for who in ("node", "alice", "bob", "eve"):
           "allow --server into %s" % who)
 check(open(os.path.join(kd("alice"), "server.pub")).read().count(pubs["srv"]) == 1,
       "server.pub holds the collector's key")
-# the node agent's own endpoint lets alice in
+# the node agent's own endpoint lets alice in (queries) and bob (control)
 check(keys("allow", kd("node"), pubs["alice"], "--as", "alice")[0] == 0, "allow alice at the node")
+check(keys("allow", kd("node"), pubs["bob"], "--as", "bob", "--control")[0] == 0,
+      "allow bob at the node, with control")
 
 # ---- start-up: keys or --plaintext -----------------------------------------------------------
 agents_ep = "tcp://127.0.0.1:%d" % free_port()
@@ -291,11 +294,26 @@ check(rc == 1 and not out and "warning: --plaintext" in err,
       "... nor a plain-text client: %r" % err)
 rc, out, err = run(CTL, "--dir", adir, "--json", "list")
 check(rc == 0 and '"processes"' in out, "its ipc endpoint stays plain (no keys needed)")
+rc, out, err = actl("alice", "off", "--all", "--wait", "200")
+check(rc == 1 and "control refused" in err,
+      "control at the agent's tcp endpoint from a query-only key: refused: %r %r" % (out, err))
+rc, out, err = actl("bob", "off", "--all", "--wait", "200")
+# no process runs there: an accepted request gets the agent's own answer
+check("control refused" not in err and "no running profiled process" in err,
+      "... from a key of its control list: accepted: %r %r" % (out, err))
+rc, out, err = run(TOP, "-b", "-n", "1", "--curve-dir", kd("alice"), "--server-key",
+                   os.path.join(kd("node"), "id.pub"), "--agent", listen)
+check(rc == 0 and "agent %s" % listen in out and "nodes 1 up" in out,
+      "clustertop --agent over CURVE: %r" % err)
+rc, out, err = run(CTL, "--dir", adir, "off", "--all", "--wait", "200")
+check("control refused" not in err and "no running profiled process" in err,
+      "control over ipc needs no key: %r" % err)
 agent.terminate()
 _, aerr = agent.communicate(timeout=20)
 m = re.search(r"security: (\d+) peers let in, (\d+) refused \(key not allowed\), (\d+) "
-              r"handshakes failed", aerr)
-check(m and int(m.group(1)) == 1 and int(m.group(2)) >= 1 and int(m.group(3)) >= 1,
+              r"handshakes failed, (\d+) control requests refused", aerr)
+check(m and int(m.group(1)) == 4 and int(m.group(2)) >= 1 and int(m.group(3)) >= 1 and
+      int(m.group(4)) == 1,
       "the agent counts who it let in and refused: %r" % aerr)
 check(pubs["eve"] in aerr and "is in neither" in aerr, "the agent logs the refused key: %r" % aerr)
 
