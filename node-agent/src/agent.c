@@ -182,6 +182,12 @@ static const agent_view_t *view(agent_t *a)
     a->view.claimed = a->procs->claimed;
     a->view.harvested = a->procs->finished;
     a->view.skipped = discovery_skipped(a->disc);
+    wire_auth_stats_t as;
+    endpoint_auth_stats(a->ep, &as);
+    a->view.auth_accepted = as.accepted;
+    a->view.auth_refused = as.refused;
+    a->view.auth_failed = as.failed;
+    a->view.controls_refused = endpoint_controls_refused(a->ep);
     return &a->view;
 }
 

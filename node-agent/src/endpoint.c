@@ -117,6 +117,11 @@ void endpoint_auth_stats(const endpoint_t *e, wire_auth_stats_t *out)
     wire_auth_stats(e ? e->auth : NULL, out);
 }
 
+uint64_t endpoint_controls_refused(const endpoint_t *e)
+{
+    return e ? e->controls_refused : 0;
+}
+
 int endpoint_refuse_control(endpoint_t *e, const request_t *rq)
 {
     if (!e->auth || rq->bad || !rq->nparts)

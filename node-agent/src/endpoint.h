@@ -57,8 +57,10 @@ void endpoint_destroy(endpoint_t **e_p);
 /* The socket, for zmq_poll. */
 void *endpoint_socket(const endpoint_t *e);
 
-/* The key checker's counters of the tcp endpoints (zero without CURVE). */
+/* The key checker's counters of the tcp endpoints (zero without CURVE),
+ * and the control requests refused. NULL-safe. */
 void endpoint_auth_stats(const endpoint_t *e, wire_auth_stats_t *out);
+uint64_t endpoint_controls_refused(const endpoint_t *e);
 
 /* A control request (JSON "control", protobuf CONTROL) of a tcp peer
  * whose key is not in the control list (DIR/control/): answered here with

@@ -20,6 +20,7 @@ agent's tcp --listen endpoint.
     and plain text not, control only from its control list (ipc: always),
     refusals in the agent's summary at exit.
 """
+import json
 import os
 import re
 import shutil
@@ -308,6 +309,11 @@ check(rc == 0 and "agent %s" % listen in out and "nodes 1 up" in out,
 rc, out, err = run(CTL, "--dir", adir, "off", "--all", "--wait", "200")
 check("control refused" not in err and "no running profiled process" in err,
       "control over ipc needs no key: %r" % err)
+rc, out, err = run(CTL, "--dir", adir, "--json", "list")
+ag = json.loads(out).get("agent", {}) if rc == 0 else {}
+check(ag.get("auth_accepted") == 4 and ag.get("auth_refused", 0) >= 1 and
+      ag.get("auth_failed", 0) >= 1 and ag.get("controls_refused") == 1,
+      "the agent's list answer has its security counters: %r" % ag)
 agent.terminate()
 _, aerr = agent.communicate(timeout=20)
 m = re.search(r"security: (\d+) peers let in, (\d+) refused \(key not allowed\), (\d+) "
