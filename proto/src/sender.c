@@ -540,7 +540,8 @@ void wire_sender_process(wire_sender_t *s, const pf_meta_t *m, const profile_t *
     for (uint32_t i = 0; i < nf; i++)
         name[i] = wire_sender_name(s, profile_func(p, i));
     proc_reserve(pr, s->nnames);
-    memset(pr->cur, 0, sizeof(*pr->cur) * pr->cap);
+    if (pr->cap) /* no rows yet: cur is still NULL */
+        memset(pr->cur, 0, sizeof(*pr->cur) * pr->cap);
     for (uint32_t i = 0; i < nf; i++) {
         const pf_func_t *f = profile_func(p, i);
         row_t *r = &pr->cur[name[i]];
@@ -559,7 +560,8 @@ void wire_sender_process_rows(wire_sender_t *s, const pf_meta_t *m, const pf_dro
 {
     proc_t *pr = proc_get(s, m->pid, m->start_time);
     proc_reserve(pr, s->nnames);
-    memset(pr->cur, 0, sizeof(*pr->cur) * pr->cap);
+    if (pr->cap) /* no rows yet: cur is still NULL */
+        memset(pr->cur, 0, sizeof(*pr->cur) * pr->cap);
     for (uint32_t i = 0; i < n; i++) {
         if (name[i] >= s->nnames)
             continue;
@@ -620,8 +622,10 @@ void wire_sender_group(wire_sender_t *s, const char *job, const profile_t *p)
     cap = g->paths_cap;
     g->paths_cur = xgrow(g->paths_cur, &cap, s->npaths, sizeof(*g->paths_cur));
     g->paths_cap = cap;
-    memset(g->edges_cur, 0, sizeof(*g->edges_cur) * g->edges_cap);
-    memset(g->paths_cur, 0, sizeof(*g->paths_cur) * g->paths_cap);
+    if (g->edges_cap) /* NULL until the first edge */
+        memset(g->edges_cur, 0, sizeof(*g->edges_cur) * g->edges_cap);
+    if (g->paths_cap)
+        memset(g->paths_cur, 0, sizeof(*g->paths_cur) * g->paths_cap);
     for (uint32_t e = 0; e < ne; e++) {
         pf_counts_t *c = &g->edges_cur[eidx[e]];
         const pf_counts_t *src = &profile_edge(p, e)->c;
