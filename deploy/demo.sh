@@ -120,16 +120,29 @@ else
     mpi_net+=(-x ULMA_DIR)
 fi
 
+step "CURVE keys: the collector's, the nodes', yours (ulma-keys, in $out/keys)"
+keys="$out/keys"
+rm -rf "$keys"
+"$build/proto/ulma-keys" new "$keys/collector" --name collector@head >/dev/null
+"$build/proto/ulma-keys" new "$keys/node" --name agents@nodes >/dev/null
+"$build/proto/ulma-keys" new "$keys/user" --name "${USER:-user}@demo" >/dev/null
+"$build/proto/ulma-keys" allow "$keys/collector" "$keys/node/id.pub" --as nodes >/dev/null
+"$build/proto/ulma-keys" allow "$keys/collector" "$keys/user/id.pub" --as user --control >/dev/null
+for k in node user; do
+    "$build/proto/ulma-keys" allow "$keys/$k" "$keys/collector/id.pub" --server >/dev/null
+done
+
 step "the collector on the head, a node agent on every node"
-on head "$collector" --agents "tcp://$head:7710" --query tcp://127.0.0.1:7711 \
-    --metrics "$head:9464" --dump "$out/snapshot.json" -q >"$out/collector.log" 2>&1 &
+on head "$collector" --curve-dir "$keys/collector" --agents "tcp://$head:7710" \
+    --query tcp://127.0.0.1:7711 --metrics "$head:9464" --dump "$out/snapshot.json" \
+    -q >"$out/collector.log" 2>&1 &
 pids+=($!)
 for ((i = 1; i <= nodes; i++)); do
-    on "$i" "$agent" --dir "$(dir_of "$i")" --node "node$i" --collector "tcp://$head:7710" \
-        -q >"$out/agent$i.log" 2>&1 &
+    on "$i" "$agent" --dir "$(dir_of "$i")" --node "node$i" --curve-dir "$keys/node" \
+        --collector "tcp://$head:7710" -q >"$out/agent$i.log" 2>&1 &
     pids+=($!)
 done
-ask() { on head "$top" -b -n 1 --collector tcp://127.0.0.1:7711 "$@"; }
+ask() { on head "$top" -b -n 1 --curve-dir "$keys/user" --collector tcp://127.0.0.1:7711 "$@"; }
 for _ in $(seq 100); do
     ask --view nodes 2>/dev/null | grep -c ' up ' | grep -qx "$nodes" && break
     sleep 0.2
@@ -163,7 +176,7 @@ pids+=($jobpid)
 if ((!batch)); then
     step "clustertop (q quits, h helps; the program's output below)"
     sleep 1
-    topcmd="$top --collector tcp://127.0.0.1:7711"
+    topcmd="$top --curve-dir $keys/user --collector tcp://127.0.0.1:7711"
     ((made_cluster)) && topcmd="$cluster exec head $topcmd"
     tmux new-session -d -s "ulma-$tag" -x "$(tput cols)" -y "$(tput lines)" \
         "$topcmd; tmux kill-session -t ulma-$tag"

@@ -16,6 +16,7 @@
 #include "query.h"
 #include "store_int.h"
 #include "view.h"
+#include "wire/curve.h"
 
 #define MAX_FRAMES 4
 #define AGENT_BATCH 256     /* agent messages per turn before looking at queries, */
@@ -52,6 +53,8 @@ struct collector {
     collector_config_t cfg;
     store_t *s;
     void *zctx, *agents, *query;
+    wire_auth_t *auth;      /* the key checker, NULL in plain text */
+    int query_curve;        /* the query socket checks keys: control needs a control key */
     metrics_t *metrics;
     pending_t *pend;
     uint32_t npend;
@@ -141,12 +144,40 @@ collector_t *collector_new(const collector_config_t *cfg, char *err, size_t errl
     int one = 1, backlog = AGENTS_BACKLOG;
     zmq_setsockopt(c->agents, ZMQ_ROUTER_HANDOVER, &one, sizeof(one));
     zmq_setsockopt(c->agents, ZMQ_BACKLOG, &backlog, sizeof(backlog));
+    /* CURVE on the network endpoints, before they are bound; the key
+     * checker is bound before them too, so that no handshake misses it */
+    wire_curve_t ka, kq;
+    if (wire_curve_for(&ka, "ulma-collector", cfg->agents, cfg->curve_dir, NULL, cfg->plaintext,
+                       0, err, errlen) != 0 ||
+        wire_curve_for(&kq, "ulma-collector", cfg->query, cfg->curve_dir, NULL, cfg->plaintext, 0,
+                       err, errlen) != 0)
+        goto fail;
+    if (ka.on || kq.on) {
+        c->auth = wire_auth_new(c->zctx, ka.on ? &ka : &kq, "ulma-collector",
+                                cfg->verbose ? 1 : cfg->quiet ? -1 : 0, err, errlen);
+        if (!c->auth)
+            goto fail;
+        if ((ka.on && (wire_curve_server(c->agents, &ka, "agents") != 0 ||
+                       wire_auth_watch(c->auth, c->agents) != 0)) ||
+            (kq.on && (wire_curve_server(c->query, &kq, "query") != 0 ||
+                       wire_auth_watch(c->auth, c->query) != 0))) {
+            snprintf(err, errlen, "cannot set up CURVE: %s", zmq_strerror(zmq_errno()));
+            goto fail;
+        }
+    }
+    c->query_curve = kq.on;
+    memset(&ka, 0, sizeof(ka));
+    memset(&kq, 0, sizeof(kq));
     if (zmq_bind(c->agents, cfg->agents) != 0) {
         snprintf(err, errlen, "cannot bind --agents %s: %s", cfg->agents, zmq_strerror(errno));
         goto fail;
     }
     if (zmq_bind(c->query, cfg->query) != 0) {
         snprintf(err, errlen, "cannot bind --query %s: %s", cfg->query, zmq_strerror(errno));
+        goto fail;
+    }
+    if (c->auth && wire_auth_start(c->auth) != 0) {
+        snprintf(err, errlen, "cannot start the key checker's thread");
         goto fail;
     }
     if (cfg->metrics[0] && strcmp(cfg->metrics, "none") != 0) {
@@ -180,6 +211,7 @@ void collector_destroy(collector_t **c_p)
         if (c->pend[i].used)
             pending_free(&c->pend[i]);
     free(c->pend);
+    wire_auth_destroy(&c->auth);
     if (c->agents)
         zmq_close(c->agents);
     if (c->query)
@@ -496,6 +528,20 @@ static void on_query(collector_t *c, frames_t *f)
         return;
     }
     c->x.queries++;
+    if (q->kind == ULMA__WIRE__KIND__CONTROL && c->query_curve &&
+        !wire_auth_is_control(&f->m[f->n - 1])) {
+        const char *peer = wire_auth_peer(&f->m[f->n - 1]);
+        c->x.controls_refused++;
+        c->x.bad_queries++;
+        logv(c, "refused a control request of key %s (not in %s/control)", peer ? peer : "?",
+             c->cfg.curve_dir);
+        answer_error(c, &who, q->id,
+                     "control refused: key %s may query but not switch profiling (it is not in "
+                     "the collector's control list)",
+                     peer ? peer : "?");
+        protobuf_c_message_free_unpacked(&q->base, NULL);
+        return;
+    }
     query_env_t env = env_of(c);
     wire_answer_t w;
     wire_answer_init(&w, q->id);
@@ -607,11 +653,21 @@ static void expire_pending(collector_t *c, uint64_t now)
     }
 }
 
+static void auth_counters(collector_t *c)
+{
+    wire_auth_stats_t as;
+    wire_auth_stats(c->auth, &as);
+    c->x.auth_accepted = as.accepted;
+    c->x.auth_refused = as.refused;
+    c->x.auth_failed = as.failed;
+}
+
 /*
  * Once per interval:
  *   - the store's tick (store_tick: node states, rates, history, expiry);
  *   - pending requests naming nodes that were removed are answered;
- *   - the /metrics text is rebuilt and published (with our RSS);
+ *   - the /metrics text is rebuilt and published (with our RSS and the
+ *     key checker's counters);
  *   - a dump asked for by SIGUSR1 is written (also checked every turn).
  */
 static void cron(collector_t *c, uint64_t now)
@@ -633,6 +689,7 @@ static void cron(collector_t *c, uint64_t now)
         }
     }
     c->x.rss_bytes = rss_bytes();
+    auth_counters(c);
     if (c->metrics) {
         sbuf_t b = {0};
         metrics_build(c->s, &c->x, &b);
@@ -647,8 +704,9 @@ int collector_run(collector_t *c)
     uint64_t next_cron = now_ns(), next_timer = next_cron;
     uint64_t end = c->cfg.run_for_s > 0 ? now_ns() + (uint64_t)(c->cfg.run_for_s * 1e9) : 0;
     if (!c->cfg.quiet)
-        fprintf(stderr, "ulma-collector: agents on %s, queries on %s, metrics on %s\n",
-                c->cfg.agents, c->cfg.query, c->metrics ? c->cfg.metrics : "none");
+        fprintf(stderr, "ulma-collector: agents on %s, queries on %s, metrics on %s%s%s\n",
+                c->cfg.agents, c->cfg.query, c->metrics ? c->cfg.metrics : "none",
+                c->auth ? ", CURVE keys of " : "", c->auth ? c->cfg.curve_dir : "");
     while (!c->stop) {
         uint64_t now = now_ns();
         if (end && now >= end)
@@ -698,5 +756,12 @@ int collector_run(collector_t *c)
             frames_close(&f);
         }
     }
+    auth_counters(c);
+    if (!c->cfg.quiet && (c->auth || c->x.controls_refused))
+        fprintf(stderr,
+                "ulma-collector: security: %llu peers let in, %llu refused (key not allowed), "
+                "%llu handshakes failed, %llu control requests refused\n",
+                (unsigned long long)c->x.auth_accepted, (unsigned long long)c->x.auth_refused,
+                (unsigned long long)c->x.auth_failed, (unsigned long long)c->x.controls_refused);
     return dump_write(c) == 0 ? 0 : 1;
 }

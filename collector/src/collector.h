@@ -30,6 +30,8 @@ typedef struct collector_config {
     uint32_t hwm;                    /* ZeroMQ high-water marks */
     uint32_t max_functions, max_nodes, max_procs;
     double run_for_s;
+    char curve_dir[4096];            /* own key, allowed/ and control/ keys, or "" */
+    uint32_t plaintext;              /* network endpoints without CURVE, asked for */
     uint32_t quiet, verbose;
 } collector_config_t;
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "collector.h"
+#include "wire/curve.h"
 #include "wire/wire.h"
 
 #ifndef ULMA_VERSION_STRING
@@ -40,6 +41,18 @@ static const opt_t opts[] = {
     {"metrics", 'm', "HOST:PORT", OPT_STR, F(metrics), WIRE_METRICS_ADDR,
      "Serve Prometheus/OpenMetrics text at http://HOST:PORT/metrics (read-only, GET only); "
      "\"none\" disables it."},
+    {"curve-dir", 0, "DIR", OPT_STR, F(curve_dir), NULL,
+     "Encrypt and authenticate both sockets with CurveZMQ: the collector's key pair is "
+     "DIR/id.secret (owner-only, mode 0600: refused otherwise) and DIR/id.pub; an agent or "
+     "dashboard is let in only if its public key is a file in DIR/allowed/ or DIR/control/ "
+     "(read at every connection), and only keys in DIR/control/ may send control requests "
+     "(the others get an error answer). Refusals are counted (/metrics, the summary at "
+     "exit). Make the directory with ulma-keys. A tcp endpoint needs --curve-dir or "
+     "--plaintext."},
+    {"plaintext", 0, NULL, OPT_FLAG, F(plaintext), NULL,
+     "Ask for plain text: no encryption, no authentication, every peer may query and "
+     "control. A warning is printed at every start. Endpoints ipc:// never use CURVE (the "
+     "socket file's permissions guard them)."},
     {"interval", 'i', "S", OPT_SEC, F(interval_s), "1",
      "The agents' report interval: a node silent for 3 intervals is stale; history points and "
      "rate samples are taken once per interval."},
@@ -155,7 +168,8 @@ void collector_config_help(FILE *out)
             "NAME\n"
             "    ulma-collector - merge every node agent's reports into cluster-wide views\n\n"
             "SYNOPSIS\n"
-            "    ulma-collector [--agents tcp://*:7710] [--query tcp://127.0.0.1:7711]\n"
+            "    ulma-collector --curve-dir DIR | --plaintext\n"
+            "                   [--agents tcp://*:7710] [--query tcp://127.0.0.1:7711]\n"
             "                   [--metrics 127.0.0.1:9464] [--interval S] [--keep S]\n"
             "                   [--dump FILE] [options]\n\n"
             "DESCRIPTION\n"
@@ -180,6 +194,10 @@ void collector_config_help(FILE *out)
             "    full, objects) for the cluster, a node, a job or a rank go to every agent\n"
             "    concerned, and their acknowledgements come back as one answer.\n\n"
             "    Sends never block: a slow or absent peer only loses its own messages.\n\n"
+            "    Both sockets are encrypted and authenticated with CurveZMQ (--curve-dir):\n"
+            "    only agents and dashboards whose public key is allowed get in, and only\n"
+            "    keys of the control list may switch profiling. --plaintext asks for\n"
+            "    neither, with a warning at every start.\n\n"
             "OPTIONS\n");
     for (size_t i = 0; i < NOPTS; i++) {
         const opt_t *o = &opts[i];
@@ -271,6 +289,18 @@ int collector_config_parse(collector_config_t *cfg, int argc, char **argv)
     }
     if (!cfg->agents[0] || !cfg->query[0]) {
         fprintf(stderr, "ulma-collector: --agents and --query need an endpoint\n");
+        return -1;
+    }
+    if ((wire_endpoint_is_net(cfg->agents) || wire_endpoint_is_net(cfg->query)) &&
+        !cfg->curve_dir[0] && !cfg->plaintext) {
+        fprintf(stderr,
+                "ulma-collector: %s is a network endpoint: give --curve-dir DIR (keys made by "
+                "ulma-keys) to encrypt and authenticate it, or --plaintext to ask for neither\n",
+                wire_endpoint_is_net(cfg->agents) ? cfg->agents : cfg->query);
+        return -1;
+    }
+    if (cfg->curve_dir[0] && cfg->plaintext) {
+        fprintf(stderr, "ulma-collector: --curve-dir and --plaintext: choose one\n");
         return -1;
     }
     if (strcmp(cfg->metrics, "none") != 0 && cfg->metrics[0] && !strrchr(cfg->metrics, ':')) {

@@ -18,6 +18,9 @@ typedef struct metrics metrics_t;
 typedef struct metrics_extra {
     uint64_t queries, bad_queries, forwarded, forward_timeouts, forwards_refused;
     uint64_t controls, send_failures;
+    /* CURVE: peers let in, keys refused, handshakes failed, control
+     * requests refused (a key not in the control list) */
+    uint64_t auth_accepted, auth_refused, auth_failed, controls_refused;
     uint64_t rss_bytes;
     uint32_t metrics_top;
 } metrics_extra_t;

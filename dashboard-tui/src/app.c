@@ -928,8 +928,17 @@ int app_run(const ct_opts_t *o)
     }
     const char *what;
     const char *ep = ct_opts_endpoint(o, &what);
-    char err[600];
-    wire_client_t *c = wire_client_new(ep, err, sizeof(err));
+    char err[1200];
+    wire_curve_t curve;
+    const char *dir = o->curve_dir[0] ? o->curve_dir : getenv("ULMA_CURVE_DIR");
+    int krc = wire_curve_for(&curve, "clustertop", ep, o->plaintext ? NULL : dir, o->server_key,
+                             (int)o->plaintext, 1, err, sizeof(err));
+    if (krc != 0) {
+        fprintf(stderr, "clustertop: %s\n", err);
+        return krc == -2 ? 2 : 1;
+    }
+    wire_client_t *c = wire_client_new(ep, &curve, err, sizeof(err));
+    memset(&curve, 0, sizeof(curve));
     if (!c) {
         fprintf(stderr, "clustertop: %s\n", err);
         return 2;

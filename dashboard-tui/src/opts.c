@@ -73,6 +73,18 @@ static const ct_opt_t options[] = {
      "Batch mode: at most N function rows per table (0: every row the answer has)."},
     {"width", 'W', "COLUMNS", O_U32, F(width), "0",
      "Batch mode: the width of a frame (0: $COLUMNS, else 160)."},
+    {"curve-dir", 0, "DIR", O_STR, F(curve_dir), NULL,
+     "Over tcp: encrypt and authenticate with CurveZMQ, with this user's key pair "
+     "DIR/id.secret (owner-only, mode 0600: refused otherwise) and DIR/id.pub, checking the "
+     "server against DIR/server.pub or --server-key. The collector (or agent) must hold our "
+     "id.pub in its allowed keys, and in its control list for the profiling switch. Make it "
+     "with ulma-keys. Default: $ULMA_CURVE_DIR."},
+    {"server-key", 0, "FILE", O_STR, F(server_key), NULL,
+     "The server's public key (its id.pub, or the 40 characters of the key); default "
+     "DIR/server.pub."},
+    {"plaintext", 0, NULL, O_FLAG, F(plaintext), NULL,
+     "Talk to a tcp endpoint in plain text, neither encrypted nor authenticated, with a "
+     "warning. A tcp endpoint needs --curve-dir or --plaintext; ipc needs neither."},
     {"timeout", 0, "MS", O_U32, F(timeout_ms), "2000",
      "How long to wait for an answer before saying that the collector (or agent) does not "
      "answer."},
@@ -218,6 +230,10 @@ int ct_opts_parse(ct_opts_t *o, int argc, char **argv)
     }
     if (o->given_collector && o->given_agent) {
         fprintf(stderr, "clustertop: --collector and --agent/--agent-dir: choose one\n");
+        return -1;
+    }
+    if (o->curve_dir[0] && o->plaintext) {
+        fprintf(stderr, "clustertop: --curve-dir and --plaintext: choose one\n");
         return -1;
     }
     if (o->agent[0] && o->agent_dir[0]) {

@@ -28,6 +28,9 @@ typedef struct ct_opts {
     uint32_t timeout_ms;
     uint32_t no_color;
     uint32_t ascii;
+    char curve_dir[512];  /* CURVE keys of a tcp endpoint, "": $ULMA_CURVE_DIR */
+    char server_key[512]; /* the server's public key, "": DIR/server.pub */
+    uint32_t plaintext;   /* a tcp endpoint in plain text, asked for */
     uint32_t help;
     uint32_t version;
     /* which of --collector, --agent, --agent-dir were given */

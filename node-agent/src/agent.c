@@ -182,6 +182,12 @@ static const agent_view_t *view(agent_t *a)
     a->view.claimed = a->procs->claimed;
     a->view.harvested = a->procs->finished;
     a->view.skipped = discovery_skipped(a->disc);
+    wire_auth_stats_t as;
+    endpoint_auth_stats(a->ep, &as);
+    a->view.auth_accepted = as.accepted;
+    a->view.auth_refused = as.refused;
+    a->view.auth_failed = as.failed;
+    a->view.controls_refused = endpoint_controls_refused(a->ep);
     return &a->view;
 }
 
@@ -225,6 +231,8 @@ static void serve(agent_t *a)
                 query_error(&ans, "too many frames");
                 endpoint_send(a->ep, &rq.env, &ans, NULL);
             }
+        } else if (endpoint_refuse_control(a->ep, &rq)) {
+            a->view.bad_requests++; /* a key that may query, not control */
         } else if (rq.len && *(const char *)rq.body == '{') {
             /* JSON: one flat object (node-agent/README.md) */
             query_rc_t rc = query_handle(view(a), a->procs, a->ctl, rq.body, rq.len, &rq.env,

@@ -16,6 +16,7 @@
 #include "opts.h"
 #include "profile/table.h"
 #include "ulma/segment.h"
+#include "wire/curve.h"
 
 #ifndef ULMA_VERSION_STRING
 #define ULMA_VERSION_STRING "0.1.0"
@@ -107,6 +108,19 @@ static const opt_t opts[] = {
      "Seconds between two reports to the collector."},
     {"snapshot-every", 0, "K", OPT_U32, F(snapshot_every), "10",
      "Send a full snapshot every K reports (the others carry only changes)."},
+    {"curve-dir", 0, "DIR", OPT_STR, F(curve_dir), NULL,
+     "Encrypt and authenticate the tcp links with CurveZMQ: this node's key pair is "
+     "DIR/id.secret (owner-only, mode 0600: refused otherwise) and DIR/id.pub. Reports to "
+     "--collector check the collector against --server-key (default DIR/server.pub); a tcp "
+     "--listen or --endpoint lets in only the keys in DIR/allowed/ and DIR/control/ (read at "
+     "every connection), and counts the refused. Make the directory with ulma-keys. A tcp "
+     "endpoint needs --curve-dir or --plaintext; ipc:// never uses CURVE."},
+    {"server-key", 0, "FILE", OPT_STR, F(server_key), NULL,
+     "The collector's public key: its id.pub, or the 40 characters of the key (default: "
+     "DIR/server.pub)."},
+    {"plaintext", 0, NULL, OPT_FLAG, F(plaintext), NULL,
+     "Use the tcp links in plain text, neither encrypted nor authenticated (anyone who "
+     "reaches them may read, report and query); a warning is printed at every start."},
     {"allow-uid", 'u', "UID[,UID...]", OPT_CUSTOM, NOF, NULL,
      "Read only segments of these users (root only: default all users; others always read "
      "only their own).",
@@ -319,6 +333,22 @@ int agent_config_parse(agent_config_t *cfg, int argc, char **argv)
     }
     if (cfg->collector[0] && cfg->private_pid) {
         fprintf(stderr, "ulma-agent: --collector is for a node agent, not with --private\n");
+        return -1;
+    }
+    const char *net = wire_endpoint_is_net(cfg->collector) ? cfg->collector
+                      : wire_endpoint_is_net(cfg->listen) ? cfg->listen
+                      : strcmp(cfg->endpoint, "none") != 0 && wire_endpoint_is_net(cfg->endpoint)
+                          ? cfg->endpoint
+                          : NULL;
+    if (net && !cfg->curve_dir[0] && !cfg->plaintext) {
+        fprintf(stderr,
+                "ulma-agent: %s is a network endpoint: give --curve-dir DIR (keys made by "
+                "ulma-keys) to encrypt and authenticate it, or --plaintext to ask for neither\n",
+                net);
+        return -1;
+    }
+    if (cfg->curve_dir[0] && cfg->plaintext) {
+        fprintf(stderr, "ulma-agent: --curve-dir and --plaintext: choose one\n");
         return -1;
     }
     if (cfg->report_s < 0.05 || cfg->report_s > 3600) {

@@ -43,6 +43,9 @@ typedef struct agent_config {
     char node[128];                /* node name, "" = the host name */
     double report_s;               /* report interval */
     uint32_t snapshot_every;       /* full snapshot every K reports */
+    char curve_dir[AGENT_PATH_MAX];  /* CURVE keys of tcp links, or "" */
+    char server_key[AGENT_PATH_MAX]; /* the collector's public key, "": DIR/server.pub */
+    uint32_t plaintext;            /* tcp links in plain text, asked for */
     prof_limits_t lim;
 } agent_config_t;
 

@@ -478,7 +478,7 @@ int ctl_collector_run(const ctl_collector_args_t *a)
         if ((int)a->wait_ms + 1000 > timeout)
             timeout = (int)a->wait_ms + 1000;
     }
-    wire_client_t *cl = wire_client_new(a->endpoint, err, sizeof(err));
+    wire_client_t *cl = wire_client_new(a->endpoint, a->curve, err, sizeof(err));
     if (!cl) {
         fprintf(stderr, "ulma-ctl: %s\n", err);
         goto out;

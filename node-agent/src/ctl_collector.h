@@ -9,9 +9,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "wire/curve.h"
+
 /* What the command line said, for the collector's commands. */
 typedef struct ctl_collector_args {
     const char *endpoint;
+    const wire_curve_t *curve; /* CURVE keys, or NULL / curve->on == 0: plain text */
     int timeout_ms;
     int json;
     const char *sort;      /* NULL: cumulative */

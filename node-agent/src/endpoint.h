@@ -5,7 +5,12 @@
  * answers out, never blocking (a peer gone or over its limit is dropped,
  * as ROUTER does). What a body means is query.c's and pbquery.c's.
  *
- * The endpoint owns its socket and removes its ipc socket file.
+ * A tcp endpoint is encrypted and authenticated with CurveZMQ
+ * (--curve-dir: only allowed keys get in, the others are counted) unless
+ * --plaintext; ipc endpoints stay plain (filesystem permissions).
+ *
+ * The endpoint owns its socket, its key checker, and removes its ipc
+ * socket file.
  */
 #ifndef AGENT_ENDPOINT_H
 #define AGENT_ENDPOINT_H
@@ -15,6 +20,7 @@
 
 #include "config.h"
 #include "profile/util.h"
+#include "wire/curve.h"
 
 #define ENVELOPE_MAX_FRAMES 8
 
@@ -50,6 +56,17 @@ endpoint_t *endpoint_new(const agent_config_t *cfg, void *zctx, char *err, size_
 void endpoint_destroy(endpoint_t **e_p);
 /* The socket, for zmq_poll. */
 void *endpoint_socket(const endpoint_t *e);
+
+/* The key checker's counters of the tcp endpoints (zero without CURVE),
+ * and the control requests refused. NULL-safe. */
+void endpoint_auth_stats(const endpoint_t *e, wire_auth_stats_t *out);
+uint64_t endpoint_controls_refused(const endpoint_t *e);
+
+/* A control request (JSON "control", protobuf CONTROL) of a tcp peer
+ * whose key is not in the control list (DIR/control/): answered here with
+ * an error and counted; returns 1 (the caller does nothing more with it),
+ * else 0. Peers of the ipc endpoint, and plain text, may always control. */
+int endpoint_refuse_control(endpoint_t *e, const request_t *rq);
 
 /* The next request waiting: 1 and `rq` filled (release it), 0 if none. */
 int endpoint_recv(endpoint_t *e, request_t *rq);

@@ -89,6 +89,10 @@ static query_rc_t cmd_list(query_t *r)
     jw_ku64(&w, "claimed", v->claimed);
     jw_ku64(&w, "harvested", v->harvested);
     jw_ku64(&w, "skipped", v->skipped);
+    jw_ku64(&w, "auth_accepted", v->auth_accepted);
+    jw_ku64(&w, "auth_refused", v->auth_refused);
+    jw_ku64(&w, "auth_failed", v->auth_failed);
+    jw_ku64(&w, "controls_refused", v->controls_refused);
     jw_obj_end(&w);
     jw_key(&w, "processes");
     jw_arr(&w);

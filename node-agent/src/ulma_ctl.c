@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "ctl_collector.h"
+#include "wire/curve.h"
 #include "opts.h"
 #include "ulma/segment.h"
 #include "profile/util.h"
@@ -31,6 +32,8 @@ typedef struct ctl_cfg {
     uint32_t all, objects, wait_ms, help;
     char collector[PATH_LEN];
     char node[256];
+    char curve_dir[PATH_LEN], server_key[PATH_LEN];
+    uint32_t plaintext;
 } ctl_cfg_t;
 
 #define F(field) offsetof(ctl_cfg_t, field), sizeof(((ctl_cfg_t *)0)->field)
@@ -68,6 +71,18 @@ static const opt_t options[] = {
      "job or a rank."},
     {"node", 0, "NAME", OPT_STR, F(node), NULL,
      "With --collector: the node a --pid is on, or the scope (node:NAME)."},
+    {"curve-dir", 0, "DIR", OPT_STR, F(curve_dir), NULL,
+     "Over tcp (--collector, or --endpoint tcp://...): encrypt and authenticate with "
+     "CurveZMQ, with this user's key pair DIR/id.secret (owner-only, mode 0600: refused "
+     "otherwise) and DIR/id.pub, checking the server against DIR/server.pub or --server-key. "
+     "The server must hold our id.pub in its allowed keys (its control list to switch "
+     "profiling through the collector). Make it with ulma-keys. Default: $ULMA_CURVE_DIR."},
+    {"server-key", 0, "FILE", OPT_STR, F(server_key), NULL,
+     "The server's public key (its id.pub, or the 40 characters of the key); default "
+     "DIR/server.pub."},
+    {"plaintext", 0, NULL, OPT_FLAG, F(plaintext), NULL,
+     "Talk to a tcp endpoint in plain text (neither encrypted nor authenticated), with a "
+     "warning. A tcp endpoint needs --curve-dir or --plaintext; ipc needs neither."},
     {"help", 'h', NULL, OPT_FLAG, F(help), NULL, "Show this text."},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -597,7 +612,8 @@ static int check_agent(const ctl_t *c, const char *ep, int default_ep)
 }
 
 /* Send `req`, receive [answer, data]. Returns 0 or -1 (message printed). */
-static int ask(const char *ep, int timeout_ms, const char *req, sbuf_t *ans, sbuf_t *data)
+static int ask(const char *ep, const wire_curve_t *curve, int timeout_ms, const char *req,
+               sbuf_t *ans, sbuf_t *data)
 {
     void *ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, ZMQ_DEALER);
@@ -605,7 +621,7 @@ static int ask(const char *ep, int timeout_ms, const char *req, sbuf_t *ans, sbu
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout_ms, sizeof(timeout_ms));
     int rc = -1;
-    if (zmq_connect(s, ep) != 0) {
+    if (wire_curve_client(s, curve) != 0 || zmq_connect(s, ep) != 0) {
         fprintf(stderr, "ulma-ctl: cannot connect to %s: %s\n", ep, zmq_strerror(zmq_errno()));
         goto out;
     }
@@ -673,6 +689,27 @@ static int parse_args(ctl_t *c, int argc, char **argv)
     return 0;
 }
 
+/* The keys for endpoint `ep`. 0; or -1 with the message printed and
+ * k->on set when keys were given but could not be loaded (exit 1), clear
+ * for a usage error (exit 2). */
+static int curve_of(const ctl_t *c, const char *ep, wire_curve_t *k)
+{
+    char err[PATH_LEN + 256];
+    const char *dir = c->cfg.curve_dir[0] ? c->cfg.curve_dir : getenv("ULMA_CURVE_DIR");
+    if (c->cfg.plaintext && c->cfg.curve_dir[0]) {
+        fprintf(stderr, "ulma-ctl: --curve-dir and --plaintext: choose one\n");
+        memset(k, 0, sizeof(*k));
+        return -1;
+    }
+    int rc = wire_curve_for(k, "ulma-ctl", ep, c->cfg.plaintext ? NULL : dir, c->cfg.server_key,
+                            (int)c->cfg.plaintext, 1, err, sizeof(err));
+    if (rc == 0)
+        return 0;
+    fprintf(stderr, "ulma-ctl: %s\n", err);
+    k->on = rc == -1;
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     ctl_t c;
@@ -684,8 +721,12 @@ int main(int argc, char **argv)
     if (rc < 0)
         return 2;
     if (c.cfg.collector[0]) {
+        wire_curve_t curve;
+        if (curve_of(&c, c.cfg.collector, &curve) != 0)
+            return curve.on ? 1 : 2;
         ctl_collector_args_t ca = {
             .endpoint = c.cfg.collector,
+            .curve = &curve,
             .timeout_ms = (int)c.cfg.timeout_ms,
             .json = (int)c.cfg.json,
             .sort = c.cfg.sort[0] ? c.cfg.sort : NULL,
@@ -750,7 +791,13 @@ int main(int argc, char **argv)
         return 1;
     sbuf_t req = {0}, ans = {0}, data = {0};
     cmd->request(&c, &req);
-    rc = ask(ep, (int)c.cfg.timeout_ms, req.data, &ans, &data);
+    wire_curve_t curve;
+    if (curve_of(&c, ep, &curve) != 0) {
+        sbuf_free(&req);
+        return curve.on ? 1 : 2;
+    }
+    rc = ask(ep, &curve, (int)c.cfg.timeout_ms, req.data, &ans, &data);
+    memset(&curve, 0, sizeof(curve));
     sbuf_free(&req);
     if (rc != 0)
         return 1;

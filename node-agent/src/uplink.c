@@ -11,6 +11,7 @@
 #include "pbquery.h"
 #include "profile/profile.h"
 #include "wire/answer.h"
+#include "wire/curve.h"
 #include "wire/sender.h"
 
 #define GONE_MAX 4096
@@ -61,6 +62,19 @@ uplink_t *uplink_new(const agent_config_t *cfg, const agent_view_t *v, proctab_t
     zmq_setsockopt(u->sock, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
     zmq_setsockopt(u->sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof(hb_timeout));
     zmq_setsockopt(u->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+    wire_curve_t k;
+    err[0] = 0;
+    if (wire_curve_for(&k, "ulma-agent", endpoint, cfg->curve_dir, cfg->server_key,
+                       (int)cfg->plaintext, 1, err, errlen) != 0 ||
+        wire_curve_client(u->sock, &k) != 0) {
+        if (!err[0])
+            snprintf(err, errlen, "cannot set the CURVE keys: %s", zmq_strerror(zmq_errno()));
+        memset(&k, 0, sizeof(k));
+        zmq_close(u->sock);
+        free(u);
+        return NULL;
+    }
+    memset(&k, 0, sizeof(k));
     if (zmq_connect(u->sock, endpoint) != 0) {
         snprintf(err, errlen, "cannot connect to the collector at %s: %s", endpoint,
                  zmq_strerror(zmq_errno()));

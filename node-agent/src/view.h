@@ -16,6 +16,9 @@ typedef struct agent_view {
     uint32_t interval_ms;      /* rate interval */
     uint64_t requests, bad_requests;
     uint64_t claimed, harvested, skipped; /* segments */
+    /* the tcp endpoint's CURVE: peers let in, keys refused, handshakes
+     * failed, control requests of keys not in the control list */
+    uint64_t auth_accepted, auth_refused, auth_failed, controls_refused;
     double events_per_s;       /* the node's event rate, last interval */
 } agent_view_t;
 

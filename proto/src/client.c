@@ -14,6 +14,8 @@ struct wire_client {
     void *sock; /* the DEALER; NULL until the first question after a reset */
     void *mon;  /* PAIR receiving the DEALER's connection events */
     char *endpoint;
+    wire_curve_t curve;
+    int auth_failed; /* last handshake: 1 refused key, 2 failed protocol */
     int connected;
     int connect_wait_ms; /* < 0: the whole timeout */
     uint64_t next_id;
@@ -50,11 +52,18 @@ static int client_open(wire_client_t *c)
     /* queue nothing for a peer that is not there: a question sent while
      * disconnected would be answered, late, after a reconnection */
     zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
+    int rc = wire_curve_client(c->sock, &c->curve);
+    if (rc != 0) {
+        client_close(c);
+        return rc;
+    }
     char mon_ep[64];
     snprintf(mon_ep, sizeof(mon_ep), "inproc://wire-client-%p-%u", (void *)c, c->generation++);
     if (zmq_socket_monitor(c->sock, mon_ep,
                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED |
-                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0) {
+                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0) {
         c->mon = zmq_socket(c->ctx, ZMQ_PAIR);
         zmq_setsockopt(c->mon, ZMQ_LINGER, &zero, sizeof(zero));
         if (zmq_connect(c->mon, mon_ep) != 0) {
@@ -70,9 +79,12 @@ static int client_open(wire_client_t *c)
     return 0;
 }
 
-wire_client_t *wire_client_new(const char *endpoint, char *err, size_t errlen)
+wire_client_t *wire_client_new(const char *endpoint, const wire_curve_t *curve, char *err,
+                               size_t errlen)
 {
     wire_client_t *c = xcalloc(1, sizeof(*c));
+    if (curve)
+        c->curve = *curve;
     c->ctx = zmq_ctx_new();
     c->endpoint = xstrdup(endpoint);
     c->connect_wait_ms = -1;
@@ -94,6 +106,7 @@ void wire_client_destroy(wire_client_t **c_p)
     client_close(c);
     zmq_ctx_term(c->ctx);
     free(c->endpoint);
+    memset(&c->curve, 0, sizeof(c->curve));
     free(c);
     *c_p = NULL;
 }
@@ -139,8 +152,18 @@ static int monitor_drain(wire_client_t *c)
                 more = zmq_msg_more(&m);
             zmq_msg_close(&m);
         }
-        if (ev == ZMQ_EVENT_CONNECTED || ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             c->connected = 1;
+            c->auth_failed = 0;
+        } else if (ev == ZMQ_EVENT_CONNECTED) {
+            c->connected = 1;
+        } else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            c->auth_failed = 1;
+            c->st.handshake_failures++;
+        } else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                   ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+            c->auth_failed = 2;
+            c->st.handshake_failures++;
         } else if (ev == ZMQ_EVENT_DISCONNECTED || ev == ZMQ_EVENT_CLOSED) {
             gone |= c->connected;
             c->connected = 0;
@@ -219,11 +242,23 @@ int wire_client_ask(wire_client_t *c, Ulma__Wire__Query *q, int timeout_ms, Ulma
         }
         int left = remaining_ms(connect_deadline);
         zmq_pollitem_t it = {c->sock, 0, ZMQ_POLLOUT, 0};
-        if (zmq_errno() != EAGAIN || left <= 0 || zmq_poll(&it, 1, left) <= 0) {
-            snprintf(err, errlen, "no connection to %s%s", c->endpoint,
-                     wait ? " (nothing answers there)" : "");
+        if (zmq_errno() != EAGAIN || left <= 0 || zmq_poll(&it, 1, left > 50 ? 50 : left) < 0) {
+            monitor_drain(c);
             c->st.refused++;
-            rc = -ENOTCONN;
+            if (c->auth_failed == 1) {
+                snprintf(err, errlen, "%s refused our key (not in its allowed keys)", c->endpoint);
+                rc = -EACCES;
+            } else if (c->auth_failed == 2) {
+                snprintf(err, errlen, "no secure connection to %s: the handshake failed (%s)",
+                         c->endpoint,
+                         c->curve.on ? "a plain-text server, or another server key"
+                                     : "a CURVE server: give --curve-dir");
+                rc = -EACCES;
+            } else {
+                snprintf(err, errlen, "no connection to %s%s", c->endpoint,
+                         wait ? " (nothing answers there)" : "");
+                rc = -ENOTCONN;
+            }
             goto out;
         }
     }

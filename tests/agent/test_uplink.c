@@ -220,7 +220,7 @@ int main(void)
     if (agent == 0) {
         execl(AGENT_BIN, AGENT_BIN, "--dir", dir, "--scan-ms", "50", "--cron-ms", "10",
               "--keep", "0.3", "--collector", ep, "--node", "node-a", "--report-interval", "0.1",
-              "--snapshot-every", "5", "--quiet", (char *)NULL);
+              "--snapshot-every", "5", "--quiet", "--plaintext", (char *)NULL);
         _exit(127);
     }
     usleep(600000); /* several report intervals without a collector */

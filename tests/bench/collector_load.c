@@ -32,6 +32,7 @@
 
 #include "profile/profile.h"
 #include "profile/util.h"
+#include "wire/curve.h"
 #include "wire/answer.h"
 #include "wire/sender.h"
 #include "wire/wire.h"
@@ -66,6 +67,7 @@ typedef struct node {
 
 static struct {
     char ep[256], job[64], prefix[32], truth[256], latency[256];
+    char curve_dir[256], server_key[256]; /* CURVE keys of every simulated node, or "" */
     uint32_t nodes, first, ranks, funcs, edges, paths, snapshot_every, reports;
     double change, zipf, churn, duration, interval, latency_skip;
     int no_answer, quiet;
@@ -1047,7 +1049,8 @@ static void usage(void)
             "  [--snapshot-every K] [--churn PER_NODE_PER_MIN] [--duration S] [--reports N]\n"
             "  [--job J] [--truth FILE] [--latency QUERY_EP [--latency-skip S]] [--no-answer]\n"
             "  [--drop-at N]\n"
-            "  [--restart-at N] [--seed N] [--pool K] [--quiet]\n");
+            "  [--restart-at N] [--seed N] [--pool K] [--quiet]\n"
+            "  [--curve-dir DIR [--server-key FILE]] (CURVE: every node with DIR's key)\n");
     exit(2);
 }
 
@@ -1060,6 +1063,7 @@ int main(int argc, char **argv)
 #define DBL(name, field) if (!strcmp(a, name) && v) { field = strtod(v, NULL); i++; continue; }
         STR("--ep", cfg.ep) STR("--job", cfg.job) STR("--prefix", cfg.prefix)
         STR("--truth", cfg.truth) STR("--latency", cfg.latency)
+        STR("--curve-dir", cfg.curve_dir) STR("--server-key", cfg.server_key)
         U32("--nodes", cfg.nodes) U32("--first", cfg.first) U32("--ranks", cfg.ranks)
         U32("--funcs", cfg.funcs) U32("--edges", cfg.edges) U32("--paths", cfg.paths)
         U32("--snapshot-every", cfg.snapshot_every) U32("--reports", cfg.reports)
@@ -1100,6 +1104,14 @@ int main(int argc, char **argv)
         }
         pool_init();
     }
+    wire_curve_t curve = {0};
+    if (cfg.curve_dir[0]) {
+        char err[1024];
+        if (wire_curve_load(&curve, cfg.curve_dir, cfg.server_key, 1, err, sizeof(err)) != 0) {
+            fprintf(stderr, "collector_load: %s\n", err);
+            return 1;
+        }
+    }
     void *ctx = zmq_ctx_new();
     zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, (int)cfg.nodes + 64);
     zmq_ctx_set(ctx, ZMQ_IO_THREADS, 1);
@@ -1113,6 +1125,7 @@ int main(int argc, char **argv)
         int hwm = 100, zero = 0;
         zmq_setsockopt(n->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
         zmq_setsockopt(n->sock, ZMQ_LINGER, &zero, sizeof(zero));
+        wire_curve_client(n->sock, &curve);
         if (zmq_connect(n->sock, cfg.ep) != 0) {
             fprintf(stderr, "collector_load: connect %s: %s\n", cfg.ep, zmq_strerror(errno));
             return 1;

@@ -90,7 +90,7 @@ class Agent:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [AGENT, "--dir", self.dir, "--node", self.node, "--collector", agents_ep,
+            [AGENT, "--dir", self.dir, "--node", self.node, "--plaintext", "--collector", agents_ep,
              "--report-interval", str(REPORT_S), "--snapshot-every", str(SNAPSHOT_EVERY),
              "--scan-ms", "50", "--keep", "300", "--quiet"])
         procs.append(self.proc)

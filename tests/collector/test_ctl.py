@@ -21,7 +21,7 @@ c = Collector("--interval", "0.3")
 
 
 def ctl(*args, ep=None):
-    p = subprocess.run([CTL, "--collector", ep or c.query_ep, "--timeout", "5000"] +
+    p = subprocess.run([CTL, "--plaintext", "--collector", ep or c.query_ep, "--timeout", "5000"] +
                        [str(a) for a in args], capture_output=True, text=True, timeout=60)
     return p.returncode, p.stdout, p.stderr
 

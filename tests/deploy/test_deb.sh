@@ -41,6 +41,11 @@ check "the systemd units verify" systemd-analyze verify /usr/lib/systemd/system/
     /usr/lib/systemd/system/ulma-collector.service
 check "the settings are conffiles" bash -c "dpkg-query -W -f='\${Conffiles}' ulma-clustertop | grep -q /etc/default/ulma-agent"
 check "the system user ulma exists" getent passwd ulma
+check "ulma-keys is on PATH" clean_env ulma-keys --help
+check "the host's CURVE keys: the secret owner-only, owned by ulma" \
+    bash -c "[ \"\$(stat -c '%a %U' /etc/ulma/curve/id.secret)\" = '600 ulma' ] && [ \"\$(stat -c '%a' /etc/ulma/curve/id.pub)\" = 644 ]"
+check "the collector loads them (as ulma)" \
+    runuser -u ulma -- /usr/bin/ulma-collector --curve-dir /etc/ulma/curve --agents ipc:///tmp/ulma-deb-a.ipc --query "tcp://127.0.0.1:*" --metrics none --run-for 0.2 -q
 check "dpkg -r removes it" dpkg -r ulma-clustertop
 check "the tools are gone" absent /usr/bin/ulma-agent
 check "the python package is gone" absent /usr/lib/python3/dist-packages/ulma
@@ -48,6 +53,7 @@ check "the autostart hook is gone" absent /usr/lib/python3/dist-packages/ulma-au
 check "the settings stay until purge" test -e /etc/default/ulma-agent
 check "dpkg -P purges the rest" dpkg -P ulma-clustertop
 check "the settings are gone" absent /etc/default/ulma-agent
+check "the CURVE keys are gone" absent /etc/ulma/curve
 check "the system user is gone" bash -c "! getent passwd ulma"
 check "nothing of it is left in dpkg" bash -c "! dpkg -s ulma-clustertop"
 rm -rf "$work"

@@ -115,12 +115,12 @@ def main():
     try:
         procs.append(subprocess.Popen(on("head", COLLECTOR, "--agents", "tcp://10.77.0.1:7710",
                                          "--query", "tcp://127.0.0.1:7711", "--metrics", "none",
-                                         "--interval", "0.2", "-q"), env=ENV))
+                                         "--interval", "0.2", "-q", "--plaintext"), env=ENV))
         for i in range(1, NODES + 1):
             procs.append(subprocess.Popen(on(i, AGENT, "--dir", "%s/node%d" % (SHM, i),
                                              "--node", "node%d" % i, "--collector",
                                              "tcp://10.77.0.1:7710", "--report-interval", "0.2",
-                                             "--keep", "600", "-q"), env=ENV))
+                                             "--keep", "600", "-q", "--plaintext"), env=ENV))
         for _ in range(100):
             s = query("SUMMARY")
             if s and s["summary"].get("nodes_up", 0) == NODES:

@@ -34,7 +34,7 @@ def same_rows(got, want, exact, times):
 
 
 def ct(*args, env=None, timeout=60):
-    return subprocess.run([T.CLUSTERTOP] + list(args), capture_output=True, text=True,
+    return subprocess.run([T.CLUSTERTOP, "--plaintext"] + list(args), capture_output=True, text=True,
                           timeout=timeout, env=env)
 
 
@@ -160,7 +160,7 @@ with T.tmpdir() as d:
         check(r.returncode == 0 and "agent ipc://%s/ulma-agent.ipc" % a.dir in r.stdout,
               "--agent-dir: the agent's ipc socket")
         env = dict(os.environ, LANG="C", LC_ALL="C")
-        r = subprocess.run([T.CLUSTERTOP, "-b", "-n", "1", "--agent", a.ep, "--view", "nodes"],
+        r = subprocess.run([T.CLUSTERTOP, "--plaintext", "-b", "-n", "1", "--agent", a.ep, "--view", "nodes"],
                            capture_output=True, env=env, timeout=60)
         check(r.returncode == 0 and all(b < 0x80 for b in r.stdout), "C locale: ASCII only")
         p.kill()

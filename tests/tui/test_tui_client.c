@@ -154,7 +154,7 @@ static void scenarios(const char *bind_ep)
     char ep[256];
     snprintf(ep, sizeof(ep), "%s", sv.ep);
     fprintf(stderr, "   at %s\n", ep);
-    wire_client_t *c = wire_client_new(ep, err, sizeof(err));
+    wire_client_t *c = wire_client_new(ep, NULL, err, sizeof(err));
     CHECK(c);
     CHECK_EQ_I(ask(c, 10000, NULL, err, sizeof(err)), 0);
     CHECK(wire_client_connected(c));
@@ -210,7 +210,7 @@ static void scenarios(const char *bind_ep)
 int main(void)
 {
     char err[256];
-    CHECK(wire_client_new("bogus://x", err, sizeof(err)) == NULL);
+    CHECK(wire_client_new("bogus://x", NULL, err, sizeof(err)) == NULL);
     CHECK(strstr(err, "cannot connect to bogus://x"));
     fprintf(stderr, "-- tcp\n");
     scenarios("tcp://127.0.0.1:*");

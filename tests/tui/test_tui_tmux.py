@@ -100,7 +100,7 @@ with T.tmpdir() as d:
         pid1 = r1["pid"]
         pid3 = [r for r in ranks if r.get("rank", 0) == 3][0]["pid"]
 
-        tm = T.Tmux("%s --collector %s -d 0.5" % (T.CLUSTERTOP, c.query_ep), 160, 45)
+        tm = T.Tmux("%s --plaintext --collector %s -d 0.5" % (T.CLUSTERTOP, c.query_ep), 160, 45)
         see(tm, "cluster_top", lambda s: "nodes 2 up" in s and "ranks 4" in s
             and " compute_step " in s and "slow_rank_extra" in s,
             "the cluster table: 2 nodes, 4 ranks, the program's functions")
@@ -235,7 +235,7 @@ with T.tmpdir() as d:
         tm.kill()
 
         # ---- one agent, no collector; no colours ---------------------------------------
-        tm = T.Tmux("%s --agent %s -d 0.5" % (T.CLUSTERTOP, a0.ep), 150, 40,
+        tm = T.Tmux("%s --plaintext --agent %s -d 0.5" % (T.CLUSTERTOP, a0.ep), 150, 40,
                     env={"NO_COLOR": "1"})
         see(tm, "agent_top", lambda s: "agent %s" % a0.ep in s and "ranks 2" in s
             and " compute_step " in s, "--agent: the node's table")

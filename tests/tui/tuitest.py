@@ -87,6 +87,8 @@ class Agent:
             cmd += ["--listen", self.ep]
         if collector:
             cmd += ["--collector", collector, "--report-interval", "0.5"]
+        if listen or collector:
+            cmd.append("--plaintext")
         self.proc = start(cmd)
         ipc = os.path.join(self.dir, "ulma-agent.ipc")
         if not wait_for(lambda: os.path.exists(ipc), 10):
@@ -108,7 +110,7 @@ class Collector:
         self.agents = agents_ep or "tcp://127.0.0.1:%d" % free_port()
         self.query_ep = query_ep or "tcp://127.0.0.1:%d" % free_port()
         self.proc = start([COLLECTOR, "--agents", self.agents, "--query", self.query_ep,
-                           "--metrics", "none", "--interval", "0.5", "-q"])
+                           "--metrics", "none", "--interval", "0.5", "-q", "--plaintext"])
         if not wait_for(lambda: query(self.query_ep, "SUMMARY", timeout_ms=300), 20):
             raise RuntimeError("collector did not start")
 

@@ -19,14 +19,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wire/curve.h"
 #include "wire/wire.h"
 
 typedef struct wire_client wire_client_t;
 
-/* A client of `endpoint` (tcp://HOST:PORT, ipc://PATH). The connection is
- * made in the background; NULL with a message in err when the endpoint
- * is malformed. Caller owns the return value. */
-wire_client_t *wire_client_new(const char *endpoint, char *err, size_t errlen);
+/* A client of `endpoint` (tcp://HOST:PORT, ipc://PATH), encrypted and
+ * authenticated with `curve` (copied; NULL or curve->on == 0: plain
+ * text). The connection is made in the background; NULL with a message
+ * in err when the endpoint is malformed. Caller owns the return value. */
+wire_client_t *wire_client_new(const char *endpoint, const wire_curve_t *curve, char *err,
+                               size_t errlen);
 /* NULL-safe; nulls the caller's pointer. */
 void wire_client_destroy(wire_client_t **c_p);
 
@@ -42,6 +45,8 @@ void wire_client_set_connect_wait(wire_client_t *c, int ms);
  * protobuf_c_message_free_unpacked(&(*out)->base, NULL); a Reply with
  * ok = false is still 0), or
  *   -ENOTCONN    no connection within the connect wait,
+ *   -EACCES      the server refused our key, or the handshake failed (a
+ *                plain-text client of a CURVE server, a wrong server key),
  *   -ECONNRESET  the peer went away while we waited,
  *   -ETIMEDOUT   no answer in time,
  *   -EPROTO      an answer that is not a Reply of our version,
@@ -55,6 +60,7 @@ int wire_client_connected(const wire_client_t *c);
 /* Counters, for a status line. */
 typedef struct wire_client_stats {
     uint64_t asked, answered, timeouts, resets, refused, reconnects, stale;
+    uint64_t handshake_failures; /* refused keys and failed handshakes */
 } wire_client_stats_t;
 void wire_client_stats(const wire_client_t *c, wire_client_stats_t *out);
 
