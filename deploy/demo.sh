@@ -204,7 +204,7 @@ else
     ask --view "function:step" --width 150 || true
     step "exports of the whole job (ulma-ctl --collector: pstats for snakeviz/pstats, an SVG flame graph, JSON)"
     for f in pstats svg json; do
-        on head "$ctl" --collector tcp://127.0.0.1:7711 export cluster "$f" "$out/cluster.$f" ||
+        on head "$ctl" --curve-dir "$keys/user" --collector tcp://127.0.0.1:7711 export cluster "$f" "$out/cluster.$f" ||
             echo "   (no $f export: see above)"
     done
     if ((prometheus)) && command -v prometheus >/dev/null; then
