@@ -13,7 +13,7 @@ PACKAGES=(
     zlib1g-dev
     clang libclang-rt-14-dev
     libmicrohttpd-dev prometheus
-    python3-pygments python3-docutils python3-networkx
+    python3-pygments python3-docutils python3-networkx strace
 )
 
 missing=()
