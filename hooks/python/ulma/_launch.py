@@ -485,7 +485,7 @@ def _fork_under_agent(o, directory, agent, exe):
             os._exit(2)
         return session
     os.close(rfd)
-    cmd[2] = str(pid)
+    cmd[2] = str(pid)  # ["ulma-agent", "--private", PID, ...]
     try:
         os.execve(agent, cmd, env)
     except OSError as e:
