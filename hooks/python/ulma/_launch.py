@@ -447,9 +447,9 @@ def _fork_under_agent(o, directory, agent, exe):
     --wait-child). Fork; the parent executes the agent, which keeps this
     pid (the one the shell or mpirun waits for), checks its options, writes
     one byte on the pipe, drains, reports and exits with the child's status.
-    The session is made and fast mode's one-time preparation done before
-    the fork; the child (its segment made at the fork, reserved for that
-    pid) waits for the byte and returns its Session to run the program; end of file means the
+    The child makes its segment (reserved for that pid) and does fast
+    mode's one-time preparation while the agent starts, then waits for the
+    byte and returns its Session to run the program; end of file means the
     agent refused (its message said why): the child removes its segment
     and leaves without running anything. Returns in the child only; None if
     the agent could not be executed (the program then runs here without
@@ -464,19 +464,12 @@ def _fork_under_agent(o, directory, agent, exe):
     for f in (sys.stdout, sys.stderr):
         f.flush()
     parent = os.getpid()
-    # the session is made here and inherited: its one-time preparation
-    # runs before the fork (in the child it would copy every page the
-    # parent still shares); at the fork the child gets a segment of its
-    # own, with the same reader (this pid, the agent to be) and control
-    session = Session(o.mode, directory, parent, o.objects, o.blocking, o.off, exe=exe,
-                      deferred=True)
-    session.prepare()
-    ours = session.path
     pid = os.fork()
     if pid == 0:
         os.close(wfd)
-        session.owner = os.getpid()
-        session.path = _ulma.status()["segment"]
+        session = Session(o.mode, directory, parent, o.objects, o.blocking, o.off, exe=exe,
+                          deferred=True)
+        session.prepare()
         try:
             go = os.read(rfd, 1)
         except KeyboardInterrupt:
@@ -491,8 +484,6 @@ def _fork_under_agent(o, directory, agent, exe):
             session.discard()
             os._exit(2)
         return session
-    session.discard()  # the parent's own segment: never used
-    del os.environ["ULMA_AGENT_PID"]
     os.close(rfd)
     cmd[2] = str(pid)  # ["ulma-agent", "--private", PID, ...]
     try:
