@@ -14,6 +14,7 @@ PACKAGES=(
     clang libclang-rt-14-dev
     libmicrohttpd-dev prometheus
     iproute2 procps
+    python3-pygments python3-docutils python3-networkx strace
 )
 
 missing=()

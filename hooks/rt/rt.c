@@ -453,17 +453,24 @@ int ulma_rt_stack_call(void (*fn)(void *), void *arg)
 
 /* ------------------------------------------------------------------ watcher */
 
+/* The clock rate is refined for the first ULMA_CALIB_REFINE_NS, then
+ * fixed (ulma_segment_calib_refresh): a finished function's time never
+ * changes afterwards, and every sum of reports equals the agent's table.
+ * The watcher and the exit take the pair: one at a time. */
+static pthread_mutex_t g_calib_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void calib_refresh(ulma_seg_header_t *h)
+{
+    pthread_mutex_lock(&g_calib_lock);
+    ulma_segment_calib_refresh(h);
+    pthread_mutex_unlock(&g_calib_lock);
+}
+
 static void refresh(ulma_seg_header_t *h, int calib)
 {
     ulma_store_relaxed(&h->heartbeat_ns, ulma_clock_mono_ns());
-    /* refined for the first ULMA_CALIB_REFINE_NS, then fixed: a finished
-     * function's time never changes afterwards, and every sum of reports
-     * equals the agent's table */
-    uint64_t n1 = ulma_load_relaxed(&h->calib_ns1);
-    if (calib && (n1 < h->calib_ns0 || n1 - h->calib_ns0 < ULMA_CALIB_REFINE_NS)) {
-        ulma_store_relaxed(&h->calib_tsc1, ulma_clock_read());
-        ulma_store_relaxed(&h->calib_ns1, ulma_clock_mono_ns());
-    }
+    if (calib)
+        calib_refresh(h);
 }
 
 static void poll_control(void)
@@ -514,7 +521,10 @@ static void *watcher_main(void *arg)
         pthread_mutex_unlock(&g_watch_lock);
         ulma_segment_t *seg = ulma_load_relaxed(&g_seg);
         if (seg)
-            refresh(ulma_segment_header(seg), ++ticks % (1000u / ULMA_RT_WATCH_MS) == 0);
+            /* the rate: every tick for the first second (the estimate
+             * made at creation is replaced at once), then every second */
+            refresh(ulma_segment_header(seg),
+                    ++ticks <= 1000u / ULMA_RT_WATCH_MS || ticks % (1000u / ULMA_RT_WATCH_MS) == 0);
         poll_control();
         tick();
         pthread_mutex_lock(&g_watch_lock);
@@ -670,6 +680,7 @@ void ulma_rt_stop(void)
         atomic_store(&ulma_rt_active, 0);
         ulma_seg_header_t *h = ulma_segment_header(seg);
         ulma_store_relaxed(&h->active_mode, 0u);
+        calib_refresh(h); /* a short run's rate from its whole length */
         /* everything written before is visible to a reader that sees EXITED;
          * the mapping stays (see the top of this file) */
         ulma_store_release(&h->state, (uint32_t)ULMA_SEG_EXITED);
@@ -687,8 +698,10 @@ static void at_exit(void)
     pthread_cond_signal(&g_watch_cond);
     pthread_mutex_unlock(&g_watch_lock);
     ulma_segment_t *seg = atomic_exchange(&g_seg, (ulma_segment_t *)NULL);
-    if (seg)
+    if (seg) {
+        calib_refresh(ulma_segment_header(seg));
         ulma_store_release(&ulma_segment_header(seg)->state, (uint32_t)ULMA_SEG_EXITED);
+    }
 }
 
 /* -------------------------------------------------------------------- fork */
@@ -731,6 +744,7 @@ static void atfork_child(void)
         return;
     uint32_t control = ulma_load_relaxed(&ulma_segment_header(seg)->control);
     ulma_segment_abandon(&seg);
-    if (create_locked(1000000u, control) == 0)
+    pthread_mutex_init(&g_calib_lock, NULL);
+    if (create_locked(0, control) == 0)
         watcher_start();
 }

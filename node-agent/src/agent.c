@@ -410,8 +410,14 @@ int agent_run(agent_t *a)
              * that cache line away from the writer on every poll, which
              * the profiled program pays for; a pause of idle_us lets a
              * saturated writer fill well under a sixteenth of its ring. */
-            if (a->pace_ok)
-                usleep(a->cfg.idle_us);
+            if (a->pace_ok) {
+                /* private mode: the child's end (its signal) cuts the
+                 * pause short, so that it never delays the report */
+                if (a->pv && private_fd(a->pv) >= 0)
+                    idle_wait(a, a->cfg.idle_us);
+                else
+                    usleep(a->cfg.idle_us);
+            }
             continue;
         }
         a->idle_loops++;

@@ -365,6 +365,17 @@ void private_abort_child(const agent_config_t *cfg)
 {
     if (!cfg->wait_child || cfg->private_pid <= 0)
         return;
-    if (kill(cfg->private_pid, SIGKILL) == 0)
-        waitpid(cfg->private_pid, NULL, 0);
+    /* the child may have made its segment while it waited for the go
+     * byte (python3 -m ulma does): it ran nothing, so nothing of it stays */
+    uint64_t start = ulma_proc_start_time(cfg->private_pid);
+    if (kill(cfg->private_pid, SIGKILL) != 0 || waitpid(cfg->private_pid, NULL, 0) < 0)
+        return;
+    const char *dir = cfg->dir[0] ? cfg->dir : ulma_default_dir();
+    char path[AGENT_PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/.ulma-tmp.%d", dir, cfg->private_pid);
+    unlink(path);
+    int n = ulma_segment_name(path, sizeof(path), dir, (uint32_t)geteuid(), cfg->private_pid,
+                              start);
+    if (start && n > 0 && (size_t)n < sizeof(path))
+        unlink(path);
 }

@@ -105,6 +105,46 @@ static void test_clock(void)
     CHECK(ulma_cycles_to_sec(5, 0) == 0.0);
 }
 
+/* The rate a writer puts in its header: an estimate made without sleeping
+ * at creation, the rate of its two pairs once they are 1 ms apart, fixed
+ * after ULMA_CALIB_REFINE_NS. */
+static void test_calib_refresh(void)
+{
+    ulma_segment_opts_t o;
+    ulma_segment_opts_init(&o);
+    o.dir = dir;
+    o.nslots = 1;
+    o.ring_bytes = 4096;
+    ulma_segment_t *seg = NULL;
+    CHECK_EQ_I(ulma_segment_create(&o, &seg), 0); /* calib_window_ns 0: no sleep */
+    ulma_seg_header_t *h = ulma_segment_header(seg);
+    uint64_t quick = atomic_load(&h->cycles_per_sec);
+    CHECK(quick >= 1000000u && quick <= 100000000000ull);
+    CHECK(h->calib_ns0 > 0 && atomic_load(&h->calib_ns1) == 0);
+    ulma_segment_calib_refresh(h); /* too close: the estimate stays */
+    CHECK(atomic_load(&h->calib_ns1) >= h->calib_ns0);
+    if (atomic_load(&h->calib_ns1) - h->calib_ns0 < ULMA_CALIB_MIN_PAIR_NS)
+        CHECK_EQ_U(atomic_load(&h->cycles_per_sec), quick);
+    while (ulma_clock_mono_ns() - h->calib_ns0 < 2 * ULMA_CALIB_MIN_PAIR_NS)
+        ;
+    ulma_segment_calib_refresh(h);
+    uint64_t t1 = atomic_load(&h->calib_tsc1), n1 = atomic_load(&h->calib_ns1);
+    CHECK(n1 - h->calib_ns0 >= 2 * ULMA_CALIB_MIN_PAIR_NS);
+    uint64_t hz = ulma_clock_rate_from_pairs(h->calib_tsc0, h->calib_ns0, t1, n1);
+    CHECK(hz > 0);
+    CHECK_EQ_U(atomic_load(&h->cycles_per_sec), hz);
+    /* 2 ms of pairs agree with the estimate to 1 % (it is that good) */
+    CHECK(hz > quick - quick / 100 && hz < quick + quick / 100);
+    /* past the refining time nothing moves any more */
+    atomic_store(&h->calib_ns1, h->calib_ns0 + ULMA_CALIB_REFINE_NS);
+    atomic_store(&h->cycles_per_sec, 12345678u);
+    ulma_segment_calib_refresh(h);
+    CHECK_EQ_U(atomic_load(&h->calib_ns1), h->calib_ns0 + ULMA_CALIB_REFINE_NS);
+    CHECK_EQ_U(atomic_load(&h->calib_tsc1), t1);
+    CHECK_EQ_U(atomic_load(&h->cycles_per_sec), 12345678u);
+    ulma_segment_destroy(&seg, 1);
+}
+
 static void test_header(void)
 {
     ulma_segment_t *seg = make_seg(4, 5000); /* rounds up to 8192 */
@@ -449,6 +489,7 @@ int main(void)
     make_tmpdir(dir, sizeof(dir), "test");
     RUN(test_names);
     RUN(test_clock);
+    RUN(test_calib_refresh);
     RUN(test_header);
     RUN(test_in_order);
     RUN(test_drop_exact);

@@ -22,7 +22,7 @@ uint64_t ulma_clock_rate_from_pairs(uint64_t c0, uint64_t ns0, uint64_t c1, uint
 
 /* Read the clock and monotonic time as close together as we can: take the
  * tightest of a few brackets. */
-static void sample_pair(uint64_t *cycles, uint64_t *ns)
+void ulma_clock_sample_pair(uint64_t *cycles, uint64_t *ns)
 {
     uint64_t best = UINT64_MAX;
     for (int i = 0; i < 5; i++) {
@@ -43,14 +43,20 @@ uint64_t ulma_clock_calibrate(uint64_t window_ns)
     (void)window_ns;
     return 1000000000u;
 #else
-    if (window_ns == 0)
-        window_ns = 5000000u;
     uint64_t c0 = 0, n0 = 0, c1 = 0, n1 = 0;
-    sample_pair(&c0, &n0);
-    struct timespec req = {(time_t)(window_ns / 1000000000u), (long)(window_ns % 1000000000u)};
-    while (nanosleep(&req, &req) != 0)
-        ;
-    sample_pair(&c1, &n1);
+    ulma_clock_sample_pair(&c0, &n0);
+    if (window_ns == 0) {
+        /* no sleep: a short spin, refined later from pairs far apart */
+        do
+            ulma_clock_sample_pair(&c1, &n1);
+        while (n1 - n0 < ULMA_CLOCK_QUICK_NS);
+    } else {
+        struct timespec req = {(time_t)(window_ns / 1000000000u),
+                               (long)(window_ns % 1000000000u)};
+        while (nanosleep(&req, &req) != 0)
+            ;
+        ulma_clock_sample_pair(&c1, &n1);
+    }
     uint64_t hz = ulma_clock_rate_from_pairs(c0, n0, c1, n1);
     return hz ? hz : 1000000000u;
 #endif

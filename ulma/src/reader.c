@@ -363,7 +363,10 @@ static uint64_t read_hz(ulma_reader_t *r, uint32_t unused)
     (void)unused;
     ulma_seg_header_t *h = r->hdr;
     uint64_t t1 = ulma_load_relaxed(&h->calib_tsc1), n1 = ulma_load_relaxed(&h->calib_ns1);
-    if (n1 > h->calib_ns0 && n1 - h->calib_ns0 >= 100000000u) {
+    /* the writer stores the two words one after the other: a pair read
+     * twice alike is not half of one update and half of the next */
+    int same = t1 == ulma_load_relaxed(&h->calib_tsc1) && n1 == ulma_load_relaxed(&h->calib_ns1);
+    if (same && n1 > h->calib_ns0 && n1 - h->calib_ns0 >= 100000000u) {
         uint64_t hz = ulma_clock_rate_from_pairs(h->calib_tsc0, h->calib_ns0, t1, n1);
         if (hz)
             return hz;

@@ -194,8 +194,7 @@ int ulma_segment_create(const ulma_segment_opts_t *opts, ulma_segment_t **out)
     h->mpi_rank = opts->mpi_rank;
     h->mpi_size = opts->mpi_size;
     copy_str(h->job, sizeof(h->job), opts->job);
-    h->calib_tsc0 = ulma_clock_read();
-    h->calib_ns0 = ulma_clock_mono_ns();
+    ulma_clock_sample_pair(&h->calib_tsc0, &h->calib_ns0);
     ulma_store_relaxed(&h->cycles_per_sec, ulma_clock_calibrate(opts->calib_window_ns));
     ulma_store_relaxed(&h->heartbeat_ns, ulma_clock_mono_ns());
     ulma_store_relaxed(&h->reader_pid, opts->reader_pid);
@@ -222,6 +221,23 @@ fail:
 }
 
 ulma_seg_header_t *ulma_segment_header(ulma_segment_t *seg) { return (ulma_seg_header_t *)seg->base; }
+
+void ulma_segment_calib_refresh(ulma_seg_header_t *h)
+{
+    uint64_t n1 = ulma_load_relaxed(&h->calib_ns1);
+    if (n1 >= h->calib_ns0 && n1 - h->calib_ns0 >= ULMA_CALIB_REFINE_NS)
+        return; /* fixed: a finished function's time never changes afterwards */
+    uint64_t c = 0, n = 0;
+    ulma_clock_sample_pair(&c, &n);
+    ulma_store_relaxed(&h->calib_tsc1, c);
+    ulma_store_relaxed(&h->calib_ns1, n);
+    /* one word: a reader of the rate never sees half an update */
+    uint64_t hz = n - h->calib_ns0 >= ULMA_CALIB_MIN_PAIR_NS
+                      ? ulma_clock_rate_from_pairs(h->calib_tsc0, h->calib_ns0, c, n)
+                      : 0;
+    if (hz)
+        ulma_store_relaxed(&h->cycles_per_sec, hz);
+}
 
 const char *ulma_segment_path(const ulma_segment_t *seg) { return seg->path; }
 

@@ -158,6 +158,24 @@ def spawn_private(directory, owner_pid, sort=None, output=None, json_file=None, 
     return proc
 
 
+def _exited_within(pid, timeout):
+    """True once `pid` has ended, False after `timeout` s; None if this
+    kernel cannot tell through a pidfd. Woken by the end itself: no
+    polling (Popen.wait with a timeout sleeps and looks again)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+    import select
+
+    try:
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        return bool(p.poll(timeout * 1000.0))
+    finally:
+        os.close(fd)
+
+
 def wait(proc, timeout=WAIT_SECONDS):
     """Wait for the private agent to finish; give up after `timeout` s."""
     import subprocess
@@ -165,7 +183,9 @@ def wait(proc, timeout=WAIT_SECONDS):
     if proc is None:
         return None
     try:
-        return proc.wait(timeout)
+        if _exited_within(proc.pid, timeout) is not False:
+            return proc.wait(timeout)
+        raise subprocess.TimeoutExpired(proc.args, timeout)
     except subprocess.TimeoutExpired:
         sys.stderr.write("ulma: the agent (pid %d) did not finish within %.0f s; "
                          "not waiting for it\n" % (proc.pid, timeout))

@@ -3,7 +3,6 @@ import atexit
 import builtins
 import io
 import os
-import signal
 import sys
 import types
 
@@ -245,6 +244,27 @@ class Session:
         if not deferred:
             self.begin()
 
+    def prepare(self):
+        """What turning the hooks on costs once per process, done ahead
+        (while the agent starts): fast mode on and off again at once (on
+        CPython 3.11 before 3.11.4 its first start re-versions functions,
+        tens of ms); no frame runs in between, so nothing is recorded."""
+        if self.off:
+            return
+        if self.mode == _ulma.MODE_FAST:
+            _ulma.set_mode(_ulma.MODE_FAST, 1 if self.blocking else 0)
+            _ulma.set_mode(_ulma.MODE_OFF)
+        if self.objects:
+            import ulma._objects  # noqa: F401 (loaded here, installed by begin)
+
+    def discard(self):
+        """The program will not run: hooks off, the segment removed."""
+        try:
+            _ulma.stop()
+            os.unlink(self.path)
+        except (OSError, RuntimeError):
+            pass
+
     def begin(self):
         """Hooks on (unless started off)."""
         if not self.off:
@@ -266,6 +286,8 @@ class Session:
         if os.getpid() == self.owner and self.agent is not None:
             _agent.wait(self.agent)
         if self.interrupted:
+            import signal  # here: the launcher's path does not need it
+
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
 
@@ -420,39 +442,52 @@ def _needs_private_agent(o, directory):
                 or not _agent.node_agent_running(directory))
 
 
-def _fork_under_agent(o, directory, agent):
+def _fork_under_agent(o, directory, agent, exe):
     """The launcher's protocol with its private agent (--go-fd,
     --wait-child). Fork; the parent executes the agent, which keeps this
     pid (the one the shell or mpirun waits for), checks its options, writes
     one byte on the pipe, drains, reports and exits with the child's status.
-    The child waits for that byte and returns to run the program; end of
-    file means the agent refused (its message said why): the child leaves
-    without running anything. Returns in the child only (with the agent's
-    pid); None if the agent could not be executed (the program then runs
-    here without one)."""
+    The child makes its segment (reserved for that pid) and does fast
+    mode's one-time preparation while the agent starts, then waits for the
+    byte and returns its Session to run the program; end of file means the
+    agent refused (its message said why): the child removes its segment
+    and leaves without running anything. Returns in the child only; None if
+    the agent could not be executed (the program then runs here without
+    one)."""
+    rfd, wfd = os.pipe()
+    os.set_inheritable(wfd, True)
+    # everything the parent needs is ready before the fork: it only execs
+    cmd = _agent.private_command(directory, 0, o.sort, o.output, o.json, o.exports,
+                                 go_fd=wfd, wait_child=True, no_table=bool(o.output))
+    cmd[0] = agent
+    env = _agent.agent_env()
     for f in (sys.stdout, sys.stderr):
         f.flush()
-    rfd, wfd = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
         os.close(wfd)
+        session = Session(o.mode, directory, parent, o.objects, o.blocking, o.off, exe=exe,
+                          deferred=True)
+        session.prepare()
         try:
             go = os.read(rfd, 1)
         except KeyboardInterrupt:
+            session.discard()
+            import signal
+
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
             go = b""
         os.close(rfd)
         if not go:
+            session.discard()
             os._exit(2)
-        return os.getppid()
+        return session
     os.close(rfd)
-    os.set_inheritable(wfd, True)
-    cmd = _agent.private_command(directory, pid, o.sort, o.output, o.json, o.exports,
-                                 go_fd=wfd, wait_child=True, no_table=bool(o.output))
-    cmd[0] = agent
+    cmd[2] = str(pid)  # ["ulma-agent", "--private", PID, ...]
     try:
-        os.execve(agent, cmd, _agent.agent_env())
+        os.execve(agent, cmd, env)
     except OSError as e:
         sys.stderr.write("ulma: warning: cannot start %s: %s; profiling without an agent\n"
                          % (agent, e))
@@ -483,13 +518,14 @@ def main(argv):
         return prep
     code, mod = prep
     sys.argv.extend(o.args)
-    reader = _inherited_agent()
+    session = None
     if _needs_private_agent(o, directory):
         agent = _agent.find_agent(directory)
         if agent is not None:
-            reader = _fork_under_agent(o, directory, agent) or 0
-    session = Session(o.mode, directory, reader, o.objects, o.blocking, o.off, exe=exe,
-                      deferred=True)
+            session = _fork_under_agent(o, directory, agent, exe)
+    if session is None:
+        session = Session(o.mode, directory, _inherited_agent(), o.objects, o.blocking, o.off,
+                          exe=exe, deferred=True)
     return _run(code, mod, session)
 
 

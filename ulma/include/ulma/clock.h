@@ -33,9 +33,18 @@ static inline uint64_t ulma_clock_read(void)
 uint64_t ulma_clock_mono_ns(void);
 
 /* Cycles per second of ulma_clock_read(), measured against
- * CLOCK_MONOTONIC_RAW over about `window_ns` nanoseconds (a few ms is
- * enough for 0.1 %). Returns 1e9 on the portable clock. Never 0. */
+ * CLOCK_MONOTONIC_RAW over about `window_ns` nanoseconds, sleeping (a few
+ * ms is enough for 0.001 %). `window_ns` 0: no sleep, a spin of
+ * ULMA_CLOCK_QUICK_NS (about 0.1 %): an estimate for the first moments,
+ * which a segment's writer refines from (cycles, ns) pairs taken far apart
+ * (segment.h). Returns 1e9 on the portable clock. Never 0. */
 uint64_t ulma_clock_calibrate(uint64_t window_ns);
+
+#define ULMA_CLOCK_QUICK_NS 50000u
+
+/* One (cycles, ns) pair, read as close together as possible (the tightest
+ * of a few brackets of a CLOCK_MONOTONIC_RAW read by two clock reads). */
+void ulma_clock_sample_pair(uint64_t *cycles, uint64_t *ns);
 
 /* Refine a calibration from two (cycles, ns) pairs taken far apart.
  * Returns 0 if the pairs are unusable. */

@@ -37,9 +37,14 @@
 #define ULMA_EXE_MAX 256
 #define ULMA_THREAD_NAME_MAX 32
 /* The clock rate of a process is refined from its start for this long (a
- * pair of clock readings every second), then fixed: its error is then a
- * few parts in 10^8, and times converted with it never change again. */
+ * pair of clock readings now and then, and one at exit), then fixed: its
+ * error is then a few parts in 10^8, and times converted with it never
+ * change again. */
 #define ULMA_CALIB_REFINE_NS 8000000000ull
+/* The writer turns its two pairs into cycles_per_sec once they are this far
+ * apart (a few parts in 10^5); before, the header holds the estimate made
+ * without sleeping at creation. */
+#define ULMA_CALIB_MIN_PAIR_NS 1000000ull
 
 #define ULMA_DEFAULT_DIR "/dev/shm"
 #define ULMA_DEFAULT_SLOTS 64u
@@ -96,11 +101,14 @@ typedef struct ulma_seg_header {
     int32_t mpi_rank;        /* -1 if unknown */
     int32_t mpi_size;        /* 0 if unknown */
     char job[ULMA_JOB_MAX];  /* MPI/batch job id, "" if unknown */
-    /* the clock: cycles = hz * seconds; pairs let a reader refine hz */
+    /* the clock: cycles = hz * seconds; pairs let a reader refine hz.
+     * cycles_per_sec: an estimate made at creation without sleeping, then
+     * the rate of the two pairs (ulma_segment_calib_refresh) */
     _Atomic uint64_t cycles_per_sec;
     uint64_t calib_tsc0, calib_ns0;        /* taken at creation */
-    _Atomic uint64_t calib_tsc1, calib_ns1; /* refreshed by the process every
-                                              * second for ULMA_CALIB_REFINE_NS */
+    _Atomic uint64_t calib_tsc1, calib_ns1; /* refreshed by the process (its
+                                              * watcher, its exit) for
+                                              * ULMA_CALIB_REFINE_NS */
     /* control: agent -> process */
     _Atomic uint32_t control;     /* ULMA_CTL_* */
     _Atomic uint32_t control_seq; /* bumped by the agent after each request */
@@ -158,7 +166,7 @@ typedef struct ulma_segment_opts {
     const char *exe;     /* shown to people; may be NULL */
     int32_t mpi_rank, mpi_size; /* -1 / 0 if unknown */
     const char *job;     /* may be NULL */
-    uint64_t calib_window_ns; /* 0: 5 ms */
+    uint64_t calib_window_ns; /* 0: no sleep (ulma_clock_calibrate) */
     int32_t reader_pid;  /* agent reserved to drain it (a private agent), 0: any */
 } ulma_segment_opts_t;
 
@@ -175,6 +183,13 @@ int ulma_segment_create(const ulma_segment_opts_t *opts, ulma_segment_t **out);
 
 /* The mapped header (for the control word, identity updates). */
 ulma_seg_header_t *ulma_segment_header(ulma_segment_t *seg);
+
+/* Writer side: take a second (cycles, ns) pair and, once the pairs are
+ * ULMA_CALIB_MIN_PAIR_NS apart, store their rate as cycles_per_sec; does
+ * nothing after ULMA_CALIB_REFINE_NS (the rate is fixed then). Cheap (a
+ * few clock reads, no system call): called by the process's watcher and at
+ * its exit, one caller at a time. */
+void ulma_segment_calib_refresh(ulma_seg_header_t *h);
 
 /* Path of the segment file. Owned by seg. */
 const char *ulma_segment_path(const ulma_segment_t *seg);
