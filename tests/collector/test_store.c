@@ -19,7 +19,8 @@
         }                                                                                   \
     } while (0)
 
-static store_t *new_store(void)
+/* A store of 1 s intervals; snapshot_every as --snapshot-every (0: off). */
+static store_t *new_store_every(uint32_t snapshot_every)
 {
     store_config_t c;
     memset(&c, 0, sizeof(c));
@@ -28,9 +29,12 @@ static store_t *new_store(void)
     c.keep_ns = 60 * SEC;
     c.history = 100;
     c.rate_points = 11;
+    c.snapshot_every = snapshot_every;
     store_limits_default(&c.lim);
     return store_new(&c);
 }
+
+static store_t *new_store(void) { return new_store_every(0); }
 
 static uint64_t clock_ns = 1000 * SEC;
 
@@ -270,16 +274,7 @@ static void test_agent_restart(void)
  * starts the count again. */
 static void test_snapshot_every(void)
 {
-    store_config_t c;
-    memset(&c, 0, sizeof(c));
-    c.interval_ns = SEC;
-    c.gone_ns = 30 * SEC;
-    c.keep_ns = 60 * SEC;
-    c.history = 100;
-    c.rate_points = 11;
-    c.snapshot_every = 3;
-    store_limits_default(&c.lim);
-    store_t *s = store_new(&c);
+    store_t *s = new_store_every(3);
     sim_node_t a;
     sim_init(&a, "n1", 61, 2, "j", 0);
     store_action_t act;
