@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "query.h"
 #include "store_int.h"
@@ -47,6 +48,19 @@ static double thread_ms(void)
 }
 
 static double wall_ms(void) { return (double)now_ns() / 1e6; }
+
+/* Resident memory of this process now (MiB), from /proc/self/statm. */
+static double rss_mib(void)
+{
+    unsigned long size = 0, res = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%lu %lu", &size, &res) != 2)
+            res = 0;
+        fclose(f);
+    }
+    return (double)res * (double)sysconf(_SC_PAGESIZE) / 1048576.0;
+}
 
 static int dcmp(const void *a, const void *b)
 {
@@ -215,12 +229,14 @@ int main(int argc, char **argv)
             sizes[ns++] = (uint32_t)strtoul(argv[i], NULL, 10);
     }
     for (uint32_t k = 0; k < ns; k++) {
-        double t0 = wall_ms();
+        double t0 = wall_ms(), m0 = rss_mib();
         memset(ingest_ms, 0, sizeof(ingest_ms));
         memset(ingest_n, 0, sizeof(ingest_n));
         store_t *s = build(sizes[k]);
-        printf("%u nodes x %d ranks x %d functions: built in %.1f s\n", sizes[k], RANKS, FUNCS,
-               (wall_ms() - t0) / 1e3);
+        double mem = rss_mib() - m0;
+        printf("%u nodes x %d ranks x %d functions: built in %.1f s, the store %.0f MiB resident\n",
+               sizes[k], RANKS, FUNCS, (wall_ms() - t0) / 1e3, mem);
+        printf("BENCH collector_store_mib_%u %.0f MiB\n", sizes[k], mem);
         double per[3];
         for (int i = 0; i < 3; i++)
             per[i] = ingest_n[i] ? ingest_ms[i] / (double)ingest_n[i] : 0;
