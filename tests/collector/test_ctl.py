@@ -60,7 +60,8 @@ rc, out, _ = ctl("top", "--node", "node00001", "-n", "3")
 check(rc == 0 and "2 processes" in out and "filename:lineno(function)" in out,
       "top of one node, cProfile's header: %s" % out[:200])
 rc, out, _ = ctl("summary")
-check(rc == 0 and "nodes 3 up" in out, "summary: %s" % out.strip())
+check(rc == 0 and "nodes" in out and "6 ranks live of 6 processes" in out and "1 jobs" in out,
+      "summary: %s" % out.strip())
 
 # ---- an export of the cluster, read by pstats -------------------------------------------
 f = os.path.join(tmp, "cluster.pstats")
@@ -80,6 +81,10 @@ live = load(c.agents, "--nodes", 2, "--first", 10, "--ranks", 2, "--funcs", 20,
             "--interval", 0.3, "--duration", 20, "--job", "jobB")
 check(wait_for(lambda: ctl("ranks", "job:jobB")[1].count("jobB") == 4, timeout=20),
       "the live job's four ranks are there")
+# (the first load has ended: its three nodes fall silent, stale; the live job's two report)
+summ = []
+check(wait_for(lambda: summ.append(ctl("summary")[1]) or "nodes 2 up" in summ[-1],
+               timeout=10), "summary while a job runs: %s" % (summ[-1].strip() if summ else ""))
 
 
 def cluster_rate():
