@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <sys/syscall.h>
 
+#include "fuzz/budget.h"
 #include "jreq.h"
 #include "profile.h"
 #include "profile/export.h"
@@ -241,7 +242,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < 3; i++)
         LLVMFuzzerTestOneInput(seeds[i].d, seeds[i].n); /* the seeds themselves */
     uint8_t *buf = malloc(1 << 16);
-    for (long it = 0; it < iters; it++) {
+    fuzz_budget_t bud;
+    fuzz_budget_init(&bud, iters, iters / 10);
+    long it;
+    for (it = 0; fuzz_budget_more(&bud, it); it++) {
         blob_t *s = &seeds[it % 3];
         size_t n = s->n < (1 << 16) ? s->n : (1 << 16);
         memcpy(buf, s->d, n);
@@ -270,7 +274,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < 3; i++)
         free(seeds[i].d);
     rm_tree(tmpdir);
-    printf("fuzz_agent: %ld inputs, no crash\n", iters);
+    fuzz_budget_report(&bud, "fuzz_agent", it);
+    printf("fuzz_agent: %ld inputs, no crash\n", it);
     return 0;
 }
 #endif

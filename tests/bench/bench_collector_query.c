@@ -13,6 +13,14 @@
  * answer) and again within the interval (spreads kept, as for a dashboard
  * refreshing faster than the interval, or a second dashboard).
  *
+ * While building, the decoding and merging of each report is timed (CPU of
+ * this thread): a node's first snapshot, its deltas (10% of rows changing)
+ * and a later snapshot (onto the rows it replaces). With one report per
+ * node per second and a snapshot every 10, the collector's CPU for merging
+ * is N x (0.9 delta + 0.1 snapshot) per second, printed as
+ * collector_ingest_cores_N (no sockets: what the load generators and the
+ * machine's other work cannot disturb, beyond caches).
+ *
  * Prints, per size N and query Q: BENCH collector_q_<Q>_ms_N (median wall)
  * and a line with median and max, wall and CPU.
  */
@@ -21,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "query.h"
 #include "store_int.h"
@@ -40,6 +49,19 @@ static double thread_ms(void)
 
 static double wall_ms(void) { return (double)now_ns() / 1e6; }
 
+/* Resident memory of this process now (MiB), from /proc/self/statm. */
+static double rss_mib(void)
+{
+    unsigned long size = 0, res = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%lu %lu", &size, &res) != 2)
+            res = 0;
+        fclose(f);
+    }
+    return (double)res * (double)sysconf(_SC_PAGESIZE) / 1048576.0;
+}
+
 static int dcmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -55,8 +77,12 @@ static uint64_t rnd(void)
     return rng;
 }
 
-static void deliver(store_t *s, sbuf_t *b, uint64_t now)
+static double ingest_ms[3]; /* first snapshot, delta, later snapshot: CPU summed */
+static uint64_t ingest_n[3];
+
+static void deliver(store_t *s, sbuf_t *b, uint64_t now, int kind)
 {
+    double c0 = thread_ms();
     wire_refusal_t why;
     Ulma__Wire__AgentMsg *m = wire_agent_msg(b->data, b->len, &why);
     if (!m) {
@@ -69,6 +95,8 @@ static void deliver(store_t *s, sbuf_t *b, uint64_t now)
         exit(1);
     }
     protobuf_c_message_free_unpacked(&m->base, NULL);
+    ingest_ms[kind] += thread_ms() - c0;
+    ingest_n[kind]++;
 }
 
 /* N nodes, each one report sender over RANKS processes of FUNCS rows. */
@@ -105,8 +133,9 @@ static store_t *build(uint32_t nodes)
             idx[f] = wire_sender_name(snd, &pf);
         }
         memset(rows, 0, sizeof(*rows) * RANKS * FUNCS);
-        for (int round = 0; round < 3; round++) {
-            wire_sender_begin(snd, round == 0, round == 0);
+        for (int round = 0; round < 4; round++) {
+            int snap = round == 0 || round == 3;
+            wire_sender_begin(snd, snap, round == 0);
             for (uint32_t r = 0; r < RANKS; r++) {
                 pf_meta_t m;
                 memset(&m, 0, sizeof(m));
@@ -133,7 +162,7 @@ static store_t *build(uint32_t nodes)
             sbuf_t b = {0};
             wire_sender_end(snd, NULL, &b);
             wire_sender_sent(snd);
-            deliver(s, &b, now);
+            deliver(s, &b, now, round == 0 ? 0 : round == 3 ? 2 : 1);
             sbuf_free(&b);
         }
         wire_sender_destroy(&snd);
@@ -200,10 +229,32 @@ int main(int argc, char **argv)
             sizes[ns++] = (uint32_t)strtoul(argv[i], NULL, 10);
     }
     for (uint32_t k = 0; k < ns; k++) {
-        double t0 = wall_ms();
+        double t0 = wall_ms(), m0 = rss_mib();
+        memset(ingest_ms, 0, sizeof(ingest_ms));
+        memset(ingest_n, 0, sizeof(ingest_n));
         store_t *s = build(sizes[k]);
-        printf("%u nodes x %d ranks x %d functions: built in %.1f s\n", sizes[k], RANKS, FUNCS,
-               (wall_ms() - t0) / 1e3);
+        double mem = rss_mib() - m0;
+        printf("%u nodes x %d ranks x %d functions: built in %.1f s, the store %.0f MiB resident\n",
+               sizes[k], RANKS, FUNCS, (wall_ms() - t0) / 1e3, mem);
+        printf("BENCH collector_store_mib_%u %.0f MiB\n", sizes[k], mem);
+        double per[3];
+        for (int i = 0; i < 3; i++)
+            per[i] = ingest_n[i] ? ingest_ms[i] / (double)ingest_n[i] : 0;
+        double tick[ROUNDS];
+        for (int i = 0; i < ROUNDS; i++) { /* the once-per-interval work */
+            double c0 = thread_ms();
+            store_tick(s, now_ns(), wall_ns());
+            tick[i] = thread_ms() - c0;
+        }
+        qsort(tick, ROUNDS, sizeof(double), dcmp);
+        double cores = (sizes[k] * (0.9 * per[1] + 0.1 * per[2]) + tick[ROUNDS / 2]) / 1e3;
+        printf("%u nodes: a report decoded and merged in %.3f ms (first snapshot), %.3f ms "
+               "(delta), %.3f ms (snapshot); a tick %.3f ms: %.3f cores at 1 report/s\n",
+               sizes[k], per[0], per[1], per[2], tick[ROUNDS / 2], cores);
+        printf("BENCH collector_tick_ms_%u %.3f ms\n", sizes[k], tick[ROUNDS / 2]);
+        printf("BENCH collector_ingest_delta_ms_%u %.3f ms\n", sizes[k], per[1]);
+        printf("BENCH collector_ingest_snapshot_ms_%u %.3f ms\n", sizes[k], per[2]);
+        printf("BENCH collector_ingest_cores_%u %.3f cores\n", sizes[k], cores);
         Ulma__Wire__Scope cl = ULMA__WIRE__SCOPE__INIT, job = ULMA__WIRE__SCOPE__INIT;
         job.level = ULMA__WIRE__SCOPE__LEVEL__JOB;
         job.job = "job1";

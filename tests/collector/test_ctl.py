@@ -82,6 +82,10 @@ live = load(c.agents, "--nodes", 2, "--first", 10, "--ranks", 2, "--funcs", 20,
             "--interval", 0.3, "--duration", 20, "--job", "jobB")
 check(wait_for(lambda: ctl("ranks", "job:jobB")[1].count("jobB") == 4, timeout=20),
       "the live job's four ranks are there")
+# (the first load has ended: its three nodes fall silent, stale; the live job's two report)
+summ = []
+check(wait_for(lambda: summ.append(ctl("summary")[1]) or "nodes 2 up" in summ[-1],
+               timeout=10), "summary while a job runs: %s" % (summ[-1].strip() if summ else ""))
 
 
 def cluster_rate():

@@ -8,7 +8,8 @@
  *
  * LLVMFuzzerTestOneInput is the libFuzzer entry (-DULMA_LIBFUZZER, clang);
  * without it, main() runs N random mutations of the committed seeds
- * (tests/fuzz/seeds/collector/, argv[1] rounds, default 2000) for CTest.
+ * (tests/fuzz/seeds/collector/, argv[1] rounds, default 2000) for CTest,
+ * bounded in time in sanitizer builds (fuzz/budget.h).
  * `fuzz_collector --write-seeds DIR` makes the seeds with the real sender. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/budget.h"
 #include "query.h"
 #include "store_int.h"
 #include "view.h"
@@ -393,7 +395,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < ns; i++)
         LLVMFuzzerTestOneInput(seeds[i].d, seeds[i].n);
     uint64_t st = 0x2545f4914f6cdd1dull;
-    for (long r = 0; r < rounds; r++) {
+    fuzz_budget_t bud;
+    fuzz_budget_init(&bud, rounds, rounds / 10);
+    long r;
+    for (r = 0; fuzz_budget_more(&bud, r); r++) {
         int k = (int)(r % ns);
         size_t n = seeds[k].n;
         uint8_t *buf = xmalloc(n + 64);
@@ -416,7 +421,7 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < ns; i++)
         free(seeds[i].d);
-    fprintf(stderr, "fuzz_collector: %ld rounds\n", rounds);
+    fuzz_budget_report(&bud, "fuzz_collector", r);
     return 0;
 }
 #endif

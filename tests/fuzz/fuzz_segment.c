@@ -6,7 +6,8 @@
  * Built two ways: with -DULMA_LIBFUZZER under clang's libFuzzer
  * (LLVMFuzzerTestOneInput only), and as a standalone driver that applies
  * random mutations to a valid segment for a bounded number of rounds
- * (`fuzz_segment [ROUNDS] [SEED]`), which CTest runs.
+ * (`fuzz_segment [ROUNDS] [SEED]`), which CTest runs (bounded in time in
+ * sanitizer builds: fuzz/budget.h).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fuzz/budget.h"
 #include "ulma/reader.h"
 #include "ulma/ring.h"
 #include "ulma/segment.h"
@@ -164,7 +166,10 @@ int main(int argc, char **argv)
     make_template();
     uint8_t *img = malloc(tmpl_len);
     CHECK(img);
-    for (unsigned long round = 0; round < rounds; round++) {
+    fuzz_budget_t bud;
+    fuzz_budget_init(&bud, (long)rounds, (long)rounds / 10);
+    unsigned long round;
+    for (round = 0; fuzz_budget_more(&bud, (long)round); round++) {
         memcpy(img, tmpl, tmpl_len);
         size_t len = tmpl_len;
         int muts = 1 + rand_r(&seed) % 8;
@@ -190,7 +195,8 @@ int main(int argc, char **argv)
     free(img);
     free(tmpl);
     rmdir(dir);
-    fprintf(stderr, "fuzz_segment: %lu rounds, no crash\n", rounds);
+    fuzz_budget_report(&bud, "fuzz_segment", (long)round);
+    fprintf(stderr, "fuzz_segment: %lu rounds, no crash\n", round);
     return 0;
 }
 #endif
