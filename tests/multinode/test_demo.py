@@ -9,6 +9,7 @@ left (namespaces, segments, processes)."""
 import os
 import pstats
 import re
+import signal
 import subprocess
 import sys
 
@@ -22,11 +23,28 @@ TAG = "d%d" % (os.getpid() % 100000)
 OUT = os.path.join(BUILD, "demo-" + TAG)
 
 env = dict(os.environ, ULMA_CLUSTER_TAG=TAG)
-p = subprocess.run(["bash", os.path.join(SRC, "deploy", "demo.sh"), BUILD, "--batch",
-                    "--seconds", "12", "--nodes", "2", "--ranks", "2"],
-                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                   timeout=200)
-out = p.stdout
+p = subprocess.Popen(["bash", os.path.join(SRC, "deploy", "demo.sh"), BUILD, "--batch",
+                      "--seconds", "12", "--nodes", "2", "--ranks", "2"],
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+try:
+    out = p.communicate(timeout=200)[0]
+except subprocess.TimeoutExpired:
+    # as a user's Ctrl-C: the demo removes what it made (a SIGKILL would leave it)
+    p.send_signal(signal.SIGINT)
+    try:
+        out = p.communicate(timeout=60)[0]
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out = p.communicate()[0]
+    check(False, "the demo ended within 200 s")
+finally:
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+    # whatever happened above: no namespace, agent or collector of this test outlives it
+    left = subprocess.run(["pgrep", "-f", "%s|/dev/shm/ulma-%s/" % (OUT, TAG)],
+                          capture_output=True, text=True).stdout.split()
+    ns_left = TAG in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
 sys.stdout.write(out[-6000:] if p.returncode else "")
 check(p.returncode == 0, "the demo exits 0 (status %d)" % p.returncode)
 check("2 node(s) report to the collector" in out, "both nodes report to the collector")
@@ -65,10 +83,11 @@ up = [ln for ln in prom.splitlines() if ln.strip().startswith("ulma_node_up")]
 check(up and "node=node1" in up[0] and "node=node2" in up[0],
       "Prometheus's query API has both nodes' ulma_node_up: %s" % up)
 
-ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-check(TAG not in ns, "no namespace of the demo is left: %s" % ns.split())
+check(not ns_left, "no namespace of the demo is left")
 check(not os.path.exists("/dev/shm/ulma-" + TAG), "no segment directory is left")
-ps = subprocess.run(["pgrep", "-f", "%s|/dev/shm/ulma-%s/" % (OUT, TAG)], capture_output=True,
-                    text=True).stdout.split()
-check(not ps, "no process of the demo is left: %s" % ps)
+check(not left, "no process of the demo is left: %s" % left)
+for pid in left:  # (said above; gone anyway)
+    subprocess.run(["kill", "-9", pid])
+if ns_left:
+    subprocess.run(["bash", os.path.join(SRC, "deploy", "cluster.sh"), "down"], env=env)
 finish()
