@@ -12,12 +12,12 @@
  * bounded in time in sanitizer builds (fuzz/budget.h).
  * `fuzz_collector --write-seeds DIR` makes the seeds with the real sender. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz/budget.h"
+#include "fuzz/seeds.h"
 #include "query.h"
 #include "store_int.h"
 #include "view.h"
@@ -363,35 +363,10 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
         return write_seeds(argv[2]);
     long rounds = argc > 1 ? strtol(argv[1], NULL, 10) : 2000;
-    struct {
-        uint8_t *d;
-        size_t n;
-    } seeds[16];
-    int ns = 0;
-    DIR *d = opendir(SEED_DIR);
-    struct dirent *e;
-    while (d && (e = readdir(d)) && ns < 16) {
-        if (!strstr(e->d_name, ".bin"))
-            continue;
-        char path[2048];
-        snprintf(path, sizeof(path), "%s/%s", SEED_DIR, e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        seeds[ns].d = xmalloc((size_t)n + 1);
-        seeds[ns].n = fread(seeds[ns].d, 1, (size_t)n, f);
-        fclose(f);
-        ns++;
-    }
-    if (d)
-        closedir(d);
-    if (!ns) {
-        fprintf(stderr, "fuzz_collector: no seeds in %s\n", SEED_DIR);
+    fuzz_seed_t seeds[16];
+    int ns = fuzz_seeds_load(SEED_DIR, "fuzz_collector", seeds, 16);
+    if (!ns)
         return 1;
-    }
     for (int i = 0; i < ns; i++)
         LLVMFuzzerTestOneInput(seeds[i].d, seeds[i].n);
     uint64_t st = 0x2545f4914f6cdd1dull;
@@ -419,8 +394,7 @@ int main(int argc, char **argv)
         LLVMFuzzerTestOneInput(buf, n);
         free(buf);
     }
-    for (int i = 0; i < ns; i++)
-        free(seeds[i].d);
+    fuzz_seeds_free(seeds, ns);
     fuzz_budget_report(&bud, "fuzz_collector", r);
     return 0;
 }

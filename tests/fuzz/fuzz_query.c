@@ -14,12 +14,12 @@
  * every scope) for CTest, bounded in time in sanitizer builds
  * (fuzz/budget.h). `fuzz_query --write-seeds DIR` writes the seeds. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz/budget.h"
+#include "fuzz/seeds.h"
 #include "query.h"
 #include "store_int.h"
 #include "wire/sender.h"
@@ -235,35 +235,10 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
         return write_seeds(argv[2]);
     long rounds = argc > 1 ? strtol(argv[1], NULL, 10) : 2000;
-    struct {
-        uint8_t *d;
-        size_t n;
-    } seeds[128];
-    int ns = 0;
-    DIR *d = opendir(SEED_DIR);
-    struct dirent *e;
-    while (d && (e = readdir(d)) && ns < 128) {
-        if (!strstr(e->d_name, ".bin"))
-            continue;
-        char path[2048];
-        snprintf(path, sizeof(path), "%s/%s", SEED_DIR, e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        seeds[ns].d = xmalloc((size_t)n + 1);
-        seeds[ns].n = fread(seeds[ns].d, 1, (size_t)n, f);
-        fclose(f);
-        ns++;
-    }
-    if (d)
-        closedir(d);
-    if (!ns) {
-        fprintf(stderr, "fuzz_query: no seeds in %s\n", SEED_DIR);
+    fuzz_seed_t seeds[128];
+    int ns = fuzz_seeds_load(SEED_DIR, "fuzz_query", seeds, 128);
+    if (!ns)
         return 1;
-    }
     for (int i = 0; i < ns; i++)
         LLVMFuzzerTestOneInput(seeds[i].d, seeds[i].n);
     uint64_t st = 0x9e3779b97f4a7c15ull;
@@ -299,8 +274,7 @@ int main(int argc, char **argv)
         LLVMFuzzerTestOneInput(buf, n);
         free(buf);
     }
-    for (int i = 0; i < ns; i++)
-        free(seeds[i].d);
+    fuzz_seeds_free(seeds, ns);
     fuzz_budget_report(&bud, "fuzz_query", r);
     fprintf(stderr, "fuzz_query: %ld of %ld inputs decoded as queries and answered\n", decoded,
             r + ns);
