@@ -36,19 +36,33 @@ static const char *sim_func_name(uint32_t f)
     return buf[f];
 }
 
+/* The label of app.py:LINE(NAME); `name` must outlive it. */
+static pf_func_t sim_func(const char *name, uint32_t line)
+{
+    pf_func_t pf;
+    memset(&pf, 0, sizeof(pf));
+    pf.file.s = "app.py";
+    pf.file.len = 6;
+    pf.name.s = name;
+    pf.name.len = (uint32_t)strlen(name);
+    pf.qualname = pf.name;
+    pf.line = line;
+    return pf;
+}
+
+/* The node's group (made here) with one call path, root -> app.py:LINE(NAME). */
+static uint32_t sim_group_path(sim_node_t *n, const char *name, uint32_t line)
+{
+    n->group = profile_new();
+    pf_func_t pf = sim_func(name, line);
+    return profile_add_path(n->group, 0, profile_add_func_like(n->group, &pf));
+}
+
 static void sim_name(sim_node_t *n, uint32_t f)
 {
     while (n->nfuncs <= f) {
         uint32_t k = n->nfuncs++;
-        const char *nm = sim_func_name(k);
-        pf_func_t pf;
-        memset(&pf, 0, sizeof(pf));
-        pf.file.s = "app.py";
-        pf.file.len = 6;
-        pf.name.s = nm;
-        pf.name.len = (uint32_t)strlen(nm);
-        pf.qualname = pf.name;
-        pf.line = 10 + k;
+        pf_func_t pf = sim_func(sim_func_name(k), 10 + k);
         pf.kind = k == SIM_FUNCS - 1 ? PF_KIND_MPI : PF_KIND_PYTHON;
         n->idx[k] = wire_sender_name(n->s, &pf);
     }

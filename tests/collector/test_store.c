@@ -504,17 +504,7 @@ static void test_snapshot_replaces(void)
     sim_node_t a;
     sim_init(&a, "n1", 81, 2, "j", 0);
     sim_node_t *all[] = {&a};
-    a.group = profile_new();
-    pf_func_t pf;
-    memset(&pf, 0, sizeof(pf));
-    pf.file.s = "app.py";
-    pf.file.len = 6;
-    pf.name.s = "f1";
-    pf.name.len = 2;
-    pf.qualname = pf.name;
-    pf.line = 11;
-    uint32_t fr = profile_add_func_like(a.group, &pf);
-    uint32_t path = profile_add_path(a.group, 0, fr);
+    uint32_t path = sim_group_path(&a, "f1", 11);
     pf_path_t *pp = profile_path_w(a.group, path);
     pp->count = 5;
     pp->tottime_ns = 500;
@@ -582,17 +572,7 @@ static void test_negative_times_and_refusals(void)
     sim_init(&a, "n1", 71, 2, "j", 0);
     sim_node_t *all[] = {&a};
     /* a group whose one call path has its own time below zero */
-    a.group = profile_new();
-    pf_func_t pf;
-    memset(&pf, 0, sizeof(pf));
-    pf.file.s = "app.py";
-    pf.file.len = 6;
-    pf.name.s = "f0";
-    pf.name.len = 2;
-    pf.qualname = pf.name;
-    pf.line = 10;
-    uint32_t fr = profile_add_func_like(a.group, &pf);
-    uint32_t path = profile_add_path(a.group, 0, fr);
+    uint32_t path = sim_group_path(&a, "f0", 10);
     work_round(&a, 1);
     CHECK_EQ_I(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
     node_t *n = store_node_find(s, "n1");
