@@ -127,6 +127,32 @@ static uint64_t g_foreign_profile; /* threads whose own profile hook we left alo
 
 /* ------------------------------------------------------------ code ids */
 
+/* co_extra through the code-extra functions (the layout check failed):
+ * a failure is cleared without losing an exception in flight (a hook event
+ * can come while one propagates: a return by unwinding, a resume by
+ * throw()). */
+static __attribute__((noinline)) uint64_t code_extra_get_checked(PyCodeObject *co)
+{
+    void *v = NULL;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc = PyErr_GetRaisedException();
+    if (code_get_extra((PyObject *)co, g_extra_index, &v) != 0) {
+        PyErr_Clear();
+        v = NULL;
+    }
+    PyErr_SetRaisedException(exc);
+#else
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    if (code_get_extra((PyObject *)co, g_extra_index, &v) != 0) {
+        PyErr_Clear();
+        v = NULL;
+    }
+    PyErr_Restore(et, ev, etb);
+#endif
+    return (uint64_t)(uintptr_t)v;
+}
+
 static inline __attribute__((always_inline)) uint64_t code_extra_get(PyCodeObject *co,
                                                                      const int generic)
 {
@@ -136,12 +162,7 @@ static inline __attribute__((always_inline)) uint64_t code_extra_get(PyCodeObjec
             return (uint64_t)(uintptr_t)ce->ce_extras[g_extra_index];
         return 0;
     }
-    void *v = NULL;
-    if (code_get_extra((PyObject *)co, g_extra_index, &v) != 0) {
-        PyErr_Clear();
-        return 0;
-    }
-    return (uint64_t)(uintptr_t)v;
+    return code_extra_get_checked(co);
 }
 
 /* Definition path of a code object: give it an id (once per process) and
@@ -537,16 +558,25 @@ static void thread_mode(ulma_rt_thread_t *t)
         hs->floor = tsc;
 }
 
-/* Fast mode: the thread's first event under a new epoch (or ever). A
- * frame about to be evaluated is not linked to its caller yet (the
- * evaluation links it): `ts`'s current frame is the innermost running. */
-static __attribute__((noinline)) void thread_sync(ulma_rt_thread_t *t, PyThreadState *ts)
+/* Fast mode, on an attached thread: settle the frames the profile hook
+ * recorded open and say the mode. A frame about to be evaluated is not
+ * linked to its caller yet (the evaluation links it): `ts`'s current frame
+ * is the innermost running. */
+static void thread_sync(ulma_rt_thread_t *t, PyThreadState *ts)
 {
-    thread_attach(t);
     hook_state_t *hs = t->hook_state;
     if (hs && hs->len)
         open_settle(t, hs, TS_FRAME(ts));
     thread_mode(t);
+}
+
+/* Fast mode: the thread's first event under a new epoch (or ever): attach
+ * it (a ring, the depth restarted for a new one), then sync. */
+static __attribute__((noinline)) void thread_attach_sync(ulma_rt_thread_t *t,
+                                                         PyThreadState *ts)
+{
+    thread_attach(t);
+    thread_sync(t, ts);
 }
 
 /* Fast mode: a frame is entered from the level of the innermost frame the
@@ -622,7 +652,7 @@ fast_eval_body(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag, const i
         return eval_default(ts, f, throwflag);
     ulma_rt_thread_t *t = &ulma_rt_tls;
     if (ULMA_UNLIKELY(t->hook_epoch != g_epoch))
-        thread_sync(t, ts);
+        thread_attach_sync(t, ts);
     if (ULMA_UNLIKELY(t->depth == t->hook_top))
         fast_settle(t, ts);
     const uint32_t gen = t->generation;

@@ -104,7 +104,8 @@ static inline int ulma_kind_is_known(unsigned kind)
            (kind >= ULMA_EV_DEF_CODE && kind <= ULMA_EV_KIND_MAX);
 }
 
-/* Units a record of `kind` with `payload` bytes takes. */
+/* Units a record with `payload` bytes of payload takes (its header unit
+ * included), whatever its kind. */
 static inline unsigned ulma_rec_units(uint32_t payload)
 {
     return 1u + (payload + ULMA_UNIT - 1u) / ULMA_UNIT;

@@ -159,8 +159,4 @@ int ulma_rt_stack_call(void (*fn)(void *), void *arg);
 /* Chunks the process's threads have ever mapped (status). */
 uint64_t ulma_rt_stack_chunks(void);
 
-/* Call ids of MPI functions are stable small integers; names are written
- * once per process as ULMA_EV_DEF_MPI records by whoever emits the first
- * MPI record for that id. */
-
 #endif /* ULMA_RT_H */
