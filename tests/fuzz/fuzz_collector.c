@@ -354,6 +354,16 @@ static int write_seeds(const char *dir)
     return 0;
 }
 
+/* 3: a byte one up or one down (lengths, tags, counts off by one). */
+static size_t report_mutation(uint8_t *buf, size_t n, size_t cap, size_t at, unsigned op,
+                              uint64_t st)
+{
+    (void)cap;
+    (void)op;
+    buf[at] = (uint8_t)(buf[at] + 1 - 2 * ((st >> 50) & 1));
+    return n;
+}
+
 #ifndef SEED_DIR
 #define SEED_DIR "tests/fuzz/seeds/collector"
 #endif
@@ -372,28 +382,8 @@ int main(int argc, char **argv)
     uint64_t st = 0x2545f4914f6cdd1dull;
     fuzz_budget_t bud;
     fuzz_budget_init(&bud, rounds, rounds / 10);
-    long r;
-    for (r = 0; fuzz_budget_more(&bud, r); r++) {
-        int k = (int)(r % ns);
-        size_t n = seeds[k].n;
-        uint8_t *buf = xmalloc(n + 64);
-        memcpy(buf, seeds[k].d, n);
-        int muts = 1 + (int)(st % 8);
-        for (int m = 0; m < muts; m++) {
-            st ^= st << 13;
-            st ^= st >> 7;
-            st ^= st << 17;
-            size_t at = n ? (size_t)(st % n) : 0;
-            switch ((st >> 32) % 4) {
-            case 0: buf[at] ^= (uint8_t)(1u << ((st >> 40) % 8)); break;
-            case 1: buf[at] = (uint8_t)(st >> 48); break;
-            case 2: if (n > 1) { memmove(buf + at, buf + at + 1, n - at - 1); n--; } break;
-            default: buf[at] = (uint8_t)(buf[at] + 1 - 2 * ((st >> 50) & 1)); break;
-            }
-        }
-        LLVMFuzzerTestOneInput(buf, n);
-        free(buf);
-    }
+    long r =
+        fuzz_mutate_rounds(seeds, ns, &bud, st, 8, 4, report_mutation, LLVMFuzzerTestOneInput);
     fuzz_seeds_free(seeds, ns);
     fuzz_budget_report(&bud, "fuzz_collector", r);
     return 0;

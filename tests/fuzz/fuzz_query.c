@@ -226,6 +226,21 @@ static int write_seeds(const char *dir)
     return 0;
 }
 
+/* 3: a large varint (limits, offsets, ranks, points); 4: another field
+ * appended (repeated or out of order). */
+static size_t query_mutation(uint8_t *buf, size_t n, size_t cap, size_t at, unsigned op,
+                             uint64_t st)
+{
+    if (op == 3) {
+        if (n)
+            buf[at] = (uint8_t)(0x80 | (st >> 48));
+    } else if (n + 3 <= cap) {
+        buf[n++] = (uint8_t)((((st >> 44) % 17 + 1) << 3)); /* varint field */
+        buf[n++] = (uint8_t)(st >> 52);
+    }
+    return n;
+}
+
 #ifndef SEED_DIR
 #define SEED_DIR "tests/fuzz/seeds/query"
 #endif
@@ -244,36 +259,8 @@ int main(int argc, char **argv)
     uint64_t st = 0x9e3779b97f4a7c15ull;
     fuzz_budget_t bud;
     fuzz_budget_init(&bud, rounds, rounds / 10);
-    long r;
-    for (r = 0; fuzz_budget_more(&bud, r); r++) {
-        int k = (int)(r % ns);
-        size_t n = seeds[k].n;
-        uint8_t *buf = xmalloc(n + 64);
-        memcpy(buf, seeds[k].d, n);
-        int muts = 1 + (int)(st % 6);
-        for (int m = 0; m < muts; m++) {
-            st ^= st << 13;
-            st ^= st >> 7;
-            st ^= st << 17;
-            size_t at = n ? (size_t)(st % n) : 0;
-            switch ((st >> 32) % 5) {
-            case 0: if (n) buf[at] ^= (uint8_t)(1u << ((st >> 40) % 8)); break;
-            case 1: if (n) buf[at] = (uint8_t)(st >> 48); break;
-            case 2: if (n > 1) { memmove(buf + at, buf + at + 1, n - at - 1); n--; } break;
-            case 3: /* a large varint: limits, offsets, ranks, points */
-                if (n) buf[at] = (uint8_t)(0x80 | (st >> 48));
-                break;
-            default: /* another field appended: repeated or out of order */
-                if (n + 3 <= seeds[k].n + 64) {
-                    buf[n++] = (uint8_t)((((st >> 44) % 17 + 1) << 3)); /* varint field */
-                    buf[n++] = (uint8_t)(st >> 52);
-                }
-                break;
-            }
-        }
-        LLVMFuzzerTestOneInput(buf, n);
-        free(buf);
-    }
+    long r =
+        fuzz_mutate_rounds(seeds, ns, &bud, st, 6, 5, query_mutation, LLVMFuzzerTestOneInput);
     fuzz_seeds_free(seeds, ns);
     fuzz_budget_report(&bud, "fuzz_query", r);
     fprintf(stderr, "fuzz_query: %ld of %ld inputs decoded as queries and answered\n", decoded,
