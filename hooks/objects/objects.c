@@ -54,8 +54,8 @@
 #include <string.h>
 
 #include "ulma/clock.h"
-#include "ulma/reader.h"
 #include "ulma/rt.h"
+#include "segread.h"
 #include "ulma_objects.h"
 
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030E0000
@@ -926,97 +926,6 @@ static PyObject *py_allocator(PyObject *self, PyObject *noargs)
                          (unsigned long long)(uintptr_t)a.free);
 }
 
-/* ---------------------------------------- reading a segment (tests only) */
-
-typedef struct rd_ctx {
-    PyObject *slots; /* slot -> list of (kind, id, depth, size, addr) */
-    PyObject *types; /* id -> name */
-    int failed;
-} rd_ctx_t;
-
-static int rd_batch(void *vctx, unsigned slot, const ulma_rec_t *recs, size_t nunits)
-{
-    rd_ctx_t *c = vctx;
-    PyObject *key = PyLong_FromUnsignedLong(slot);
-    PyObject *list = key ? PyDict_GetItemWithError(c->slots, key) : NULL;
-    if (!list && key && !PyErr_Occurred()) {
-        list = PyList_New(0);
-        if (list && PyDict_SetItem(c->slots, key, list) != 0)
-            c->failed = 1;
-        Py_XDECREF(list);
-    }
-    Py_XDECREF(key);
-    if (!list) {
-        c->failed = 1;
-        return 0;
-    }
-    ulma_iter_t it;
-    ulma_iter_init(&it, recs, nunits);
-    ulma_rec_t h;
-    const void *pl;
-    uint32_t plen;
-    while (ulma_iter_next(&it, &h, &pl, &plen)) {
-        if (h.kind == ULMA_EV_PAD)
-            continue;
-        ulma_obj_payload_t op = {0, 0};
-        if ((h.kind == ULMA_EV_OBJ_NEW || h.kind == ULMA_EV_OBJ_FREE) && plen >= sizeof(op))
-            memcpy(&op, pl, sizeof(op));
-        if (h.kind == ULMA_EV_DEF_TYPE) {
-            PyObject *k = PyLong_FromUnsignedLong(h.id);
-            uint32_t n = 0; /* the payload is padded to a whole unit */
-            while (n < plen && ((const char *)pl)[n])
-                n++;
-            PyObject *v = PyUnicode_DecodeUTF8(pl, n, "replace");
-            if (!k || !v || PyDict_SetItem(c->types, k, v) != 0)
-                c->failed = 1;
-            Py_XDECREF(k);
-            Py_XDECREF(v);
-        }
-        PyObject *t = Py_BuildValue("(BIHKK)", h.kind, h.id, h.depth,
-                                    (unsigned long long)op.size, (unsigned long long)op.addr);
-        if (!t || PyList_Append(list, t) != 0)
-            c->failed = 1;
-        Py_XDECREF(t);
-    }
-    return it.bad ? -1 : 0;
-}
-
-static PyObject *py_read(PyObject *self, PyObject *args)
-{
-    (void)self;
-    const char *path;
-    if (!PyArg_ParseTuple(args, "s", &path))
-        return NULL;
-    ulma_reader_t *r = NULL;
-    int rc = ulma_reader_open(path, &r);
-    if (rc != 0) {
-        errno = -rc;
-        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
-    }
-    /* what the reader makes is not reported (as for any hook's own objects) */
-    ulma_rt_tls.nesting++;
-    rd_ctx_t c = {PyDict_New(), PyDict_New(), 0};
-    PyObject *res = NULL;
-    if (c.slots && c.types) {
-        /* one pass: what was published when it started (reading makes
-         * objects too, whose records are left for the next read) */
-        ulma_reader_drain(r, rd_batch, &c, 0);
-        if (c.failed) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_RuntimeError, "out of memory reading a segment");
-        } else {
-            res = Py_BuildValue("{s:O,s:O,s:K,s:K}", "slots", c.slots, "types", c.types,
-                                "dropped", (unsigned long long)ulma_reader_total_dropped(r),
-                                "problems", (unsigned long long)ulma_reader_problems(r));
-        }
-    }
-    Py_XDECREF(c.slots);
-    Py_XDECREF(c.types);
-    ulma_reader_destroy(&r);
-    ulma_rt_tls.nesting--;
-    return res;
-}
-
 static PyMethodDef methods[] = {
     {"install", py_install, METH_NOARGS,
      "install(): put the object wedges in (idempotent). GIL held."},
@@ -1028,9 +937,6 @@ static PyMethodDef methods[] = {
     {"_slots", py_slots, METH_VARARGS,
      "_slots(type) -> (tp_alloc, tp_free, tp_dealloc, tp_new, tp_vectorcall)"},
     {"_allocator", py_allocator, METH_NOARGS, "_allocator() -> the OBJ allocator in force"},
-    {"_read", py_read, METH_VARARGS,
-     "_read(path) -> {'slots': {slot: [(kind, id, depth, size, addr)]}, 'types': {id: name}}\n"
-     "Drain a segment (consumes its records)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1044,8 +950,10 @@ PyMODINIT_FUNC PyInit__objects(void); /* the module entry point */
 PyMODINIT_FUNC PyInit__objects(void)
 {
     PyObject *m = PyModule_Create(&moddef);
-    if (!m)
+    if (!m || PyModule_AddFunctions(m, segread_objects_methods) != 0) {
+        Py_XDECREF(m);
         return NULL;
+    }
     PyObject *cap = PyCapsule_New((void *)&g_api, ULMA_OBJECTS_CAPSULE, NULL);
     if (!cap || PyModule_AddObject(m, "_C_API", cap) != 0) {
         Py_XDECREF(cap);

@@ -56,8 +56,8 @@
 #include <unistd.h>
 
 #include "ulma/clock.h"
-#include "ulma/reader.h"
 #include "ulma/rt.h"
+#include "segread.h"
 #include "ulma_objects.h"
 
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030E0000
@@ -1981,209 +1981,6 @@ static PyObject *py_profile_is_ours(PyObject *self, PyObject *noargs)
     return PyBool_FromLong(PyThreadState_Get()->c_profilefunc == g_prof_fn);
 }
 
-/* ----------------------------------------------- reading (tests, tools) */
-
-/* Open a segment for reading, or set OSError and return NULL. Caller owns
- * the return value. */
-static ulma_reader_t *open_reader(const char *path)
-{
-    ulma_reader_t *r = NULL;
-    int rc = ulma_reader_open(path, &r);
-    if (rc != 0) {
-        errno = -rc;
-        PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
-        return NULL;
-    }
-    return r;
-}
-
-typedef struct read_ctx {
-    PyObject *slots;   /* dict slot -> list of (kind, id, depth) */
-    PyObject *codes;   /* id -> (name, file, line) */
-    PyObject *cfuncs;  /* id -> (name, where) */
-    PyObject *threads; /* tid -> name */
-    int failed;
-    int with_tsc;      /* records are (kind, id, depth, tsc) */
-} read_ctx_t;
-
-static PyObject *def_tuple(const void *payload, uint32_t len)
-{
-    ulma_def_code_t d;
-    if (len < sizeof(d))
-        return NULL;
-    memcpy(&d, payload, sizeof(d));
-    const char *s = (const char *)payload + sizeof(d);
-    if ((size_t)d.name_len + d.file_len > len - sizeof(d))
-        return NULL;
-    return Py_BuildValue("(s#s#I)", s, (Py_ssize_t)d.name_len, s + d.name_len,
-                         (Py_ssize_t)d.file_len, d.firstline);
-}
-
-static int read_batch(void *vctx, unsigned slot, const ulma_rec_t *recs, size_t nunits)
-{
-    read_ctx_t *c = vctx;
-    PyObject *key = PyLong_FromUnsignedLong(slot);
-    PyObject *list = key ? PyDict_GetItemWithError(c->slots, key) : NULL;
-    if (!list && key) {
-        list = PyList_New(0);
-        if (list) {
-            PyDict_SetItem(c->slots, key, list);
-            Py_DECREF(list);
-        }
-    }
-    Py_XDECREF(key);
-    if (!list) {
-        c->failed = 1;
-        return 0;
-    }
-    ulma_iter_t it;
-    ulma_iter_init(&it, recs, nunits);
-    ulma_rec_t h;
-    const void *pl;
-    uint32_t plen;
-    while (ulma_iter_next(&it, &h, &pl, &plen)) {
-        if (h.kind == ULMA_EV_PAD)
-            continue;
-        PyObject *tid, *val;
-        switch (h.kind) {
-        case ULMA_EV_DEF_CODE:
-        case ULMA_EV_DEF_CFUNC:
-            val = def_tuple(pl, plen);
-            tid = PyLong_FromUnsignedLong(h.id);
-            if (val && tid)
-                PyDict_SetItem(h.kind == ULMA_EV_DEF_CODE ? c->codes : c->cfuncs, tid, val);
-            Py_XDECREF(val);
-            Py_XDECREF(tid);
-            break;
-        case ULMA_EV_DEF_THREAD: {
-            const char *s = pl;
-            uint32_t n = 0;
-            while (n < plen && s[n])
-                n++;
-            val = PyUnicode_DecodeUTF8(s, n, "replace");
-            tid = PyLong_FromUnsignedLong(h.id);
-            if (val && tid)
-                PyDict_SetItem(c->threads, tid, val);
-            Py_XDECREF(val);
-            Py_XDECREF(tid);
-            break;
-        }
-        default:
-            break;
-        }
-        PyObject *t = c->with_tsc ? Py_BuildValue("(BIHK)", h.kind, h.id, h.depth,
-                                                  (unsigned long long)h.tsc)
-                                  : Py_BuildValue("(BIH)", h.kind, h.id, h.depth);
-        if (!t || PyList_Append(list, t) != 0)
-            c->failed = 1;
-        Py_XDECREF(t);
-    }
-    PyErr_Clear();
-    return it.bad ? -1 : 0;
-}
-
-static PyObject *py_read_segment(PyObject *self, PyObject *args)
-{
-    (void)self;
-    const char *path;
-    int with_tsc = 0;
-    if (!PyArg_ParseTuple(args, "s|p", &path, &with_tsc))
-        return NULL;
-    ulma_reader_t *r = open_reader(path);
-    if (!r)
-        return NULL;
-    read_ctx_t c = {PyDict_New(), PyDict_New(), PyDict_New(), PyDict_New(), 0, with_tsc};
-    PyObject *res = NULL;
-    if (!c.slots || !c.codes || !c.cfuncs || !c.threads)
-        goto out;
-    long n;
-    do {
-        n = ulma_reader_drain(r, read_batch, &c, 0);
-    } while (n > 0);
-    if (c.failed) {
-        PyErr_SetString(PyExc_RuntimeError, "out of memory reading a segment");
-        goto out;
-    }
-    const ulma_seg_info_t *info = ulma_reader_info(r);
-    PyObject *names = PyDict_New(), *drops = PyDict_New(), *tids = PyDict_New();
-    if (!names || !drops || !tids) {
-        Py_XDECREF(names), Py_XDECREF(drops), Py_XDECREF(tids);
-        goto out;
-    }
-    for (unsigned i = 0; i < info->nslots; i++) {
-        const ulma_slot_stats_t *st = ulma_reader_slot_stats(r, i);
-        if (!st || st->generation == 0)
-            continue;
-        char buf[ULMA_THREAD_NAME_MAX + 1];
-        ulma_reader_thread_name(r, i, buf, sizeof(buf));
-        PyObject *k = PyLong_FromUnsignedLong(i);
-        PyObject *v1 = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace");
-        PyObject *v2 = PyLong_FromUnsignedLongLong(st->dropped);
-        PyObject *v3 = PyLong_FromLong(st->tid);
-        if (k && v1 && v2 && v3) {
-            PyDict_SetItem(names, k, v1);
-            PyDict_SetItem(drops, k, v2);
-            PyDict_SetItem(tids, k, v3);
-        }
-        Py_XDECREF(k), Py_XDECREF(v1), Py_XDECREF(v2), Py_XDECREF(v3);
-    }
-    res = Py_BuildValue(
-        "{s:i,s:i,s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:K,s:I,s:K,s:K,s:O,s:O,s:O,s:O,s:N,s:N,s:N}",
-        "pid", info->pid, "rank", info->mpi_rank, "size", info->mpi_size, "job", info->job,
-        "host", info->host, "exe", info->exe, "state", ulma_reader_state(r), "active_mode",
-        ulma_reader_active_mode(r), "applied_seq", ulma_reader_applied_seq(r), "problems",
-        (unsigned long long)ulma_reader_problems(r), "threads_lost",
-        ulma_reader_threads_lost(r), "dropped",
-        (unsigned long long)ulma_reader_total_dropped(r), "corrupt",
-        (unsigned long long)ulma_reader_total_corrupt(r), "slots", c.slots, "codes", c.codes,
-        "cfuncs", c.cfuncs, "threads", c.threads, "names", names, "slot_dropped", drops,
-        "tids", tids);
-out:
-    Py_XDECREF(c.slots);
-    Py_XDECREF(c.codes);
-    Py_XDECREF(c.cfuncs);
-    Py_XDECREF(c.threads);
-    ulma_reader_destroy(&r);
-    return res;
-}
-
-static PyObject *py_request(PyObject *self, PyObject *args)
-{
-    (void)self;
-    const char *path;
-    unsigned int control;
-    if (!PyArg_ParseTuple(args, "sI", &path, &control))
-        return NULL;
-    ulma_reader_t *r = open_reader(path);
-    if (!r)
-        return NULL;
-    uint32_t seq = ulma_reader_request(r, control);
-    ulma_reader_destroy(&r);
-    return PyLong_FromUnsignedLong(seq);
-}
-
-static PyObject *py_header(PyObject *self, PyObject *args)
-{
-    (void)self;
-    const char *path;
-    if (!PyArg_ParseTuple(args, "s", &path))
-        return NULL;
-    ulma_reader_t *r = open_reader(path);
-    if (!r)
-        return NULL;
-    const ulma_seg_info_t *info = ulma_reader_info(r);
-    PyObject *d = Py_BuildValue("{s:i,s:i,s:i,s:s,s:I,s:I,s:I,s:K,s:i,s:I}", "pid", info->pid,
-                                "rank", info->mpi_rank, "size", info->mpi_size, "job",
-                                info->job, "state", ulma_reader_state(r), "active_mode",
-                                ulma_reader_active_mode(r), "applied_seq",
-                                ulma_reader_applied_seq(r), "dropped",
-                                (unsigned long long)ulma_reader_total_dropped(r), "alive",
-                                ulma_reader_writer_alive(r), "hook_status",
-                                ulma_reader_hook_status(r));
-    ulma_reader_destroy(&r);
-    return d;
-}
-
 static PyMethodDef methods[] = {
     {"start", (PyCFunction)(void (*)(void))py_start, METH_VARARGS | METH_KEYWORDS,
      "start(exe=None, reader_pid=0, control=0) -> segment path\n"
@@ -2208,11 +2005,6 @@ static PyMethodDef methods[] = {
      "without the clock, 3 the clock read only"},
     {"_eval_frame_is_default", py_eval_frame_is_default, METH_NOARGS, NULL},
     {"_profile_is_ours", py_profile_is_ours, METH_NOARGS, NULL},
-    {"_read_segment", py_read_segment, METH_VARARGS,
-     "_read_segment(path, with_tsc=False) -> dict: drain a segment (consumes its records);\n"
-     "records are (kind, id, depth), or (kind, id, depth, tsc)."},
-    {"_request", py_request, METH_VARARGS, "_request(path, control) -> sequence number"},
-    {"_header", py_header, METH_VARARGS, "_header(path) -> dict of live header words"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2245,8 +2037,10 @@ PyMODINIT_FUNC PyInit__ulma(void); /* the module entry point */
 PyMODINIT_FUNC PyInit__ulma(void)
 {
     PyObject *m = PyModule_Create(&moddef);
-    if (!m)
+    if (!m || PyModule_AddFunctions(m, segread_ulma_methods) != 0) {
+        Py_XDECREF(m);
         return NULL;
+    }
     g_interp = PyInterpreterState_Get();
     g_extra_index = code_request_extra_index(NULL);
     if (g_extra_index < 0 || check_extra_layout() != 0) {
