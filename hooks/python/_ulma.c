@@ -636,10 +636,10 @@ eval_default(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
 }
 
 /* The fast-mode wrapper. `with_clock` and `generic` are constants in each
- * instance below: with_clock is 0 only for the overhead benchmark's
- * "records without the clock" variant; `generic` is 1 in the instance used
- * while the object wedges are in or when co_extra cannot be read directly,
- * so that the common instance checks neither. */
+ * instance: with_clock is 0 only in the overhead benchmark's "records
+ * without the clock" variant (bench_hooks.h); `generic` is 1 in the
+ * instance used while the object wedges are in or when co_extra cannot be
+ * read directly, so that the common instance checks neither. */
 static inline __attribute__((always_inline)) PyObject *
 fast_eval_body(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag, const int with_clock,
                const int generic)
@@ -738,29 +738,6 @@ static PyObject *fast_eval_generic(PyThreadState *ts, _PyInterpreterFrame *f, in
     if (ULMA_UNLIKELY(stack_pointer() < ulma_rt_tls.stack_limit))
         return fast_eval_deep(ts, f, throwflag, 1);
     return fast_eval_body(ts, f, throwflag, 1, 1);
-}
-
-/* Stripped-down wrappers, for the overhead benchmark only (what each part
- * of fast_eval costs): 1 = pass-through, 2 = records without the clock,
- * 3 = the two clock reads without records or bookkeeping. */
-static PyObject *fast_eval_empty(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
-{
-    return _PyEval_EvalFrameDefault(ts, f, throwflag);
-}
-
-static PyObject *fast_eval_noclock(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
-{
-    return fast_eval_body(ts, f, throwflag, 0, 0);
-}
-
-static PyObject *fast_eval_clockonly(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
-{
-    uint64_t c = ulma_clock_read();
-    __asm__ volatile("" : "+r"(c)); /* keep the read */
-    PyObject *r = _PyEval_EvalFrameDefault(ts, f, throwflag);
-    c = ulma_clock_read();
-    __asm__ volatile("" : "+r"(c), "+r"(r));
-    return r;
 }
 
 static _PyFrameEvalFunction g_fast_fn = fast_eval;
@@ -874,7 +851,7 @@ static inline int prof_unwinding(const PyFrameObject *frame, const PyObject *arg
 #endif
 }
 
-/* The full-mode profile hook. `with_clock` is a constant: 0 only for the
+/* The full-mode profile hook. `with_clock` is a constant: 0 only in the
  * overhead benchmark's "records without the clock" variant. A return is
  * recorded only for the innermost frame this hook recorded open: other
  * frames were entered while nothing recorded, or through the fast-mode
@@ -955,29 +932,8 @@ static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
     return prof_hook_body(obj, frame, what, arg, 1);
 }
 
-/* Stripped-down hooks, for the overhead benchmark only: 1 = a hook doing
- * nothing (the floor of the profile-hook mechanism), 2 = records without
- * the clock, 3 = one clock read per event and nothing else. */
-static int prof_hook_empty(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
-{
-    (void)obj, (void)frame, (void)what, (void)arg;
-    return 0;
-}
-
-static int prof_hook_noclock(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
-{
-    return prof_hook_body(obj, frame, what, arg, 0);
-}
-
-static int prof_hook_clockonly(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
-{
-    (void)obj, (void)frame, (void)what, (void)arg;
-    uint64_t c = ulma_clock_read();
-    __asm__ volatile("" : "+r"(c)); /* keep the read */
-    return 0;
-}
-
-/* The profile hook full mode installs (prof_hook but in that benchmark). */
+/* The profile hook full mode installs (prof_hook but in the overhead
+ * benchmark's stripped variants, bench_hooks.h). */
 static Py_tracefunc g_prof_fn = prof_hook;
 
 /* ------------------------------------- inline __getitem__ calls (3.11) */
@@ -1837,44 +1793,6 @@ static PyObject *py_set_objects(PyObject *self, PyObject *args)
     return PyBool_FromLong(g_objects != 0);
 }
 
-static PyObject *py_set_fast_variant(PyObject *self, PyObject *args)
-{
-    (void)self;
-    int v;
-    if (!PyArg_ParseTuple(args, "i", &v))
-        return NULL;
-    if (g_mode == ULMA_MODE_FAST) {
-        PyErr_SetString(PyExc_RuntimeError, "switch fast mode off first");
-        return NULL;
-    }
-    if (v == 2 && !g_extra_direct) {
-        PyErr_SetString(PyExc_RuntimeError, "co_extra cannot be read directly here");
-        return NULL;
-    }
-    g_fast_fn = v == 1 ? fast_eval_empty
-              : v == 2 ? fast_eval_noclock
-              : v == 3 ? fast_eval_clockonly
-                       : fast_eval;
-    Py_RETURN_NONE;
-}
-
-static PyObject *py_set_full_variant(PyObject *self, PyObject *args)
-{
-    (void)self;
-    int v;
-    if (!PyArg_ParseTuple(args, "i", &v))
-        return NULL;
-    if (g_mode == ULMA_MODE_FULL) {
-        PyErr_SetString(PyExc_RuntimeError, "switch full mode off first");
-        return NULL;
-    }
-    g_prof_fn = v == 1 ? prof_hook_empty
-              : v == 2 ? prof_hook_noclock
-              : v == 3 ? prof_hook_clockonly
-                       : prof_hook;
-    Py_RETURN_NONE;
-}
-
 /* A new thread of the threading module starts (its profile function is
  * g_thread_boot): name it, then the hook of the mode in force. */
 static void thread_boot_here(void)
@@ -1981,6 +1899,10 @@ static PyObject *py_profile_is_ours(PyObject *self, PyObject *noargs)
     return PyBool_FromLong(PyThreadState_Get()->c_profilefunc == g_prof_fn);
 }
 
+#ifdef ULMA_BENCH_HOOKS
+#include "bench_hooks.h"
+#endif
+
 static PyMethodDef methods[] = {
     {"start", (PyCFunction)(void (*)(void))py_start, METH_VARARGS | METH_KEYWORDS,
      "start(exe=None, reader_pid=0, control=0) -> segment path\n"
@@ -1997,12 +1919,9 @@ static PyMethodDef methods[] = {
      "(full mode) or removes itself."},
     {"name_thread", py_name_thread, METH_VARARGS, "name_thread(tid, name)"},
     {"status", py_status, METH_NOARGS, "Runtime status as a dict."},
-    {"_set_fast_variant", py_set_fast_variant, METH_VARARGS,
-     "benchmark only: 0 normal fast mode, 1 empty wrapper, 2 records without the clock, "
-     "3 the clock reads only"},
-    {"_set_full_variant", py_set_full_variant, METH_VARARGS,
-     "benchmark only: 0 normal full mode, 1 a profile hook that does nothing, 2 records "
-     "without the clock, 3 the clock read only"},
+#ifdef ULMA_BENCH_HOOKS
+    BENCH_HOOKS_METHODS
+#endif
     {"_eval_frame_is_default", py_eval_frame_is_default, METH_NOARGS, NULL},
     {"_profile_is_ours", py_profile_is_ours, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
