@@ -22,6 +22,7 @@
 #include "pbquery.h"
 #include "private.h"
 #include "proctab.h"
+#include "jreq.h"
 #include "query.h"
 #include "uplink.h"
 #include "view.h"
@@ -228,7 +229,7 @@ static void serve(agent_t *a)
             /* no identity + body, or too many frames: answer if we can */
             a->view.bad_requests++;
             if (rq.answerable) {
-                query_error(&ans, "too many frames");
+                jreq_error(&ans, "too many frames");
                 endpoint_send(a->ep, &rq.env, &ans, NULL);
             }
         } else if (endpoint_refuse_control(a->ep, &rq)) {

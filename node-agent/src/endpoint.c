@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "jreq.h"
-#include "query.h"
 #include "wire/answer.h"
 
 struct endpoint {
@@ -141,7 +140,7 @@ int endpoint_refuse_control(endpoint_t *e, const request_t *rq)
         free(j);
         if (!control)
             return 0;
-        query_error(&ans, why);
+        jreq_error(&ans, why);
     } else {
         wire_refusal_t r;
         Ulma__Wire__Query *q = wire_query(rq->body, rq->len, &r);

@@ -116,3 +116,13 @@ int jreq_bool(const jreq_t *req, const char *key, int dflt)
     const jreq_field_t *f = field(req, key);
     return f && f->type == JREQ_BOOL ? (int)f->num : dflt;
 }
+
+void jreq_error(sbuf_t *ans, const char *msg)
+{
+    jw_t w;
+    jw_init(&w, ans);
+    jw_obj(&w);
+    jw_kbool(&w, "ok", 0);
+    jw_kstrz(&w, "error", msg);
+    jw_obj_end(&w);
+}

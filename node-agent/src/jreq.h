@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "profile/util.h"
+
 #define JREQ_MAX_FIELDS 16
 #define JREQ_MAX_STR 1024
 #define JREQ_MAX_TEXT 8192
@@ -37,6 +39,10 @@ typedef struct jreq {
 
 /* Parse `len` bytes (not NUL-terminated). 0, or -1 with req->err set. */
 int jreq_parse(jreq_t *req, const char *text, size_t len);
+
+/* Append the answer to a request that failed, {"ok":false,"error":msg},
+ * to `ans`. */
+void jreq_error(sbuf_t *ans, const char *msg);
 
 /* Lookups: NULL / `dflt` when absent or of another type. */
 const char *jreq_str(const jreq_t *req, const char *key);

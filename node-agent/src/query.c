@@ -27,19 +27,9 @@ typedef struct query {
     sbuf_t *ans, *data;
 } query_t;
 
-void query_error(sbuf_t *ans, const char *msg)
-{
-    jw_t w;
-    jw_init(&w, ans);
-    jw_obj(&w);
-    jw_kbool(&w, "ok", 0);
-    jw_kstrz(&w, "error", msg);
-    jw_obj_end(&w);
-}
-
 static query_rc_t fail(query_t *r, const char *msg)
 {
-    query_error(r->ans, msg);
+    jreq_error(r->ans, msg);
     return QUERY_FAILED;
 }
 

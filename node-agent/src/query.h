@@ -21,7 +21,4 @@
 query_rc_t query_handle(const agent_view_t *v, proctab_t *t, control_t *ctl, const char *body,
                         size_t len, const envelope_t *env, sbuf_t *ans, sbuf_t *data);
 
-/* Append the error answer {"ok":false,"error":msg} to `ans`. */
-void query_error(sbuf_t *ans, const char *msg);
-
 #endif /* AGENT_QUERY_H */
