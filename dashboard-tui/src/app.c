@@ -30,67 +30,6 @@ static void scopy(char *d, size_t n, const char *s)
     d[l] = '\0';
 }
 
-/* ---- targets --------------------------------------------------------------------------- */
-
-void target_fix(target_t *t)
-{
-    t->scope.node = t->node;
-    t->scope.job = t->job;
-}
-
-static void target_init(target_t *t)
-{
-    memset(t, 0, sizeof(*t));
-    ulma__wire__scope__init(&t->scope);
-    t->scope.rank = -1;
-    target_fix(t);
-}
-
-void target_cluster(target_t *t)
-{
-    target_init(t);
-    t->scope.level = ULMA__WIRE__SCOPE__LEVEL__CLUSTER;
-    snprintf(t->label, sizeof(t->label), "the cluster");
-}
-
-void target_node(target_t *t, const char *node)
-{
-    target_init(t);
-    t->scope.level = ULMA__WIRE__SCOPE__LEVEL__NODE;
-    snprintf(t->node, sizeof(t->node), "%s", node ? node : "");
-    snprintf(t->label, sizeof(t->label), "node %s", t->node);
-}
-
-void target_job(target_t *t, const char *job)
-{
-    target_init(t);
-    t->scope.level = ULMA__WIRE__SCOPE__LEVEL__JOB;
-    snprintf(t->job, sizeof(t->job), "%s", job ? job : "");
-    snprintf(t->label, sizeof(t->label), "job %s", t->job[0] ? t->job : "(none)");
-}
-
-void target_rank(target_t *t, const char *node, int32_t pid, uint64_t start, int32_t rank,
-                 const char *job)
-{
-    target_init(t);
-    t->scope.level = ULMA__WIRE__SCOPE__LEVEL__RANK;
-    snprintf(t->node, sizeof(t->node), "%s", node ? node : "");
-    snprintf(t->job, sizeof(t->job), "%s", job ? job : "");
-    t->scope.pid = pid;
-    t->scope.start_time = start;
-    t->scope.rank = rank;
-    if (pid && rank >= 0)
-        snprintf(t->label, sizeof(t->label), "rank %d (%s%spid %d)", rank, t->node,
-                 t->node[0] ? " " : "", pid);
-    else if (pid)
-        snprintf(t->label, sizeof(t->label), "process %s%s%d", t->node, t->node[0] ? "/" : "", pid);
-    else
-        snprintf(t->label, sizeof(t->label), "rank %d of job %s", rank, t->job);
-    /* a rank named by job and rank number: no pid in the scope */
-    if (!pid)
-        t->scope.node = t->node[0] ? t->node : NULL;
-}
-
 /* ---- screens ------------------------------------------------------------------------------ */
 
 screen_t *app_screen(const app_t *a)
@@ -139,7 +78,7 @@ screen_t *app_push(app_t *a, screen_kind_t kind, const target_t *t, const char *
         snprintf(s->func, sizeof(s->func), "%s", func);
     switch (kind) {
     case SCR_ROOT:
-        snprintf(s->name, sizeof(s->name), "%s", a->agent ? "this node" : "cluster");
+        snprintf(s->name, sizeof(s->name), "%s", a->env.agent ? "this node" : "cluster");
         screen_add(s, &view_top);
         screen_add(s, &view_nodes);
         screen_add(s, &view_jobs);
@@ -209,15 +148,15 @@ void app_message(app_t *a, int role, const char *fmt, ...)
 app_t *app_new(const ct_opts_t *o, model_ask_fn ask, void *ctx, int w, int h, int utf8)
 {
     app_t *a = xcalloc(1, sizeof(*a));
-    a->o = o;
-    a->m = model_new(ask, ctx, (int)o->timeout_ms, o->window);
-    a->cv = canvas_new(w, h, utf8);
-    a->threshold = o->threshold;
+    a->env.o = o;
+    a->env.m = model_new(ask, ctx, (int)o->timeout_ms, o->window);
+    a->env.cv = canvas_new(w, h, utf8);
+    a->env.threshold = o->threshold;
     a->delay = o->delay;
-    snprintf(a->filter, sizeof(a->filter), "%s", o->filter);
+    snprintf(a->env.filter, sizeof(a->env.filter), "%s", o->filter);
     const char *what;
     const char *ep = ct_opts_endpoint(o, &what);
-    a->agent = strcmp(what, "agent") == 0;
+    a->env.agent = strcmp(what, "agent") == 0;
     snprintf(a->source, sizeof(a->source), "%s %s", what, ep);
     target_t t;
     target_cluster(&t);
@@ -233,8 +172,8 @@ void app_destroy(app_t **a_p)
     app_t *a = *a_p;
     while (a->depth)
         screen_destroy(&a->stack[--a->depth]);
-    model_destroy(&a->m);
-    canvas_destroy(&a->cv);
+    model_destroy(&a->env.m);
+    canvas_destroy(&a->env.cv);
     free(a);
     *a_p = NULL;
 }
@@ -301,14 +240,14 @@ int app_open_view(app_t *a, const char *view, const char *tab, char *err, size_t
 
 void app_fetch(app_t *a)
 {
-    int was_up = a->m->up;
-    uint32_t points = (uint32_t)(a->cv->w / 4 > 16 ? a->cv->w / 4 : 16);
-    int rc = model_fetch_summary(a->m, points);
+    int was_up = a->env.m->up;
+    uint32_t points = (uint32_t)(a->env.cv->w / 4 > 16 ? a->env.cv->w / 4 : 16);
+    int rc = model_fetch_summary(a->env.m, points);
     if (rc == 0) {
         view_t *v = app_view(a);
         if (v && v->cls->fetch)
-            v->cls->fetch(v, a);
-        if (!was_up && a->m->up)
+            v->cls->fetch(v, &a->env);
+        if (!was_up && a->env.m->up)
             app_message(a, ROLE_GOOD, "%s answers again", a->source);
     }
     a->frame++;
@@ -318,7 +257,7 @@ void app_fetch(app_t *a)
 
 static void draw_header(app_t *a, canvas_t *cv)
 {
-    const Ulma__Wire__Reply *r = feed_ok(&a->m->summary);
+    const Ulma__Wire__Reply *r = feed_ok(&a->env.m->summary);
     const Ulma__Wire__Summary *s = r ? r->summary : NULL;
     /* narrow: single spaces, short words, the source on the next line */
     int narrow = cv->w < 110;
@@ -329,7 +268,7 @@ static void draw_header(app_t *a, canvas_t *cv)
         x += canvas_printf(cv, 0, x, ROLE_DIM, -1, "  %s", a->source);
     if (s) {
         char ev[32], lost[32];
-        fmt_rate(ev, sizeof(ev), a->m->events_smooth);
+        fmt_rate(ev, sizeof(ev), a->env.m->events_smooth);
         fmt_count(lost, sizeof(lost), s->records_lost, 14);
         x += canvas_printf(cv, 0, x, ROLE_HEADER, -1, "%snodes ", sep);
         x += canvas_printf(cv, 0, x, ROLE_GOOD, -1, "%u up", s->nodes_up);
@@ -350,15 +289,15 @@ static void draw_header(app_t *a, canvas_t *cv)
     int sparkw = cv->w - x - 2 > 40 ? 40 : cv->w - x - 2;
     if (sparkw >= 8) {
         uint32_t n;
-        const float *h = model_spark(a->m, &n);
+        const float *h = model_spark(a->env.m, &n);
         canvas_sparkline(cv, 0, cv->w - sparkw, sparkw, h, (int)n, ROLE_SPARK);
     }
     /* line 1: the connection, or the settings */
-    if (!a->m->up) {
+    if (!a->env.m->up) {
         char since[32], when[64] = "nothing yet";
-        fmt_age(since, sizeof(since), (double)(now_ns() - a->m->down_since) / 1e9);
-        if (a->m->last_answer_wall_ns) {
-            time_t t = (time_t)(a->m->last_answer_wall_ns / 1000000000ull);
+        fmt_age(since, sizeof(since), (double)(now_ns() - a->env.m->down_since) / 1e9);
+        if (a->env.m->last_answer_wall_ns) {
+            time_t t = (time_t)(a->env.m->last_answer_wall_ns / 1000000000ull);
             struct tm tm;
             localtime_r(&t, &tm);
             strftime(when, sizeof(when), "the data of %H:%M:%S", &tm);
@@ -366,16 +305,16 @@ static void draw_header(app_t *a, canvas_t *cv)
         canvas_fill(cv, 1, 0, cv->w, ROLE_ERROR, ' ');
         canvas_printf(cv, 1, 0, ROLE_ERROR, -1,
                       "NO ANSWER for %s: %s. Showing %s; asking again every %.1fs (%u tries)",
-                      since, a->m->error, when, a->delay, a->m->failures);
+                      since, a->env.m->error, when, a->delay, a->env.m->failures);
     } else {
         int y = 1;
         x = 0;
         if (narrow)
             x = canvas_printf(cv, y, 0, ROLE_DIM, -1, "%s  ", a->source);
         x += canvas_printf(cv, y, x, ROLE_DIM, -1, "window %us  delay %.1fs  threshold %.1f%%",
-                           a->m->window, a->delay, a->threshold);
-        if (a->filter[0])
-            x += canvas_printf(cv, y, x, ROLE_WARN, -1, "  filter '%s'", a->filter);
+                           a->env.m->window, a->delay, a->env.threshold);
+        if (a->env.filter[0])
+            x += canvas_printf(cv, y, x, ROLE_WARN, -1, "  filter '%s'", a->env.filter);
         if (s && s->bad_messages)
             x += canvas_printf(cv, y, x, ROLE_WARN, -1, "  %llu bad messages refused",
                                (unsigned long long)s->bad_messages);
@@ -444,16 +383,16 @@ static void draw_status(app_t *a, canvas_t *cv)
 
 void app_draw(app_t *a)
 {
-    canvas_t *cv = a->cv;
+    canvas_t *cv = a->env.cv;
     canvas_clear(cv);
     draw_header(a, cv);
-    int y = 3, h = cv->h - y - (a->batch ? 0 : 1);
+    int y = 3, h = cv->h - y - (a->env.batch ? 0 : 1);
     view_t *v = app_view(a);
     if (a->help)
         draw_help(a, cv, y, h);
     else if (v)
-        v->cls->draw(v, a, cv, y, h);
-    if (!a->batch)
+        v->cls->draw(v, &a->env, cv, y, h);
+    if (!a->env.batch)
         draw_status(a, cv);
 }
 
@@ -470,7 +409,7 @@ static void prompt_open(app_t *a, prompt_kind_t kind, const char *label, const c
 static int current_target(app_t *a, target_t *t)
 {
     view_t *v = app_view(a);
-    if (v && v->cls->target && v->cls->target(v, a, t))
+    if (v && v->cls->target && v->cls->target(v, &a->env, t))
         return 1;
     *t = app_screen(a)->t;
     target_fix(t);
@@ -491,7 +430,7 @@ static reaction_t send_control(app_t *a)
     q.objects = (a->pending_mode >> 8) & 1u;
     q.wait_ms = 3000;
     feed_t f = {0};
-    model_fetch(a->m, &f, &q);
+    model_fetch(a->env.m, &f, &q);
     const Ulma__Wire__Reply *r = feed_ok(&f);
     if (r && r->control) {
         const Ulma__Wire__ControlAnswer *c = r->control;
@@ -519,7 +458,7 @@ static reaction_t send_export(app_t *a, const char *path)
     model_query(&q, ULMA__WIRE__KIND__EXPORT, &a->pending.scope);
     q.format = a->pending_fmt;
     feed_t f = {0};
-    model_fetch(a->m, &f, &q);
+    model_fetch(a->env.m, &f, &q);
     const Ulma__Wire__Reply *r = feed_ok(&f);
     if (r) {
         int rc = write_file(path, r->data.data, r->data.len);
@@ -645,7 +584,7 @@ reaction_t app_prompt_key(app_t *a, int key)
     double v = strtod(p->text, &end);
     int number = p->text[0] && end && !*end && isfinite(v) && v >= 0;
     switch (kind) {
-    case PROMPT_FILTER: scopy(a->filter, sizeof(a->filter), p->text); return RX_REFETCH;
+    case PROMPT_FILTER: scopy(a->env.filter, sizeof(a->env.filter), p->text); return RX_REFETCH;
     case PROMPT_DELAY:
         if (!number) {
             app_message(a, ROLE_ERROR, "delay: '%s' is not a number of seconds", p->text);
@@ -658,14 +597,14 @@ reaction_t app_prompt_key(app_t *a, int key)
             app_message(a, ROLE_ERROR, "window: 1 to 3600 seconds");
             return RX_REDRAW;
         }
-        a->m->window = (uint32_t)v;
+        a->env.m->window = (uint32_t)v;
         return RX_REFETCH;
     case PROMPT_THRESHOLD:
         if (!number || v > 100) {
             app_message(a, ROLE_ERROR, "threshold: a percentage from 0 to 100");
             return RX_REDRAW;
         }
-        a->threshold = v;
+        a->env.threshold = v;
         return RX_REDRAW;
     case PROMPT_EXPORT_FILE:
         if (!p->text[0]) {
@@ -675,6 +614,19 @@ reaction_t app_prompt_key(app_t *a, int key)
         return send_export(a, p->text);
     default: return RX_REDRAW;
     }
+}
+
+/* The view's own reaction to `act`, and the screen it asked for opened. */
+static reaction_t view_act(app_t *a, view_t *v, action_t act)
+{
+    a->env.push.set = 0;
+    reaction_t r = v->cls->act(v, &a->env, act);
+    if (a->env.push.set) {
+        a->env.push.set = 0;
+        app_push(a, a->env.push.kind, &a->env.push.t,
+                 a->env.push.func[0] ? a->env.push.func : NULL);
+    }
+    return r;
 }
 
 reaction_t app_act(app_t *a, action_t act)
@@ -700,7 +652,7 @@ reaction_t app_act(app_t *a, action_t act)
         a->help_top = 0;
         return RX_REDRAW;
     case ACT_BACK: {
-        reaction_t r = v ? v->cls->act(v, a, act) : RX_NONE;
+        reaction_t r = v ? view_act(a, v, act) : RX_NONE;
         if (r & RX_HANDLED)
             return r;
         if (a->depth > 1) {
@@ -724,7 +676,7 @@ reaction_t app_act(app_t *a, action_t act)
         s->cur = (int)(act - ACT_TAB1);
         return RX_REFETCH;
     case ACT_FILTER:
-        prompt_open(a, PROMPT_FILTER, "filter (part of a function's name): ", a->filter);
+        prompt_open(a, PROMPT_FILTER, "filter (part of a function's name): ", a->env.filter);
         return RX_REDRAW;
     case ACT_PAUSE: a->paused = !a->paused; return a->paused ? RX_REDRAW : RX_REFETCH;
     case ACT_DELAY:
@@ -732,11 +684,11 @@ reaction_t app_act(app_t *a, action_t act)
         prompt_open(a, PROMPT_DELAY, "delay between refreshes (seconds): ", buf);
         return RX_REDRAW;
     case ACT_WINDOW:
-        snprintf(buf, sizeof(buf), "%u", a->m->window);
+        snprintf(buf, sizeof(buf), "%u", a->env.m->window);
         prompt_open(a, PROMPT_WINDOW, "rates over the last (seconds): ", buf);
         return RX_REDRAW;
     case ACT_THRESHOLD:
-        snprintf(buf, sizeof(buf), "%g", a->threshold);
+        snprintf(buf, sizeof(buf), "%g", a->env.threshold);
         prompt_open(a, PROMPT_THRESHOLD, "hide function rows below (% of program time): ", buf);
         return RX_REDRAW;
     case ACT_CONTROL: {
@@ -765,7 +717,7 @@ reaction_t app_act(app_t *a, action_t act)
     }
     if (!v)
         return RX_NONE;
-    reaction_t r = v->cls->act(v, a, act);
+    reaction_t r = view_act(a, v, act);
     return r & ~RX_HANDLED;
 }
 
@@ -800,23 +752,23 @@ static void print_json_frame(app_t *a)
     jw_ku64(&w, "frame", a->frame);
     jw_ku64(&w, "wall_ns", wall_ns());
     const char *what;
-    jw_kstrz(&w, "endpoint", ct_opts_endpoint(a->o, &what));
+    jw_kstrz(&w, "endpoint", ct_opts_endpoint(a->env.o, &what));
     jw_kstrz(&w, "source", what);
-    jw_kbool(&w, "answered", a->m->up);
-    if (!a->m->up)
-        jw_kstrz(&w, "error", a->m->error);
+    jw_kbool(&w, "answered", a->env.m->up);
+    if (!a->env.m->up)
+        jw_kstrz(&w, "error", a->env.m->error);
     screen_t *s = app_screen(a);
     view_t *v = app_view(a);
-    jw_kstrz(&w, "view", a->o->view[0] ? a->o->view : "cluster");
+    jw_kstrz(&w, "view", a->env.o->view[0] ? a->env.o->view : "cluster");
     jw_kstrz(&w, "tab", v ? v->cls->batch : "");
     (void)s;
     jw_key(&w, "SUMMARY");
-    if (a->m->summary.reply)
-        wire_json(&a->m->summary.reply->base, &w);
+    if (a->env.m->summary.reply)
+        wire_json(&a->env.m->summary.reply->base, &w);
     else
         jw_null(&w);
     if (v && v->cls->json)
-        v->cls->json(v, a, &w);
+        v->cls->json(v, &a->env, &w);
     jw_obj_end(&w);
     fwrite(b.data, 1, b.len, stdout);
     fputc('\n', stdout);
@@ -833,23 +785,23 @@ static int utf8_locale(const ct_opts_t *o)
 
 static int run_batch(app_t *a)
 {
-    a->batch = 1;
+    a->env.batch = 1;
     int status = 0;
-    for (uint32_t i = 0; (!a->o->count || i < a->o->count) && !stop_signal; i++) {
+    for (uint32_t i = 0; (!a->env.o->count || i < a->env.o->count) && !stop_signal; i++) {
         if (i)
             sleep_s(a->delay);
         if (stop_signal)
             break;
         app_fetch(a);
-        if (!a->m->up && i == 0) {
-            fprintf(stderr, "clustertop: no answer from %s: %s\n", a->source, a->m->error);
+        if (!a->env.m->up && i == 0) {
+            fprintf(stderr, "clustertop: no answer from %s: %s\n", a->source, a->env.m->error);
             status = 1;
         }
-        if (a->o->json) {
+        if (a->env.o->json) {
             print_json_frame(a);
         } else {
             app_draw(a);
-            canvas_print(a->cv, stdout);
+            canvas_print(a->env.cv, stdout);
             fputc('\n', stdout);
         }
         fflush(stdout);
@@ -862,14 +814,14 @@ static int run_batch(app_t *a)
 static int run_interactive(app_t *a)
 {
     char err[256];
-    crt_t *crt = crt_open(NULL, NULL, NULL, (int)a->o->no_color, err, sizeof(err));
+    crt_t *crt = crt_open(NULL, NULL, NULL, (int)a->env.o->no_color, err, sizeof(err));
     if (!crt) {
         fprintf(stderr, "clustertop: %s (use -b for batch mode)\n", err);
         return 2;
     }
     int w, h;
     crt_size(crt, &w, &h);
-    canvas_resize(a->cv, w, h);
+    canvas_resize(a->env.cv, w, h);
     uint64_t next = 0;
     uint32_t frames = 0;
     int fetch_now = 1;
@@ -883,8 +835,8 @@ static int run_interactive(app_t *a)
             frames++;
         }
         app_draw(a);
-        crt_show(crt, a->cv);
-        if (a->o->count && frames >= a->o->count)
+        crt_show(crt, a->env.cv);
+        if (a->env.o->count && frames >= a->env.o->count)
             break;
         now = now_ns();
         int wait = a->paused ? 1000 : next > now ? (int)((next - now) / 1000000u) + 1 : 0;
@@ -895,7 +847,7 @@ static int run_interactive(app_t *a)
             continue;
         if (key == K_RESIZE) {
             crt_size(crt, &w, &h);
-            canvas_resize(a->cv, w, h);
+            canvas_resize(a->env.cv, w, h);
             continue;
         }
         reaction_t r;

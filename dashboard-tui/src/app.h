@@ -17,111 +17,9 @@
 #include "canvas.h"
 #include "model.h"
 #include "opts.h"
-#include "profile/util.h"
+#include "view.h"
 
 typedef struct app app_t;
-typedef struct view view_t;
-typedef struct screen screen_t;
-
-/* What an action asks for next. */
-typedef unsigned reaction_t;
-#define RX_NONE 0u
-#define RX_REDRAW 1u  /* draw again */
-#define RX_REFETCH 2u /* ask again now (and draw) */
-#define RX_QUIT 4u
-#define RX_HANDLED 8u /* a view took the action */
-
-typedef enum action {
-    ACT_NONE = 0,
-    ACT_QUIT,
-    ACT_HELP,
-    ACT_UP,
-    ACT_DOWN,
-    ACT_PGUP,
-    ACT_PGDN,
-    ACT_HOME,
-    ACT_END,
-    ACT_LEFT,
-    ACT_RIGHT,
-    ACT_ENTER,
-    ACT_BACK,
-    ACT_SORT_PREV,
-    ACT_SORT_NEXT,
-    ACT_SORT_MENU,
-    ACT_SORT_REVERSE,
-    ACT_FILTER,
-    ACT_PAUSE,
-    ACT_DELAY,
-    ACT_WINDOW,
-    ACT_THRESHOLD,
-    ACT_CONTROL,
-    ACT_EXPORT,
-    ACT_TAB_NEXT,
-    ACT_TAB_PREV,
-    ACT_TAB1,
-    ACT_TAB2,
-    ACT_TAB3,
-    ACT_TAB4,
-    ACT_TAB5,
-    ACT_TAB6,
-    ACT_REFRESH,
-    ACT_REDRAW,
-    ACT_COUNT
-} action_t;
-
-/* What profiling control and export act on. */
-typedef struct target {
-    Ulma__Wire__Scope scope; /* strings point into the fields below */
-    char node[256], job[256];
-    char label[300]; /* "rank 3 (n1/1234)", "node n1", "the cluster" */
-    int objects;     /* the target's object wedges are on now (a rank) */
-} target_t;
-
-void target_cluster(target_t *t);
-void target_node(target_t *t, const char *node);
-void target_job(target_t *t, const char *job);
-void target_rank(target_t *t, const char *node, int32_t pid, uint64_t start, int32_t rank,
-                 const char *job);
-/* A copy of t's scope whose strings point into `t` (after a struct copy). */
-void target_fix(target_t *t);
-
-typedef struct view_class {
-    const char *name;  /* the tab's title */
-    const char *batch; /* its name for --tab */
-    void (*fetch)(view_t *v, app_t *a);
-    void (*draw)(view_t *v, app_t *a, canvas_t *cv, int y, int h);
-    reaction_t (*act)(view_t *v, app_t *a, action_t act);
-    /* the selection control and export act on; NULL: the screen's scope */
-    int (*target)(view_t *v, app_t *a, target_t *t);
-    /* the view's answers, for --json */
-    void (*json)(view_t *v, app_t *a, jw_t *w);
-    void (*destroy)(view_t *v);
-} view_class_t;
-
-#define VIEW_FEEDS 4
-
-struct view {
-    const view_class_t *cls;
-    screen_t *scr;
-    feed_t feed[VIEW_FEEDS];
-    mlist_t list;
-    int visible; /* rows of the list shown at the last draw */
-    int inited;  /* set by the class at its first use */
-    void *priv;
-};
-
-typedef enum screen_kind { SCR_ROOT, SCR_NODE, SCR_JOB, SCR_RANK, SCR_FUNCTION } screen_kind_t;
-
-#define SCREEN_TABS 6
-
-struct screen {
-    screen_kind_t kind;
-    target_t t;      /* its scope */
-    char func[1024]; /* SCR_FUNCTION: the function's standard name */
-    char name[512];  /* in the breadcrumb */
-    view_t *tab[SCREEN_TABS];
-    int ntabs, cur;
-};
 
 /* The prompt: one line edited at the bottom. */
 typedef enum prompt_kind {
@@ -148,16 +46,10 @@ typedef struct prompt {
 #define APP_DEPTH 16
 
 struct app {
-    const ct_opts_t *o;
-    model_t *m;
+    view_env_t env; /* what the views see: options, model, canvas, filter, ... */
     screen_t *stack[APP_DEPTH];
     int depth;
-    canvas_t *cv;
     char source[600]; /* "collector tcp://..." */
-    int agent;        /* talking to one node agent */
-    /* what the person set */
-    char filter[256];
-    double threshold; /* % below which function rows are hidden */
     double delay;
     int paused;
     int help;     /* the help page is shown */
@@ -170,7 +62,6 @@ struct app {
     int msg_role;
     uint64_t msg_until;
     uint64_t frame;
-    int batch;
     int quit;
 };
 

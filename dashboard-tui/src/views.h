@@ -6,7 +6,7 @@
 #ifndef CT_VIEWS_H
 #define CT_VIEWS_H
 
-#include "app.h"
+#include "view.h"
 #include "widgets.h"
 
 extern const view_class_t view_top;       /* a scope's function table (TOP) */
@@ -37,7 +37,7 @@ reaction_t view_list_act(view_t *v, action_t act, const tcol_t *cols, int ncols,
 int view_no_answer(const feed_t *f, canvas_t *cv, int y, int h, const char *what);
 
 /* The rows the view may show at height h, for a fetch's limit. */
-uint32_t view_want_rows(const view_t *v, const app_t *a);
+uint32_t view_want_rows(const view_t *v, const view_env_t *a);
 
 /* A line of the answer's age when it is older than the last attempt. */
 void view_stale_note(const feed_t *f, canvas_t *cv, int y);

@@ -45,7 +45,7 @@ static const tcol_t ncols[NC_N] = {
 };
 
 typedef struct nctx {
-    const app_t *a;
+    const view_env_t *a;
 } nctx_t;
 
 static int ncell(const void *item, int col, char *b, size_t n, int width, const void *ctx)
@@ -106,7 +106,7 @@ static int ncmp(const void *x, const void *y, int col, const void *ctx)
     }
 }
 
-static void nodes_fetch(view_t *v, app_t *a)
+static void nodes_fetch(view_t *v, view_env_t *a)
 {
     Ulma__Wire__Query q;
     model_query(&q, ULMA__WIRE__KIND__NODES, &v->scr->t.scope);
@@ -115,7 +115,7 @@ static void nodes_fetch(view_t *v, app_t *a)
     model_fetch(a->m, &v->feed[0], &q);
 }
 
-static void nodes_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
+static void nodes_draw(view_t *v, view_env_t *a, canvas_t *cv, int y, int h)
 {
     v->list.cmp = ncmp;
     if (view_no_answer(&v->feed[0], cv, y, h, "nodes"))
@@ -136,7 +136,7 @@ static void nodes_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     v->visible = table_draw(cv, y + 1, 0, cv->w, h - 1, &spec, &v->list);
 }
 
-static int nodes_target(view_t *v, app_t *a, target_t *t)
+static int nodes_target(view_t *v, view_env_t *a, target_t *t)
 {
     (void)a;
     const Ulma__Wire__NodeInfo *x = mlist_selected(&v->list);
@@ -146,19 +146,19 @@ static int nodes_target(view_t *v, app_t *a, target_t *t)
     return 1;
 }
 
-static reaction_t nodes_act(view_t *v, app_t *a, action_t act)
+static reaction_t nodes_act(view_t *v, view_env_t *a, action_t act)
 {
     if (act == ACT_ENTER) {
         target_t t;
         if (!nodes_target(v, a, &t))
             return RX_NONE;
-        app_push(a, SCR_NODE, &t, NULL);
+        view_push(a, SCR_NODE, &t, NULL);
         return RX_HANDLED | RX_REFETCH;
     }
     return view_list_act(v, act, ncols, NC_N, a->cv->w);
 }
 
-static void nodes_json(view_t *v, app_t *a, jw_t *w)
+static void nodes_json(view_t *v, view_env_t *a, jw_t *w)
 {
     (void)a;
     static const char *const names[] = {"NODES", NULL};
@@ -210,7 +210,7 @@ static int jcmp(const void *x, const void *y, int col, const void *ctx)
     }
 }
 
-static void jobs_fetch(view_t *v, app_t *a)
+static void jobs_fetch(view_t *v, view_env_t *a)
 {
     Ulma__Wire__Query q;
     model_query(&q, ULMA__WIRE__KIND__JOBS, &v->scr->t.scope);
@@ -218,7 +218,7 @@ static void jobs_fetch(view_t *v, app_t *a)
     model_fetch(a->m, &v->feed[0], &q);
 }
 
-static void jobs_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
+static void jobs_draw(view_t *v, view_env_t *a, canvas_t *cv, int y, int h)
 {
     (void)a;
     v->list.cmp = jcmp;
@@ -235,7 +235,7 @@ static void jobs_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     v->visible = table_draw(cv, y + 1, 0, cv->w, h - 1, &spec, &v->list);
 }
 
-static int jobs_target(view_t *v, app_t *a, target_t *t)
+static int jobs_target(view_t *v, view_env_t *a, target_t *t)
 {
     (void)a;
     const Ulma__Wire__JobInfo *j = mlist_selected(&v->list);
@@ -245,19 +245,19 @@ static int jobs_target(view_t *v, app_t *a, target_t *t)
     return 1;
 }
 
-static reaction_t jobs_act(view_t *v, app_t *a, action_t act)
+static reaction_t jobs_act(view_t *v, view_env_t *a, action_t act)
 {
     if (act == ACT_ENTER) {
         target_t t;
         if (!jobs_target(v, a, &t))
             return RX_NONE;
-        app_push(a, SCR_JOB, &t, NULL);
+        view_push(a, SCR_JOB, &t, NULL);
         return RX_HANDLED | RX_REFETCH;
     }
     return view_list_act(v, act, jcols, JC_N, a->cv->w);
 }
 
-static void jobs_json(view_t *v, app_t *a, jw_t *w)
+static void jobs_json(view_t *v, view_env_t *a, jw_t *w)
 {
     (void)a;
     static const char *const names[] = {"JOBS", NULL};
@@ -352,7 +352,7 @@ static int kcmp(const void *x, const void *y, int col, const void *ctx)
     }
 }
 
-static void ranks_fetch(view_t *v, app_t *a)
+static void ranks_fetch(view_t *v, view_env_t *a)
 {
     Ulma__Wire__Query q;
     model_query(&q, ULMA__WIRE__KIND__RANKS, &v->scr->t.scope);
@@ -360,7 +360,7 @@ static void ranks_fetch(view_t *v, app_t *a)
     model_fetch(a->m, &v->feed[0], &q);
 }
 
-static void ranks_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
+static void ranks_draw(view_t *v, view_env_t *a, canvas_t *cv, int y, int h)
 {
     (void)a;
     v->list.cmp = kcmp;
@@ -383,7 +383,7 @@ static void ranks_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     v->visible = table_draw(cv, y + 1, 0, cv->w, h - 1, &spec, &v->list);
 }
 
-static int ranks_target(view_t *v, app_t *a, target_t *t)
+static int ranks_target(view_t *v, view_env_t *a, target_t *t)
 {
     (void)a;
     const Ulma__Wire__RankInfo *r = mlist_selected(&v->list);
@@ -394,19 +394,19 @@ static int ranks_target(view_t *v, app_t *a, target_t *t)
     return 1;
 }
 
-static reaction_t ranks_act(view_t *v, app_t *a, action_t act)
+static reaction_t ranks_act(view_t *v, view_env_t *a, action_t act)
 {
     if (act == ACT_ENTER) {
         target_t t;
         if (!ranks_target(v, a, &t))
             return RX_NONE;
-        app_push(a, SCR_RANK, &t, NULL);
+        view_push(a, SCR_RANK, &t, NULL);
         return RX_HANDLED | RX_REFETCH;
     }
     return view_list_act(v, act, kcols, KC_N, a->cv->w);
 }
 
-static void ranks_json(view_t *v, app_t *a, jw_t *w)
+static void ranks_json(view_t *v, view_env_t *a, jw_t *w)
 {
     (void)a;
     static const char *const names[] = {"RANKS", NULL};

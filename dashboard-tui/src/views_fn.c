@@ -85,7 +85,7 @@ int view_no_answer(const feed_t *f, canvas_t *cv, int y, int h, const char *what
     return 1;
 }
 
-uint32_t view_want_rows(const view_t *v, const app_t *a)
+uint32_t view_want_rows(const view_t *v, const view_env_t *a)
 {
     if (a->batch)
         return a->o->rows ? a->o->rows : 100000;
@@ -324,7 +324,7 @@ typedef struct top_priv {
     int init;
 } top_priv_t;
 
-static void top_init(view_t *v, app_t *a)
+static void top_init(view_t *v, view_env_t *a)
 {
     if (!v->priv) {
         v->priv = xcalloc(1, sizeof(top_priv_t));
@@ -333,7 +333,7 @@ static void top_init(view_t *v, app_t *a)
     }
 }
 
-static void top_fetch(view_t *v, app_t *a)
+static void top_fetch(view_t *v, view_env_t *a)
 {
     top_init(v, a);
     Ulma__Wire__Query q;
@@ -345,7 +345,7 @@ static void top_fetch(view_t *v, app_t *a)
 }
 
 /* The rows shown: the answer's, the threshold applied, in the list's order. */
-static void top_rebuild(view_t *v, app_t *a, fctx_t *c)
+static void top_rebuild(view_t *v, view_env_t *a, fctx_t *c)
 {
     const Ulma__Wire__Reply *r = feed_ok(&v->feed[0]);
     mlist_clear(&v->list);
@@ -365,7 +365,7 @@ static void top_rebuild(view_t *v, app_t *a, fctx_t *c)
     mlist_sort(&v->list);
 }
 
-static void top_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
+static void top_draw(view_t *v, view_env_t *a, canvas_t *cv, int y, int h)
 {
     top_init(v, a);
     if (view_no_answer(&v->feed[0], cv, y, h, "functions"))
@@ -396,20 +396,20 @@ static void top_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
                    -1);
 }
 
-static reaction_t top_act(view_t *v, app_t *a, action_t act)
+static reaction_t top_act(view_t *v, view_env_t *a, action_t act)
 {
     top_init(v, a);
     if (act == ACT_ENTER) {
         const Ulma__Wire__Row *r = mlist_selected(&v->list);
         if (!r)
             return RX_NONE;
-        app_push(a, SCR_FUNCTION, &v->scr->t, r->std);
+        view_push(a, SCR_FUNCTION, &v->scr->t, r->std);
         return RX_HANDLED | RX_REFETCH;
     }
     return view_list_act(v, act, fcols, FC_N, a->cv->w);
 }
 
-static void top_json(view_t *v, app_t *a, jw_t *w)
+static void top_json(view_t *v, view_env_t *a, jw_t *w)
 {
     (void)a;
     static const char *const names[] = {"TOP", NULL};
@@ -426,7 +426,7 @@ static int imb_cmp(const void *x, const void *y, int col, const void *ctx)
     return CMPD(shown_ct((const Ulma__Wire__Row *)x), shown_ct((const Ulma__Wire__Row *)y));
 }
 
-static void imb_fetch(view_t *v, app_t *a)
+static void imb_fetch(view_t *v, view_env_t *a)
 {
     v->list.cmp = imb_cmp;
     Ulma__Wire__Query q;
@@ -438,7 +438,7 @@ static void imb_fetch(view_t *v, app_t *a)
     model_fetch(a->m, &v->feed[0], &q);
 }
 
-static void imb_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
+static void imb_draw(view_t *v, view_env_t *a, canvas_t *cv, int y, int h)
 {
     (void)a;
     v->list.cmp = imb_cmp;
@@ -525,19 +525,19 @@ static void imb_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     }
 }
 
-static reaction_t imb_act(view_t *v, app_t *a, action_t act)
+static reaction_t imb_act(view_t *v, view_env_t *a, action_t act)
 {
     if (act == ACT_ENTER) {
         const Ulma__Wire__Row *r = mlist_selected(&v->list);
         if (!r)
             return RX_NONE;
-        app_push(a, SCR_FUNCTION, &v->scr->t, r->std);
+        view_push(a, SCR_FUNCTION, &v->scr->t, r->std);
         return RX_HANDLED | RX_REFETCH;
     }
     return view_list_act(v, act, NULL, 0, 0);
 }
 
-static void imb_json(view_t *v, app_t *a, jw_t *w)
+static void imb_json(view_t *v, view_env_t *a, jw_t *w)
 {
     (void)a;
     static const char *const names[] = {"IMBALANCE", NULL};
@@ -615,7 +615,7 @@ static int rvcmp(const void *x, const void *y, int col, const void *ctx)
     }
 }
 
-static void function_fetch(view_t *v, app_t *a)
+static void function_fetch(view_t *v, view_env_t *a)
 {
     Ulma__Wire__Query q;
     model_query(&q, ULMA__WIRE__KIND__FUNCTION, &v->scr->t.scope);
@@ -629,7 +629,7 @@ static int rank_key(char *b, size_t n, const char *node, int32_t pid)
     return snprintf(b, n, "%s/%010d", node ? node : "", pid);
 }
 
-static void franks_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
+static void franks_draw(view_t *v, view_env_t *a, canvas_t *cv, int y, int h)
 {
     (void)a;
     v->list.cmp = rvcmp;
@@ -697,7 +697,7 @@ static void franks_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     v->visible = table_draw(cv, y + 5, 0, cv->w, h - 5, &spec, &v->list);
 }
 
-static int franks_target(view_t *v, app_t *a, target_t *t)
+static int franks_target(view_t *v, view_env_t *a, target_t *t)
 {
     (void)a;
     const Ulma__Wire__RankValue *r = mlist_selected(&v->list);
@@ -707,19 +707,19 @@ static int franks_target(view_t *v, app_t *a, target_t *t)
     return 1;
 }
 
-static reaction_t franks_act(view_t *v, app_t *a, action_t act)
+static reaction_t franks_act(view_t *v, view_env_t *a, action_t act)
 {
     if (act == ACT_ENTER) {
         target_t t;
         if (!franks_target(v, a, &t))
             return RX_NONE;
-        app_push(a, SCR_RANK, &t, NULL);
+        view_push(a, SCR_RANK, &t, NULL);
         return RX_HANDLED | RX_REFETCH;
     }
     return view_list_act(v, act, rcols, RC_N, a->cv->w);
 }
 
-static void function_json(view_t *v, app_t *a, jw_t *w)
+static void function_json(view_t *v, view_env_t *a, jw_t *w)
 {
     (void)a;
     static const char *const names[] = {"FUNCTION", NULL};
@@ -748,7 +748,7 @@ static void edges_destroy(view_t *v)
         free(p->items);
 }
 
-static void edges_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
+static void edges_draw(view_t *v, view_env_t *a, canvas_t *cv, int y, int h)
 {
     (void)a;
     if (view_no_answer(&v->feed[0], cv, y, h, "function"))
@@ -819,13 +819,13 @@ static void edges_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
         canvas_put(cv, yy, 2, ROLE_DIM, "no callers or callees recorded", -1);
 }
 
-static reaction_t edges_act(view_t *v, app_t *a, action_t act)
+static reaction_t edges_act(view_t *v, view_env_t *a, action_t act)
 {
     if (act == ACT_ENTER) {
         const edge_item_t *it = mlist_selected(&v->list);
         if (!it)
             return RX_NONE;
-        app_push(a, SCR_FUNCTION, &v->scr->t, it->e->std);
+        view_push(a, SCR_FUNCTION, &v->scr->t, it->e->std);
         return RX_HANDLED | RX_REFETCH;
     }
     return view_list_act(v, act, NULL, 0, 0);
@@ -857,7 +857,7 @@ static void paths_destroy(view_t *v)
     free(p->items);
 }
 
-static void paths_fetch(view_t *v, app_t *a)
+static void paths_fetch(view_t *v, view_env_t *a)
 {
     Ulma__Wire__Query q;
     model_query(&q, ULMA__WIRE__KIND__PATHS, &v->scr->t.scope);
@@ -884,7 +884,7 @@ static const char *std_short(const char *std, char *b, size_t n)
     return b;
 }
 
-static void paths_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
+static void paths_draw(view_t *v, view_env_t *a, canvas_t *cv, int y, int h)
 {
     (void)a;
     v->list.cmp = path_cmp;
@@ -964,13 +964,13 @@ static void paths_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     }
 }
 
-static reaction_t paths_act(view_t *v, app_t *a, action_t act)
+static reaction_t paths_act(view_t *v, view_env_t *a, action_t act)
 {
     (void)a;
     return view_list_act(v, act, NULL, 0, 0);
 }
 
-static void paths_json(view_t *v, app_t *a, jw_t *w)
+static void paths_json(view_t *v, view_env_t *a, jw_t *w)
 {
     (void)a;
     static const char *const names[] = {"PATHS", NULL};

@@ -16,7 +16,7 @@ typedef struct threads_priv {
     int zoom; /* one thread's whole stack */
 } threads_priv_t;
 
-static void threads_fetch(view_t *v, app_t *a)
+static void threads_fetch(view_t *v, view_env_t *a)
 {
     (void)a;
     Ulma__Wire__Query q;
@@ -84,7 +84,7 @@ static int thread_draw(canvas_t *cv, const Ulma__Wire__Thread *t, int y, int h, 
     return used;
 }
 
-static void threads_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
+static void threads_draw(view_t *v, view_env_t *a, canvas_t *cv, int y, int h)
 {
     (void)a;
     if (view_no_answer(&v->feed[0], cv, y, h, "threads"))
@@ -125,7 +125,7 @@ static void threads_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     v->visible = 1;
 }
 
-static reaction_t threads_act(view_t *v, app_t *a, action_t act)
+static reaction_t threads_act(view_t *v, view_env_t *a, action_t act)
 {
     (void)a;
     threads_priv_t *p = v->priv;
@@ -140,7 +140,7 @@ static reaction_t threads_act(view_t *v, app_t *a, action_t act)
     return view_list_act(v, act, NULL, 0, 0);
 }
 
-static void threads_json(view_t *v, app_t *a, jw_t *w)
+static void threads_json(view_t *v, view_env_t *a, jw_t *w)
 {
     (void)a;
     static const char *const names[] = {"STACKS", NULL};
@@ -159,7 +159,7 @@ static double logf_(uint64_t v, uint64_t max)
     return max > 0 && v > 0 ? log1p((double)v) / log1p((double)max) : 0.0;
 }
 
-static void objects_fetch(view_t *v, app_t *a)
+static void objects_fetch(view_t *v, view_env_t *a)
 {
     Ulma__Wire__Query q;
     model_query(&q, ULMA__WIRE__KIND__OBJECTS, &v->scr->t.scope);
@@ -167,7 +167,7 @@ static void objects_fetch(view_t *v, app_t *a)
     model_fetch(a->m, &v->feed[0], &q);
 }
 
-static void objects_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
+static void objects_draw(view_t *v, view_env_t *a, canvas_t *cv, int y, int h)
 {
     (void)a;
     if (view_no_answer(&v->feed[0], cv, y, h, "objects"))
@@ -252,13 +252,13 @@ static void objects_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     }
 }
 
-static reaction_t objects_act(view_t *v, app_t *a, action_t act)
+static reaction_t objects_act(view_t *v, view_env_t *a, action_t act)
 {
     (void)v, (void)a, (void)act;
     return RX_NONE;
 }
 
-static void objects_json(view_t *v, app_t *a, jw_t *w)
+static void objects_json(view_t *v, view_env_t *a, jw_t *w)
 {
     (void)a;
     static const char *const names[] = {"OBJECTS", NULL};
@@ -270,7 +270,7 @@ const view_class_t view_objects = {"Objects",   "objects", objects_fetch, object
 
 /* ---- MPI ---------------------------------------------------------------------------------- */
 
-static void mpi_fetch(view_t *v, app_t *a)
+static void mpi_fetch(view_t *v, view_env_t *a)
 {
     Ulma__Wire__Query q;
     model_query(&q, ULMA__WIRE__KIND__MPI, &v->scr->t.scope);
@@ -278,7 +278,7 @@ static void mpi_fetch(view_t *v, app_t *a)
     model_fetch(a->m, &v->feed[0], &q);
 }
 
-static void mpi_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
+static void mpi_draw(view_t *v, view_env_t *a, canvas_t *cv, int y, int h)
 {
     (void)a;
     if (view_no_answer(&v->feed[0], cv, y, h, "MPI"))
@@ -337,13 +337,13 @@ static void mpi_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     }
 }
 
-static reaction_t mpi_act(view_t *v, app_t *a, action_t act)
+static reaction_t mpi_act(view_t *v, view_env_t *a, action_t act)
 {
     (void)v, (void)a, (void)act;
     return RX_NONE;
 }
 
-static void mpi_json(view_t *v, app_t *a, jw_t *w)
+static void mpi_json(view_t *v, view_env_t *a, jw_t *w)
 {
     (void)a;
     static const char *const names[] = {"MPI", NULL};
@@ -354,7 +354,7 @@ const view_class_t view_mpi = {"MPI", "mpi", mpi_fetch, mpi_draw, mpi_act, NULL,
 
 /* ---- RECENT (nova) --------------------------------------------------------------------------- */
 
-static void nova_fetch(view_t *v, app_t *a)
+static void nova_fetch(view_t *v, view_env_t *a)
 {
     Ulma__Wire__Query q;
     model_query(&q, ULMA__WIRE__KIND__RECENT, &v->scr->t.scope);
@@ -362,7 +362,7 @@ static void nova_fetch(view_t *v, app_t *a)
     model_fetch(a->m, &v->feed[0], &q);
 }
 
-static void nova_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
+static void nova_draw(view_t *v, view_env_t *a, canvas_t *cv, int y, int h)
 {
     (void)a;
     const feed_t *f = &v->feed[0];
@@ -461,13 +461,13 @@ static void nova_draw(view_t *v, app_t *a, canvas_t *cv, int y, int h)
     }
 }
 
-static reaction_t nova_act(view_t *v, app_t *a, action_t act)
+static reaction_t nova_act(view_t *v, view_env_t *a, action_t act)
 {
     (void)v, (void)a, (void)act;
     return RX_NONE;
 }
 
-static void nova_json(view_t *v, app_t *a, jw_t *w)
+static void nova_json(view_t *v, view_env_t *a, jw_t *w)
 {
     (void)a;
     static const char *const names[] = {"RECENT", NULL};

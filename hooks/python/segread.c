@@ -47,8 +47,8 @@ typedef struct read_ctx {
 
 static int ctx_init(read_ctx_t *c, enum rec_shape shape)
 {
-    *c = (read_ctx_t){PyDict_New(), PyDict_New(), PyDict_New(), PyDict_New(), PyDict_New(),
-                      shape, 0};
+    *c = (read_ctx_t){
+        PyDict_New(), PyDict_New(), PyDict_New(), PyDict_New(), PyDict_New(), shape, 0};
     return c->slots && c->codes && c->cfuncs && c->threads && c->types ? 0 : -1;
 }
 
@@ -101,8 +101,7 @@ static void put_def(read_ctx_t *c, PyObject *dict, uint32_t id, PyObject *val)
     Py_DECREF(val);
 }
 
-static PyObject *rec_tuple(const read_ctx_t *c, const ulma_rec_t *h, const void *pl,
-                           uint32_t plen)
+static PyObject *rec_tuple(const read_ctx_t *c, const ulma_rec_t *h, const void *pl, uint32_t plen)
 {
     switch (c->shape) {
     case REC_TSC:
@@ -115,8 +114,7 @@ static PyObject *rec_tuple(const read_ctx_t *c, const ulma_rec_t *h, const void 
                              (unsigned long long)op.addr);
     }
     case REC_PLAIN:
-    default:
-        return Py_BuildValue("(BIH)", h->kind, h->id, h->depth);
+    default: return Py_BuildValue("(BIH)", h->kind, h->id, h->depth);
     }
 }
 
@@ -143,22 +141,12 @@ static int read_batch(void *vctx, unsigned slot, const ulma_rec_t *recs, size_t 
     uint32_t plen;
     while (ulma_iter_next(&it, &h, &pl, &plen)) {
         switch (h.kind) {
-        case ULMA_EV_PAD:
-            continue;
-        case ULMA_EV_DEF_CODE:
-            put_def(c, c->codes, h.id, def_tuple(pl, plen));
-            break;
-        case ULMA_EV_DEF_CFUNC:
-            put_def(c, c->cfuncs, h.id, def_tuple(pl, plen));
-            break;
-        case ULMA_EV_DEF_THREAD:
-            put_def(c, c->threads, h.id, name_of(pl, plen));
-            break;
-        case ULMA_EV_DEF_TYPE:
-            put_def(c, c->types, h.id, name_of(pl, plen));
-            break;
-        default:
-            break;
+        case ULMA_EV_PAD: continue;
+        case ULMA_EV_DEF_CODE: put_def(c, c->codes, h.id, def_tuple(pl, plen)); break;
+        case ULMA_EV_DEF_CFUNC: put_def(c, c->cfuncs, h.id, def_tuple(pl, plen)); break;
+        case ULMA_EV_DEF_THREAD: put_def(c, c->threads, h.id, name_of(pl, plen)); break;
+        case ULMA_EV_DEF_TYPE: put_def(c, c->types, h.id, name_of(pl, plen)); break;
+        default: break;
         }
         PyObject *t = rec_tuple(c, &h, pl, plen);
         if (!t || PyList_Append(list, t) != 0)
@@ -220,16 +208,15 @@ static PyObject *py_read_segment(PyObject *self, PyObject *args)
     }
     const ulma_seg_info_t *info = ulma_reader_info(r);
     res = Py_BuildValue(
-        "{s:i,s:i,s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:K,s:I,s:K,s:K,s:O,s:O,s:O,s:O,s:O,s:O,s:O}",
-        "pid", info->pid, "rank", info->mpi_rank, "size", info->mpi_size, "job", info->job,
-        "host", info->host, "exe", info->exe, "state", ulma_reader_state(r), "active_mode",
+        "{s:i,s:i,s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:K,s:I,s:K,s:K,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "pid",
+        info->pid, "rank", info->mpi_rank, "size", info->mpi_size, "job", info->job, "host",
+        info->host, "exe", info->exe, "state", ulma_reader_state(r), "active_mode",
         ulma_reader_active_mode(r), "applied_seq", ulma_reader_applied_seq(r), "problems",
-        (unsigned long long)ulma_reader_problems(r), "threads_lost",
-        ulma_reader_threads_lost(r), "dropped",
-        (unsigned long long)ulma_reader_total_dropped(r), "corrupt",
+        (unsigned long long)ulma_reader_problems(r), "threads_lost", ulma_reader_threads_lost(r),
+        "dropped", (unsigned long long)ulma_reader_total_dropped(r), "corrupt",
         (unsigned long long)ulma_reader_total_corrupt(r), "slots", c.slots, "codes", c.codes,
-        "cfuncs", c.cfuncs, "threads", c.threads, "names", names, "slot_dropped", drops,
-        "tids", tids);
+        "cfuncs", c.cfuncs, "threads", c.threads, "names", names, "slot_dropped", drops, "tids",
+        tids);
 out:
     Py_XDECREF(names), Py_XDECREF(drops), Py_XDECREF(tids);
     ctx_clear(&c);
@@ -262,14 +249,12 @@ static PyObject *py_header(PyObject *self, PyObject *args)
     if (!r)
         return NULL;
     const ulma_seg_info_t *info = ulma_reader_info(r);
-    PyObject *d = Py_BuildValue("{s:i,s:i,s:i,s:s,s:I,s:I,s:I,s:K,s:i,s:I}", "pid", info->pid,
-                                "rank", info->mpi_rank, "size", info->mpi_size, "job",
-                                info->job, "state", ulma_reader_state(r), "active_mode",
-                                ulma_reader_active_mode(r), "applied_seq",
-                                ulma_reader_applied_seq(r), "dropped",
-                                (unsigned long long)ulma_reader_total_dropped(r), "alive",
-                                ulma_reader_writer_alive(r), "hook_status",
-                                ulma_reader_hook_status(r));
+    PyObject *d = Py_BuildValue(
+        "{s:i,s:i,s:i,s:s,s:I,s:I,s:I,s:K,s:i,s:I}", "pid", info->pid, "rank", info->mpi_rank,
+        "size", info->mpi_size, "job", info->job, "state", ulma_reader_state(r), "active_mode",
+        ulma_reader_active_mode(r), "applied_seq", ulma_reader_applied_seq(r), "dropped",
+        (unsigned long long)ulma_reader_total_dropped(r), "alive", ulma_reader_writer_alive(r),
+        "hook_status", ulma_reader_hook_status(r));
     ulma_reader_destroy(&r);
     return d;
 }
@@ -294,9 +279,9 @@ static PyObject *py_read_objects(PyObject *self, PyObject *args)
         if (c.failed)
             read_failed();
         else
-            res = Py_BuildValue("{s:O,s:O,s:K,s:K}", "slots", c.slots, "types", c.types,
-                                "dropped", (unsigned long long)ulma_reader_total_dropped(r),
-                                "problems", (unsigned long long)ulma_reader_problems(r));
+            res = Py_BuildValue("{s:O,s:O,s:K,s:K}", "slots", c.slots, "types", c.types, "dropped",
+                                (unsigned long long)ulma_reader_total_dropped(r), "problems",
+                                (unsigned long long)ulma_reader_problems(r));
     }
     ctx_clear(&c);
     ulma_reader_destroy(&r);

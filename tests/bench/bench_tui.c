@@ -65,11 +65,11 @@ int main(void)
         }
         double t[FRAMES];
         for (int f = -5; f < FRAMES; f++) {
-            a->m->ctx = &s[(f + 10) & 1];
+            a->env.m->ctx = &s[(f + 10) & 1];
             uint64_t t0 = now_ns();
             app_fetch(a);
             app_draw(a);
-            crt_show(crt, a->cv);
+            crt_show(crt, a->env.cv);
             uint64_t t1 = now_ns();
             if (f >= 0)
                 t[f] = (double)(t1 - t0) / 1e6;
@@ -83,7 +83,7 @@ int main(void)
         if (med > worst)
             worst = med;
         if (getenv("BENCH_TUI_SHOW")) /* the last frame, to see what was measured */
-            canvas_print(a->cv, stderr);
+            canvas_print(a->env.cv, stderr);
         app_destroy(&a);
     }
     printf("BENCH tui_frame_ms %.3f ms\n", worst);

@@ -27,13 +27,13 @@ static char rowbuf[8192];
 
 static const char *row(const app_t *a, int y)
 {
-    return canvas_row_text(a->cv, y, rowbuf, sizeof(rowbuf));
+    return canvas_row_text(a->env.cv, y, rowbuf, sizeof(rowbuf));
 }
 
 /* The first row containing `s` at or after row `from`, or -1. */
 static int find_row(const app_t *a, const char *s, int from)
 {
-    for (int y = from; y < a->cv->h; y++)
+    for (int y = from; y < a->env.cv->h; y++)
         if (strstr(row(a, y), s))
             return y;
     return -1;
@@ -41,7 +41,7 @@ static int find_row(const app_t *a, const char *s, int from)
 
 static void dump(const app_t *a)
 {
-    canvas_print(a->cv, stderr);
+    canvas_print(a->env.cv, stderr);
 }
 
 static int has(const app_t *a, const char *s)
@@ -224,10 +224,10 @@ static void test_cluster_top(void)
     app_prompt_key(a, K_ENTER);
 
     /* the threshold hides rows below it: f000 is 100%, f029 3.3% */
-    a->threshold = 50;
+    a->env.threshold = 50;
     frame(a);
     CHECK(has(a, "f000") && find_row(a, "f029", 4) < 0);
-    a->threshold = 0;
+    a->env.threshold = 0;
     app_destroy(&a);
 }
 
@@ -244,8 +244,8 @@ static void test_narrow_and_losses(void)
           !strstr(row(a, h), "CALLS/S"));
     CHECK(strstr(row(a, find_row(a, "f000", 0)), "0.010!")); /* numbers marked */
     /* ASCII: the sparkline in plain characters */
-    for (int x = 0; x < a->cv->w; x++)
-        CHECK(canvas_at(a->cv, 0, x)->ch < 0x80);
+    for (int x = 0; x < a->env.cv->w; x++)
+        CHECK(canvas_at(a->env.cv, 0, x)->ch < 0x80);
     app_destroy(&a);
 }
 
@@ -378,7 +378,7 @@ static void test_source_gone(void)
     frame(a);
     CHECK(has(a, "(2 tries)"));
     s.fail = 0;
-    a->batch = 0; /* the status line shows the message */
+    a->env.batch = 0; /* the status line shows the message */
     frame(a);
     CHECK(find_row(a, "NO ANSWER", 0) < 0 && has(a, "answers again"));
     CHECK(has(a, "1.005")); /* new numbers */
