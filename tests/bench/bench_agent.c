@@ -429,7 +429,7 @@ static uint64_t saturated(int k, long cores)
         (void)seg;
         usleep(10000);
     }
-    snprintf(cmd, sizeof(cmd), "%s/node-agent/ulma-ctl --dir %s drops", build_dir(), nd);
+    snprintf(cmd, sizeof(cmd), "%s/node-agent/ulma-ctl --dir %s --json drops", build_dir(), nd);
     FILE *f = popen(cmd, "r");
     char buf[65536];
     size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
