@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "opts.h"
+#include "cli/opts.h"
 #include "profile/table.h"
 #include "ulma/segment.h"
 #include "wire/curve.h"
@@ -21,12 +21,14 @@
 #ifndef ULMA_VERSION_STRING
 #define ULMA_VERSION_STRING "0.1.0"
 #endif
+#define AGENT_CONFIG_FILE "/etc/ulma/agent.conf"
 
 static int parse_uids(void *base, const opt_t *o, const char *val, const char *prog)
 {
     agent_config_t *cfg = base;
     const char *s = val;
     char *end;
+    cfg->n_allow_uids = 0; /* a later value replaces an earlier one */
     while (*s) {
         errno = 0;
         unsigned long v = strtoul(s, &end, 10);
@@ -39,6 +41,16 @@ static int parse_uids(void *base, const opt_t *o, const char *val, const char *p
         s = *end ? end + 1 : end;
     }
     return 0;
+}
+
+static void show_uids(const void *base, const opt_t *o, char *buf, size_t len)
+{
+    (void)o;
+    const agent_config_t *cfg = base;
+    size_t n = 0;
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < cfg->n_allow_uids && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%u", i ? "," : "", cfg->allow_uids[i]);
 }
 
 #define F(field) offsetof(agent_config_t, field), sizeof(((agent_config_t *)0)->field)
@@ -124,7 +136,7 @@ static const opt_t opts[] = {
     {"allow-uid", 'u', "UID[,UID...]", OPT_CUSTOM, NOF, NULL,
      "Read only segments of these users (root only: default all users; others always read "
      "only their own).",
-     parse_uids},
+     parse_uids, show_uids},
     {"keep", 'k', "SECONDS", OPT_DBL, F(keep_s), "60",
      "Keep the results of an ended process this long before forgetting them (its segment "
      "file is removed as soon as it is drained)."},
@@ -145,6 +157,17 @@ static const opt_t opts[] = {
     {"max-depth", 0, "N", OPT_U32, L(max_stack), "65536", "Shadow-stack depth per thread."},
     {"quiet", 'q', NULL, OPT_FLAG, F(quiet), NULL, "Print only errors on standard error."},
     {"verbose", 'v', NULL, OPT_FLAG, F(verbose), NULL, "Log segments claimed and harvested."},
+    {"config", 0, "FILE", OPT_STR, F(config), NULL,
+     "Read the configuration from FILE (default: " AGENT_CONFIG_FILE " if it exists): one "
+     "`name = value` per line, with the long names of these options (flags take yes or "
+     "no). Every option but the command-line-only ones (--config, --print-config, --private, "
+     "--go-fd, --wait-child, --help, --version) may also be given in the environment as "
+     "ULMA_NAME (upper case, - as _: ULMA_REPORT_INTERVAL=2), except --sort and --json. "
+     "Lowest first: defaults, the file, the environment, the command line. A private agent "
+     "(--private) reads neither file nor environment."},
+    {"print-config", 0, NULL, OPT_FLAG, F(print_config), NULL,
+     "Print the configuration in force (defaults, file, environment and the options before "
+     "this one) as a configuration file, with every option's help as a comment, and exit."},
     {"help", 'h', NULL, OPT_FLAG, F(help), NULL, "Show this text."},
     {"version", 'V', NULL, OPT_FLAG, F(version), NULL, "Show the version."},
 };
@@ -285,10 +308,16 @@ int agent_config_parse(agent_config_t *cfg, int argc, char **argv)
     memset(cfg, 0, sizeof(*cfg));
     cfg->go_fd = -1;
     prof_limits_default(&cfg->lim);
-    opts_ctx_t c = {opts, NOPTS, cfg, "ulma-agent", NULL};
-    if (opts_defaults(&c) != 0)
-        return -1;
     snprintf(cfg->dir, sizeof(cfg->dir), "%s", ulma_default_dir());
+    static const char *const cmdline_only[] = {"config", "print-config", "private", "go-fd",
+                                               "wait-child", "help", "version", NULL};
+    /* ULMA_SORT and ULMA_JSON are the launcher's (python3 -m ulma) */
+    static const char *const env_skip[] = {"sort", "json", NULL};
+    static const char *const no_sources[] = {"private", NULL};
+    opts_ctx_t c = {opts, NOPTS, cfg, "ulma-agent", NULL, AGENT_CONFIG_FILE,
+                    cmdline_only, env_skip, no_sources, NULL};
+    if (opts_load(&c, argc, argv) != 0)
+        return -1;
     for (int i = 1; i < argc;) {
         const char *a = argv[i];
         int rc = opts_parse_one(&c, argc, argv, &i);
@@ -305,6 +334,13 @@ int agent_config_parse(agent_config_t *cfg, int argc, char **argv)
         }
         if (cfg->version) {
             printf("ulma-agent %s\n", ULMA_VERSION_STRING);
+            return 1;
+        }
+        if (cfg->print_config) {
+            printf("# ulma-agent %s configuration (%s), as `ulma-agent --print-config` "
+                   "prints it\n", ULMA_VERSION_STRING,
+                   c.used ? c.used : "no file read");
+            opts_print(stdout, &c, 1);
             return 1;
         }
     }

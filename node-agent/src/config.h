@@ -39,6 +39,8 @@ typedef struct agent_config {
     uint32_t wait_child;           /* private: PID is our child; end with its status */
     uint32_t quiet, verbose;
     uint32_t help, version;        /* -h, -V: print, exit 0 */
+    char config[1024];             /* --config FILE (read by opts_load) */
+    uint32_t print_config;         /* --print-config: print, exit 0 */
     char collector[256];           /* report to this endpoint, "" = none */
     char node[128];                /* node name, "" = the host name */
     double report_s;               /* report interval */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "opts.h"
+#include "cli/opts.h"
 #include "profile/export.h"
 #include "profile/table.h"
 #include "profile/util.h"

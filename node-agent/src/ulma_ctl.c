@@ -14,7 +14,7 @@
 
 #include "ctl_collector.h"
 #include "wire/curve.h"
-#include "opts.h"
+#include "cli/opts.h"
 #include "ulma/segment.h"
 #include "profile/util.h"
 
