@@ -186,7 +186,7 @@ void opts_help(FILE *out, const opt_t *opts, size_t n)
         else
             fprintf(out, "    --%s%s%s\n", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
         char buf[1536];
-        if (o->dflt && o->type != OPT_STR && o->type != OPT_FLAG)
+        if (o->dflt && o->dflt[0] && o->type != OPT_FLAG)
             snprintf(buf, sizeof(buf), "%s Default: %s.", o->help, o->dflt);
         else
             snprintf(buf, sizeof(buf), "%s", o->help);

@@ -33,6 +33,8 @@ typedef struct collector_config {
     char curve_dir[4096];            /* own key, allowed/ and control/ keys, or "" */
     uint32_t plaintext;              /* network endpoints without CURVE, asked for */
     uint32_t quiet, verbose;
+    char config[4096];               /* --config FILE (read by opts_load) */
+    uint32_t print_config, help, version;
 } collector_config_t;
 
 typedef struct collector collector_t;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/opts.h"
 #include "collector.h"
 #include "wire/curve.h"
 #include "wire/wire.h"
@@ -15,18 +16,7 @@
 #ifndef ULMA_VERSION_STRING
 #define ULMA_VERSION_STRING "0.1.0"
 #endif
-
-enum opt_type { OPT_STR, OPT_U32, OPT_SEC, OPT_FLAG };
-
-typedef struct opt {
-    const char *name;  /* long name, without "--" */
-    char shortc;       /* or 0 */
-    const char *arg;   /* argument name, NULL for flags */
-    enum opt_type type;
-    size_t off, size;  /* field in collector_config_t */
-    const char *dflt;  /* default (NULL: empty / 0) */
-    const char *help;
-} opt_t;
+#define COLLECTOR_CONFIG_FILE "/etc/ulma/collector.conf"
 
 #define F(field) offsetof(collector_config_t, field), sizeof(((collector_config_t *)0)->field)
 
@@ -95,72 +85,19 @@ static const opt_t opts[] = {
     {"quiet", 'q', NULL, OPT_FLAG, F(quiet), NULL, "Print only errors on standard error."},
     {"verbose", 'v', NULL, OPT_FLAG, F(verbose), NULL,
      "Log nodes appearing, agent restarts, snapshots asked for and refused messages."},
+    {"config", 0, "FILE", OPT_STR, F(config), NULL,
+     "Read the configuration from FILE (default: " COLLECTOR_CONFIG_FILE " if it exists): "
+     "one `name = value` per line, with the long names of these options (flags take yes or "
+     "no). Every option but --config, --print-config, --help and --version may also be "
+     "given in the environment as ULMA_NAME (upper case, - as _: ULMA_RATE_WINDOW=120). "
+     "Lowest first: defaults, the file, the environment, the command line."},
+    {"print-config", 0, NULL, OPT_FLAG, F(print_config), NULL,
+     "Print the configuration in force (defaults, file, environment and the options before "
+     "this one) as a configuration file, with every option's help as a comment, and exit."},
+    {"help", 'h', NULL, OPT_FLAG, F(help), NULL, "Show this text."},
+    {"version", 'V', NULL, OPT_FLAG, F(version), NULL, "Show the version."},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
-
-static int set_opt(collector_config_t *cfg, const opt_t *o, const char *val)
-{
-    char *base = (char *)cfg + o->off;
-    char *end;
-    switch (o->type) {
-    case OPT_STR:
-        if (strlen(val) >= o->size) {
-            fprintf(stderr, "ulma-collector: --%s: value too long\n", o->name);
-            return -1;
-        }
-        strcpy(base, val);
-        return 0;
-    case OPT_U32: {
-        errno = 0;
-        unsigned long v = strtoul(val, &end, 10);
-        if (errno || *end || end == val || v > UINT32_MAX || val[0] == '-') {
-            fprintf(stderr, "ulma-collector: --%s: '%s' is not a number\n", o->name, val);
-            return -1;
-        }
-        *(uint32_t *)(void *)base = (uint32_t)v;
-        return 0;
-    }
-    case OPT_SEC: {
-        errno = 0;
-        double v = strtod(val, &end);
-        if (errno || *end || end == val || !(v >= 0) || v > 1e7) {
-            fprintf(stderr, "ulma-collector: --%s: '%s' is not a number of seconds\n", o->name,
-                    val);
-            return -1;
-        }
-        *(double *)(void *)base = v;
-        return 0;
-    }
-    case OPT_FLAG:
-        *(uint32_t *)(void *)base = 1;
-        return 0;
-    }
-    return -1;
-}
-
-static void wrap(FILE *out, const char *text, int indent, int width)
-{
-    int col = indent;
-    const char *p = text;
-    fprintf(out, "%*s", indent, "");
-    while (*p) {
-        const char *w = p;
-        while (*w && *w != ' ')
-            w++;
-        int len = (int)(w - p);
-        if (col > indent && col + 1 + len > width) {
-            fprintf(out, "\n%*s", indent, "");
-            col = indent;
-        } else if (col > indent) {
-            fputc(' ', out);
-            col++;
-        }
-        fwrite(p, 1, (size_t)len, out);
-        col += len;
-        p = *w ? w + 1 : w;
-    }
-    fputc('\n', out);
-}
 
 void collector_config_help(FILE *out)
 {
@@ -199,23 +136,9 @@ void collector_config_help(FILE *out)
             "    keys of the control list may switch profiling. --plaintext asks for\n"
             "    neither, with a warning at every start.\n\n"
             "OPTIONS\n");
-    for (size_t i = 0; i < NOPTS; i++) {
-        const opt_t *o = &opts[i];
-        if (o->shortc)
-            fprintf(out, "    -%c, --%s%s%s\n", o->shortc, o->name, o->arg ? " " : "",
-                    o->arg ? o->arg : "");
-        else
-            fprintf(out, "    --%s%s%s\n", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        char buf[1024];
-        if (o->dflt)
-            snprintf(buf, sizeof(buf), "%s Default: %s.", o->help, o->dflt);
-        else
-            snprintf(buf, sizeof(buf), "%s", o->help);
-        wrap(out, buf, 8, 80);
-    }
+    opts_help(out, opts, NOPTS);
     fprintf(out,
-            "    -h, --help\n        Show this text.\n"
-            "    -V, --version\n        Show the version.\n\n"
+            "\n"
             "SIGNALS\n"
             "    SIGINT, SIGTERM   stop (writing --dump first)\n"
             "    SIGUSR1           write --dump now\n\n"
@@ -233,55 +156,36 @@ void collector_config_help(FILE *out)
 int collector_config_parse(collector_config_t *cfg, int argc, char **argv)
 {
     memset(cfg, 0, sizeof(*cfg));
-    for (size_t i = 0; i < NOPTS; i++)
-        if (opts[i].dflt && set_opt(cfg, &opts[i], opts[i].dflt) != 0)
-            return -1;
-    for (int i = 1; i < argc; i++) {
+    static const char *const cmdline_only[] = {"config", "print-config", "help", "version",
+                                               NULL};
+    opts_ctx_t c = {opts, NOPTS, cfg, "ulma-collector", NULL, COLLECTOR_CONFIG_FILE,
+                    cmdline_only, NULL, NULL, NULL};
+    if (opts_load(&c, argc, argv) != 0)
+        return -1;
+    for (int i = 1; i < argc;) {
         const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        int rc = opts_parse_one(&c, argc, argv, &i);
+        if (rc == 1) {
+            fprintf(stderr, "ulma-collector: unexpected argument '%s' (see --help)\n", a);
+            return -1;
+        }
+        if (rc < 0)
+            return -1;
+        if (cfg->help) {
             collector_config_help(stdout);
             return 1;
         }
-        if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+        if (cfg->version) {
             printf("ulma-collector %s\n", ULMA_VERSION_STRING);
             return 1;
         }
-        const opt_t *o = NULL;
-        const char *val = NULL;
-        if (a[0] == '-' && a[1] == '-') {
-            const char *eq = strchr(a + 2, '=');
-            size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-            for (size_t k = 0; k < NOPTS; k++)
-                if (strlen(opts[k].name) == n && strncmp(opts[k].name, a + 2, n) == 0)
-                    o = &opts[k];
-            if (o && eq)
-                val = eq + 1;
-        } else if (a[0] == '-' && a[1] && !a[2]) {
-            for (size_t k = 0; k < NOPTS; k++)
-                if (opts[k].shortc == a[1])
-                    o = &opts[k];
+        if (cfg->print_config) {
+            printf("# ulma-collector %s configuration (%s), as `ulma-collector "
+                   "--print-config` prints it\n", ULMA_VERSION_STRING,
+                   c.used ? c.used : "no file read");
+            opts_print(stdout, &c, 1);
+            return 1;
         }
-        if (!o) {
-            fprintf(stderr, "ulma-collector: unknown option '%s' (see --help)\n", a);
-            return -1;
-        }
-        if (o->type == OPT_FLAG) {
-            if (val) {
-                fprintf(stderr, "ulma-collector: --%s takes no value\n", o->name);
-                return -1;
-            }
-            set_opt(cfg, o, "1");
-            continue;
-        }
-        if (!val) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "ulma-collector: --%s needs %s\n", o->name, o->arg);
-                return -1;
-            }
-            val = argv[++i];
-        }
-        if (set_opt(cfg, o, val) != 0)
-            return -1;
     }
     if (cfg->interval_s < 0.01) {
         fprintf(stderr, "ulma-collector: --interval: at least 0.01 seconds\n");
