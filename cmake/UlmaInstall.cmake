@@ -13,6 +13,23 @@ install(FILES ${PROJECT_SOURCE_DIR}/deploy/etc/ulma-agent.default
         DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/default RENAME ulma-agent)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/etc/ulma-collector.default
         DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/default RENAME ulma-collector)
+# the example configuration files, /etc/ulma/NAME.conf: each program's
+# --print-config of its defaults, commented out (deploy/example-conf.sh)
+set(ulma_confs)
+foreach(pair "ulma-agent:agent" "ulma-collector:collector" "clustertop:clustertop")
+  string(REPLACE ":" ";" pair ${pair})
+  list(GET pair 0 prog)
+  list(GET pair 1 name)
+  add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/etc/${name}.conf
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/etc
+    COMMAND sh ${PROJECT_SOURCE_DIR}/deploy/example-conf.sh $<TARGET_FILE:${prog}> ${name}
+            ${CMAKE_BINARY_DIR}/etc/${name}.conf
+    DEPENDS ${prog} ${PROJECT_SOURCE_DIR}/deploy/example-conf.sh)
+  list(APPEND ulma_confs ${CMAKE_BINARY_DIR}/etc/${name}.conf)
+endforeach()
+add_custom_target(ulma-example-conf ALL DEPENDS ${ulma_confs})
+install(FILES ${ulma_confs} DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/ulma)
+
 install(FILES ${PROJECT_SOURCE_DIR}/README.md
         DESTINATION ${ULMA_DOCDIR})
 foreach(part profile proto collector dashboard-tui node-agent)

@@ -18,7 +18,8 @@ int opts_set(const opts_ctx_t *c, const opt_t *o, const char *val)
     switch (o->type) {
     case OPT_STR:
         if (strlen(val) >= o->size) {
-            fprintf(stderr, "%s: --%s: value too long\n", c->prog, o->name);
+            fprintf(stderr, "%s: --%s: too long (at most %zu bytes)\n", c->prog, o->name,
+                    o->size - 1);
             return -1;
         }
         strcpy(base, val);
@@ -27,7 +28,7 @@ int opts_set(const opts_ctx_t *c, const opt_t *o, const char *val)
         errno = 0;
         unsigned long v = strtoul(val, &end, 10);
         if (errno || *end || end == val || v > UINT32_MAX || val[0] == '-') {
-            fprintf(stderr, "%s: --%s: '%s' is not a number\n", c->prog, o->name, val);
+            fprintf(stderr, "%s: --%s: '%s' is not a whole number\n", c->prog, o->name, val);
             return -1;
         }
         *(uint32_t *)(void *)base = (uint32_t)v;
@@ -101,6 +102,33 @@ int opts_index(const opts_ctx_t *c, const char *name)
     return -1;
 }
 
+static const opt_t *short_option(const opts_ctx_t *c, char ch)
+{
+    for (size_t k = 0; k < c->n; k++)
+        if (c->opts[k].shortc && c->opts[k].shortc == ch)
+            return &c->opts[k];
+    return NULL;
+}
+
+/* Flags given together, -bj: each must be a flag. */
+static int short_flags(const opts_ctx_t *c, const char *a, int *i)
+{
+    for (const char *p = a + 1; *p; p++) {
+        const opt_t *g = short_option(c, *p);
+        if (!g || g->type != OPT_FLAG) {
+            fprintf(stderr, "%s: '-%c' in '%s': %s\n", c->prog, *p, a,
+                    g ? "takes a value: give it alone" : "unknown option");
+            return -1;
+        }
+        if (opts_set(c, g, "1") != 0)
+            return -1;
+        if (c->seen && g - c->opts < 64)
+            *c->seen |= UINT64_C(1) << (g - c->opts);
+    }
+    ++*i;
+    return 0;
+}
+
 int opts_parse_one(const opts_ctx_t *c, int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
@@ -117,15 +145,11 @@ int opts_parse_one(const opts_ctx_t *c, int argc, char **argv, int *i)
         if (o && eq)
             val = eq + 1;
     } else {
-        for (size_t k = 0; k < c->n; k++)
-            if (c->opts[k].shortc == a[1])
-                o = &c->opts[k];
-        if (o && a[2]) {
-            if (o->type == OPT_FLAG)
-                o = NULL; /* no bundling of flags */
-            else
-                val = a + 2;
-        }
+        o = short_option(c, a[1]);
+        if (o && a[2] && o->type == OPT_FLAG)
+            return short_flags(c, a, i);
+        if (o && a[2])
+            val = a + 2;
     }
     if (!o) {
         fprintf(stderr, "%s: unknown option '%s' (see --help)\n", c->prog, a);
@@ -139,7 +163,7 @@ int opts_parse_one(const opts_ctx_t *c, int argc, char **argv, int *i)
         val = "1";
     } else if (!val) {
         if (*i + 1 >= argc) {
-            fprintf(stderr, "%s: --%s needs %s\n", c->prog, o->name, o->arg);
+            fprintf(stderr, "%s: --%s needs a value (%s)\n", c->prog, o->name, o->arg);
             return -1;
         }
         val = argv[++*i];
@@ -176,22 +200,28 @@ void opts_wrap(FILE *out, const char *text, int indent, int width)
     fputc('\n', out);
 }
 
-void opts_help(FILE *out, const opt_t *opts, size_t n)
+void opts_help_at(FILE *out, const opt_t *opts, size_t n, int head, int text, int width)
 {
     for (size_t i = 0; i < n; i++) {
         const opt_t *o = &opts[i];
         if (o->shortc)
-            fprintf(out, "    -%c, --%s%s%s\n", o->shortc, o->name, o->arg ? " " : "",
+            fprintf(out, "%*s-%c, --%s%s%s\n", head, "", o->shortc, o->name, o->arg ? " " : "",
                     o->arg ? o->arg : "");
         else
-            fprintf(out, "    --%s%s%s\n", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+            fprintf(out, "%*s--%s%s%s\n", head, "", o->name, o->arg ? " " : "",
+                    o->arg ? o->arg : "");
         char buf[1536];
         if (o->dflt && o->dflt[0] && o->type != OPT_FLAG)
             snprintf(buf, sizeof(buf), "%s Default: %s.", o->help, o->dflt);
         else
             snprintf(buf, sizeof(buf), "%s", o->help);
-        opts_wrap(out, buf, 8, 80);
+        opts_wrap(out, buf, text, width);
     }
+}
+
+void opts_help(FILE *out, const opt_t *opts, size_t n)
+{
+    opts_help_at(out, opts, n, 4, 8, 80);
 }
 
 /* ---- configuration files and the environment ---------------------------------------- */
@@ -229,10 +259,10 @@ static const opt_t *arg_option(const opts_ctx_t *c, const char *a, int *inline_v
 
 /* A look at the command line before it is parsed: the value of --config,
  * and whether an option of c->no_sources is there. Stops at "--". */
-static const char *scan_argv(const opts_ctx_t *c, int argc, char **argv, int *none)
+static const char *scan_argv(const opts_ctx_t *c, int argc, char **argv, const char **none)
 {
     const char *config = NULL;
-    *none = 0;
+    *none = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0)
@@ -242,7 +272,7 @@ static const char *scan_argv(const opts_ctx_t *c, int argc, char **argv, int *no
         if (!o)
             continue;
         if (named(c->no_sources, o->name))
-            *none = 1;
+            *none = o->name;
         const char *val = NULL;
         if (o->type != OPT_FLAG) {
             if (inl)
@@ -355,8 +385,13 @@ int opts_load(opts_ctx_t *c, int argc, char **argv)
     c->used = NULL;
     if (opts_defaults(c) != 0)
         return -1;
-    int none;
+    const char *none;
     const char *config = scan_argv(c, argc, argv, &none);
+    if (none && config) {
+        fprintf(stderr, "%s: --config does not go with --%s (which reads no configuration)\n",
+                c->prog, none);
+        return -1;
+    }
     if (none)
         return 0;
     if (config || (c->file && access(c->file, F_OK) == 0)) {

@@ -92,8 +92,8 @@ static const opt_t opts[] = {
      "given in the environment as ULMA_NAME (upper case, - as _: ULMA_RATE_WINDOW=120). "
      "Lowest first: defaults, the file, the environment, the command line."},
     {"print-config", 0, NULL, OPT_FLAG, F(print_config), NULL,
-     "Print the configuration in force (defaults, file, environment and the options before "
-     "this one) as a configuration file, with every option's help as a comment, and exit."},
+     "Print the configuration in force (the defaults, the file, the environment and the "
+     "command line) as a configuration file, every option's help as a comment, and exit."},
     {"help", 'h', NULL, OPT_FLAG, F(help), NULL, "Show this text."},
     {"version", 'V', NULL, OPT_FLAG, F(version), NULL, "Show the version."},
 };
@@ -179,13 +179,13 @@ int collector_config_parse(collector_config_t *cfg, int argc, char **argv)
             printf("ulma-collector %s\n", ULMA_VERSION_STRING);
             return 1;
         }
-        if (cfg->print_config) {
-            printf("# ulma-collector %s configuration (%s), as `ulma-collector "
-                   "--print-config` prints it\n", ULMA_VERSION_STRING,
-                   c.used ? c.used : "no file read");
-            opts_print(stdout, &c, 1);
-            return 1;
-        }
+    }
+    if (cfg->print_config) {
+        printf("# ulma-collector %s configuration (%s), as `ulma-collector "
+               "--print-config` prints it\n", ULMA_VERSION_STRING,
+               c.used ? c.used : "no file read");
+        opts_print(stdout, &c, 1);
+        return 1;
     }
     if (cfg->interval_s < 0.01) {
         fprintf(stderr, "ulma-collector: --interval: at least 0.01 seconds\n");

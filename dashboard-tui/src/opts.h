@@ -1,7 +1,8 @@
 /*
- * opts.h - clustertop's command line: one table gives every option's
- * names, argument, where its value goes, its default and its help; the
- * parser and --help both read it.
+ * opts.h - clustertop's options: one table (cli/opts.h) gives every
+ * option's names, argument, where its value goes, its default and its
+ * help; the command line, /etc/ulma/clustertop.conf (or --config), the
+ * environment, --help and --print-config all read it.
  */
 #ifndef CT_OPTS_H
 #define CT_OPTS_H
@@ -33,6 +34,8 @@ typedef struct ct_opts {
     uint32_t plaintext;   /* a tcp endpoint in plain text, asked for */
     uint32_t help;
     uint32_t version;
+    char config[1024];     /* --config FILE (read by opts_load) */
+    uint32_t print_config; /* --print-config: print, exit 0 */
     /* which of --collector, --agent, --agent-dir were given */
     uint32_t given_collector, given_agent;
 } ct_opts_t;

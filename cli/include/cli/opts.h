@@ -71,7 +71,7 @@ int opts_defaults(const opts_ctx_t *c);
 int opts_set(const opts_ctx_t *c, const opt_t *o, const char *val);
 
 /* Consume the option at argv[*i] ("--name", "--name=VALUE", "--name VALUE",
- * "-c", "-c VALUE", "-cVALUE"), advancing *i past it and its value.
+ * "-c", "-c VALUE", "-cVALUE", flags together "-bj"), advancing *i past it and its value.
  * Returns 0 when consumed, 1 when argv[*i] is not an option (a lone "-"
  * included; *i unchanged), -1 on an error (unknown option, missing or bad
  * value: message printed). */
@@ -86,8 +86,9 @@ int opts_parse_one(const opts_ctx_t *c, int argc, char **argv, int *i);
  * FILE:LINE. The environment: ULMA_NAME for option `name` (upper case, -
  * as _), except names in c->env_skip. Options named in c->cmdline_only are
  * refused in a file and not read from the environment. When argv has one
- * of c->no_sources, neither is read. The command line then goes through
- * opts_parse_one, after this. 0, or -1 with a message on stderr. */
+ * of c->no_sources, neither is read (and --config is an error). The
+ * command line then goes through opts_parse_one, after this. 0, or -1
+ * with a message on stderr. */
 int opts_load(opts_ctx_t *c, int argc, char **argv);
 
 /* The configuration in force as a configuration file: every option but
@@ -102,6 +103,9 @@ int opts_index(const opts_ctx_t *c, const char *name);
  * wrapped at 80 columns and indented 8, with the default when it is not
  * a string. */
 void opts_help(FILE *out, const opt_t *opts, size_t n);
+/* The same with the names indented `head`, the help `text`, lines up to
+ * `width` columns. */
+void opts_help_at(FILE *out, const opt_t *opts, size_t n, int head, int text, int width);
 
 /* `text` wrapped at `width` columns, each line indented `indent`. */
 void opts_wrap(FILE *out, const char *text, int indent, int width);
