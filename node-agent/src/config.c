@@ -89,7 +89,7 @@ static const opt_t opts[] = {
      "Write a pstats file (readable by pstats.Stats, snakeviz, ...). {pid} and {rank} in FILE "
      "are replaced by the process's pid and MPI rank (0 when not under MPI)."},
     {"json", 0, "FILE", OPT_STR, F(out_json), NULL,
-     "Write the whole profile as JSON (schema: node-agent/README.md). {pid}, {rank} as for -o."},
+     "Write the whole profile as JSON (schema: profile/README.md). {pid}, {rank} as for -o."},
     {"collapsed", 0, "FILE", OPT_STR, F(out_collapsed), NULL,
      "Write collapsed stacks (flame graph text: frames;...;frame microseconds)."},
     {"speedscope", 0, "FILE", OPT_STR, F(out_speedscope), NULL,
