@@ -148,19 +148,19 @@ static const char *row_label(const Ulma__Wire__Row *r)
     return r->std ? r->std : "?";
 }
 
-static int64_t shown_tt(const Ulma__Wire__Row *r)
+static int64_t shown_tottime(const Ulma__Wire__Row *r)
 {
     return r->tottime_ns + r->open_tottime_ns;
 }
-static int64_t shown_ct(const Ulma__Wire__Row *r)
+static int64_t shown_cumtime(const Ulma__Wire__Row *r)
 {
     return r->cumtime_ns + r->open_cumtime_ns;
 }
 
 static double row_proc(const Ulma__Wire__Row *r)
 {
-    double ct = (double)shown_ct(r);
-    double p = ct > 0 ? 100.0 * (double)shown_tt(r) / ct : 0.0;
+    double cum = (double)shown_cumtime(r);
+    double p = cum > 0 ? 100.0 * (double)shown_tottime(r) / cum : 0.0;
     return p > 100.0 ? 100.0 : p;
 }
 
@@ -237,16 +237,16 @@ static int fcell(const void *item, int col, char *b, size_t n, int width, const 
         return c->lost ? ROLE_WARN : ROLE_NORMAL;
     case FC_TOT:
     case FC_CUM: {
-        int64_t ns = col == FC_TOT ? shown_tt(r) : shown_ct(r);
+        int64_t ns = col == FC_TOT ? shown_tottime(r) : shown_cumtime(r);
         int extra = (int)strlen(mark) + (int)strlen(open);
         fmt_sec(tmp, sizeof(tmp), ns, width - extra);
         snprintf(b, n, "%s%s%s", tmp, open, mark);
         return c->lost ? ROLE_WARN : ROLE_NORMAL;
     }
     case FC_PCT:
-        fmt_pct(b, n, c->total_ns > 0 ? 100.0 * (double)shown_ct(r) / (double)c->total_ns : 0);
+        fmt_pct(b, n, c->total_ns > 0 ? 100.0 * (double)shown_cumtime(r) / (double)c->total_ns : 0);
         return ROLE_NORMAL;
-    case FC_DESC: fmt_pct(b, n, shown_ct(r) > 0 ? 100.0 - row_proc(r) : 0); return ROLE_NORMAL;
+    case FC_DESC: fmt_pct(b, n, shown_cumtime(r) > 0 ? 100.0 - row_proc(r) : 0); return ROLE_NORMAL;
     case FC_PROC: fmt_pct(b, n, row_proc(r)); return ROLE_NORMAL;
     case FC_CALLS_S: fmt_rate(b, n, r->rate_calls); return ROLE_NORMAL;
     case FC_CPU: fmt_pct(b, n, 100.0 * r->rate_tottime); return ROLE_NORMAL;
@@ -276,9 +276,9 @@ static int fcmp(const void *x, const void *y, int col, const void *ctx)
     switch (col) {
     case FC_FUNC: return strcmp(row_label(a), row_label(b));
     case FC_NCALLS: return CMPD(a->ncalls, b->ncalls);
-    case FC_TOT: return CMPD(shown_tt(a), shown_tt(b));
+    case FC_TOT: return CMPD(shown_tottime(a), shown_tottime(b));
     case FC_CUM:
-    case FC_PCT: return CMPD(shown_ct(a), shown_ct(b));
+    case FC_PCT: return CMPD(shown_cumtime(a), shown_cumtime(b));
     case FC_DESC: return CMPD(100.0 - row_proc(a), 100.0 - row_proc(b));
     case FC_PROC: return CMPD(row_proc(a), row_proc(b));
     case FC_CALLS_S: return CMPD(a->rate_calls, b->rate_calls);
@@ -357,7 +357,7 @@ static void top_rebuild(view_t *v, view_env_t *a, fctx_t *c)
     c->lost = t->records_lost > 0;
     for (size_t i = 0; i < t->n_rows; i++) {
         const Ulma__Wire__Row *row = t->rows[i];
-        double pct = c->total_ns > 0 ? 100.0 * (double)shown_ct(row) / (double)c->total_ns : 0;
+        double pct = c->total_ns > 0 ? 100.0 * (double)shown_cumtime(row) / (double)c->total_ns : 0;
         if (a->threshold > 0 && pct < a->threshold)
             continue;
         mlist_add(&v->list, row, row->std);
@@ -373,9 +373,9 @@ static void top_draw(view_t *v, view_env_t *a, canvas_t *cv, int y, int h)
     fctx_t c;
     top_rebuild(v, a, &c);
     const Ulma__Wire__Table *t = v->feed[0].reply->table;
-    char calls[32], tt[32];
+    char calls[32], tot[32];
     fmt_count(calls, sizeof(calls), t->calls, 14);
-    fmt_sec(tt, sizeof(tt), t->tottime_ns + t->open_tottime_ns, 14);
+    fmt_sec(tot, sizeof(tot), t->tottime_ns + t->open_tottime_ns, 14);
     int x = canvas_printf(cv, y, 0, ROLE_TITLE, -1, "%u functions", t->total_rows);
     x += canvas_printf(cv, y, x, ROLE_NORMAL, -1, " (%u shown)", v->list.n);
     if (t->records_lost) {
@@ -384,7 +384,7 @@ static void top_draw(view_t *v, view_env_t *a, canvas_t *cv, int y, int h)
         fmt_count(lost, sizeof(lost), t->records_lost, 14);
         x += canvas_printf(cv, y, x, ROLE_WARN, -1, "  %s records lost (! = incomplete)", lost);
     }
-    canvas_printf(cv, y, x, ROLE_NORMAL, -1, "  %s calls in %s s  %u process%s", calls, tt,
+    canvas_printf(cv, y, x, ROLE_NORMAL, -1, "  %s calls in %s s  %u process%s", calls, tot,
                   t->processes, t->processes == 1 ? "" : "es");
     view_stale_note(&v->feed[0], cv, y);
     table_spec_t spec = {fcols, FC_N, fcell, &c, v->list.col, v->list.reverse};
@@ -423,7 +423,8 @@ const view_class_t view_top = {"Top", "top", top_fetch, top_draw, top_act, NULL,
 static int imb_cmp(const void *x, const void *y, int col, const void *ctx)
 {
     (void)col, (void)ctx;
-    return CMPD(shown_ct((const Ulma__Wire__Row *)x), shown_ct((const Ulma__Wire__Row *)y));
+    return CMPD(shown_cumtime((const Ulma__Wire__Row *)x),
+                shown_cumtime((const Ulma__Wire__Row *)y));
 }
 
 static void imb_fetch(view_t *v, view_env_t *a)
@@ -647,8 +648,8 @@ static void franks_draw(view_t *v, view_env_t *a, canvas_t *cv, int y, int h)
     canvas_printf(cv, y, 0, kind_role(r->kind), -1, "%s", r->std);
     view_stale_note(&v->feed[0], cv, y);
     fmt_calls(a1, sizeof(a1), r->ncalls, r->pcalls, 20);
-    fmt_sec(a2, sizeof(a2), shown_tt(r), 14);
-    fmt_sec(a3, sizeof(a3), shown_ct(r), 14);
+    fmt_sec(a2, sizeof(a2), shown_tottime(r), 14);
+    fmt_sec(a3, sizeof(a3), shown_cumtime(r), 14);
     canvas_printf(cv, y + 1, 2, ROLE_NORMAL, -1, "ncalls %s   tottime %s s   cumtime %s s%s", a1,
                   a2, a3, r->open_calls ? "   (* calls still running included)" : "");
     if (r->nranks > 0) {

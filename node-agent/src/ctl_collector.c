@@ -114,25 +114,25 @@ static void print_table(const ctl_collector_args_t *a, const Ulma__Wire__Reply *
         const Ulma__Wire__Row *w = t->rows[i];
         char nc[48];
         ncalls_str(nc, sizeof(nc), w->ncalls, w->pcalls);
-        double tt = sec(pf_sat_add(w->tottime_ns, w->open_tottime_ns));
-        double ct = sec(pf_sat_add(w->cumtime_ns, w->open_cumtime_ns));
+        double tot = sec(pf_sat_add(w->tottime_ns, w->open_tottime_ns));
+        double cum = sec(pf_sat_add(w->cumtime_ns, w->open_cumtime_ns));
         char mark = w->open_calls ? '*' : ' ';
         open |= w->open_calls != 0;
-        printf("%9s %8.3f%c", nc, tt, mark);
+        printf("%9s %8.3f%c", nc, tot, mark);
         if (w->ncalls)
             printf("%8.3f ", sec(w->tottime_ns) / (double)w->ncalls);
         else
             printf("         ");
-        printf("%8.3f%c", ct, mark);
+        printf("%8.3f%c", cum, mark);
         if (w->pcalls)
             printf("%8.3f ", sec(w->cumtime_ns) / (double)w->pcalls);
         else
             printf("         ");
-        double pct = total > 0 ? 100.0 * ct / sec(total) : 0;
-        double proc = ct > 0 ? 100.0 * tt / ct : 0;
+        double pct = total > 0 ? 100.0 * cum / sec(total) : 0;
+        double proc = cum > 0 ? 100.0 * tot / cum : 0;
         if (proc > 100)
             proc = 100;
-        printf("%6.1f %6.1f %6.1f ", pct, ct > 0 ? 100.0 - proc : 0, proc);
+        printf("%6.1f %6.1f %6.1f ", pct, cum > 0 ? 100.0 - proc : 0, proc);
         if (spread) {
             if (w->nranks > 1 && w->mean_ns > 0) {
                 char who[64];

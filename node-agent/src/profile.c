@@ -3,9 +3,9 @@
  * The counting is _lsprof's (CPython Modules/_lsprof.c), per thread:
  *
  *   on entry:  level[f]++; level[caller->f edge]++; remember t0, subt = 0
- *   on exit:   tt = now - t0; it = tt - subt; caller.subt += tt
- *              if (--level[f] == 0) f.tt += tt  else f.reccallcount++
- *              f.it += it; f.callcount++
+ *   on exit:   cum = now - t0; own = cum - subt; caller.subt += cum
+ *              if (--level[f] == 0) f.cum += cum  else f.reccallcount++
+ *              f.own += own; f.callcount++
  *              the caller->f edge: the same, with its own level
  *
  * so a call is primitive when the function was not already active on this
@@ -455,28 +455,28 @@ static inline void flat_left(prof_t *p, prof_thread_t *t)
         seed_levels(p, t, t->depth, -1);
 }
 
-static void pop_flat(prof_t *p, prof_thread_t *t, const prof_frame_t *f, int64_t tt, int64_t it)
+static void pop_flat(prof_t *p, prof_thread_t *t, const prof_frame_t *f, int64_t cum, int64_t own)
 {
     prof_func_t *fn = &p->funcs[f->fidx];
     if (--t->flevel[f->fidx] == 0)
-        WADD(fn->flat_tt, tt);
+        WADD(fn->flat_cum, cum);
     else
         fn->flat_rec++;
-    WADD(fn->flat_it, it);
+    WADD(fn->flat_own, own);
     fn->flat_calls++;
     if (f->node) {
         prof_sub_t *s = &p->subs[f->node];
         if (--t->slevel[f->node] == 0)
-            WADD(s->flat_tt, tt);
+            WADD(s->flat_cum, cum);
         else
             s->flat_rec++;
-        WADD(s->flat_it, it);
+        WADD(s->flat_own, own);
         s->flat_calls++;
     }
     prof_node_t *n = &p->nodes[p->overflow_node];
     n->count++;
-    WADD(n->it, it);
-    WADD(n->ct, tt);
+    WADD(n->own, own);
+    WADD(n->cum, cum);
     flat_left(p, t);
 }
 
@@ -507,17 +507,17 @@ static inline __attribute__((always_inline)) void pop_account(prof_t *p, prof_th
                                                               uint64_t tsc)
 {
     prof_frame_t *f = &t->stack[--t->depth];
-    int64_t tt = (int64_t)(tsc - f->t0);
-    int64_t it = WSUB(tt, f->subt);
-    WADD(f[-1].subt, tt);
+    int64_t cum = (int64_t)(tsc - f->t0);
+    int64_t own = WSUB(cum, f->subt);
+    WADD(f[-1].subt, cum);
     if (__builtin_expect(f->flags & PROF_FRAME_FLAT, 0)) {
-        pop_flat(p, t, f, tt, it);
+        pop_flat(p, t, f, cum, own);
         return;
     }
     prof_node_t *n = &p->nodes[f->node];
     n->count++;
-    WADD(n->it, it);
-    WADD(n->ct, tt);
+    WADD(n->own, own);
+    WADD(n->cum, cum);
 }
 
 /* Give a placeholder frame (top of stack) its identity, so that it can be
@@ -1150,13 +1150,13 @@ fast_run(prof_t *restrict p, prof_thread_t *restrict t, const ulma_rec_t *cur,
                                                   PROF_FRAME_FLAT)) != cflag,
                                  0))
                 break;
-            int64_t tt = (int64_t)(tsc - f->t0);
-            int64_t it = WSUB(tt, f->subt);
-            WADD(f[-1].subt, tt);
+            int64_t cum = (int64_t)(tsc - f->t0);
+            int64_t own = WSUB(cum, f->subt);
+            WADD(f[-1].subt, cum);
             prof_node_t *n = &nodes[f->node];
             n->count++;
-            WADD(n->it, it);
-            WADD(n->ct, tt);
+            WADD(n->own, own);
+            WADD(n->cum, cum);
             sp = f;
         } else {
             break;
@@ -1332,15 +1332,15 @@ void prof_derive(prof_t *p)
         prof_func_t *fn = &p->funcs[f];
         fn->callcount = fn->flat_calls;
         fn->reccallcount = fn->flat_rec;
-        fn->tt = fn->flat_tt;
-        fn->it = fn->flat_it;
+        fn->cum = fn->flat_cum;
+        fn->own = fn->flat_own;
     }
     for (uint32_t e = 0; e < p->nsubs; e++) {
         prof_sub_t *sb = &p->subs[e];
         sb->callcount = sb->flat_calls;
         sb->reccallcount = sb->flat_rec;
-        sb->tt = sb->flat_tt;
-        sb->it = sb->flat_it;
+        sb->cum = sb->flat_cum;
+        sb->own = sb->flat_own;
     }
     uint32_t nn = p->nnodes;
     /* children of every node, from the parent links (parent < child) */
@@ -1379,20 +1379,20 @@ void prof_derive(prof_t *p)
         const prof_node_t *nd = &p->nodes[c];
         prof_func_t *fn = &p->funcs[nd->fidx];
         fn->callcount += nd->count;
-        WADD(fn->it, nd->it);
+        WADD(fn->own, nd->own);
         if (flev[nd->fidx]++)
             fn->reccallcount += nd->count;
         else
-            WADD(fn->tt, nd->ct);
+            WADD(fn->cum, nd->cum);
         uint32_t e = p->node_sub[c];
         if (e) {
             prof_sub_t *sb = &p->subs[e];
             sb->callcount += nd->count;
-            WADD(sb->it, nd->it);
+            WADD(sb->own, nd->own);
             if (slev[e]++)
                 sb->reccallcount += nd->count;
             else
-                WADD(sb->tt, nd->ct);
+                WADD(sb->cum, nd->cum);
         }
         stk[sp] = c;
         next[sp++] = start[c];
@@ -1461,29 +1461,29 @@ void prof_derive_open(prof_t *p, uint64_t now)
                     ph_below = 1;
                 continue;
             }
-            int64_t tt = WSUB(end, f->t0);
-            int64_t it = WSUB(tt, f->subt);
+            int64_t cum = WSUB(end, f->t0);
+            int64_t own = WSUB(cum, f->subt);
             if (i + 1 < t->depth && !(f[1].flags & PROF_FRAME_PLACEHOLDER))
-                it = WSUB(it, WSUB(end, f[1].t0));
+                own = WSUB(own, WSUB(end, f[1].t0));
             prof_open_t *fo = &p->open_funcs[f->fidx];
             fo->calls++;
-            WADD(fo->it, it);
+            WADD(fo->own, own);
             if (fseen[f->fidx] == stamp || (f->fidx == PROF_FIDX_UNKNOWN && ph_below && !flat)) {
                 fo->rec++;
             } else {
                 fseen[f->fidx] = stamp;
-                WADD(fo->tt, tt);
+                WADD(fo->cum, cum);
             }
             uint32_t e = flat ? f->node : p->node_sub[f->node];
             if (e) {
                 prof_open_t *so = &p->open_subs[e];
                 so->calls++;
-                WADD(so->it, it);
+                WADD(so->own, own);
                 if (sseen[e] == stamp) {
                     so->rec++;
                 } else {
                     sseen[e] = stamp;
-                    WADD(so->tt, tt);
+                    WADD(so->cum, cum);
                 }
             }
             if (p->nopen_nodes == p->open_nodes_cap) {
@@ -1495,8 +1495,8 @@ void prof_derive_open(prof_t *p, uint64_t now)
             prof_open_node_t *on = &p->open_nodes[p->nopen_nodes++];
             on->node = flat ? p->overflow_node : f->node;
             on->count = 1;
-            on->it = it;
-            on->ct = tt;
+            on->own = own;
+            on->cum = cum;
         }
     }
     free(fseen);
@@ -1510,8 +1510,8 @@ void prof_derive_open(prof_t *p, uint64_t now)
             if (m && p->open_nodes[m - 1].node == a->node) {
                 prof_open_node_t *b = &p->open_nodes[m - 1];
                 b->count += a->count;
-                WADD(b->it, a->it);
-                WADD(b->ct, a->ct);
+                WADD(b->own, a->own);
+                WADD(b->cum, a->cum);
             } else {
                 p->open_nodes[m++] = *a;
             }
@@ -1553,11 +1553,11 @@ void prof_mark(prof_t *p, uint64_t now_ns)
         prof_func_t *fn = &p->funcs[f];
         if (dt > 0) {
             fn->rate_calls = (double)(fn->callcount - fn->mark_calls) / dt;
-            fn->rate_it = prof_sec(p, WSUB(fn->it, fn->mark_it)) / dt;
+            fn->rate_own = prof_sec(p, WSUB(fn->own, fn->mark_own)) / dt;
         }
         fn->mark_calls = fn->callcount;
-        fn->mark_it = fn->it;
-        fn->mark_tt = fn->tt;
+        fn->mark_own = fn->own;
+        fn->mark_cum = fn->cum;
     }
     p->mark_ns = now_ns;
 }
@@ -1644,19 +1644,19 @@ uint64_t prof_prim_calls(const prof_t *p)
     return s;
 }
 
-int64_t prof_total_tt(const prof_t *p)
+int64_t prof_total_own(const prof_t *p)
 {
     int64_t s = 0;
     for (uint32_t f = 0; f < p->nfuncs; f++)
-        WADD(s, p->funcs[f].it);
+        WADD(s, p->funcs[f].own);
     return s;
 }
 
-int64_t prof_total_open_it(const prof_t *p)
+int64_t prof_total_open_own(const prof_t *p)
 {
     int64_t s = 0;
     for (uint32_t f = 0; f < p->open_nfuncs; f++)
-        WADD(s, p->open_funcs[f].it);
+        WADD(s, p->open_funcs[f].own);
     return s;
 }
 

@@ -63,18 +63,18 @@ typedef struct prof_func {
      * frames accounted flat after the CCT filled up */
     uint64_t callcount;       /* ncalls */
     uint64_t reccallcount;    /* ncalls - primitive calls */
-    int64_t tt;               /* cumtime: cycles of outermost activations */
-    int64_t it;               /* tottime: cycles in its own body */
+    int64_t cum;              /* cumtime: cycles of outermost activations */
+    int64_t own;              /* tottime: cycles in its own body */
     uint64_t mpi_bytes;       /* MPI rows: bytes moved */
     uint32_t first_sub;       /* first edge where this function is the caller */
     uint32_t pad;
     uint64_t flat_calls, flat_rec; /* the flat part (frames beyond the CCT) */
-    int64_t flat_tt, flat_it;
+    int64_t flat_cum, flat_own;
     /* interval rates (prof_mark) */
     uint64_t mark_calls;
-    int64_t mark_it, mark_tt;
+    int64_t mark_own, mark_cum;
     double rate_calls;        /* calls per second over the last interval */
-    double rate_it;           /* tottime seconds per second over the last interval */
+    double rate_own;          /* tottime seconds per second over the last interval */
 } prof_func_t;
 
 typedef struct prof_sub {     /* caller -> callee edge (_lsprof subentry) */
@@ -82,9 +82,9 @@ typedef struct prof_sub {     /* caller -> callee edge (_lsprof subentry) */
     uint32_t next_of_caller;  /* next edge with the same caller, 0 ends */
     uint32_t pad;
     uint64_t callcount, reccallcount; /* derived, like prof_func_t */
-    int64_t tt, it;
+    int64_t cum, own;
     uint64_t flat_calls, flat_rec;
-    int64_t flat_tt, flat_it;
+    int64_t flat_cum, flat_own;
 } prof_sub_t;
 
 /* The open part of a function or an edge (prof_derive_open): its frames
@@ -95,9 +95,9 @@ typedef struct prof_open {
     uint64_t rec;             /* ... of which are not the outermost of the
                                * function (the edge) on their thread: what
                                * closing them would add to reccallcount */
-    int64_t tt;               /* cycles of the outermost open activation per
+    int64_t cum;              /* cycles of the outermost open activation per
                                * thread, entry to `now` (adds to cumtime) */
-    int64_t it;               /* cycles in the bodies of the open activations
+    int64_t own;              /* cycles in the bodies of the open activations
                                * (adds to tottime) */
 } prof_open_t;
 
@@ -107,8 +107,8 @@ typedef struct prof_open {
 typedef struct prof_node {    /* calling context tree node: one cache line */
     uint32_t fidx, parent;
     uint64_t count;           /* completed calls on this path */
-    int64_t it;               /* cycles in the function's body on this path */
-    int64_t ct;               /* cycles including callees on this path */
+    int64_t own;              /* cycles in the function's body on this path */
+    int64_t cum;              /* cycles including callees on this path */
     uint32_t kid_fidx[PROF_KIDS]; /* first children: function ... */
     uint32_t kid_node[PROF_KIDS]; /* ... and node (0: free) */
 } prof_node_t;
@@ -158,8 +158,8 @@ typedef struct prof_open_node {
     uint32_t node;
     uint32_t count;           /* frames open on this path (one per thread at most,
                                * except on the overflow node) */
-    int64_t it;               /* cycles in their bodies */
-    int64_t ct;               /* cycles from their entries to `now` */
+    int64_t own;              /* cycles in their bodies */
+    int64_t cum;              /* cycles from their entries to `now` */
 } prof_open_node_t;
 
 /* Object statistics per type id. Frees are paired with constructions by
@@ -355,7 +355,7 @@ void prof_slot_identity(prof_t *p, unsigned slot, int32_t tid, const char *name)
  * like cProfile closes unmatched frames when it is disabled. */
 void prof_finish(prof_t *p);
 
-/* Fill the function table and the edges (callcount, reccallcount, tt, it)
+/* Fill the function table and the edges (callcount, reccallcount, cum, own)
  * from the CCT, with _lsprof's rules: a node's calls are recursive when an
  * ancestor has the same function (the same edge, for edges), cumulative
  * time counts the outermost activations only; plus the flat part. Cached:
@@ -368,9 +368,9 @@ void prof_derive(prof_t *p);
  * clock; 0: each thread's last record, as for a process that ended). A
  * thread whose last record is later than `now` is taken at its last
  * record. The rules are _lsprof's for frames that would return at `now`
- * (what closing them then, like cProfile's disable(), would add): open_tt
+ * (what closing them then, like cProfile's disable(), would add): open_cum
  * counts the outermost open activation of a function (an edge) per thread
- * from its entry, open_it the body time of every open frame, open_calls
+ * from its entry, open_own the body time of every open frame, open_calls
  * the activations open. The completed numbers (prof_derive) are not
  * changed. Frames whose CALL was lost (placeholders) are left out, as
  * closing does. Not cached: O(frames on the stacks + functions + edges);
@@ -418,10 +418,10 @@ const char *prof_type_name(const prof_t *p, uint32_t type_id, size_t *len);
 /* Totals in the cProfile sense (as of the last prof_derive). */
 uint64_t prof_total_calls(const prof_t *p);
 uint64_t prof_prim_calls(const prof_t *p);
-int64_t prof_total_tt(const prof_t *p);        /* sum of tottime cycles */
-/* Sum of the functions' open `it` (as of the last prof_derive_open): add
- * to prof_total_tt for the time including open frames. */
-int64_t prof_total_open_it(const prof_t *p);
+int64_t prof_total_own(const prof_t *p);       /* sum of tottime cycles */
+/* Sum of the functions' open `own` (as of the last prof_derive_open): add
+ * to prof_total_own for the time including open frames. */
+int64_t prof_total_open_own(const prof_t *p);
 int64_t prof_span(const prof_t *p);            /* last - first record, cycles */
 /* Records lost by the writer: the slot counters (writer_dropped) when
  * known, never less than what the DROP records said. */

@@ -59,15 +59,15 @@ static uint32_t *add_funcs(prof_t *p, profile_t *out)
         pf_func_t *r = profile_func_w(out, row);
         r->c.ncalls += fn->callcount;
         r->c.pcalls += fn->callcount - fn->reccallcount;
-        r->c.tottime_ns = pf_sat_add(r->c.tottime_ns, ns(p, fn->it));
-        r->c.cumtime_ns = pf_sat_add(r->c.cumtime_ns, ns(p, fn->tt));
+        r->c.tottime_ns = pf_sat_add(r->c.tottime_ns, ns(p, fn->own));
+        r->c.cumtime_ns = pf_sat_add(r->c.cumtime_ns, ns(p, fn->cum));
         r->rate_calls += fn->rate_calls;
-        r->rate_tottime += fn->rate_it;
+        r->rate_tottime += fn->rate_own;
         r->mpi_bytes += fn->mpi_bytes;
         const prof_open_t *o = prof_func_open(p, f);
         r->open.calls += o->calls;
-        r->open.tottime_ns = pf_sat_add(r->open.tottime_ns, ns(p, o->it));
-        r->open.cumtime_ns = pf_sat_add(r->open.cumtime_ns, ns(p, o->tt));
+        r->open.tottime_ns = pf_sat_add(r->open.tottime_ns, ns(p, o->own));
+        r->open.cumtime_ns = pf_sat_add(r->open.cumtime_ns, ns(p, o->cum));
         row_of[f] = row;
     }
     free(fl);
@@ -84,8 +84,8 @@ static void add_edges(const prof_t *p, const uint32_t *row_of, profile_t *out)
         pf_edge_t *d = profile_edge_w(out, profile_add_edge(out, a, b));
         d->c.ncalls += e->callcount;
         d->c.pcalls += e->callcount - e->reccallcount;
-        d->c.tottime_ns = pf_sat_add(d->c.tottime_ns, ns(p, e->it));
-        d->c.cumtime_ns = pf_sat_add(d->c.cumtime_ns, ns(p, e->tt));
+        d->c.tottime_ns = pf_sat_add(d->c.tottime_ns, ns(p, e->own));
+        d->c.cumtime_ns = pf_sat_add(d->c.cumtime_ns, ns(p, e->cum));
     }
 }
 
@@ -100,13 +100,13 @@ static void add_paths(const prof_t *p, const uint32_t *row_of, profile_t *out)
         uint32_t k = profile_add_path(out, parent, func);
         pf_path_t *d = profile_path_w(out, k);
         d->count += n->count;
-        d->tottime_ns = pf_sat_add(d->tottime_ns, ns(p, n->it));
-        d->cumtime_ns = pf_sat_add(d->cumtime_ns, ns(p, n->ct));
+        d->tottime_ns = pf_sat_add(d->tottime_ns, ns(p, n->own));
+        d->cumtime_ns = pf_sat_add(d->cumtime_ns, ns(p, n->cum));
         const prof_open_node_t *o = prof_node_open(p, nd);
         if (o) {
             d->open.calls += o->count;
-            d->open.tottime_ns = pf_sat_add(d->open.tottime_ns, ns(p, o->it));
-            d->open.cumtime_ns = pf_sat_add(d->open.cumtime_ns, ns(p, o->ct));
+            d->open.tottime_ns = pf_sat_add(d->open.tottime_ns, ns(p, o->own));
+            d->open.cumtime_ns = pf_sat_add(d->open.cumtime_ns, ns(p, o->cum));
         }
         path_of[nd] = k;
     }

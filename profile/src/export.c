@@ -202,8 +202,8 @@ void profile_mpi_json(const profile_t *p, jw_t *w)
 static int path_ct_cmp(const void *x, const void *y, void *arg)
 {
     const profile_t *p = arg;
-    int64_t a = export_path_ct(profile_path(p, *(const uint32_t *)x));
-    int64_t b = export_path_ct(profile_path(p, *(const uint32_t *)y));
+    int64_t a = export_path_cumtime(profile_path(p, *(const uint32_t *)x));
+    int64_t b = export_path_cumtime(profile_path(p, *(const uint32_t *)y));
     if (a != b)
         return a < b ? 1 : -1;
     return *(const uint32_t *)x < *(const uint32_t *)y ? -1 : 1;

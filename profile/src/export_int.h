@@ -7,11 +7,11 @@
 
 
 /* What a path shows: its completed part plus the part still open. */
-static inline int64_t export_path_ct(const pf_path_t *pa)
+static inline int64_t export_path_cumtime(const pf_path_t *pa)
 {
     return pf_sat_add(pa->cumtime_ns, pa->open.cumtime_ns);
 }
-static inline int64_t export_path_tt(const pf_path_t *pa)
+static inline int64_t export_path_tottime(const pf_path_t *pa)
 {
     return pf_sat_add(pa->tottime_ns, pa->open.tottime_ns);
 }

@@ -15,7 +15,7 @@ void export_collapsed(const profile_t *p, sbuf_t *out)
 {
     uint32_t *chain = xmalloc(sizeof(*chain) * EXPORT_MAX_FRAMES);
     for (uint32_t i = 1; i < profile_npaths(p); i++) {
-        double us = pf_sec(export_path_tt(profile_path(p, i))) * 1e6;
+        double us = pf_sec(export_path_tottime(profile_path(p, i))) * 1e6;
         if (us < 0.5)
             continue;
         uint32_t n = profile_path_chain(p, i, chain, EXPORT_MAX_FRAMES);
@@ -86,7 +86,7 @@ void export_speedscope(const profile_t *p, sbuf_t *out)
     jw_key(&w, "samples");
     jw_arr(&w);
     for (uint32_t i = 1; i < profile_npaths(p); i++) {
-        if (export_path_tt(profile_path(p, i)) <= 0)
+        if (export_path_tottime(profile_path(p, i)) <= 0)
             continue;
         uint32_t n = profile_path_chain(p, i, chain, EXPORT_MAX_FRAMES);
         jw_arr(&w);
@@ -100,9 +100,9 @@ void export_speedscope(const profile_t *p, sbuf_t *out)
     jw_key(&w, "weights");
     jw_arr(&w);
     for (uint32_t i = 1; i < profile_npaths(p); i++) {
-        int64_t tt = export_path_tt(profile_path(p, i));
-        if (tt > 0)
-            jw_sec(&w, tt);
+        int64_t tot = export_path_tottime(profile_path(p, i));
+        if (tot > 0)
+            jw_sec(&w, tot);
     }
     jw_arr_end(&w);
     jw_obj_end(&w);
@@ -182,8 +182,8 @@ void export_svg(const profile_t *p, sbuf_t *out)
     uint32_t *depth = xcalloc(nn, sizeof(uint32_t));
     double total = 0;
     for (uint32_t i = 1; i < nn; i++)
-        if (profile_path(p, i)->parent == 0 && export_path_ct(profile_path(p, i)) > 0)
-            total += (double)export_path_ct(profile_path(p, i));
+        if (profile_path(p, i)->parent == 0 && export_path_cumtime(profile_path(p, i)) > 0)
+            total += (double)export_path_cumtime(profile_path(p, i));
     uint32_t maxd = 0, nshown = 0;
     /* parents come before their children: one pass lays out the tree */
     for (uint32_t i = 1; i < nn; i++) {
@@ -191,8 +191,8 @@ void export_svg(const profile_t *p, sbuf_t *out)
         uint32_t par = pa->parent < i ? pa->parent : 0;
         depth[i] = depth[par] + 1;
         x[i] = next[par];
-        double ct = (double)export_path_ct(pa);
-        double w = total > 0 && ct > 0 ? ct / total : 0;
+        double cum = (double)export_path_cumtime(pa);
+        double w = total > 0 && cum > 0 ? cum / total : 0;
         next[par] += w;
         next[i] = x[i];
         if (w * W >= 0.1 && depth[i] > maxd)
@@ -228,8 +228,8 @@ void export_svg(const profile_t *p, sbuf_t *out)
                 W + 10, height - 1);
     for (uint32_t i = 1; i < nn && nshown < SVG_MAX_FRAMES; i++) {
         const pf_path_t *pa = profile_path(p, i);
-        double ct = (double)export_path_ct(pa);
-        double w = total > 0 && ct > 0 ? ct / total : 0;
+        double cum = (double)export_path_cumtime(pa);
+        double w = total > 0 && cum > 0 ? cum / total : 0;
         if (w * W < 0.1 || depth[i] > maxd)
             continue;
         nshown++;
@@ -248,7 +248,7 @@ void export_svg(const profile_t *p, sbuf_t *out)
         sbuf_adds(out, "\"><title>");
         svg_text(out, s, strlen(s));
         sbuf_printf(out, " (%llu calls, %.6f s, %.2f%%)</title>", (unsigned long long)pa->count,
-                    ct / 1e9, 100.0 * w);
+                    cum / 1e9, 100.0 * w);
         sbuf_printf(out,
                     "<rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" "
                     "fill=\"rgb(%u,%u,%u)\" rx=\"2\"/>",

@@ -108,8 +108,8 @@ int export_pprof(const profile_t *p, sbuf_t *out)
     size_t ns = 0;
     for (uint32_t i = 1; i < np; i++) {
         const pf_path_t *pa = profile_path(p, i);
-        int64_t tt = export_path_tt(pa);
-        if (!pa->count && tt <= 0)
+        int64_t tot = export_path_tottime(pa);
+        if (!pa->count && tot <= 0)
             continue;
         uint32_t k = profile_path_chain(p, i, chain, EXPORT_MAX_FRAMES);
         lists[ns] = xmalloc(sizeof(uint64_t) * (k ? k : 1));
@@ -121,7 +121,7 @@ int export_pprof(const profile_t *p, sbuf_t *out)
         sm[ns].n_location_id = k;
         sm[ns].location_id = lists[ns];
         values[2 * ns] = (int64_t)pa->count;
-        values[2 * ns + 1] = tt > 0 ? tt : 0;
+        values[2 * ns + 1] = tot > 0 ? tot : 0;
         sm[ns].n_value = 2;
         sm[ns].value = &values[2 * ns];
         smp[ns] = &sm[ns];

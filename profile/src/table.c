@@ -75,8 +75,14 @@ static int key_field(const char *key)
 /* ---- sorting ------------------------------------------------------------------- */
 
 /* What a person sees: completed calls plus the part of frames still open. */
-static int64_t shown_tt(const pf_func_t *f) { return pf_sat_add(f->c.tottime_ns, f->open.tottime_ns); }
-static int64_t shown_ct(const pf_func_t *f) { return pf_sat_add(f->c.cumtime_ns, f->open.cumtime_ns); }
+static int64_t shown_tottime(const pf_func_t *f)
+{
+    return pf_sat_add(f->c.tottime_ns, f->open.tottime_ns);
+}
+static int64_t shown_cumtime(const pf_func_t *f)
+{
+    return pf_sat_add(f->c.cumtime_ns, f->open.cumtime_ns);
+}
 
 static int cmp_str(const pf_str_t *a, const pf_str_t *b)
 {
@@ -103,8 +109,8 @@ static int row_cmp(const void *x, const void *y, void *arg)
     switch (sc->field) {
     case F_PCALLS: c = DESC(a->c.pcalls, b->c.pcalls); break;
     case F_NCALLS: c = DESC(a->c.ncalls, b->c.ncalls); break;
-    case F_TOTTIME: c = DESC(shown_tt(a), shown_tt(b)); break;
-    case F_CUMTIME: c = DESC(shown_ct(a), shown_ct(b)); break;
+    case F_TOTTIME: c = DESC(shown_tottime(a), shown_tottime(b)); break;
+    case F_CUMTIME: c = DESC(shown_cumtime(a), shown_cumtime(b)); break;
     case F_FILE: c = cmp_str(&a->file, &b->file); break;
     case F_LINE: c = a->line < b->line ? -1 : a->line > b->line; break;
     case F_NAME: c = cmp_str(&a->name, &b->name); break;
@@ -151,11 +157,11 @@ void profile_table(const profile_t *p, const pf_table_opts_t *o, sbuf_t *out)
     const pf_drops_t *d = profile_drops(p);
     pf_totals_t t;
     profile_totals(p, &t);
-    int64_t total_tt = pf_sat_add(t.tottime_ns, t.open_tottime_ns);
+    int64_t total_tot = pf_sat_add(t.tottime_ns, t.open_tottime_ns);
     sbuf_printf(out, "         %llu function calls", (unsigned long long)t.calls);
     if (t.calls != t.pcalls)
         sbuf_printf(out, " (%llu primitive calls)", (unsigned long long)t.pcalls);
-    sbuf_printf(out, " in %.3f seconds", pf_sec(total_tt));
+    sbuf_printf(out, " in %.3f seconds", pf_sec(total_tot));
     if (d->records_lost)
         sbuf_printf(out, "; %llu records lost (ring full): counts are incomplete",
                     (unsigned long long)d->records_lost);
@@ -196,24 +202,24 @@ void profile_table(const profile_t *p, const pf_table_opts_t *o, sbuf_t *out)
                          (unsigned long long)f->c.pcalls);
             else
                 snprintf(c, sizeof(c), "%llu", (unsigned long long)f->c.ncalls);
-            double tt = pf_sec(shown_tt(f)), ct = pf_sec(shown_ct(f));
+            double tot = pf_sec(shown_tottime(f)), cum = pf_sec(shown_cumtime(f));
             char mark = f->open.calls ? '*' : ' ';
             sbuf_printf(out, "%9s ", c);
-            f8(out, tt, mark);
+            f8(out, tot, mark);
             if (f->c.ncalls)
                 f8(out, pf_sec(f->c.tottime_ns) / (double)f->c.ncalls, ' ');
             else
                 sbuf_adds(out, "         ");
-            f8(out, ct, mark);
+            f8(out, cum, mark);
             if (f->c.pcalls)
                 f8(out, pf_sec(f->c.cumtime_ns) / (double)f->c.pcalls, ' ');
             else
                 sbuf_adds(out, "         ");
-            double pct = total_tt > 0 ? 100.0 * ct / pf_sec(total_tt) : 0.0;
-            double proc = ct > 0 ? 100.0 * tt / ct : 0.0;
+            double pct = total_tot > 0 ? 100.0 * cum / pf_sec(total_tot) : 0.0;
+            double proc = cum > 0 ? 100.0 * tot / cum : 0.0;
             if (proc > 100.0)
                 proc = 100.0;
-            double desc = ct > 0 ? 100.0 - proc : 0.0;
+            double desc = cum > 0 ? 100.0 - proc : 0.0;
             sbuf_printf(out, "%6.1f %6.1f %6.1f %s\n", pct, desc, proc, f->std);
         }
         free(order);
@@ -322,8 +328,8 @@ void profile_func_json(const profile_t *p, uint32_t row, int64_t total, jw_t *w)
 void profile_func_fields(const profile_t *p, uint32_t row, int64_t total, jw_t *w)
 {
     const pf_func_t *f = profile_func(p, row);
-    double tt = pf_sec(shown_tt(f)), ct = pf_sec(shown_ct(f));
-    double proc = ct > 0 ? 100.0 * tt / ct : 0.0;
+    double tot = pf_sec(shown_tottime(f)), cum = pf_sec(shown_cumtime(f));
+    double proc = cum > 0 ? 100.0 * tot / cum : 0.0;
     if (proc > 100.0)
         proc = 100.0;
     jw_ku64(w, "row", row);
@@ -342,8 +348,8 @@ void profile_func_fields(const profile_t *p, uint32_t row, int64_t total, jw_t *
         jw_ksec(w, "open_tottime", f->open.tottime_ns);
         jw_ksec(w, "open_cumtime", f->open.cumtime_ns);
     }
-    jw_knum(w, "pct", total > 0 ? 100.0 * ct / pf_sec(total) : 0.0);
-    jw_knum(w, "pct_desc", ct > 0 ? 100.0 - proc : 0.0);
+    jw_knum(w, "pct", total > 0 ? 100.0 * cum / pf_sec(total) : 0.0);
+    jw_knum(w, "pct_desc", cum > 0 ? 100.0 - proc : 0.0);
     jw_knum(w, "pct_proc", proc);
     jw_knum(w, "rate_calls", f->rate_calls);
     jw_knum(w, "rate_tottime", f->rate_tottime);

@@ -37,14 +37,14 @@ static void open_all(prof_t *p, uint64_t now)
         for (uint32_t nd = 0; nd < p->nnodes + 1; nd++) {
             const prof_open_node_t *o = prof_node_open(p, nd);
             if (o)
-                sum += o->it;
+                sum += o->own;
         }
         for (uint32_t f = 0; f < p->nfuncs + 1; f++)
-            sum += prof_func_open(p, f)->it;
+            sum += prof_func_open(p, f)->own;
         for (uint32_t e = 0; e < p->nsubs + 1; e++)
-            sum += prof_sub_open(p, e)->tt;
+            sum += prof_sub_open(p, e)->cum;
         (void)sum;
-        (void)prof_total_open_it(p);
+        (void)prof_total_open_own(p);
     }
 }
 

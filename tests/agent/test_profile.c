@@ -55,9 +55,9 @@ static const pf_func_t *row(const profile_t *r, const char *name)
 #define TT(f) pf_sec((f)->c.tottime_ns)
 #define CT(f) pf_sec((f)->c.cumtime_ns)
 
-/* Edge caller->callee of a profile: nc, cc, tt, ct. */
+/* Edge caller->callee of a profile: nc, cc, tottime, cumtime. */
 static void edge(const profile_t *r, const char *caller, const char *callee, uint64_t nc,
-                 uint64_t cc, double tt, double ct)
+                 uint64_t cc, double tottime, double cumtime)
 {
     uint32_t a = find(r, caller), b = find(r, callee);
     CHECK(a != UINT32_MAX && b != UINT32_MAX);
@@ -68,8 +68,8 @@ static void edge(const profile_t *r, const char *caller, const char *callee, uin
     CHECK(k < n);
     CHECK_EQ_U(acc[k].c.ncalls, nc);
     CHECK_EQ_U(acc[k].c.pcalls, cc);
-    CHECK_NEAR(pf_sec(acc[k].c.tottime_ns), tt);
-    CHECK_NEAR(pf_sec(acc[k].c.cumtime_ns), ct);
+    CHECK_NEAR(pf_sec(acc[k].c.tottime_ns), tottime);
+    CHECK_NEAR(pf_sec(acc[k].c.cumtime_ns), cumtime);
     free(acc);
 }
 
@@ -184,7 +184,7 @@ static void test_mutual(void)
     CHECK_EQ_U(p->nnodes, 5);
     for (uint32_t n = 1; n < p->nnodes; n++)
         CHECK_EQ_U(p->nodes[n].count, 1);
-    CHECK_NEAR(prof_sec(p, p->nodes[4].ct), 10 * US);
+    CHECK_NEAR(prof_sec(p, p->nodes[4].cum), 10 * US);
     profile_destroy(&r);
     prof_destroy(&p);
     free(b.r);
@@ -510,39 +510,39 @@ static void test_open(void)
     const prof_func_t *m = &p->funcs[fm], *f = &p->funcs[ff];
     /* the completed numbers: b only */
     CHECK_EQ_U(m->callcount, 0);
-    CHECK_EQ_U(m->tt, 0);
+    CHECK_EQ_U(m->cum, 0);
     CHECK_EQ_U(f->callcount, 0);
     CHECK_EQ_U(p->funcs[fb].callcount, 1);
-    CHECK_EQ_U(p->funcs[fb].tt, 5);
+    CHECK_EQ_U(p->funcs[fb].cum, 5);
     CHECK_EQ_U(prof_func_open(p, fb)->calls, 0);
     /* the open part at 100 */
     CHECK_EQ_U(prof_func_open(p, fm)->calls, 1);
     CHECK_EQ_U(prof_func_open(p, fm)->rec, 0);
-    CHECK_EQ_U(prof_func_open(p, fm)->tt, 100);
-    CHECK_EQ_U(prof_func_open(p, fm)->it, 10);
+    CHECK_EQ_U(prof_func_open(p, fm)->cum, 100);
+    CHECK_EQ_U(prof_func_open(p, fm)->own, 10);
     CHECK_EQ_U(prof_func_open(p, fa)->calls, 1);
-    CHECK_EQ_U(prof_func_open(p, fa)->tt, 90);
-    CHECK_EQ_U(prof_func_open(p, fa)->it, 10);
+    CHECK_EQ_U(prof_func_open(p, fa)->cum, 90);
+    CHECK_EQ_U(prof_func_open(p, fa)->own, 10);
     /* f: outer (20..100, 10 own) and inner (30..100, 5 in b) on thread 0,
      * outermost (50..100) on thread 1 */
     CHECK_EQ_U(prof_func_open(p, ff)->calls, 3);
     CHECK_EQ_U(prof_func_open(p, ff)->rec, 1);
-    CHECK_EQ_U(prof_func_open(p, ff)->tt, 80 + 50);
-    CHECK_EQ_U(prof_func_open(p, ff)->it, 10 + 65 + 50);
-    CHECK_EQ_U(prof_total_open_it(p), 10 + 10 + 125);
+    CHECK_EQ_U(prof_func_open(p, ff)->cum, 80 + 50);
+    CHECK_EQ_U(prof_func_open(p, ff)->own, 10 + 65 + 50);
+    CHECK_EQ_U(prof_total_open_own(p), 10 + 10 + 125);
     uint32_t e_ff = hmap_get_test(p, ff, ff), e_af = hmap_get_test(p, fa, ff);
     CHECK_EQ_U(prof_sub_open(p, e_ff)->calls, 1);
     CHECK_EQ_U(prof_sub_open(p, e_ff)->rec, 0);
-    CHECK_EQ_U(prof_sub_open(p, e_ff)->tt, 70);
-    CHECK_EQ_U(prof_sub_open(p, e_ff)->it, 65);
+    CHECK_EQ_U(prof_sub_open(p, e_ff)->cum, 70);
+    CHECK_EQ_U(prof_sub_open(p, e_ff)->own, 65);
     CHECK_EQ_U(p->subs[e_ff].callcount, 0);
-    CHECK_EQ_U(prof_sub_open(p, e_af)->tt, 80);
-    CHECK_EQ_U(prof_sub_open(p, e_af)->it, 10);
+    CHECK_EQ_U(prof_sub_open(p, e_af)->cum, 80);
+    CHECK_EQ_U(prof_sub_open(p, e_af)->own, 10);
     /* call paths: the inner f's path, the root-level f of thread 1 */
     const prof_open_node_t *on = prof_node_open(p, p->slot_thread[0]->stack[3].node);
-    CHECK(on && on->count == 1 && on->ct == 70 && on->it == 65);
+    CHECK(on && on->count == 1 && on->cum == 70 && on->own == 65);
     on = prof_node_open(p, p->slot_thread[1]->stack[0].node);
-    CHECK(on && on->count == 1 && on->ct == 50 && on->it == 50);
+    CHECK(on && on->count == 1 && on->cum == 50 && on->own == 50);
     CHECK_EQ_U(p->nopen_nodes, 5);
     CHECK(prof_node_open(p, p->nodes[p->slot_thread[0]->stack[3].node].kid_node[0]) == NULL);
     /* the table stays cProfile's: <module> has no completed call */
@@ -553,12 +553,12 @@ static void test_open(void)
     /* now = 0, or earlier than a thread's last record: each thread at its
      * last record (45 and 50) */
     prof_derive_open(p, 0);
-    CHECK_EQ_U(prof_func_open(p, fm)->tt, 45);
-    CHECK_EQ_U(prof_func_open(p, ff)->tt, 25 + 0);
-    CHECK_EQ_U(prof_func_open(p, ff)->it, 10 + 10 + 0);
+    CHECK_EQ_U(prof_func_open(p, fm)->cum, 45);
+    CHECK_EQ_U(prof_func_open(p, ff)->cum, 25 + 0);
+    CHECK_EQ_U(prof_func_open(p, ff)->own, 10 + 10 + 0);
     prof_derive_open(p, 47);
-    CHECK_EQ_U(prof_func_open(p, fm)->tt, 47);
-    CHECK_EQ_U(prof_func_open(p, ff)->tt, 27 + 0);
+    CHECK_EQ_U(prof_func_open(p, fm)->cum, 47);
+    CHECK_EQ_U(prof_func_open(p, ff)->cum, 27 + 0);
     /* closed: nothing open any more, and closing added what was open */
     prof_derive_open(p, 100);
     rb_put(&b, 100, ULMA_EV_THREAD_END, 0, 0);
@@ -568,12 +568,12 @@ static void test_open(void)
     prof_derive(p);
     CHECK_EQ_U(f->callcount, 3);
     CHECK_EQ_U(f->reccallcount, 1);
-    CHECK_EQ_U(f->tt, 130);
-    CHECK_EQ_U(f->it, 125);
-    CHECK_EQ_U(m->tt, 100);
+    CHECK_EQ_U(f->cum, 130);
+    CHECK_EQ_U(f->own, 125);
+    CHECK_EQ_U(m->cum, 100);
     prof_derive_open(p, 200);
     CHECK_EQ_U(prof_func_open(p, ff)->calls, 0);
-    CHECK_EQ_U(prof_func_open(p, ff)->tt, 0);
+    CHECK_EQ_U(prof_func_open(p, ff)->cum, 0);
     CHECK_EQ_U(p->nopen_nodes, 0);
     prof_destroy(&p);
     free(b.r);
@@ -669,23 +669,23 @@ static void test_open_equals_close(void)
             const prof_open_t *o = prof_func_open(p, f);
             CHECK_EQ_U(x->callcount + o->calls, y->callcount);
             CHECK_EQ_U(x->reccallcount + o->rec, y->reccallcount);
-            CHECK_EQ_U((uint64_t)(x->tt + o->tt), (uint64_t)y->tt);
-            CHECK_EQ_U((uint64_t)(x->it + o->it), (uint64_t)y->it);
+            CHECK_EQ_U((uint64_t)(x->cum + o->cum), (uint64_t)y->cum);
+            CHECK_EQ_U((uint64_t)(x->own + o->own), (uint64_t)y->own);
         }
         for (uint32_t e = 0; e < p->nsubs; e++) {
             const prof_sub_t *x = &p->subs[e], *y = &q->subs[e];
             const prof_open_t *o = prof_sub_open(p, e);
             CHECK_EQ_U(x->callcount + o->calls, y->callcount);
             CHECK_EQ_U(x->reccallcount + o->rec, y->reccallcount);
-            CHECK_EQ_U((uint64_t)(x->tt + o->tt), (uint64_t)y->tt);
-            CHECK_EQ_U((uint64_t)(x->it + o->it), (uint64_t)y->it);
+            CHECK_EQ_U((uint64_t)(x->cum + o->cum), (uint64_t)y->cum);
+            CHECK_EQ_U((uint64_t)(x->own + o->own), (uint64_t)y->own);
         }
         for (uint32_t nd = 0; nd < p->nnodes; nd++) {
             const prof_open_node_t *o = prof_node_open(p, nd);
             const prof_node_t *x = &p->nodes[nd], *y = &q->nodes[nd];
             CHECK_EQ_U(x->count + (o ? o->count : 0), y->count);
-            CHECK_EQ_U((uint64_t)(x->it + (o ? o->it : 0)), (uint64_t)y->it);
-            CHECK_EQ_U((uint64_t)(x->ct + (o ? o->ct : 0)), (uint64_t)y->ct);
+            CHECK_EQ_U((uint64_t)(x->own + (o ? o->own : 0)), (uint64_t)y->own);
+            CHECK_EQ_U((uint64_t)(x->cum + (o ? o->cum : 0)), (uint64_t)y->cum);
         }
         prof_destroy(&p);
         prof_destroy(&q);
@@ -1138,7 +1138,7 @@ static void test_exports(void)
 enum { REF_NF = 24, REF_N = 2 * REF_NF }; /* keys: code ids 1.., then C ids 1.. */
 typedef struct ref_acc {
     uint64_t nc, rc;
-    int64_t tt, it;
+    int64_t cum, own;
     uint32_t level;
 } ref_acc_t;
 
@@ -1151,12 +1151,12 @@ static uint32_t ref_rnd(void)
     return (uint32_t)(ref_rs >> 11);
 }
 
-static void ref_leave(ref_acc_t *a, int64_t tt, int64_t it)
+static void ref_leave(ref_acc_t *a, int64_t cum, int64_t own)
 {
     a->nc++;
-    a->it += it;
+    a->own += own;
     if (--a->level == 0)
-        a->tt += tt;
+        a->cum += cum;
     else
         a->rc++;
 }
@@ -1215,11 +1215,11 @@ static void test_reference(void)
                        (uint16_t)d);
             } else {
                 uint32_t k = st[--d].k;
-                int64_t tt = (int64_t)(tsc - st[d].t0), it = tt - st[d].subt;
-                ref_leave(&fn[k], tt, it);
+                int64_t cum = (int64_t)(tsc - st[d].t0), own = cum - st[d].subt;
+                ref_leave(&fn[k], cum, own);
                 if (d) {
-                    st[d - 1].subt += tt;
-                    ref_leave(&ed[st[d - 1].k][k], tt, it);
+                    st[d - 1].subt += cum;
+                    ref_leave(&ed[st[d - 1].k][k], cum, own);
                 }
                 unsigned kind = k >= REF_NF ? ULMA_EV_C_RETURN
                                 : r % 8 == 0 ? ULMA_EV_UNWIND : ULMA_EV_RETURN;
@@ -1249,8 +1249,8 @@ static void test_reference(void)
             const ref_acc_t *a = &fn[ref_key(p, f)];
             CHECK_EQ_U(pf->callcount, a->nc);
             CHECK_EQ_U(pf->reccallcount, a->rc);
-            CHECK_EQ_U((uint64_t)pf->tt, (uint64_t)a->tt);
-            CHECK_EQ_U((uint64_t)pf->it, (uint64_t)a->it);
+            CHECK_EQ_U((uint64_t)pf->cum, (uint64_t)a->cum);
+            CHECK_EQ_U((uint64_t)pf->own, (uint64_t)a->own);
             seen += a->nc;
         }
         CHECK_EQ_U(seen, ncalls);
@@ -1261,8 +1261,8 @@ static void test_reference(void)
             const ref_acc_t *a = &ed[ref_key(p, ps->caller)][ref_key(p, ps->callee)];
             CHECK_EQ_U(ps->callcount, a->nc);
             CHECK_EQ_U(ps->reccallcount, a->rc);
-            CHECK_EQ_U((uint64_t)ps->tt, (uint64_t)a->tt);
-            CHECK_EQ_U((uint64_t)ps->it, (uint64_t)a->it);
+            CHECK_EQ_U((uint64_t)ps->cum, (uint64_t)a->cum);
+            CHECK_EQ_U((uint64_t)ps->own, (uint64_t)a->own);
             eseen += ps->callcount;
         }
         for (uint32_t x = 0; x < REF_N; x++)
