@@ -80,7 +80,7 @@ static const opt_t opts[] = {
      "SIGQUIT and SIGHUP when a process sent them (the terminal's reach the child directly, "
      "through the process group). A usage error kills the child, which was waiting for "
      "--go-fd's byte and ran nothing. With --wait-child, a file that cannot be written at "
-     "the end makes the exit status 1 when the child's was 0."},
+     "the end is reported on stderr and the exit status stays the child's."},
     {"sort", 's', "KEY", OPT_STR, F(sort), "stdname",
      "Sort key of the table, as pstats: calls, cumulative, cumtime, time, tottime, ncalls, "
      "pcalls, name, filename, module, line, nfl, stdname (default, like cProfile), or a unique "
@@ -236,8 +236,8 @@ void agent_config_help(FILE *out)
             "    0 success; 1 a runtime error (another agent holds the lock, the private\n"
             "    process ended without a segment, an output file could not be written);\n"
             "    2 a usage error. With --wait-child: the child's exit status (or its\n"
-            "    signal, re-raised), except 1 when the child exited 0 but an output file\n"
-            "    could not be written (the table is printed all the same), and 2 for a\n"
+            "    signal, re-raised), also when an output file could not be written (the\n"
+            "    message is on stderr, the table printed all the same), and 2 for a\n"
             "    usage error (the child never ran).\n\n"
             "SEE ALSO\n"
             "    ulma-ctl --help, python3 -m ulma --help, node-agent/README.md\n");
@@ -257,9 +257,11 @@ static int env_rank(void)
     return 0;
 }
 
-/* Can `tmpl` (with {pid} and {rank}) be written at the end? Its directory
- * must exist and be writable (the file is written as a temporary file
- * renamed over it), and the name must not be a directory. Nothing is
+/* Can `tmpl` (with {pid} and {rank}) be written at the end, as
+ * write_file writes it? A regular file or a new name: the directory of the
+ * file (of the one a symbolic link points to) must exist and be writable,
+ * for a temporary file renamed over it. An existing file of another kind
+ * (/dev/stdout, a pipe): writable itself. Never a directory. Nothing is
  * created. 0, or -1 with a message. */
 static int check_output(const agent_config_t *cfg, const char *opt, const char *tmpl)
 {
@@ -277,6 +279,21 @@ static int check_output(const agent_config_t *cfg, const char *opt, const char *
         }
     }
     path[o] = '\0';
+    struct stat sb;
+    const char *why = NULL;
+    if (path[0] && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        if (S_ISDIR(sb.st_mode))
+            why = "Is a directory";
+        else if (access(path, W_OK) != 0)
+            why = strerror(errno);
+        if (!why)
+            return 0;
+        fprintf(stderr, "ulma-agent: %s %s: cannot write %s: %s\n", opt, tmpl, path, why);
+        return -1;
+    }
+    char real[PATH_MAX];
+    if (path[0] && realpath(path, real) && strlen(real) < sizeof(path))
+        snprintf(path, sizeof(path), "%s", real);
     char dir[AGENT_PATH_MAX];
     const char *slash = strrchr(path, '/');
     if (!slash)
@@ -285,8 +302,6 @@ static int check_output(const agent_config_t *cfg, const char *opt, const char *
         snprintf(dir, sizeof(dir), "/");
     else
         snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-    struct stat sb;
-    const char *why = NULL;
     if (!path[0] || (slash && !slash[1]))
         why = "not a file name";
     else if (stat(dir, &sb) != 0)
@@ -295,8 +310,6 @@ static int check_output(const agent_config_t *cfg, const char *opt, const char *
         why = "Not a directory";
     else if (access(dir, W_OK | X_OK) != 0)
         why = strerror(errno);
-    else if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        why = "Is a directory";
     if (!why)
         return 0;
     fprintf(stderr, "ulma-agent: %s %s: cannot write %s: %s\n", opt, tmpl, path, why);

@@ -307,6 +307,7 @@ static void print_table(const private_t *pv, const aproc_t *p, const profile_t *
     pf_table_opts_t o = {pv->cfg->sort, pv->cfg->rows, 0};
     profile_table(pr, &o, &b);
     fwrite(b.data, 1, b.len, stdout);
+    fflush(stdout); /* before the files: one of them may be standard output */
     sbuf_free(&b);
 }
 
@@ -319,17 +320,18 @@ static int compare_procs(const void *x, const void *y)
     return a->claimed_ns < b->claimed_ns ? -1 : a->claimed_ns > b->claimed_ns;
 }
 
-/* --wait-child: the exit status, as the child's own; sets exit_signal for
- * a child killed by a signal. `report_rc` is the report's. */
-static int child_exit_status(private_t *pv, int report_rc)
+/* --wait-child: the exit status, the child's own whatever the report
+ * (a file that could not be written is said on stderr, and leaves the
+ * program's status as it was); sets exit_signal for a child killed by a
+ * signal. */
+static int child_exit_status(private_t *pv)
 {
     int st = pv->child_status;
     if (WIFSIGNALED(st)) {
         pv->exit_signal = WTERMSIG(st);
         return 128 + WTERMSIG(st);
     }
-    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
-    return code == 0 && report_rc != 0 ? 1 : code;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
 int private_report(private_t *pv)
@@ -353,12 +355,12 @@ int private_report(private_t *pv)
     }
     fflush(stdout);
     free(list);
-    return pv->cfg->wait_child ? child_exit_status(pv, rc) : rc;
+    return pv->cfg->wait_child ? child_exit_status(pv) : rc;
 }
 
 int private_no_segment_status(private_t *pv)
 {
-    return pv->cfg->wait_child ? child_exit_status(pv, 0) : 1;
+    return pv->cfg->wait_child ? child_exit_status(pv) : 1;
 }
 
 void private_abort_child(const agent_config_t *cfg)

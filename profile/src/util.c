@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -386,38 +387,66 @@ void jw_kbool(jw_t *w, const char *key, int v)
 
 /* ---- files and time --------------------------------------------------------- */
 
+static int write_all(int fd, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Into an existing file that is not a regular one (/dev/stdout, a pipe, a
+ * terminal), or through a link to a file not made yet: in place, never
+ * replaced. */
+static int write_in_place(const char *path, const void *data, size_t n, int flags)
+{
+    int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC | flags, 0644);
+    if (fd < 0)
+        return -errno;
+    int err = write_all(fd, data, n);
+    if (close(fd) != 0 && !err && errno != EINTR)
+        err = -errno;
+    return err;
+}
+
 int write_file(const char *path, const void *data, size_t n)
 {
-    size_t plen = strlen(path);
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return S_ISDIR(sb.st_mode) ? -EISDIR : write_in_place(path, data, n, 0);
+    /* a symbolic link to a regular file: that file is the one replaced;
+     * to nothing yet: the file it names is made */
+    char *real = realpath(path, NULL);
+    if (!real && lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode))
+        return write_in_place(path, data, n, O_CREAT | O_TRUNC);
+    const char *target = real ? real : path;
+    size_t plen = strlen(target);
     char *tmp = xmalloc(plen + 32);
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
+    snprintf(tmp, plen + 32, "%s.tmp.%ld", target, (long)getpid());
     int err = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
         err = -errno;
         goto out;
     }
-    const char *p = data;
-    size_t left = n;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            err = -errno;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
+    err = write_all(fd, data, n);
     if (close(fd) != 0 && !err)
         err = -errno;
-    if (!err && rename(tmp, path) != 0)
+    if (!err && rename(tmp, target) != 0)
         err = -errno;
     if (err)
         unlink(tmp);
 out:
     free(tmp);
+    free(real);
     return err;
 }
 

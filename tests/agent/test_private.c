@@ -185,13 +185,13 @@ static void test_wait_child(void)
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
         CHECK(count_segments(dir) == 0);
     }
-    /* an output that cannot be written at the end: the table is printed,
-     * the status says so (1; the child's was 0) */
+    /* an output that is a directory: refused before the start (usage
+     * error, 2); what cannot be written at the end: tests/hooks/
+     * test_output_fault.py */
     char extra[600];
     snprintf(extra, sizeof(extra), "--json %s/isdir", dir);
     char sub[400];
     snprintf(sub, sizeof(sub), "%s/isdir", dir);
-    /* a directory where the file should go: checked before the start */
     CHECK(mkdir(sub, 0755) == 0);
     st = run_launcher(dir, out, SYNTH_EXIT, extra);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);

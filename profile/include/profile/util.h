@@ -83,7 +83,11 @@ void jw_kbool(jw_t *w, const char *key, int v);
 /* A JSON string literal (quotes included) appended to b. */
 void sbuf_json_str(sbuf_t *b, const char *s, size_t n);
 
-/* Write `n` bytes to `path` (atomically: temp file + rename). 0 or -errno. */
+/* Write `n` bytes to `path`. A regular file (or a new one) is replaced
+ * atomically: a temporary file beside it, renamed over it (through a
+ * symbolic link: the file it points to). An existing file of another kind
+ * (/dev/stdout, a pipe, a device) is written in place, never replaced; a
+ * directory is -EISDIR. 0 or -errno (ENOSPC when the disk is full). */
 int write_file(const char *path, const void *data, size_t n);
 
 /* CLOCK_MONOTONIC / CLOCK_REALTIME in nanoseconds. */
