@@ -14,6 +14,12 @@ function(ulma_add_test)
                        SKIP_RETURN_CODE 77)
 endfunction()
 
+# ulma_one_mapping(target): a test whose writer and reader threads share one
+# mapping of a segment (tests/one_mapping.h), for ThreadSanitizer.
+function(ulma_one_mapping target)
+  target_link_options(${target} PRIVATE -Wl,--wrap=mmap -Wl,--wrap=munmap)
+endfunction()
+
 # ulma_python_test(NAME name SCRIPT path LABEL label [PER_PYTHON] [TIMEOUT s]
 #                  [ARGS ...] [ENV VAR=value ...])
 # A test run by the target interpreter (${Python3_EXECUTABLE}) against the

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "one_mapping.h"
 #include "ulma/clock.h"
 #include "ulma/reader.h"
 #include "ulma/ring.h"
@@ -421,8 +422,9 @@ static void test_env_defaults(void)
     CHECK(seg == NULL);
 }
 
-/* Producer and consumer threads in one process (what ThreadSanitizer can
- * check): blocking writer, everything in order. */
+/* Producer and consumer threads in one process, the reader on the
+ * writer's own mapping (one_mapping.h): what ThreadSanitizer can check.
+ * Blocking writer, everything in order. */
 typedef struct thr_arg {
     ulma_segment_t *seg;
     uint64_t n;
@@ -471,7 +473,9 @@ static void test_threads(void)
 {
     const char *env = getenv("ULMA_TEST_RECORDS");
     thr_arg_t a = {make_seg(1, 4096), env ? strtoull(env, NULL, 0) : 300000};
+    one_mapping_of(a.seg);
     ulma_reader_t *r = open_reader(a.seg);
+    CHECK_EQ_I(one_mapping_refs(), 1);
     pthread_t th;
     CHECK_EQ_I(pthread_create(&th, NULL, producer_thread, &a), 0);
     order_t o = {0, 0};
@@ -481,6 +485,8 @@ static void test_threads(void)
     CHECK_EQ_U(o.next, a.n);
     CHECK_EQ_U(ulma_reader_total_dropped(r), 0);
     ulma_reader_destroy(&r);
+    CHECK_EQ_I(one_mapping_refs(), 0);
+    one_mapping_of(NULL);
     ulma_segment_destroy(&a.seg, 1);
 }
 
