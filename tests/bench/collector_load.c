@@ -14,6 +14,10 @@
  * simulated ranks (JSON); --latency EP measures report-to-view latency
  * with a marker function (see below); --reports N stops after N reports.
  *
+ * --final S: at the end, a last snapshot of every node queued whatever the
+ * high-water mark (retried), and snapshots answered for S seconds, as an
+ * agent ends: the collector then holds exactly what --truth says.
+ *
  * --pool K: the benchmark's cheap mode (see "pooled mode" below): the same
  * kind of messages for a fraction of the CPU, so that a thousand simulated
  * nodes leave the collector being measured most of the machine.
@@ -69,7 +73,7 @@ static struct {
     char ep[256], job[64], prefix[32], truth[256], latency[256];
     char curve_dir[256], server_key[256]; /* CURVE keys of every simulated node, or "" */
     uint32_t nodes, first, ranks, funcs, edges, paths, snapshot_every, reports;
-    double change, zipf, churn, duration, interval, latency_skip;
+    double change, zipf, churn, duration, interval, latency_skip, final;
     int no_answer, quiet;
     uint32_t drop_at, restart_at, seed, pool;
 } cfg = {.ep = "tcp://127.0.0.1:7710", .job = "job1", .prefix = "node", .nodes = 4,
@@ -257,10 +261,13 @@ static void group_work(node_t *n)
 }
 
 static uint64_t marker_value;
+static int no_work; /* --final: reports say what was done, do nothing new */
 
 static void node_report(node_t *n)
 {
     n->reports++;
+    if (no_work)
+        goto send;
     /* churn: a rank ends, reported exited, then gone; a new one starts */
     for (uint32_t k = 0; k < n->nranks; k++) {
         rank_t *r = &n->ranks[k];
@@ -299,6 +306,7 @@ static void node_report(node_t *n)
         r->truth[0] = r->rows[0];
     }
     group_work(n);
+send:;
     int snap = n->want_snapshot || (cfg.snapshot_every && n->reports % cfg.snapshot_every == 0);
     if (snap)
         n->rows += (uint64_t)n->nranks * cfg.funcs;
@@ -1049,7 +1057,7 @@ static void usage(void)
             "  [--snapshot-every K] [--churn PER_NODE_PER_MIN] [--duration S] [--reports N]\n"
             "  [--job J] [--truth FILE] [--latency QUERY_EP [--latency-skip S]] [--no-answer]\n"
             "  [--drop-at N]\n"
-            "  [--restart-at N] [--seed N] [--pool K] [--quiet]\n"
+            "  [--restart-at N] [--seed N] [--pool K] [--quiet] [--final S]\n"
             "  [--curve-dir DIR [--server-key FILE]] (CURVE: every node with DIR's key)\n");
     exit(2);
 }
@@ -1071,7 +1079,7 @@ int main(int argc, char **argv)
         U32("--pool", cfg.pool)
         DBL("--change", cfg.change) DBL("--zipf", cfg.zipf) DBL("--churn", cfg.churn)
         DBL("--duration", cfg.duration) DBL("--interval", cfg.interval)
-        DBL("--latency-skip", cfg.latency_skip)
+        DBL("--latency-skip", cfg.latency_skip) DBL("--final", cfg.final)
         if (!strcmp(a, "--no-answer")) { cfg.no_answer = 1; continue; }
         if (!strcmp(a, "--quiet")) { cfg.quiet = 1; continue; }
         usage();
@@ -1218,6 +1226,27 @@ int main(int argc, char **argv)
         for (uint32_t i = 0; i < cfg.nodes; i++)
             if (it[i].revents & ZMQ_POLLIN)
                 node_incoming(&nodes[i]);
+    }
+    if (cfg.final > 0 && !cfg.pool && !stop) {
+        /* as an agent at its end: a last snapshot of every node, queued
+         * whatever the mark (retried), then snapshots for those asked for,
+         * for --final seconds: what the collector holds is all that was
+         * done (--truth) */
+        no_work = 1;
+        uint64_t until = now_ns() + (uint64_t)(cfg.final * 1e9);
+        for (uint32_t i = 0; i < cfg.nodes; i++)
+            nodes[i].want_snapshot = 1;
+        while (!stop && now_ns() < until) {
+            for (uint32_t i = 0; i < cfg.nodes; i++)
+                if (nodes[i].want_snapshot) {
+                    nodes[i].reports--; /* not a report of its own */
+                    node_report(&nodes[i]);
+                }
+            zmq_poll(it, (int)cfg.nodes, 20);
+            for (uint32_t i = 0; i < cfg.nodes; i++)
+                if (it[i].revents & ZMQ_POLLIN)
+                    node_incoming(&nodes[i]);
+        }
     }
     uint64_t bytes = 0, reports = 0, rows = 0;
     for (uint32_t i = 0; i < cfg.nodes; i++) {

@@ -10,7 +10,11 @@
  *       [repeat=N (ask N times on one connection; the last reply is
  *       printed, and on standard error "TIMES n N median_ms M p99_ms P
  *       max_ms X": each round trip, the first one, connecting, left out)]
- * Exit status: 0 answered (ok or not), 1 no answer in time, 2 usage.
+ *       [flood=SECONDS (a hostile client: send the query as fast as the
+ *       socket takes it for SECONDS and never read an answer; prints
+ *       "FLOOD sent N refused_by_own_socket M")]
+ * Exit status: 0 answered (ok or not; flood: sent), 1 no answer in time,
+ * 2 usage.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -61,6 +65,7 @@ int main(int argc, char **argv)
     }
     q.kind = (Ulma__Wire__Kind)k;
     long timeout = 5000, repeat = 1;
+    double flood_s = 0;
     const char *socktype = "dealer", *out = NULL, *raw = NULL;
     for (int i = 3; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
@@ -94,6 +99,7 @@ int main(int argc, char **argv)
         else if (!strcmp(key, "version")) q.version = (uint32_t)n;
         else if (!strcmp(key, "timeout_ms")) timeout = (long)n;
         else if (!strcmp(key, "repeat")) repeat = n ? (long)n : 1;
+        else if (!strcmp(key, "flood")) flood_s = strtod(v, NULL);
         else if (!strcmp(key, "socket")) socktype = v;
         else if (!strcmp(key, "out")) out = v;
         else if (!strcmp(key, "raw")) raw = v;
@@ -119,6 +125,30 @@ int main(int argc, char **argv)
         }
     } else {
         wire_pack(&q.base, &b);
+    }
+    if (flood_s > 0) {
+        /* its answers pile up unread: the collector's queue for it fills,
+         * what does not fit is the collector's to count */
+        int small = 16;
+        zmq_setsockopt(s, ZMQ_RCVHWM, &small, sizeof(small));
+        unsigned long long sent = 0, refused = 0;
+        double end = mono_ms() + flood_s * 1e3;
+        while (mono_ms() < end) {
+            if ((delim && zmq_send(s, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) ||
+                zmq_send(s, b.data ? b.data : "", b.len, ZMQ_DONTWAIT) < 0) {
+                refused++;
+                struct timespec ts = {0, 100000};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            sent++;
+        }
+        printf("FLOOD sent %llu refused_by_own_socket %llu\n", sent, refused);
+        sbuf_free(&b);
+        zmq_close(s);
+        zmq_ctx_term(ctx);
+        wire_arena_destroy(&a);
+        return sent ? 0 : 1;
     }
     double *ms = calloc((size_t)repeat + 1, sizeof(double));
     int rc = 1;
