@@ -20,7 +20,7 @@ void ulma_mpi_emit(uint32_t id, uint64_t t0, uint64_t t1, int64_t bytes, int32_t
         return;
     t->nesting++;
     /* generation + 1 so that the zeroed array means "never defined" */
-    uint32_t gen = atomic_load_explicit(&ulma_rt_generation, memory_order_relaxed) + 1u;
+    uint32_t gen = atomic_load_explicit(&ulma_rt_defgen, memory_order_relaxed) + 1u;
     if (atomic_load_explicit(&defined_gen[id], memory_order_relaxed) != gen) {
         atomic_store_explicit(&defined_gen[id], gen, memory_order_relaxed);
         const char *name = ulma_mpi_names[id];

@@ -76,7 +76,7 @@
 typedef struct type_ent {
     PyTypeObject *tp;  /* NULL: empty slot, TOMB: deleted */
     uint32_t id;
-    uint32_t defgen;   /* rt generation + 1 of the last DEF_TYPE written */
+    uint32_t defgen;   /* definition generation (ulma_rt_defgen) + 1 of the last DEF_TYPE written */
     char *name;        /* "module.QualName" (PyMem_Raw, or static) */
     uint32_t name_len;
     uint32_t is_static;
@@ -288,7 +288,7 @@ static void emit(unsigned kind, type_ent_t *e, const void *addr, uint64_t size, 
     if (!t)
         return;
     uint64_t tsc = ulma_clock_read();
-    uint32_t gen = ulma_load_relaxed(&ulma_rt_generation) + 1u;
+    uint32_t gen = ulma_load_relaxed(&ulma_rt_defgen) + 1u;
     if (ULMA_UNLIKELY(e->defgen != gen)) {
         e->defgen = gen;
         ulma_put_payload(&t->prod, tsc, ULMA_EV_DEF_TYPE, e->id, 0, e->name, e->name_len);

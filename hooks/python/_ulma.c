@@ -29,9 +29,11 @@
  * one predictable branch each, in a noinline slow path.
  *
  * Code ids: a process-wide counter starting at 1, never reused, kept on the
- * code object (code-extra API) together with the rt generation in which its
- * DEF_CODE record was written: a dead code object takes its id with it, and
- * a fork()ed child writes the definitions again into its own segment.
+ * code object (code-extra API) together with the definition generation
+ * (ulma_rt_defgen) in which its DEF_CODE record was written: a dead code
+ * object takes its id with it, a fork()ed child writes the definitions
+ * again into its own segment, and so does a process whose new reader asked
+ * for them (ULMA_CTL_REDEFINE).
  *
  * Mode changes run with the GIL held (from Python, or from libulma-rt's
  * watcher thread through on_control()); each bumps `g_epoch`. A thread sees
@@ -166,8 +168,8 @@ static inline __attribute__((always_inline)) uint64_t code_extra_get(PyCodeObjec
 }
 
 /* Definition path of a code object: give it an id (once per process) and
- * write its DEF_CODE record (once per segment generation) into the calling
- * thread's ring. Keeps any in-flight exception. */
+ * write its DEF_CODE record (once per definition generation, ulma_rt_defgen)
+ * into the calling thread's ring. Keeps any in-flight exception. */
 static __attribute__((noinline)) uint32_t code_define(ulma_rt_thread_t *t, PyCodeObject *co,
                                                       uint64_t v, uint32_t gen)
 {
@@ -210,7 +212,7 @@ static inline __attribute__((always_inline)) uint32_t code_id(ulma_rt_thread_t *
                                                               PyCodeObject *co, const int generic)
 {
     uint64_t v = code_extra_get(co, generic);
-    uint32_t gen = ulma_load_relaxed(&ulma_rt_generation);
+    uint32_t gen = ulma_load_relaxed(&ulma_rt_defgen);
     if (ULMA_UNLIKELY((uint32_t)(v >> 32) != gen))
         return code_define(t, co, v, gen);
     return (uint32_t)v;
@@ -223,7 +225,7 @@ static inline __attribute__((always_inline)) uint32_t code_id(ulma_rt_thread_t *
 typedef struct cfunc_ent {
     const void *key;
     uint32_t id;
-    uint32_t gen; /* rt generation its DEF_CFUNC was written in */
+    uint32_t gen; /* definition generation its DEF_CFUNC was written in */
 } cfunc_ent_t;
 
 static cfunc_ent_t *g_cf;
@@ -369,7 +371,7 @@ out:
 static inline uint32_t cfunc_id(ulma_rt_thread_t *t, PyCFunctionObject *fn)
 {
     cfunc_ent_t *e = cf_find(fn->m_ml);
-    uint32_t gen = ulma_load_relaxed(&ulma_rt_generation);
+    uint32_t gen = ulma_load_relaxed(&ulma_rt_defgen);
     if (ULMA_UNLIKELY(!e || e->gen != gen))
         return cfunc_define(t, fn, e, gen);
     return e->id;

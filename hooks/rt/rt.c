@@ -35,6 +35,7 @@
 
 _Atomic uint32_t ulma_rt_active;
 _Atomic uint32_t ulma_rt_generation;
+_Atomic uint32_t ulma_rt_defgen;
 __thread ulma_rt_thread_t ulma_rt_tls __attribute__((tls_model("initial-exec")));
 
 #define PENDING_NAMES 128
@@ -484,6 +485,8 @@ static void poll_control(void)
     if (seq == ulma_load_relaxed(&h->applied_seq))
         return;
     uint32_t control = ulma_load_relaxed(&h->control);
+    if (control & ULMA_CTL_REDEFINE) /* a new reader wants the names again */
+        atomic_fetch_add(&ulma_rt_defgen, 1);
     pthread_mutex_lock(&g_handler_lock);
     if (g_handler) {
         g_handler(control, seq, g_handler_ctx);
@@ -641,6 +644,7 @@ static int create_locked(uint64_t calib_window_ns, uint32_t control)
     ulma_store_relaxed(&h->control, control);
     ulma_store_relaxed(&h->active_mode, ulma_load_relaxed(&ulma_rt_active));
     atomic_fetch_add(&ulma_rt_generation, 1);
+    atomic_fetch_add(&ulma_rt_defgen, 1);
     atomic_store(&g_seg, seg);
     return 0;
 }

@@ -85,6 +85,20 @@ aproc_t *proctab_add(proctab_t *t, const char *path, ulma_reader_t *rd, uint64_t
     p->info = *in;
     p->prof = prof_new(&t->lim, in->nslots);
     p->prof->hz = ulma_reader_hz(rd);
+    /* a reader before us (an agent killed, restarted) read records it never
+     * reported: nobody has them now, they are counted lost */
+    uint64_t read, reported;
+    ulma_reader_handover(rd, &read, &reported);
+    p->base_read = read;
+    p->prof->handover_lost = read - reported;
+    /* the names it read are gone with it: the process writes them again
+     * (the same control word, plus REDEFINE) */
+    if (read)
+        ulma_reader_request(rd, ulma_reader_control(rd) | ULMA_CTL_REDEFINE);
+    if (t->verbose && read)
+        fprintf(stderr, "ulma-agent: pid %d: taking over from an earlier reader: %" PRIu64
+                " records read, %" PRIu64 " of them never reported (counted lost)\n",
+                in->pid, read, read - reported);
     p->claimed_ns = now;
     p->next = t->procs;
     t->procs = p;
@@ -139,6 +153,8 @@ long proctab_drain(proctab_t *t, int *pace_ok)
             continue;
         }
         total += n;
+        if (n > 0) /* for the reader after us, should we die */
+            ulma_reader_set_read(p->rd, p->base_read + p->prof->events);
         /* this pass found the process's rings less than 1/16 full: the
          * next pass can wait a little (see agent_run) */
         if ((uint64_t)n * 16u * ULMA_UNIT >= (uint64_t)ulma_reader_info(p->rd)->ring_bytes)

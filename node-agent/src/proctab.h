@@ -28,6 +28,8 @@ typedef struct aproc {
     int faulted;             /* the mapping faulted: results kept as they were */
     int writer_gone;         /* exited or dead: next empty drain finishes it */
     uint32_t pins;           /* pending control answers that name it */
+    uint64_t base_read;      /* records the readers before us read (their
+                              * handover: our totals in the header add to it) */
     uint64_t claimed_ns, finished_ns;
     struct aproc *next;
 } aproc_t;

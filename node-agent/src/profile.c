@@ -1670,7 +1670,7 @@ uint64_t prof_total_dropped(const prof_t *p)
     uint64_t s = 0;
     for (const prof_thread_t *t = p->threads; t; t = t->next)
         s += t->dropped;
-    return s > p->writer_dropped ? s : p->writer_dropped;
+    return (s > p->writer_dropped ? s : p->writer_dropped) + p->handover_lost;
 }
 
 uint64_t prof_total_resyncs(const prof_t *p)

@@ -326,6 +326,9 @@ typedef struct prof {
                                * headers' counters (set by whoever reads the
                                * segment; exact even when no DROP record
                                * followed the loss) */
+    uint64_t handover_lost;   /* records a reader before us read from the
+                               * rings and died before reporting (set at
+                               * the claim, proctab_add) */
     uint64_t first_tsc, last_tsc;
     uint64_t mark_ns;         /* time of the last prof_mark */
     /* the latest PROF_RECENT constructions: recent[(recent_n - k) % PROF_RECENT]
@@ -423,8 +426,9 @@ int64_t prof_total_own(const prof_t *p);       /* sum of tottime cycles */
  * to prof_total_own for the time including open frames. */
 int64_t prof_total_open_own(const prof_t *p);
 int64_t prof_span(const prof_t *p);            /* last - first record, cycles */
-/* Records lost by the writer: the slot counters (writer_dropped) when
- * known, never less than what the DROP records said. */
+/* Records lost: by the writer, the slot counters (writer_dropped) when
+ * known, never less than what the DROP records said; plus those a dead
+ * reader before us had read and never reported (handover_lost). */
 uint64_t prof_total_dropped(const prof_t *p);
 uint64_t prof_total_resyncs(const prof_t *p);
 

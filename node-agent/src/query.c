@@ -55,6 +55,7 @@ static void proc_summary(const aproc_t *p, jw_t *w)
     jw_ku64(w, "paths", p->prof->nnodes - 1);
     jw_ku64(w, "threads", p->prof->nthreads);
     jw_ku64(w, "records_lost", prof_total_dropped(p->prof));
+    jw_ku64(w, "records_lost_handover", p->prof->handover_lost); /* of which */
     jw_knum(w, "seconds", prof_sec(p->prof, prof_span(p->prof)));
     jw_obj_end(w);
 }

@@ -166,6 +166,10 @@ static void report(uplink_t *u)
         wire_sender_sent(u->snd);
         u->counters.reports_sent++;
         u->ngone = 0;
+        /* what the collector now holds of each process, for an agent that
+         * takes over should this one die before the next report */
+        for (aproc_t *p = u->t->procs; p; p = p->next)
+            ulma_reader_set_reported(p->rd, p->base_read + p->prof->events);
         if (snapshot) {
             u->counters.snapshots_sent++;
             u->since_snapshot = 0;

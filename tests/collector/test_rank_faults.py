@@ -12,6 +12,11 @@ real collector, hooked programs (python3 -m ulma --no-agent) on its node.
     keeps its data, its segment is removed; the collector shows it exited,
     with its final numbers: its table at rank scope equals the agent's,
     exactly.
+  - The agent killed (SIGKILL) between two reports while a rank works, and
+    another started: what the dead one had read and not reported is
+    counted lost (records_lost_handover, from the segment header's
+    records_read - records_reported), the same at the collector, and the
+    process writes its definitions again for the new agent (REDEFINE).
 """
 import atexit
 import decimal
@@ -201,6 +206,72 @@ same = wait_for(lambda: collector_table(p.pid) == mine, timeout=10)
 if not check(same, "the collector's table of the killed rank is its agent's final one"):
     theirs = collector_table(p.pid)
     print("differ:", sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))[:5])
+
+# ---- the agent killed (SIGKILL) between two reports while a rank works ---------------------
+# What it had read since its last report is nobody's any more: the agent
+# that takes over counts it lost (read - reported, from the segment's
+# header), so that for a deterministic program the collector's records
+# plus its lost records are the whole run's, exactly.
+steady = os.path.join(tmp, "steady.py")
+with open(steady, "w") as f:
+    f.write("import time\n\ndef leaf(i):\n    return i + 1\n\n"
+            "for step in range(200):\n    for i in range(1000):\n        leaf(i)\n"
+            "    time.sleep(0.05)\nprint('steady done')\n")
+
+
+def start_agent(interval):
+    a = subprocess.Popen([AGENT, "--dir", seg_dir, "--node", "nodeF", "--plaintext",
+                          "--collector", c.agents, "--report-interval", str(interval),
+                          "--scan-ms", "50", "--keep", "300", "--quiet"])
+    procs.append(a)
+    check(wait_for(lambda: ask({"cmd": "list"}), timeout=10), "an agent answers")
+    return a
+
+
+def run_steady():
+    p = subprocess.Popen([PYTHON, "-m", "ulma", "--no-agent", steady], env=env(),
+                         stdout=subprocess.PIPE, text=True)
+    procs.append(p)
+    return p
+
+
+ref = run_steady()
+check(ref.communicate(timeout=60)[0] == "steady done\n", "the reference run ends well")
+check(wait_for(lambda: (agent_proc(ref.pid) or {}).get("state") == "exited", timeout=10),
+      "the reference run is harvested")
+e_ref = agent_proc(ref.pid)["events"]
+
+agent.send_signal(signal.SIGTERM)
+agent.wait()
+agent = start_agent(2.0)  # long between reports: much is read and not yet reported
+run = run_steady()
+check(wait_for(lambda: (agent_proc(run.pid) or {}).get("events", 0) > 2000, timeout=20),
+      "the rank runs under the first agent")
+check(wait_for(lambda: (collector_rank(run.pid) or {}).get("events", 0) > 0, timeout=10),
+      "a first report reached the collector")
+time.sleep(1.2)  # between two reports
+before = agent_proc(run.pid)["events"]
+agent.kill()
+agent.wait()
+agent = start_agent(0.2)
+out = run.communicate(timeout=60)[0]
+check(out == "steady done\n", "the rank ran on through the agent's death: %r" % out)
+if not check(wait_for(lambda: (agent_proc(run.pid) or {}).get("state") == "exited", timeout=10),
+             "the new agent harvested the rank"):
+    print("list:", ask({"cmd": "list", "limit": 0}), os.listdir(seg_dir))
+mine = agent_proc(run.pid)
+handover = mine.get("records_lost_handover", 0)
+check(0 < handover <= before, "the new agent counts what the dead one read and never "
+      "reported: %d lost (the dead one had read %d)" % (handover, before))
+check(mine["records_lost"] == handover, "no other loss: %s" % mine)
+time.sleep(1)  # the last reports
+rk = collector_rank(run.pid) or {}
+check(rk.get("records_lost") == handover,
+      "the collector shows the same loss for the rank: %s (want %d)" % (rk, handover))
+names = [k for k in (agent_table(run.pid) or {}) if k.endswith("(leaf)")]
+check(names, "the process wrote its definitions again for the new agent (leaf named): %s"
+      % list(agent_table(run.pid) or {}))
+print("BENCH agent_killed_records_lost %d of %d" % (handover, e_ref))
 
 c.stop()
 finish()

@@ -31,6 +31,7 @@ struct ulma_reader {
     uint32_t seen;  /* slots [0, seen) known to us (below the writer's mark) */
     ulma_slot_stats_t *stats;
     int broken;     /* faulted once: never touch the mapping again */
+    uint64_t to_store; /* the value a guarded header store writes */
 };
 
 /* ---- SIGBUS guard: a segment truncated under our mapping ---------------- */
@@ -383,6 +384,7 @@ enum header_word {
     HW_THREADS_LOST,
     HW_PROBLEMS,
     HW_HOOK_STATUS,
+    HW_CONTROL,
 };
 
 static uint64_t read_word(ulma_reader_t *r, uint32_t which)
@@ -396,6 +398,7 @@ static uint64_t read_word(ulma_reader_t *r, uint32_t which)
     case HW_ACTIVE_MODE: return ulma_load_relaxed(&h->active_mode);
     case HW_THREADS_LOST: return ulma_load_relaxed(&h->threads_lost);
     case HW_HOOK_STATUS: return ulma_load_relaxed(&h->hook_status);
+    case HW_CONTROL: return ulma_load_relaxed(&h->control);
     default: return ulma_load_relaxed(&h->problems);
     }
 }
@@ -434,6 +437,46 @@ uint64_t ulma_reader_problems(const ulma_reader_t *r)
 uint32_t ulma_reader_hook_status(const ulma_reader_t *r)
 {
     return (uint32_t)guarded_read(r, read_word, HW_HOOK_STATUS, 0);
+}
+
+static uint64_t read_handover(ulma_reader_t *r, uint32_t which)
+{
+    return which ? ulma_load_relaxed(&r->hdr->records_reported)
+                 : ulma_load_relaxed(&r->hdr->records_read);
+}
+
+void ulma_reader_handover(const ulma_reader_t *r, uint64_t *read, uint64_t *reported)
+{
+    uint64_t rd = guarded_read(r, read_handover, 0, 0), rp = guarded_read(r, read_handover, 1, 0);
+    /* untrusted words: never more reported than read */
+    *read = rd;
+    *reported = rp <= rd ? rp : rd;
+}
+
+static uint64_t write_handover(ulma_reader_t *r, uint32_t which)
+{
+    if (which)
+        ulma_store_relaxed(&r->hdr->records_reported, r->to_store);
+    else
+        ulma_store_relaxed(&r->hdr->records_read, r->to_store);
+    return 0;
+}
+
+void ulma_reader_set_read(ulma_reader_t *r, uint64_t records)
+{
+    r->to_store = records;
+    guarded_read(r, write_handover, 0, 0);
+}
+
+void ulma_reader_set_reported(ulma_reader_t *r, uint64_t records)
+{
+    r->to_store = records;
+    guarded_read(r, write_handover, 1, 0);
+}
+
+uint32_t ulma_reader_control(const ulma_reader_t *r)
+{
+    return (uint32_t)guarded_read(r, read_word, HW_CONTROL, 0) & ~ULMA_CTL_VALID;
 }
 
 uint32_t ulma_reader_request(ulma_reader_t *r, uint32_t control)

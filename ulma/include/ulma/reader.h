@@ -97,9 +97,21 @@ uint32_t ulma_reader_threads_lost(const ulma_reader_t *r);
 uint64_t ulma_reader_problems(const ulma_reader_t *r);
 uint32_t ulma_reader_hook_status(const ulma_reader_t *r); /* ULMA_HOOK_* */
 
+/* The readers' bookkeeping (header.records_read, records_reported): what
+ * the readers before this one read and had reported, read once at open;
+ * 0 and 0 for a segment nobody read before. A reader that takes over
+ * counts read - reported as lost (read by a reader that died before it
+ * reported them), and publishes its own totals on top of `read`. */
+void ulma_reader_handover(const ulma_reader_t *r, uint64_t *read, uint64_t *reported);
+/* Publish the totals, absolute (the handover's records included). */
+void ulma_reader_set_read(ulma_reader_t *r, uint64_t records);
+void ulma_reader_set_reported(ulma_reader_t *r, uint64_t records);
+
 /* Ask the process for a new control word; returns the request's sequence
  * number (compare with ulma_reader_applied_seq). */
 uint32_t ulma_reader_request(ulma_reader_t *r, uint32_t control);
+/* The control word last asked for (ULMA_CTL_VALID cleared). */
+uint32_t ulma_reader_control(const ulma_reader_t *r);
 
 /* 1 if the writer process still runs (same pid and start time), 0 if not. */
 int ulma_reader_writer_alive(const ulma_reader_t *r);

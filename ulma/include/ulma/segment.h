@@ -60,6 +60,8 @@
 #define ULMA_CTL_MODE_MASK 0x3u     /* ulma_mode_t wanted */
 #define ULMA_CTL_OBJECTS 0x4u       /* object wedges wanted */
 #define ULMA_CTL_BLOCKING 0x8u      /* writers wait instead of dropping */
+#define ULMA_CTL_REDEFINE 0x10u     /* write every definition again (a reader
+                                     * that took over from a dead one) */
 #define ULMA_CTL_VALID 0x80000000u  /* set by whoever wrote a request */
 
 /* Hook status (header.hook_status), written by the process. */
@@ -129,6 +131,13 @@ typedef struct ulma_seg_header {
                                    * a reader need not touch slots above it */
     /* appended fields */
     _Atomic uint32_t hook_status; /* ULMA_HOOK_* (process -> agent) */
+    /* the readers' bookkeeping, reader -> the reader after it (an agent
+     * restarted, or another taking over from a dead one): records read
+     * from the rings by every reader so far, and how many of those a
+     * report to the collector holds. What lies between them was read by a
+     * reader that died before reporting it: the next one counts it lost. */
+    _Atomic uint64_t records_read;
+    _Atomic uint64_t records_reported;
 } ulma_seg_header_t;
 
 _Static_assert(sizeof(ulma_seg_header_t) <= ULMA_SEG_HEADER_BYTES, "header fits");

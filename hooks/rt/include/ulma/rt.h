@@ -51,6 +51,13 @@ extern __thread ulma_rt_thread_t ulma_rt_tls __attribute__((tls_model("initial-e
  * in the new segment. */
 extern _Atomic uint32_t ulma_rt_generation;
 
+/* Bumped with every new segment and whenever a reader asks for every
+ * definition again (ULMA_CTL_REDEFINE: an agent that took over from a dead
+ * one, whose definitions it never read): what is defined once per segment
+ * (code objects, C functions, types, MPI calls) is defined again at its
+ * next use, in the thread that uses it. Threads do not re-attach for it. */
+extern _Atomic uint32_t ulma_rt_defgen;
+
 /*
  * What is switched on, process-wide: ULMA_CTL_MODE_MASK bits (ulma_mode_t)
  * and ULMA_CTL_OBJECTS. Zero means off: every event source checks this with
