@@ -413,6 +413,13 @@ static void print_value(FILE *out, const char *v)
         fprintf(out, "%s\n", v);
 }
 
+void opts_print_config(FILE *out, const opts_ctx_t *c, const char *version)
+{
+    fprintf(out, "# %s %s configuration (%s), as `%s --print-config` prints it\n", c->prog,
+            version, c->used ? c->used : "no file read", c->prog);
+    opts_print(out, c, 1);
+}
+
 void opts_print(FILE *out, const opts_ctx_t *c, int comments)
 {
     for (size_t k = 0; k < c->n; k++) {

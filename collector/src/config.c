@@ -92,8 +92,7 @@ static const opt_t opts[] = {
      "given in the environment as ULMA_NAME (upper case, - as _: ULMA_RATE_WINDOW=120). "
      "Lowest first: defaults, the file, the environment, the command line."},
     {"print-config", 0, NULL, OPT_FLAG, F(print_config), NULL,
-     "Print the configuration in force (the defaults, the file, the environment and the "
-     "command line) as a configuration file, every option's help as a comment, and exit."},
+     OPTS_PRINT_CONFIG_HELP},
     {"help", 'h', NULL, OPT_FLAG, F(help), NULL, "Show this text."},
     {"version", 'V', NULL, OPT_FLAG, F(version), NULL, "Show the version."},
 };
@@ -181,10 +180,7 @@ int collector_config_parse(collector_config_t *cfg, int argc, char **argv)
         }
     }
     if (cfg->print_config) {
-        printf("# ulma-collector %s configuration (%s), as `ulma-collector "
-               "--print-config` prints it\n", ULMA_VERSION_STRING,
-               c.used ? c.used : "no file read");
-        opts_print(stdout, &c, 1);
+        opts_print_config(stdout, &c, ULMA_VERSION_STRING);
         return 1;
     }
     if (cfg->interval_s < 0.01) {

@@ -128,8 +128,7 @@ static const opt_t options[] = {
      "--agent, --json and --sort (ULMA_AGENT, ULMA_JSON and ULMA_SORT are the launcher's). "
      "Lowest first: defaults, the file, the environment, the command line."},
     {"print-config", 0, NULL, OPT_FLAG, F(print_config), NULL,
-     "Print the configuration in force (the defaults, the file, the environment and the "
-     "command line) as a configuration file, every option's help as a comment, and exit."},
+     OPTS_PRINT_CONFIG_HELP},
     {"help", 'h', NULL, OPT_FLAG, F(help), NULL, "Print this help and exit."},
     {"version", 0, NULL, OPT_FLAG, F(version), NULL, "Print the version and exit."},
 };
@@ -169,9 +168,7 @@ int ct_opts_parse(ct_opts_t *o, int argc, char **argv)
     else if (o->given_agent && !o->given_collector)
         snprintf(o->collector, sizeof(o->collector), "%s", WIRE_QUERY_ENDPOINT);
     if (o->print_config) {
-        printf("# clustertop %s configuration (%s), as `clustertop --print-config` "
-               "prints it\n", ULMA_VERSION_STRING, c.used ? c.used : "no file read");
-        opts_print(stdout, &c, 1);
+        opts_print_config(stdout, &c, ULMA_VERSION_STRING);
         return 1;
     }
     if (o->help) {

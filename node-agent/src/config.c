@@ -166,8 +166,7 @@ static const opt_t opts[] = {
      "Lowest first: defaults, the file, the environment, the command line. A private agent "
      "(--private) reads neither file nor environment."},
     {"print-config", 0, NULL, OPT_FLAG, F(print_config), NULL,
-     "Print the configuration in force (the defaults, the file, the environment and the "
-     "command line) as a configuration file, every option's help as a comment, and exit."},
+     OPTS_PRINT_CONFIG_HELP},
     {"help", 'h', NULL, OPT_FLAG, F(help), NULL, "Show this text."},
     {"version", 'V', NULL, OPT_FLAG, F(version), NULL, "Show the version."},
 };
@@ -351,10 +350,7 @@ int agent_config_parse(agent_config_t *cfg, int argc, char **argv)
         }
     }
     if (cfg->print_config) {
-        printf("# ulma-agent %s configuration (%s), as `ulma-agent --print-config` "
-               "prints it\n", ULMA_VERSION_STRING,
-               c.used ? c.used : "no file read");
-        opts_print(stdout, &c, 1);
+        opts_print_config(stdout, &c, ULMA_VERSION_STRING);
         return 1;
     }
     if (!profile_sort_key(cfg->sort)) {

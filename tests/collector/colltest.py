@@ -138,5 +138,19 @@ def wait_for(pred, timeout=15.0, step=0.1):
     return pred()
 
 
+def truth_sums(paths):
+    """The exact totals of several collector_load --truth files, per function
+    (ncalls, pcalls, tottime_ns, cumtime_ns), rows at zero left out."""
+    want = {}
+    for t in paths:
+        with open(t) as f:
+            funcs = json.load(f)["functions"]
+        for name, v in funcs.items():
+            w = want.setdefault(name, {"ncalls": 0, "pcalls": 0, "tottime_ns": 0, "cumtime_ns": 0})
+            for k in w:
+                w[k] += v[k]
+    return {k: v for k, v in want.items() if v["ncalls"] or v["tottime_ns"]}
+
+
 def rows_by_name(reply):
     return {r["name"]: r for r in (reply.get("table") or {}).get("rows", [])}

@@ -17,7 +17,6 @@ Checks:
 Prints BENCH lines: the dashboard's round trips (median, p99, max), the
 reports the collector took in, the answers dropped, its peak RSS.
 """
-import json
 import os
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from pycheck import check, finish  # noqa: E402
-from colltest import QUERY, Collector, load, rows_by_name, wait_for  # noqa: E402
+from colltest import QUERY, Collector, load, rows_by_name, truth_sums, wait_for  # noqa: E402
 
 FLOOD_S = 8
 tmp = tempfile.mkdtemp(prefix="ulma-flood-")
@@ -91,13 +90,7 @@ for g in gens:
 check(c.proc.poll() is None, "the collector survived the flood")
 
 # nothing lost: the totals are whole again within a snapshot interval
-want = {}
-for t in truths:
-    for name, v in json.load(open(t))["functions"].items():
-        w = want.setdefault(name, {"ncalls": 0, "pcalls": 0, "tottime_ns": 0, "cumtime_ns": 0})
-        for k in w:
-            w[k] += v[k]
-want = {k: v for k, v in want.items() if v["ncalls"] or v["tottime_ns"]}
+want = truth_sums(truths)
 
 
 def exact():

@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from pycheck import check, finish  # noqa: E402
-from colltest import COLLECTOR, Collector, load, rows_by_name, wait_for  # noqa: E402
+from colltest import COLLECTOR, Collector, load, rows_by_name, truth_sums, wait_for  # noqa: E402
 
 faulthandler.dump_traceback_later(80, exit=True)
 tmp = tempfile.mkdtemp(prefix="ulma-coll-")
@@ -44,13 +44,7 @@ gens = [load(c.agents, "--nodes", 2, "--first", 0, "--truth", truths[0], "--seed
 for g in gens:
     check(g.wait(timeout=40) == 0, "a load generator finished")
 
-want = {}
-for t in truths:
-    for name, v in json.load(open(t))["functions"].items():
-        w = want.setdefault(name, {"ncalls": 0, "pcalls": 0, "tottime_ns": 0, "cumtime_ns": 0})
-        for k in w:
-            w[k] += v[k]
-want = {k: v for k, v in want.items() if v["ncalls"] or v["tottime_ns"]}
+want = truth_sums(truths)
 
 
 def exact(scope):

@@ -90,6 +90,18 @@ def diff(a, b):
     return sorted(k for k in keys if a.get(k, (0, 0, 0, 0)) != b.get(k, (0, 0, 0, 0)))
 
 
+def stop_all(procs):
+    """SIGTERM to every process started, newest first; SIGKILL to those
+    still there after 10 s."""
+    for p in reversed(procs):
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def clean_stale():
     """Clusters of earlier runs whose test process is gone (killed at a
     timeout, before its own clean-up) are taken down."""
@@ -190,13 +202,7 @@ def main():
         work = [k for k in cluster_sum if k.endswith("(work)")]
         check(work and cluster_sum[work[0]][0] > 0, "the program's rows are there: %s" % work)
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         subprocess.run([CLUSTER, "down"], env=ENV)
     check(not os.path.exists(SHM), "the cluster left nothing in /dev/shm")
     finish()

@@ -148,13 +148,7 @@ def main():
         for p in progs:
             if p.poll() is None:
                 p.kill()
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        M.stop_all(procs)
         subprocess.run([M.CLUSTER, "down"], env=M.ENV)
     check(not os.path.exists(M.SHM), "the cluster left nothing in /dev/shm")
     finish()

@@ -96,6 +96,15 @@ int opts_load(opts_ctx_t *c, int argc, char **argv);
  * above it when `comments` (what --print-config prints). */
 void opts_print(FILE *out, const opts_ctx_t *c, int comments);
 
+/* --print-config: a first line naming the program (c->prog), `version` and
+ * the file read (opts_load's c->used), then opts_print with comments. */
+void opts_print_config(FILE *out, const opts_ctx_t *c, const char *version);
+
+/* The help of every program's --print-config row. */
+#define OPTS_PRINT_CONFIG_HELP                                                              \
+    "Print the configuration in force (the defaults, the file, the environment and the "  \
+    "command line) as a configuration file, every option's help as a comment, and exit."
+
 /* Index of option `name` (long name) in the table, or -1. */
 int opts_index(const opts_ctx_t *c, const char *name);
 
