@@ -32,6 +32,10 @@
 
 enum { BLOCKING = 3, WRITERS = BLOCKING + 1 };
 
+/* every writer attached before any writes: four slots in use at once, none
+ * freed and claimed again while the others start */
+static pthread_barrier_t attached;
+
 typedef struct writer {
     ulma_segment_t *seg;
     int k;         /* writer number: its function ids are 10k+1, 10k+2 */
@@ -48,6 +52,7 @@ static void *writer_main(void *vp)
     CHECK_EQ_I(ulma_producer_attach(w->seg, &pr, 1000 + w->k, "writer"), 0);
     ulma_producer_set_blocking(&pr, w->blocking);
     pr.block_wait_ns = 30000000000ull; /* a slow sanitizer build is no stall */
+    pthread_barrier_wait(&attached);
     uint32_t f = 10u * (uint32_t)w->k + 1, g = f + 1;
     char name[8];
     snprintf(name, sizeof(name), "f%d", w->k);
@@ -109,6 +114,7 @@ int main(void)
 
     writer_t w[WRITERS];
     pthread_t th[WRITERS];
+    CHECK_EQ_I(pthread_barrier_init(&attached, NULL, WRITERS), 0);
     for (int k = 0; k < WRITERS; k++) {
         w[k] = (writer_t){seg, k, reps, k < BLOCKING};
         CHECK_EQ_I(pthread_create(&th[k], NULL, writer_main, &w[k]), 0);
@@ -155,6 +161,7 @@ int main(void)
     CHECK_EQ_U(dr->threads_lost, 0);
     profile_destroy(&p);
     proctab_destroy(&tab);
+    pthread_barrier_destroy(&attached);
     CHECK_EQ_I(one_mapping_refs(), 0);
     one_mapping_of(NULL);
     ulma_segment_destroy(&seg, 1);

@@ -280,7 +280,13 @@ check(sorted(ranks) == [0, 1, 2, 3] and all(ranks[r][0] == r % 2 for r in ranks)
       "four ranks, even ones on n0, odd ones on n1: %s" % ranks)
 if len(ranks) != 4:
     finish()
-jobs = wait_for(lambda: (c.query("JOBS") or {}).get("jobs"), timeout=10) or []
+def whole_job():
+    """The JOBS answer once both nodes' reports of the job are in."""
+    j = (c.query("JOBS") or {}).get("jobs") or []
+    return j if len(j) == 1 and j[0].get("ranks") == 4 and j[0].get("nodes") == 2 else None
+
+
+jobs = wait_for(whole_job, timeout=10) or (c.query("JOBS") or {}).get("jobs") or []
 job = jobs[0]["job"] if jobs else ""
 check(len(jobs) == 1 and jobs[0].get("ranks") == 4 and jobs[0].get("nodes") == 2,
       "the collector holds one job of 4 ranks on 2 nodes: %s" % jobs)
