@@ -1292,6 +1292,7 @@ static void apply_proc(store_t *s, session_t *se, const Ulma__Wire__Process *pr,
         o->cct_overflows = d->cct_overflows;
         o->stack_overflows = d->stack_overflows;
         o->threads_dropped = d->threads_dropped;
+        o->threads_unended = d->threads_unended;
         o->corrupt = d->corrupt;
         o->threads_lost = d->threads_lost;
         o->objects_untracked = d->objects_untracked;

@@ -352,7 +352,7 @@ static void draw_help(app_t *a, canvas_t *cv, int y, int h)
     const char *legend[] = {
         "",
         "first column: blank = Python function, c = C function, M = MPI call",
-        "! after a number: its scope lost records (ring full), counts are incomplete",
+        "! after a number: records lost there (ring full, agent restart): counts incomplete",
         "* after a time: includes calls still running",
         "IMB = max/mean of the function's cumulative time over ranks; SLOWEST = r<rank>@<node>",
         "%CPU and CALLS/S: own time per second and calls per second over the rate window",

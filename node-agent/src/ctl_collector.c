@@ -101,7 +101,7 @@ static void print_table(const ctl_collector_args_t *a, const Ulma__Wire__Reply *
     printf(" in %.3f seconds, %u process%s", sec(total), t->processes,
            t->processes == 1 ? "" : "es");
     if (t->records_lost)
-        printf("; %llu records lost (ring full): counts are incomplete",
+        printf("; %llu records lost (" PF_LOST_WHY "): counts are incomplete",
                (unsigned long long)t->records_lost);
     printf("\n\n   Ordered by: %s\n", profile_sort_desc(t->sort));
     if (t->total_rows > t->n_rows)

@@ -112,11 +112,16 @@ static int on_batch(void *ctx, unsigned slot, const ulma_rec_t *recs, size_t nun
 {
     aproc_t *p = ctx;
     prof_thread_t *th = slot < p->prof->nslots ? p->prof->slot_thread[slot] : NULL;
+    const ulma_slot_stats_t *st = ulma_reader_slot_stats(p->rd, slot);
+    if (th && !th->ended && th->tid && st && th->claim != st->generation) {
+        /* a new thread holds the slot: the last one's THREAD_END was lost */
+        prof_slot_reclaimed(p->prof, slot);
+        th = NULL;
+    }
     if (!th || th->ended || !th->tid) {
-        const ulma_slot_stats_t *st = ulma_reader_slot_stats(p->rd, slot);
         char name[ULMA_THREAD_NAME_MAX];
         ulma_reader_thread_name(p->rd, slot, name, sizeof(name));
-        prof_slot_identity(p->prof, slot, st ? st->tid : 0, name);
+        prof_slot_identity(p->prof, slot, st ? st->tid : 0, name, st ? st->generation : 0);
     }
     return prof_consume(p->prof, slot, recs, nunits);
 }

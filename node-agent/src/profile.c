@@ -366,7 +366,7 @@ static prof_thread_t *thread_new(prof_t *p, unsigned slot)
     return t;
 }
 
-void prof_slot_identity(prof_t *p, unsigned slot, int32_t tid, const char *name)
+void prof_slot_identity(prof_t *p, unsigned slot, int32_t tid, const char *name, uint32_t claim)
 {
     if (slot >= p->nslots)
         return;
@@ -375,8 +375,10 @@ void prof_slot_identity(prof_t *p, unsigned slot, int32_t tid, const char *name)
         t = thread_new(p, slot);
         p->slot_thread[slot] = t;
     }
-    if (t->tid == 0)
+    if (t->tid == 0) {
         t->tid = tid;
+        t->claim = claim;
+    }
     if (name && name[0] && !t->name[0]) {
         strncpy(t->name, name, sizeof(t->name) - 1);
         t->name[sizeof(t->name) - 1] = '\0';
@@ -998,6 +1000,17 @@ static __attribute__((noinline)) void obj_event(prof_t *p, prof_thread_t *t, con
 }
 
 /* ---- the hot path ------------------------------------------------------------- */
+
+void prof_slot_reclaimed(prof_t *p, unsigned slot)
+{
+    prof_thread_t *t = slot < p->nslots ? p->slot_thread[slot] : NULL;
+    if (!t || t->ended)
+        return;
+    flush(p, t, t->last_tsc);
+    t->ended = 1;
+    p->threads_unended++;
+    p->gen++;
+}
 
 static prof_thread_t *slot_thread(prof_t *p, unsigned slot)
 {

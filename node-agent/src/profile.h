@@ -149,6 +149,7 @@ typedef struct prof_thread {
     uint64_t discarded;       /* frames thrown away unaccounted by a repair */
     uint64_t mismatches;      /* RETURNs whose id differed from the stack's */
     int ended;
+    uint32_t claim;           /* the slot's claim generation it writes under */
     struct prof_thread *next; /* all threads of the process, newest first */
 } prof_thread_t;
 
@@ -322,6 +323,7 @@ typedef struct prof {
     uint64_t cct_overflows;
     uint64_t stack_overflows;
     uint64_t threads_dropped; /* beyond max_threads */
+    uint64_t threads_unended; /* ended without a THREAD_END (slot claimed again) */
     uint64_t writer_dropped;  /* records the writer dropped, from the slot
                                * headers' counters (set by whoever reads the
                                * segment; exact even when no DROP record
@@ -351,8 +353,14 @@ void prof_destroy(prof_t **p_p);
  * before the bad one are consumed). */
 int prof_consume(prof_t *p, unsigned slot, const ulma_rec_t *recs, size_t nunits);
 
-/* Give the slot's thread its OS identity (from the slot header). */
-void prof_slot_identity(prof_t *p, unsigned slot, int32_t tid, const char *name);
+/* Give the slot's thread its OS identity (from the slot header) and the
+ * slot's claim generation it writes under. */
+void prof_slot_identity(prof_t *p, unsigned slot, int32_t tid, const char *name, uint32_t claim);
+
+/* The slot was claimed again (its generation moved) while its thread had
+ * not ended: that thread's THREAD_END was lost. End it where its records
+ * end, so that the new claim's records start a thread of their own. */
+void prof_slot_reclaimed(prof_t *p, unsigned slot);
 
 /* The process ended: close every open frame at its thread's last record,
  * like cProfile closes unmatched frames when it is disabled. */

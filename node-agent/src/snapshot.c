@@ -196,6 +196,7 @@ static void add_drops(const prof_t *p, profile_t *out, uint64_t corrupt, uint64_
     d->cct_overflows = p->cct_overflows;
     d->stack_overflows = p->stack_overflows;
     d->threads_dropped = p->threads_dropped;
+    d->threads_unended = p->threads_unended;
     d->corrupt = corrupt;
     d->threads_lost = threads_lost;
     d->objects_untracked = p->obj_untracked;

@@ -490,7 +490,7 @@ static const command_t commands[] = {
     {"objects", "PID [-n ROWS]", 1, 0, "Object statistics: per type (new, freed, live, bytes) "
      "and the functions that construct the most.", req_simple, print_objects},
     {"mpi", "PID", 1, 0, "MPI statistics per call: calls, time, bytes.", req_mpi, print_mpi},
-    {"drops", "[PID]", 2, 0, "Records lost per process (ring full), or every loss counter of "
+    {"drops", "[PID]", 2, 0, "Records lost per process (ring full or agent restart), or every loss counter of "
      "PID.", req_drops, print_drops},
     {"export", "PID FORMAT FILE", 1, 2, "Write PID's profile to FILE; FORMAT is pstats, json, "
      "collapsed, speedscope, pprof or svg.", req_export, print_export},

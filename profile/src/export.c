@@ -78,6 +78,7 @@ void profile_drops_json(const profile_t *p, jw_t *w)
     jw_ku64(w, "cct_overflows", d->cct_overflows);
     jw_ku64(w, "stack_overflows", d->stack_overflows);
     jw_ku64(w, "threads_dropped", d->threads_dropped);
+    jw_ku64(w, "threads_unended", d->threads_unended);
     jw_ku64(w, "corrupt", d->corrupt);
     jw_ku64(w, "threads_lost", d->threads_lost);
     jw_ku64(w, "objects_untracked", d->objects_untracked);

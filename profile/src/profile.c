@@ -486,6 +486,7 @@ static void drops_add(pf_drops_t *d, const pf_drops_t *s)
     d->cct_overflows += s->cct_overflows;
     d->stack_overflows += s->stack_overflows;
     d->threads_dropped += s->threads_dropped;
+    d->threads_unended += s->threads_unended;
     d->corrupt += s->corrupt;
     d->threads_lost += s->threads_lost;
     d->objects_untracked += s->objects_untracked;

@@ -163,7 +163,7 @@ void profile_table(const profile_t *p, const pf_table_opts_t *o, sbuf_t *out)
         sbuf_printf(out, " (%llu primitive calls)", (unsigned long long)t.pcalls);
     sbuf_printf(out, " in %.3f seconds", pf_sec(total_tot));
     if (d->records_lost)
-        sbuf_printf(out, "; %llu records lost (ring full): counts are incomplete",
+        sbuf_printf(out, "; %llu records lost (" PF_LOST_WHY "): counts are incomplete",
                     (unsigned long long)d->records_lost);
     sbuf_adds(out, "\n\n");
     if (d->records_lost || d->malformed_records || d->cct_overflows || d->stack_overflows) {

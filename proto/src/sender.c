@@ -392,6 +392,7 @@ static void emit_process(wire_sender_t *s, proc_t *p, const pf_meta_t *m, const 
         dr->cct_overflows = d->cct_overflows;
         dr->stack_overflows = d->stack_overflows;
         dr->threads_dropped = d->threads_dropped;
+        dr->threads_unended = d->threads_unended;
         dr->corrupt = d->corrupt;
         dr->threads_lost = d->threads_lost;
         dr->objects_untracked = d->objects_untracked;

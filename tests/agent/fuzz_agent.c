@@ -1,21 +1,27 @@
-/* fuzz_agent.c - fuzz target over the segment reader + aggregator + reports
- * and the request parser. Oracle: no crash, no leak (run it under ASan).
+/* fuzz_agent.c - fuzz target over the agent's segment reader, record
+ * parser and aggregator, reports, and its JSON query endpoint. Oracle: no
+ * crash, no leak, no sanitizer report (run it under ASan+UBSan).
  *
  * Input: first byte chooses the target
  *   0: records for prof_consume (slot = second byte), then the open part
  *      (prof_derive_open) at several times and every report
- *   1: a query request for jreq_parse
+ *   1: a JSON request, answered by query_handle (the endpoint's parser and
+ *      every command) from a process table that holds one process (pid
+ *      FUZZ_PID, a short synthetic run)
  *   2: a whole segment file: opened with ulma_reader_open, drained into a
  *      profile, reported
- * LLVMFuzzerTestOneInput is the libFuzzer entry (build with clang
- * -fsanitize=fuzzer -DAGENT_LIBFUZZER); without it, main() runs N random
- * mutations of valid seeds (argv[1], default 2000) for the CTest run. */
+ * LLVMFuzzerTestOneInput is the libFuzzer entry (-DULMA_LIBFUZZER, clang;
+ * tests/fuzz/run); without it, main() runs the committed seeds
+ * (tests/fuzz/seeds/agent, made by `fuzz_agent --write-seeds DIR`) and N
+ * rounds of their mutations (argv[1], default 2000) for the CTest run. */
 #include <fcntl.h>
 #include <sys/syscall.h>
 
-#include "fuzz/budget.h"
-#include "jreq.h"
+#include "control.h"
+#include "fuzz/seeds.h"
+#include "proctab.h"
 #include "profile.h"
+#include "query.h"
 #include "profile/export.h"
 #include "profile/table.h"
 #include "snapshot.h"
@@ -26,6 +32,69 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char tmpdir[256];
 
+/* the process the JSON requests ask about */
+#define FUZZ_PID 4242
+
+static void tmpdir_gone(void) { rm_tree(tmpdir); }
+
+static void tmpdir_make(void)
+{
+    if (tmpdir[0])
+        return;
+    make_tmpdir(tmpdir, sizeof(tmpdir), "fuzz");
+    atexit(tmpdir_gone);
+}
+
+/* A process table of one process, made once: a segment written by
+ * synth_stream (frames open, threads, a few functions), its header's pid
+ * set to FUZZ_PID, drained. */
+static proctab_t *fixture(void)
+{
+    static proctab_t *tab;
+    if (tab)
+        return tab;
+    tmpdir_make();
+    ulma_segment_opts_t o;
+    ulma_segment_opts_init(&o);
+    o.dir = tmpdir;
+    o.nslots = 2;
+    o.ring_bytes = 1u << 16;
+    o.exe = "synth.py";
+    o.job = "fuzzjob";
+    o.mpi_rank = 1;
+    o.mpi_size = 2;
+    ulma_segment_t *seg = NULL;
+    CHECK(ulma_segment_create(&o, &seg) == 0);
+    ulma_segment_header(seg)->pid = FUZZ_PID;
+    ulma_producer_t pr;
+    CHECK(ulma_producer_attach(seg, &pr, 7, "main") == 0);
+    synth_stream(&pr, 40);
+    ulma_reader_t *rd = NULL;
+    CHECK(ulma_reader_open(ulma_segment_path(seg), &rd) == 0);
+    prof_limits_t lim;
+    prof_limits_default(&lim);
+    tab = proctab_new(&lim, 0);
+    CHECK(proctab_add(tab, ulma_segment_path(seg), rd, 1) != NULL);
+    int pace = 0;
+    for (int i = 0; i < 3; i++)
+        proctab_drain(tab, &pace);
+    ulma_segment_destroy(&seg, 0); /* the reader keeps its own mapping */
+    return tab;
+}
+
+static void answer(const uint8_t *body, size_t len)
+{
+    proctab_t *tab = fixture();
+    agent_view_t v = {FUZZ_PID + 1, tmpdir, "fuzznode", 0, 1000};
+    control_t *ctl = control_new("fuzznode");
+    envelope_t env = {{NULL}, {0}, 0};
+    sbuf_t ans = {0}, data = {0};
+    query_handle(&v, tab, ctl, (const char *)body, len, &env, &ans, &data);
+    sbuf_free(&ans);
+    sbuf_free(&data);
+    control_destroy(&ctl);
+}
+
 /* The open part of whatever is on the stacks: at the last records, at a
  * time from the input, at the largest time; every path looked up. */
 static void open_all(prof_t *p, uint64_t now)
@@ -33,16 +102,16 @@ static void open_all(prof_t *p, uint64_t now)
     uint64_t nows[3] = {0, now, UINT64_MAX};
     for (int i = 0; i < 3; i++) {
         prof_derive_open(p, nows[i]);
-        int64_t sum = 0;
+        uint64_t sum = 0; /* read every field; wraps (times from hostile clocks) */
         for (uint32_t nd = 0; nd < p->nnodes + 1; nd++) {
             const prof_open_node_t *o = prof_node_open(p, nd);
             if (o)
-                sum += o->own;
+                sum += (uint64_t)o->own;
         }
         for (uint32_t f = 0; f < p->nfuncs + 1; f++)
-            sum += prof_func_open(p, f)->own;
+            sum += (uint64_t)prof_func_open(p, f)->own;
         for (uint32_t e = 0; e < p->nsubs + 1; e++)
-            sum += prof_sub_open(p, e)->cum;
+            sum += (uint64_t)prof_sub_open(p, e)->cum;
         (void)sum;
         (void)prof_total_open_own(p);
     }
@@ -113,15 +182,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         prof_destroy(&p);
         free(recs);
     } else if (data[0] % 3 == 1) {
-        jreq_t *q = malloc(sizeof(*q));
-        if (jreq_parse(q, (const char *)data + 1, size - 1) == 0) {
-            uint64_t v;
-            jreq_str(q, "cmd");
-            jreq_uint(q, "pid", INT32_MAX, &v);
-            jreq_bool(q, "all", 0);
-        }
-        free(q);
+        answer(data + 1, size - 1);
     } else {
+        tmpdir_make();
         char path[400];
         snprintf(path, sizeof(path), "%s/ulma.0.1.1.seg", tmpdir);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -147,15 +210,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-#ifndef AGENT_LIBFUZZER
-/* ---- the standalone driver: seeds, mutations ------------------------------------ */
+#ifndef ULMA_LIBFUZZER
+/* ---- seeds: a record stream, requests, a segment file ---------------------------- */
 
-typedef struct blob {
-    uint8_t *d;
-    size_t n;
-} blob_t;
+static void put_seed(const char *dir, const char *name, uint8_t kind, const void *d, size_t n)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s.bin", dir, name);
+    uint8_t *b = malloc(n + 1);
+    CHECK(b);
+    b[0] = kind;
+    memcpy(b + 1, d, n);
+    CHECK(write_file(path, b, n + 1) == 0);
+    free(b);
+}
 
-static blob_t seed_records(void)
+static void seed_records(const char *dir)
 {
     recbuf_t b = {0};
     rb_def(&b, ULMA_EV_DEF_CODE, 1, 1, "<module>", "s.py");
@@ -182,15 +252,16 @@ static blob_t seed_records(void)
     rb_put(&b, t++, ULMA_EV_CALL, 2, 2); /* left open */
     rb_put(&b, t++, ULMA_EV_MODE, 2, 2);
     rb_put(&b, t++, ULMA_EV_CALL, 2, 3);
-    blob_t s = {malloc(2 + b.n * ULMA_UNIT), 2 + b.n * ULMA_UNIT};
-    s.d[0] = 0;
-    s.d[1] = 0;
-    memcpy(s.d + 2, b.r, b.n * ULMA_UNIT);
+    uint8_t *d = malloc(1 + b.n * ULMA_UNIT);
+    CHECK(d);
+    d[0] = 0; /* the slot */
+    memcpy(d + 1, b.r, b.n * ULMA_UNIT);
+    put_seed(dir, "records", 0, d, 1 + b.n * ULMA_UNIT);
+    free(d);
     free(b.r);
-    return s;
 }
 
-static blob_t seed_segment(void)
+static void seed_segment(const char *dir)
 {
     ulma_segment_opts_t o;
     ulma_segment_opts_init(&o);
@@ -209,73 +280,81 @@ static blob_t seed_segment(void)
     char *d = slurp(path, &n);
     CHECK(d);
     unlink(path);
-    blob_t s = {malloc(n + 1), n + 1};
-    s.d[0] = 2;
-    memcpy(s.d + 1, d, n);
+    put_seed(dir, "segment", 2, d, n);
     free(d);
-    return s;
 }
 
-static blob_t seed_request(void)
+/* one of every command, with the options each takes */
+static const char *const requests[] = {
+    "{\"cmd\":\"list\"}",
+    "{\"cmd\":\"top\",\"pid\":4242,\"sort\":\"tottime\",\"limit\":20,\"s\":\"\\u00e9\"}",
+    "{\"cmd\":\"top\",\"pid\":4242,\"sort\":\"ncalls\",\"text\":true,\"limit\":3}",
+    "{\"cmd\":\"callers\",\"pid\":4242,\"func\":\"synth.py:3(f)\"}",
+    "{\"cmd\":\"callees\",\"pid\":4242,\"func\":\"<module>\",\"limit\":5}",
+    "{\"cmd\":\"paths\",\"pid\":4242,\"limit\":10}",
+    "{\"cmd\":\"stacks\",\"pid\":4242}",
+    "{\"cmd\":\"objects\",\"pid\":4242,\"limit\":4}",
+    "{\"cmd\":\"mpi\",\"pid\":4242}",
+    "{\"cmd\":\"drops\"}",
+    "{\"cmd\":\"drops\",\"pid\":4242}",
+    "{\"cmd\":\"export\",\"pid\":4242,\"format\":\"pstats\"}",
+    "{\"cmd\":\"export\",\"pid\":4242,\"format\":\"speedscope\"}",
+    "{\"cmd\":\"control\",\"job\":\"fuzzjob\",\"mode\":\"full\",\"wait_ms\":0}",
+    "{\"cmd\":\"control\",\"all\":true,\"mode\":\"off\",\"objects\":false}",
+};
+
+static int write_seeds(const char *dir)
 {
-    const char *r = "{\"cmd\":\"top\",\"pid\":12,\"sort\":\"tottime\",\"limit\":20,\"s\":\"\\u00e9\"}";
-    blob_t s = {malloc(strlen(r) + 1), strlen(r) + 1};
-    s.d[0] = 1;
-    memcpy(s.d + 1, r, strlen(r));
-    return s;
+    tmpdir_make();
+    seed_records(dir);
+    seed_segment(dir);
+    for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "request%02zu", i);
+        put_seed(dir, name, 1, requests[i], strlen(requests[i]));
+    }
+    return 0;
 }
 
-static uint64_t rng = 88172645463325252ull;
-static uint64_t next_rand(void)
+/* 3: a small byte (a record kind, a digit, a quote), 4: a segment
+ * header or slot header byte (the first 4,600 bytes), 5: truncate. */
+static size_t agent_mutation(uint8_t *buf, size_t n, size_t cap, size_t at, unsigned op,
+                             uint64_t st)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    (void)cap;
+    if (n < 2)
+        return n;
+    if (op == 3)
+        buf[1 + at % (n - 1)] = (uint8_t)((st >> 48) % 40);
+    else if (op == 4 && buf[0] % 3 == 2)
+        buf[1 + (st >> 40) % (n - 1 < 4600 ? n - 1 : 4600)] = (uint8_t)(st >> 24);
+    else if (op == 5 && (st >> 56) % 4 == 0)
+        n = 1 + (size_t)((st >> 20) % n);
+    return n;
 }
+
+#ifndef SEED_DIR
+#define SEED_DIR "tests/fuzz/seeds/agent"
+#endif
 
 int main(int argc, char **argv)
 {
-    long iters = argc > 1 ? atol(argv[1]) : 2000;
-    make_tmpdir(tmpdir, sizeof(tmpdir), "fuzz");
-    blob_t seeds[3] = {seed_records(), seed_request(), seed_segment()};
-    for (int i = 0; i < 3; i++)
+    if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
+        return write_seeds(argv[2]);
+    long rounds = argc > 1 ? strtol(argv[1], NULL, 10) : 2000;
+    fuzz_seed_t seeds[32];
+    int ns = fuzz_seeds_load(SEED_DIR, "fuzz_agent", seeds, 32);
+    if (ns < 3)
+        return 1;
+    for (int i = 0; i < ns; i++)
         LLVMFuzzerTestOneInput(seeds[i].d, seeds[i].n); /* the seeds themselves */
-    uint8_t *buf = malloc(1 << 16);
     fuzz_budget_t bud;
-    fuzz_budget_init(&bud, iters, iters / 10);
-    long it;
-    for (it = 0; fuzz_budget_more(&bud, it); it++) {
-        blob_t *s = &seeds[it % 3];
-        size_t n = s->n < (1 << 16) ? s->n : (1 << 16);
-        memcpy(buf, s->d, n);
-        int muts = 1 + (int)(next_rand() % 8);
-        for (int m = 0; m < muts && n >= 2; m++) {
-            size_t at = 1 + (size_t)(next_rand() % (n - 1));
-            switch (next_rand() % 5) {
-            case 0: buf[at] ^= (uint8_t)(1u << (next_rand() % 8)); break;
-            case 1: buf[at] = (uint8_t)next_rand(); break;
-            case 2: buf[at] = (uint8_t[]){0, 1, 0xff, 0x7f, 0x80}[next_rand() % 5]; break;
-            case 3:
-                if (s == &seeds[2]) /* segment: hit the header and slot headers more often */
-                    buf[1 + next_rand() % 4600] = (uint8_t)next_rand();
-                else
-                    buf[at] = (uint8_t)(next_rand() % 40);
-                break;
-            case 4:
-                if (next_rand() % 4 == 0)
-                    n = 1 + (size_t)(next_rand() % n); /* truncate */
-                break;
-            }
-        }
-        LLVMFuzzerTestOneInput(buf, n);
-    }
-    free(buf);
-    for (int i = 0; i < 3; i++)
-        free(seeds[i].d);
-    rm_tree(tmpdir);
-    fuzz_budget_report(&bud, "fuzz_agent", it);
-    printf("fuzz_agent: %ld inputs, no crash\n", it);
+    fuzz_budget_init(&bud, rounds, rounds / 10);
+    long r = fuzz_mutate_rounds(seeds, ns, &bud, 88172645463325252ull, 8, 6, agent_mutation,
+                                LLVMFuzzerTestOneInput);
+    fuzz_seeds_free(seeds, ns);
+    fuzz_budget_report(&bud, "fuzz_agent", r);
+    printf("fuzz_agent: %d seeds, %ld inputs, no crash\n", ns, r);
     return 0;
 }
 #endif

@@ -208,7 +208,7 @@ static void test_table(void)
     pf_table_opts_t o = {"cumulative", 0, 0};
     profile_table(p, &o, &t);
     CHECK(strstr(t.data, "         2002 function calls in 0.503 seconds; 7 records lost (ring "
-                         "full): counts are incomplete\n\n"));
+                         "full or agent restart): counts are incomplete\n\n"));
     CHECK(strstr(t.data, "   Dropped: 7 records lost by the writer"));
     CHECK(strstr(t.data, "   * times include frames still running"));
     CHECK(strstr(t.data, "        1    0.500*   0.000    2.003*   0.003  398.2   75.0   25.0 app.py:1(<module>)\n"));

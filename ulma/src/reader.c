@@ -227,13 +227,16 @@ static long drain_slot(ulma_reader_t *r, uint32_t i, ulma_batch_fn fn, void *ctx
     uint32_t state = ulma_load_relaxed(&sh->state);
     st->state = state;
     st->dropped = ulma_load_relaxed(&sh->dropped);
+    /* pairs with the producer's release store: records below h are whole */
+    uint64_t h = ulma_load_acquire(&sh->head);
+    /* read after head: a claim bumps the generation before its first
+     * record, and cannot happen before this pass stores its tail, so the
+     * records below h are all of the claim read here */
     uint32_t gen = ulma_load_relaxed(&sh->generation);
     if (gen != st->generation) {
         st->generation = gen;
         st->tid = sh->tid;
     }
-    /* pairs with the producer's release store: records below h are whole */
-    uint64_t h = ulma_load_acquire(&sh->head);
     uint64_t t = r->tail[i];
     if (h == t) {
         if (state == ULMA_SLOT_RETIRED) {

@@ -149,6 +149,10 @@ static inline void pf_counts_add(pf_counts_t *d, const pf_counts_t *s)
     d->cumtime_ns = pf_sat_add(d->cumtime_ns, s->cumtime_ns);
 }
 
+/* What the table header says records were lost to: a full ring, or
+ * records an agent read but died before reporting (taken over). */
+#define PF_LOST_WHY "ring full or agent restart"
+
 /* Everything counted as lost or repaired. */
 typedef struct pf_drops {
     uint64_t records_lost;      /* records the writer could not store */
@@ -161,6 +165,7 @@ typedef struct pf_drops {
     uint64_t cct_overflows;
     uint64_t stack_overflows;
     uint64_t threads_dropped;
+    uint64_t threads_unended;   /* ended without their THREAD_END (ring full) */
     uint64_t corrupt;           /* batches / slots the reader rejected */
     uint64_t threads_lost;      /* threads that found no slot */
     uint64_t objects_untracked; /* frees unmatched because the live set was full */
