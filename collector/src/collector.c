@@ -16,6 +16,7 @@
 #include "query.h"
 #include "store_int.h"
 #include "view.h"
+#include "watch.h"
 #include "wire/curve.h"
 
 #define MAX_FRAMES 4
@@ -96,15 +97,15 @@ static uint64_t rss_bytes(void)
  * ours) aborts the whole process in the I/O thread (assertion !_io_error,
  * stream_engine_base.cpp; test_collector_flood made it happen in seconds).
  * A stopped input is what the marks are for, so the heartbeats go. */
-static int sock_opts(void *s, const collector_config_t *cfg)
+static int sock_opts(void *s, const collector_config_t *cfg, uint32_t rcvhwm)
 {
-    int hwm = (int)cfg->hwm, zero = 0, one = 1;
+    int hwm = (int)cfg->hwm, rhwm = (int)rcvhwm, zero = 0, one = 1;
     int64_t maxmsg = WIRE_MAX_MSG;
     int idle = (int)(3 * cfg->interval_s + 0.5), intvl = 2, cnt = 3;
     if (idle < 5)
         idle = 5;
     return zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)) ||
-           zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm)) ||
+           zmq_setsockopt(s, ZMQ_RCVHWM, &rhwm, sizeof(rhwm)) ||
            zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero)) ||
            zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) ||
            zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) ||
@@ -146,7 +147,8 @@ collector_t *collector_new(const collector_config_t *cfg, char *err, size_t errl
     zmq_ctx_set(c->zctx, ZMQ_MAX_SOCKETS, maxs);
     c->agents = zmq_socket(c->zctx, ZMQ_ROUTER);
     c->query = zmq_socket(c->zctx, ZMQ_ROUTER);
-    if (!c->agents || !c->query || sock_opts(c->agents, cfg) || sock_opts(c->query, cfg)) {
+    if (!c->agents || !c->query || sock_opts(c->agents, cfg, cfg->agent_hwm) ||
+        sock_opts(c->query, cfg, cfg->hwm)) {
         snprintf(err, errlen, "cannot make sockets: %s", zmq_strerror(errno));
         goto fail;
     }
@@ -683,6 +685,7 @@ static void cron(collector_t *c, uint64_t now)
 {
     /* nodes about to expire: forget them in pending controls first */
     store_tick(c->s, now, wall_ns());
+    watch_tick(c->s, now);
     for (uint32_t i = 0; c->npend && i < c->cfg.max_forwards; i++) {
         pending_t *p = &c->pend[i];
         if (!p->used || !p->control)

@@ -28,6 +28,7 @@ typedef struct collector_config {
     uint32_t snapshot_every;         /* intervals without a snapshot before one is asked */
     uint32_t max_forwards;           /* forwarded queries and controls pending at once */
     uint32_t hwm;                    /* ZeroMQ high-water marks */
+    uint32_t agent_hwm;              /* receive mark per agent connection */
     uint32_t max_functions, max_nodes, max_procs;
     double run_for_s;
     char curve_dir[4096];            /* own key, allowed/ and control/ keys, or "" */

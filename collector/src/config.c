@@ -77,6 +77,10 @@ static const opt_t opts[] = {
     {"hwm", 0, "N", OPT_U32, F(hwm), "10000",
      "ZeroMQ high-water mark (messages) of both sockets, each way. Sends never block: a "
      "message to a peer over its mark is dropped and counted."},
+    {"agent-hwm", 0, "N", OPT_U32, F(agent_hwm), "10",
+     "Reports queued per agent connection before TCP holds that agent back (its next "
+     "reports then carry what the held ones would have: nothing is lost). Bounds the "
+     "collector's memory at agents x N reports however slow it is."},
     {"max-functions", 0, "N", OPT_U32, F(max_functions), "4194304",
      "Distinct function labels held (whole cluster); a report that would exceed it is refused."},
     {"max-nodes", 0, "N", OPT_U32, F(max_nodes), "65536", "Nodes held."},
@@ -212,5 +216,7 @@ int collector_config_parse(collector_config_t *cfg, int argc, char **argv)
         cfg->max_forwards = 1;
     if (!cfg->hwm)
         cfg->hwm = 1000;
+    if (!cfg->agent_hwm)
+        cfg->agent_hwm = 1;
     return 0;
 }

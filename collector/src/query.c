@@ -9,6 +9,7 @@
 #include "profile/export.h"
 #include "profile/table.h"
 #include "view.h"
+#include "watch.h"
 
 #define DEFAULT_RANKS 64u
 #define DEFAULT_WINDOW 5u
@@ -299,6 +300,16 @@ static uint32_t window_of(const Ulma__Wire__Query *q)
     return win > MAX_WINDOW ? MAX_WINDOW : win;
 }
 
+/* The scope's profile with its rates (view_profile's for the cluster and
+ * jobs, the watched scopes' for a node and a rank). */
+static profile_t *rated_profile(const query_env_t *env, const view_scope_t *v, int what,
+                                uint32_t window_s, uint32_t **gid)
+{
+    profile_t *p = view_profile(env->s, v, what | VIEW_RATES, window_s, gid);
+    watch_rates(env->s, v, p, *gid, window_s, now_ns());
+    return p;
+}
+
 static void answer_top(const query_env_t *env, const Ulma__Wire__Query *q, const view_scope_t *v,
                        wire_answer_t *w)
 {
@@ -306,7 +317,7 @@ static void answer_top(const query_env_t *env, const Ulma__Wire__Query *q, const
     if (!sort)
         return;
     uint32_t *gid;
-    profile_t *p = view_profile(env->s, v, VIEW_RATES, window_of(q), &gid);
+    profile_t *p = rated_profile(env, v, 0, window_of(q), &gid);
     const uint32_t *rows = wire_answer_top(w, p, sort, q->filter, q->offset, wire_query_limit(q));
     uint32_t n;
     proc_t **procs = view_procs(env->s, v, &n);
@@ -336,7 +347,7 @@ static void answer_function(const query_env_t *env, const Ulma__Wire__Query *q,
                             const view_scope_t *v, wire_answer_t *w)
 {
     uint32_t *gid;
-    profile_t *p = view_profile(env->s, v, VIEW_EDGES | VIEW_RATES, window_of(q), &gid);
+    profile_t *p = rated_profile(env, v, VIEW_EDGES, window_of(q), &gid);
     uint32_t row = wire_answer_find(w, p, q->func);
     if (row == UINT32_MAX) {
         free(gid);
@@ -487,7 +498,7 @@ static void answer_imbalance(const query_env_t *env, const Ulma__Wire__Query *q,
     if (!sort)
         return;
     uint32_t *gid;
-    profile_t *p = view_profile(env->s, v, VIEW_RATES, window_of(q), &gid);
+    profile_t *p = rated_profile(env, v, 0, window_of(q), &gid);
     const uint32_t *rows = wire_answer_top(w, p, sort, q->filter, q->offset, wire_query_limit(q));
     uint32_t n;
     proc_t **procs = view_procs(env->s, v, &n);

@@ -914,6 +914,8 @@ void store_destroy(store_t **s_p)
     store_t *s = *s_p;
     if (s->view_cache_free)
         s->view_cache_free(s->view_cache);
+    if (s->watch_free)
+        s->watch_free(s->watch);
     while (s->nnodes)
         node_remove(s, s->nodes[s->nnodes - 1]);
     while (s->njobs)

@@ -259,6 +259,9 @@ struct store {
     /* the views' cache of spreads for this interval (view.c owns it) */
     void *view_cache;
     void (*view_cache_free)(void *);
+    /* the node and rank scopes whose rates are sampled (watch.c owns it) */
+    void *watch;
+    void (*watch_free)(void *);
     uint64_t events_prev, calls_prev;
     int64_t cpu_prev;
     double events_per_s, calls_per_s, cpu_per_s;

@@ -30,7 +30,7 @@ enum { VIEW_EDGES = 1, VIEW_TYPES = 2, VIEW_RATES = 4 };
 
 /* The scope's profile: function rows (and, with VIEW_EDGES, edges and
  * paths; VIEW_TYPES, object types; VIEW_RATES, rates over `window_s` for
- * the cluster and jobs). *gid_of_row (caller owns it) maps each row to
+ * the cluster and jobs; a node's and a rank's come from watch.h). *gid_of_row (caller owns it) maps each row to
  * its global id. Caller owns the return value. */
 profile_t *view_profile(const store_t *s, const view_scope_t *v, int what, uint32_t window_s,
                         uint32_t **gid_of_row);

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from pycheck import check, finish  # noqa: E402
@@ -95,6 +96,30 @@ def cluster_rate():
 
 check(wait_for(lambda: cluster_rate() > 0, timeout=10),
       "the cluster's TOP has call rates while a job runs: %s calls/s" % cluster_rate())
+
+
+def scope_rate(scope):
+    r = c.query("TOP", scope=scope, limit=100, window=2) or {}
+    return sum(x.get("rate_calls", 0) for x in (r.get("table") or {}).get("rows", []))
+
+
+# a node's and a rank's rates: none at the first question, then sampled at every interval
+for scope in ("node:node00010", "rank:node00010/1000"):
+    first = scope_rate(scope)
+    check(first == 0, "%s: no rates at the first question (%s)" % (scope, first))
+    check(wait_for(lambda: scope_rate(scope) > 0, timeout=10),
+          "%s: call rates while the job runs: %.0f calls/s" % (scope, scope_rate(scope)))
+# the node's rate is its two ranks' (asked together: the same samples, almost the same now)
+got = []
+for _ in range(5):
+    n, r0, r1 = (scope_rate(x) for x in ("node:node00010", "rank:node00010/1000",
+                                         "rank:node00010/1001"))
+    got.append((n, r0 + r1))
+    if n > 0 and abs(n - (r0 + r1)) <= 0.25 * n:
+        break
+    time.sleep(0.4)  # (the second rank's first question had no rates)
+check(got and got[-1][0] > 0 and abs(got[-1][0] - got[-1][1]) <= 0.25 * got[-1][0],
+      "node00010's call rate is its ranks' summed (node, ranks): %s" % got)
 rc, out, _ = ctl("full", "job:jobB", "--wait", 1000)
 check(rc == 0 and "applied by 4 of 4 processes" in out, "full job:jobB acknowledged: %s" % out)
 rc, out, _ = ctl("stacks", "rank:node00010/1000")

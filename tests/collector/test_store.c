@@ -6,6 +6,7 @@
 
 #include "query.h"
 #include "sim.h"
+#include "watch.h"
 
 #define SEC 1000000000ull
 
@@ -688,6 +689,102 @@ static void test_negative_times_and_refusals(void)
     store_destroy(&s);
 }
 
+/* Rates at node and rank scope (watch.c): nothing known at the first
+ * question, then exactly the calls and own time since the sample the
+ * window reaches back to, divided by the seconds between; a node's rate
+ * is its ranks' summed; at most WATCH_MAX scopes, the idle ones dropped. */
+static const pf_func_t *row_named(const profile_t *p, const char *name)
+{
+    for (uint32_t i = 0; i < profile_nfuncs(p); i++) {
+        const pf_func_t *f = profile_func(p, i);
+        if (f->name.len == strlen(name) && memcmp(f->name.s, name, f->name.len) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+static profile_t *rated(store_t *s, const view_scope_t *v, uint32_t window, uint64_t now)
+{
+    uint32_t *gid;
+    profile_t *p = view_profile(s, v, VIEW_RATES, window, &gid);
+    watch_rates(s, v, p, gid, window, now);
+    free(gid);
+    return p;
+}
+
+static void test_scope_rates(void)
+{
+    store_t *s = new_store();
+    sim_node_t a;
+    sim_init(&a, "n1", 31, 2, "jr", 0);
+    sim_work(&a, 0, 0, 10, 1000);
+    sim_work(&a, 1, 0, 10, 1000);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 1, 1), NULL), 0);
+    node_t *n = store_node_find(s, "n1");
+    CHECK(n && n->nprocs == 2);
+    view_scope_t vn = {ULMA__WIRE__SCOPE__LEVEL__NODE, n, NULL, NULL};
+    view_scope_t vr = {ULMA__WIRE__SCOPE__LEVEL__RANK, n, NULL, NULL};
+    for (uint32_t i = 0; i < n->nprocs; i++)
+        if (n->procs[i]->m.pid == 1000)
+            vr.proc = n->procs[i];
+    CHECK(vr.proc != NULL);
+    vr.job = vr.proc->job;
+    const char *f0 = sim_func_name(0);
+    uint64_t t0 = 5000 * SEC;
+    /* the first question: watched from now, no rate yet */
+    profile_t *p = rated(s, &vn, 5, t0);
+    CHECK(row_named(p, f0) && row_named(p, f0)->rate_calls == 0);
+    profile_destroy(&p);
+    p = rated(s, &vr, 5, t0);
+    profile_destroy(&p);
+    CHECK_EQ_U(watch_count(s), 2);
+    /* 2 s later: rank 0 made 300 calls (0.6 s own), rank 1 100 (0.2 s) */
+    sim_work(&a, 0, 0, 300, 600000000);
+    sim_work(&a, 1, 0, 100, 200000000);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 0, 0, 1), NULL), 0);
+    store_tick(s, clock_ns + SEC, 1);
+    watch_tick(s, t0 + SEC); /* the tick samples both (the counts at +1 s) */
+    watch_tick(s, t0 + SEC); /* once per tick */
+    p = rated(s, &vn, 5, t0 + 2 * SEC);
+    const pf_func_t *f = row_named(p, f0);
+    CHECK(f);
+    if (f) {
+        CHECK(fabs(f->rate_calls - 200.0) < 1e-9);     /* 400 calls / 2 s */
+        CHECK(fabs(f->rate_tottime - 0.4) < 1e-9);     /* 0.8 s / 2 s */
+    }
+    profile_destroy(&p);
+    p = rated(s, &vr, 5, t0 + 2 * SEC);
+    f = row_named(p, f0);
+    CHECK(f && fabs(f->rate_calls - 150.0) < 1e-9 && fabs(f->rate_tottime - 0.3) < 1e-9);
+    profile_destroy(&p);
+    /* a window of 1 s reaches back to the tick's sample: nothing since */
+    p = rated(s, &vn, 1, t0 + 2 * SEC);
+    f = row_named(p, f0);
+    CHECK(f && f->rate_calls == 0 && f->rate_tottime == 0);
+    profile_destroy(&p);
+    /* more scopes than WATCH_MAX: the least recently asked give way */
+    static sim_node_t many[WATCH_MAX + 2];
+    for (int k = 0; k < WATCH_MAX + 2; k++) {
+        char name[16];
+        snprintf(name, sizeof(name), "m%d", k);
+        sim_init(&many[k], name, 100 + (uint64_t)k, 1, "jm", k);
+        sim_work(&many[k], 0, 1, 1, 1);
+        CHECK_EQ_I(deliver(s, sim_report(&many[k], 1, 1, 1), NULL), 0);
+        view_scope_t v = {ULMA__WIRE__SCOPE__LEVEL__NODE, store_node_find(s, name), NULL, NULL};
+        p = rated(s, &v, 5, t0 + 3 * SEC + (uint64_t)k);
+        profile_destroy(&p);
+        CHECK(watch_count(s) <= WATCH_MAX);
+    }
+    CHECK_EQ_U(watch_count(s), WATCH_MAX);
+    /* nobody asks for a minute: every watch goes */
+    watch_tick(s, t0 + 3 * SEC + WATCH_IDLE_NS + SEC);
+    CHECK_EQ_U(watch_count(s), 0);
+    for (int k = 0; k < WATCH_MAX + 2; k++)
+        wire_sender_destroy(&many[k].s);
+    wire_sender_destroy(&a.s);
+    store_destroy(&s);
+}
+
 int main(void)
 {
     RUN(test_deltas_exact);
@@ -700,6 +797,7 @@ int main(void)
     RUN(test_hostile);
     RUN(test_negative_times_and_refusals);
     RUN(test_snapshot_replaces);
+    RUN(test_scope_rates);
     fprintf(stderr, "test_collector_store: all passed\n");
     return 0;
 }
