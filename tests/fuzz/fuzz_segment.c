@@ -118,7 +118,7 @@ static void run_file(const uint8_t *img, size_t len)
 }
 
 /* libFuzzer input: a list of (offset, bytes) patches on the template, or,
- * with a leading 0xff, a whole file. */
+ * with a leading 0xff, a whole file. Seeds of both kinds: tests/fuzz/seeds/segment. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!tmpl)
