@@ -198,7 +198,8 @@ void watch_rates(store_t *s, const view_scope_t *v, profile_t *p, const uint32_t
     w->asked = now;
     watch_fit(s, w, window_s);
     if (fresh) { /* rates from the next tick on; unknown (0) until then */
-        sample_scope(s, w, v, now);
+        sample_push(w, p, gid, now); /* the view in hand is the scope's rows */
+        w->sampled_tick = s->ticks;
         return;
     }
     /* the newest sample at least `window` old, else the oldest */

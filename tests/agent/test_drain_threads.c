@@ -25,6 +25,7 @@
 
 #include <pthread.h>
 
+#include "profile_rows.h"
 #include "proctab.h"
 #include "ulma/reader.h"
 #include "ulma/ring.h"
@@ -68,16 +69,6 @@ static void *writer_main(void *vp)
     }
     ulma_put(&pr, t, ULMA_EV_RETURN, f, 1);
     ulma_producer_detach(&pr);
-    return NULL;
-}
-
-static const pf_func_t *func_named(const profile_t *p, const char *name)
-{
-    for (uint32_t i = 0; i < profile_nfuncs(p); i++) {
-        const pf_func_t *f = profile_func(p, i);
-        if (f->name.len == strlen(name) && memcmp(f->name.s, name, f->name.len) == 0)
-            return f;
-    }
     return NULL;
 }
 
@@ -134,9 +125,9 @@ int main(void)
     for (int k = 0; k < BLOCKING; k++) {
         char name[8];
         snprintf(name, sizeof(name), "f%d", k);
-        const pf_func_t *f = func_named(p, name);
+        const pf_func_t *f = profile_row_named(p, name);
         snprintf(name, sizeof(name), "g%d", k);
-        const pf_func_t *g = func_named(p, name);
+        const pf_func_t *g = profile_row_named(p, name);
         CHECK(f && g);
         CHECK_EQ_U(f->c.ncalls, 1);
         CHECK_EQ_U(g->c.ncalls, reps);

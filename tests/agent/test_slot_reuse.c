@@ -16,20 +16,11 @@
  */
 #include "agent_test.h"
 
+#include "profile_rows.h"
 #include "proctab.h"
 #include "ulma/reader.h"
 #include "ulma/ring.h"
 #include "ulma/segment.h"
-
-static const pf_func_t *func_named(const profile_t *p, const char *name)
-{
-    for (uint32_t i = 0; i < profile_nfuncs(p); i++) {
-        const pf_func_t *f = profile_func(p, i);
-        if (f->name.len == strlen(name) && memcmp(f->name.s, name, f->name.len) == 0)
-            return f;
-    }
-    return NULL;
-}
 
 static const pf_thread_t *thread_tid(const profile_t *p, int32_t tid)
 {
@@ -105,7 +96,7 @@ int main(void)
         CHECK(ta->ended);
         CHECK_EQ_U(tb->depth, 0);
     }
-    const pf_func_t *fh = func_named(p, "h"), *ff = func_named(p, "f");
+    const pf_func_t *fh = profile_row_named(p, "h"), *ff = profile_row_named(p, "f");
     CHECK(fh && ff);
     if (fh) {
         CHECK_EQ_U(fh->c.ncalls, 1);

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "query.h"
+#include "profile_rows.h"
 #include "sim.h"
 #include "watch.h"
 
@@ -693,16 +694,6 @@ static void test_negative_times_and_refusals(void)
  * question, then exactly the calls and own time since the sample the
  * window reaches back to, divided by the seconds between; a node's rate
  * is its ranks' summed; at most WATCH_MAX scopes, the idle ones dropped. */
-static const pf_func_t *row_named(const profile_t *p, const char *name)
-{
-    for (uint32_t i = 0; i < profile_nfuncs(p); i++) {
-        const pf_func_t *f = profile_func(p, i);
-        if (f->name.len == strlen(name) && memcmp(f->name.s, name, f->name.len) == 0)
-            return f;
-    }
-    return NULL;
-}
-
 static profile_t *rated(store_t *s, const view_scope_t *v, uint32_t window, uint64_t now)
 {
     uint32_t *gid;
@@ -733,7 +724,7 @@ static void test_scope_rates(void)
     uint64_t t0 = 5000 * SEC;
     /* the first question: watched from now, no rate yet */
     profile_t *p = rated(s, &vn, 5, t0);
-    CHECK(row_named(p, f0) && row_named(p, f0)->rate_calls == 0);
+    CHECK(profile_row_named(p, f0) && profile_row_named(p, f0)->rate_calls == 0);
     profile_destroy(&p);
     p = rated(s, &vr, 5, t0);
     profile_destroy(&p);
@@ -746,7 +737,7 @@ static void test_scope_rates(void)
     watch_tick(s, t0 + SEC); /* the tick samples both (the counts at +1 s) */
     watch_tick(s, t0 + SEC); /* once per tick */
     p = rated(s, &vn, 5, t0 + 2 * SEC);
-    const pf_func_t *f = row_named(p, f0);
+    const pf_func_t *f = profile_row_named(p, f0);
     CHECK(f);
     if (f) {
         CHECK(fabs(f->rate_calls - 200.0) < 1e-9);     /* 400 calls / 2 s */
@@ -754,12 +745,12 @@ static void test_scope_rates(void)
     }
     profile_destroy(&p);
     p = rated(s, &vr, 5, t0 + 2 * SEC);
-    f = row_named(p, f0);
+    f = profile_row_named(p, f0);
     CHECK(f && fabs(f->rate_calls - 150.0) < 1e-9 && fabs(f->rate_tottime - 0.3) < 1e-9);
     profile_destroy(&p);
     /* a window of 1 s reaches back to the tick's sample: nothing since */
     p = rated(s, &vn, 1, t0 + 2 * SEC);
-    f = row_named(p, f0);
+    f = profile_row_named(p, f0);
     CHECK(f && f->rate_calls == 0 && f->rate_tottime == 0);
     profile_destroy(&p);
     /* more scopes than WATCH_MAX: the least recently asked give way */
