@@ -42,9 +42,9 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#if PY_VERSION_HEX < 0x030C0000
+#if PY_VERSION_HEX < 0x030C0000 || (PY_VERSION_HEX >= 0x030D0000 && !defined(Py_GIL_DISABLED))
 #define Py_BUILD_CORE 1
-#include "internal/pycore_interp.h"
+#include "internal/pycore_interp.h" /* the float free list, the GC head */
 #undef Py_BUILD_CORE
 #endif
 
@@ -61,15 +61,28 @@
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030E0000
 #error "ulma._objects builds for CPython 3.11 to 3.13"
 #endif
-/* The wedges themselves are those of 3.11 (free-list layouts, the float
- * free-list rule, the GC pre-header). On 3.12 and 3.13 the module builds
- * with the same interface but install() refuses (ENOTSUP, said once on
- * standard error): see OBJECTS.md for what each version would need. */
+/* Two mechanisms, one interface and one record stream:
+ *   3.11  the wedges above (free-list layouts, the float free-list rule,
+ *         the GC pre-header of 3.11).
+ *   3.13  CPython's reference tracer (PyRefTracer_SetTracer) for every
+ *         construction and for the destruction of every tracked type but
+ *         int, float and str, whose deaths some specialised instructions
+ *         make without it: those are seen in the object allocator, as on
+ *         3.11, with the float free list switched off. No slot is touched.
+ * On 3.12 (no reference tracer) and on a free-threaded build the module
+ * builds with the same interface but install() refuses (ENOTSUP, said once
+ * on standard error): see OBJECTS.md. */
 #if PY_VERSION_HEX < 0x030C0000
 #define OBJECTS_WEDGES 1
+#define OBJECTS_TRACER 0
+#elif PY_VERSION_HEX >= 0x030D0000 && !defined(Py_GIL_DISABLED)
+#define OBJECTS_WEDGES 0
+#define OBJECTS_TRACER 1
 #else
 #define OBJECTS_WEDGES 0
+#define OBJECTS_TRACER 0
 #endif
+#define OBJECTS_ON (OBJECTS_WEDGES || OBJECTS_TRACER)
 
 /* ------------------------------------------------------------ type ids */
 
@@ -99,7 +112,7 @@ static type_ent_t g_builtin[B_N] = {
 };
 #define FIRST_CLASS_ID 16u
 
-#if OBJECTS_WEDGES
+#if OBJECTS_ON
 
 static type_ent_t *g_reg;  /* user classes: open addressing on the type pointer */
 static size_t g_reg_cap, g_reg_used; /* used counts tombstones too */
@@ -231,23 +244,66 @@ static uint32_t g_epoch = 1;         /* bumped at install and uninstall */
 static PyInterpreterState *g_interp;
 static PyMemAllocatorEx g_orig_obj;  /* the OBJ allocator we wrap */
 static PyMemAllocatorEx g_hook_obj;
-static destructor g_orig_dealloc[B_N];
-static newfunc g_orig_type_new;
-static destructor g_orig_type_dealloc;
 static uint64_t g_news, g_frees, g_pend_lost, g_classes, g_problems;
 
 #define FLOAT_FREELIST_OFF (1 << 30) /* numfree "full": floats go to PyObject_Free */
+#define GC_HEAD ((size_t)sizeof(PyGC_Head))
+
+/* The float free list of the interpreter: switched off while installed, so
+ * that every float dies in PyObject_Free and is born in a fresh block. A
+ * full collection (gc.collect(), or generation 2) clears the free lists and
+ * sets the count back to 0: the allocator hook switches it off again at its
+ * next call. */
+#if OBJECTS_WEDGES
+#define FLOATS_NUMFREE(in) ((in)->float_state.numfree)
+#define FLOATS_HEAD(in) ((in)->float_state.free_list)
+#else
+#define FLOATS_NUMFREE(in) ((in)->object_state.freelists.floats.numfree)
+#define FLOATS_HEAD(in) ((in)->object_state.freelists.floats.items)
+#endif
+
+static void floats_drain_off(PyInterpreterState *in)
+{
+    PyFloatObject *f = FLOATS_HEAD(in);
+    while (f) {
+        PyFloatObject *next = (PyFloatObject *)Py_TYPE(f);
+        g_orig_obj.free(g_orig_obj.ctx, f);
+        f = next;
+    }
+    FLOATS_HEAD(in) = NULL;
+    FLOATS_NUMFREE(in) = FLOAT_FREELIST_OFF;
+}
+
+static inline void floats_keep_off(void)
+{
+    PyInterpreterState *in = g_interp;
+    if (ULMA_UNLIKELY(in && g_installed && FLOATS_NUMFREE(in) != FLOAT_FREELIST_OFF))
+        floats_drain_off(in);
+}
 
 /* ---------------------------------------------------------- the events */
+
+#if PY_VERSION_HEX >= 0x030C0000
+/* an int's digit count: 3.12 keeps it in lv_tag above the sign bits */
+static inline Py_ssize_t long_digits(PyObject *o)
+{
+    return (Py_ssize_t)(((PyLongObject *)o)->long_value.lv_tag >> _PyLong_NON_SIZE_BITS);
+}
+#endif
 
 static uint64_t builtin_size(PyObject *o, int b)
 {
     Py_ssize_t n;
     switch (b) {
     case B_INT:
+#if PY_VERSION_HEX >= 0x030C0000
+        n = long_digits(o);
+        return offsetof(PyLongObject, long_value.ob_digit) + (uint64_t)(n ? n : 1) * sizeof(digit);
+#else
         n = Py_SIZE(o);
         n = n < 0 ? -n : n;
         return offsetof(PyLongObject, ob_digit) + (uint64_t)(n ? n : 1) * sizeof(digit);
+#endif
     case B_FLOAT:
         return sizeof(PyFloatObject);
     case B_STR:
@@ -276,7 +332,11 @@ static uint64_t class_size(PyObject *o, PyTypeObject *tp)
 {
     uint64_t s = (uint64_t)tp->tp_basicsize;
     if (tp->tp_itemsize) {
+#if PY_VERSION_HEX >= 0x030C0000
+        Py_ssize_t n = PyLong_Check(o) ? long_digits(o) : Py_SIZE(o);
+#else
         Py_ssize_t n = Py_SIZE(o);
+#endif
         s += (uint64_t)(n < 0 ? -n : n) * (uint64_t)tp->tp_itemsize;
     }
     return s;
@@ -327,10 +387,24 @@ static inline int gc_index(PyTypeObject *tp)
     return -1;
 }
 
+static inline uintptr_t word_at(uintptr_t mem, size_t off)
+{
+    uintptr_t w;
+    memcpy(&w, (const void *)(mem + off), sizeof(w));
+    return w;
+}
+
+#endif /* OBJECTS_ON */
+
+#if OBJECTS_WEDGES
+
+static destructor g_orig_dealloc[B_N];
+static newfunc g_orig_type_new;
+static destructor g_orig_type_dealloc;
+
 /* ------------------------------------------------ deferred constructions */
 
 #define PEND_MAX 16
-#define GC_HEAD ((size_t)sizeof(PyGC_Head))
 
 typedef struct pend {
     uintptr_t mem;  /* block from the allocator */
@@ -346,12 +420,6 @@ typedef struct pend_list {
 
 static __thread pend_list_t tl_pend;
 
-static inline uintptr_t word_at(uintptr_t mem, size_t off)
-{
-    uintptr_t w;
-    memcpy(&w, (const void *)(mem + off), sizeof(w));
-    return w;
-}
 
 /* 1: done with (reported, or not a tracked object); 0: not initialised yet */
 static int pend_classify(const pend_t *p)
@@ -429,6 +497,7 @@ static void pend_push(pend_list_t *s, void *mem, size_t n)
 static void *h_malloc(void *ctx, size_t n)
 {
     (void)ctx;
+    floats_keep_off();
     pend_list_t *s = &tl_pend;
     if (s->n)
         pend_flush(s, 0);
@@ -517,6 +586,7 @@ static void *h_realloc(void *ctx, void *ptr, size_t n)
 static void h_free(void *ctx, void *ptr)
 {
     (void)ctx;
+    floats_keep_off();
     pend_list_t *s = &tl_pend;
     if (s->n)
         pend_flush(s, 0);
@@ -726,15 +796,7 @@ static int walk_classes(PyTypeObject *tp, int on, int depth)
 
 static void freelists_drain(PyInterpreterState *in)
 {
-    struct _Py_float_state *fs = &in->float_state;
-    PyFloatObject *f = fs->free_list;
-    while (f) {
-        PyFloatObject *next = (PyFloatObject *)Py_TYPE(f);
-        PyObject_Free(f);
-        f = next;
-    }
-    fs->free_list = NULL;
-    fs->numfree = 0;
+    floats_drain_off(in);
     while (in->list.numfree > 0)
         PyObject_GC_Del(in->list.free_list[--in->list.numfree]);
     while (in->dict_state.numfree > 0)
@@ -769,8 +831,8 @@ static int objects_install(void)
     walk_classes(&PyBaseObject_Type, 1, 0);
     PyErr_Restore(et, ev, etb);
     /* no Python code runs from here to the allocator hook */
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &g_orig_obj);
     freelists_drain(in);
-    in->float_state.numfree = FLOAT_FREELIST_OFF;
     g_installed = 1; /* from here on w_type_new wedges new classes */
     PyType_Type.tp_dealloc = w_type_dealloc;
     PyType_Type.tp_new = w_type_new;
@@ -778,7 +840,6 @@ static int objects_install(void)
         g_orig_dealloc[b] = g_builtin[b].tp->tp_dealloc;
         g_builtin[b].tp->tp_dealloc = g_wedge_dealloc[b];
     }
-    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &g_orig_obj);
     g_hook_obj = (PyMemAllocatorEx){NULL, h_malloc, h_calloc, h_realloc, h_free};
     PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &g_hook_obj);
     ulma_rt_tls.nesting--;
@@ -810,14 +871,278 @@ static void objects_uninstall(void)
     walk_classes(&PyBaseObject_Type, 0, 0);
     PyErr_Restore(et, ev, etb);
     /* floats may use their free list again (nothing was pushed meanwhile) */
-    if (g_interp->float_state.free_list == NULL)
-        g_interp->float_state.numfree = 0;
+    if (FLOATS_HEAD(g_interp) == NULL)
+        FLOATS_NUMFREE(g_interp) = 0;
     reg_clear();
     g_installed = 0;
     ulma_rt_tls.nesting--;
 }
 
-#else /* !OBJECTS_WEDGES */
+#elif OBJECTS_TRACER
+
+/*
+ * CPython 3.13: the reference tracer sees every object that
+ * _Py_NewReference() makes live, of every type, after its type is set (also
+ * those reused from a free list, and the result of a resize), and every
+ * object _Py_Dealloc() destroys, before its deallocator runs. What it does
+ * not see: the deaths of int, float and str that the specialised
+ * instructions make through _Py_DECREF_SPECIALIZED (3.13.0), which calls the
+ * type's destructor directly. So those three die in the allocator hook (in
+ * PyObject_Free, with the float free list off: every route ends there), and
+ * their tracer deaths are ignored. A resize (str, bytes, tuple) reallocates
+ * a live object and makes it live again: the old one's FREE is written by
+ * the realloc hook, the new one's NEW by the tracer.
+ *
+ * Sizes: when the tracer sees a construction, a str's length and kind are
+ * not written yet (PyUnicode_New sets them after _PyObject_Init). The size
+ * is that of the block the thread allocated last when the object is at its
+ * start (after the GC head for the GC'd types): the bytes asked for, which
+ * are the object's size as defined for 3.11 (OBJECTS.md); an object reused
+ * from a free list (list, dict, tuple) has its fields set already.
+ */
+
+static PyRefTracer g_prev_tracer; /* NULL: none (install refuses otherwise) */
+
+/* The first 3.13 whose interpreter loop calls the tracer for the objects it
+ * destroys (Py_Version of 3.13.3 final) */
+#define TRACER_DESTROY_EXACT 0x030D03F0UL
+
+typedef struct last_block {
+    uintptr_t mem;
+    size_t size;
+} last_block_t;
+
+static __thread last_block_t tl_last;
+
+static inline void last_set(void *mem, size_t n)
+{
+    tl_last.mem = (uintptr_t)mem;
+    tl_last.size = n;
+}
+
+static inline int tracked_index(PyTypeObject *tp)
+{
+    int b = nongc_index(tp);
+    return b >= 0 ? b : gc_index(tp);
+}
+
+/* the object's size (see above) */
+static uint64_t new_size(PyObject *op, int b)
+{
+    uintptr_t at = (uintptr_t)op - (b >= B_LIST ? GC_HEAD : 0);
+    if (tl_last.mem == at && tl_last.size > (b >= B_LIST ? GC_HEAD : 0)) {
+        tl_last.mem = 0;
+        return tl_last.size - (b >= B_LIST ? GC_HEAD : 0);
+    }
+    return builtin_size(op, b);
+}
+
+static int ref_tracer(PyObject *op, PyRefTracerEvent ev, void *data)
+{
+    (void)data;
+    if (ulma_rt_tls.nesting)
+        return 0;
+    PyTypeObject *tp = Py_TYPE(op);
+    int b = tracked_index(tp);
+    if (b >= 0) {
+        if (ev == PyRefTracer_CREATE)
+            emit(ULMA_EV_OBJ_NEW, &g_builtin[b], op, new_size(op, b), ulma_rt_tls.depth);
+        else if (b != B_INT && b != B_FLOAT && b != B_STR) /* those: h_free */
+            emit(ULMA_EV_OBJ_FREE, &g_builtin[b], op, builtin_size(op, b), ulma_rt_tls.depth);
+        return 0;
+    }
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        type_ent_t *e;
+        if (ev == PyRefTracer_CREATE) {
+            e = reg_find(tp);
+            if (!e) {
+                ulma_rt_tls.nesting++; /* the name lookup makes objects */
+                e = reg_add(tp);
+                ulma_rt_tls.nesting--;
+                if (e)
+                    g_classes++;
+                else
+                    g_problems++, ulma_rt_problem();
+            }
+            if (e)
+                emit(ULMA_EV_OBJ_NEW, e, op, class_size(op, tp), ulma_rt_tls.depth);
+        } else if ((e = reg_find(tp)) != NULL) {
+            emit(ULMA_EV_OBJ_FREE, e, op, class_size(op, tp), ulma_rt_tls.depth);
+        }
+    }
+    /* a dying class is forgotten: its address may be reused */
+    if (ev == PyRefTracer_DESTROY && (tp->tp_flags & Py_TPFLAGS_TYPE_SUBCLASS))
+        reg_remove((PyTypeObject *)op);
+    return 0;
+}
+
+/* ------------------------------------------------------ allocator hook */
+
+static void *h_malloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    floats_keep_off();
+    void *r = g_orig_obj.malloc(g_orig_obj.ctx, n);
+    last_set(r, n);
+    return r;
+}
+
+static void *h_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    (void)ctx;
+    floats_keep_off();
+    void *r = g_orig_obj.calloc(g_orig_obj.ctx, nelem, elsize);
+    last_set(r, nelem * elsize);
+    return r;
+}
+
+/* A live str or bytes (block start) or tuple (after the GC head) being
+ * resized: its FREE here, its NEW from the tracer when the resize makes it
+ * live again. */
+static void *h_realloc(void *ctx, void *ptr, size_t n)
+{
+    if (!ptr)
+        return h_malloc(ctx, n);
+    floats_keep_off();
+    int b = -1;
+    uint64_t osize = 0;
+    if (ulma_rt_tls.nesting == 0) {
+        b = nongc_index(Py_TYPE((PyObject *)ptr));
+        if (b >= 0 && Py_REFCNT((PyObject *)ptr) >= 1)
+            osize = builtin_size((PyObject *)ptr, b);
+        else
+            b = -1;
+    }
+    void *r = g_orig_obj.realloc(g_orig_obj.ctx, ptr, n);
+    if (!r)
+        return NULL;
+    last_set(r, n);
+    if (ulma_rt_tls.nesting)
+        return r;
+    if (b >= 0) {
+        emit(ULMA_EV_OBJ_FREE, &g_builtin[b], ptr, osize, ulma_rt_tls.depth);
+    } else if (n >= 48 && word_at((uintptr_t)r, 0) == 0) {
+        /* _PyTuple_Resize() of an untracked tuple, read in the new block
+         * (ob_size is still the old one) */
+        PyObject *g = (PyObject *)((char *)r + GC_HEAD);
+        if (Py_TYPE(g) == &PyTuple_Type && Py_REFCNT(g) >= 1)
+            emit(ULMA_EV_OBJ_FREE, &g_builtin[B_TUPLE], (char *)ptr + GC_HEAD,
+                 builtin_size(g, B_TUPLE), ulma_rt_tls.depth);
+    }
+    return r;
+}
+
+static void h_free(void *ctx, void *ptr)
+{
+    (void)ctx;
+    floats_keep_off();
+    if (ptr) {
+        if (tl_last.mem == (uintptr_t)ptr)
+            tl_last.mem = 0;
+        PyObject *o = ptr;
+        PyTypeObject *tp = Py_TYPE(o);
+        if ((tp == &PyLong_Type || tp == &PyFloat_Type || tp == &PyUnicode_Type) &&
+            Py_REFCNT(o) == 0 && ulma_rt_tls.nesting == 0) {
+            int b = nongc_index(tp);
+            emit(ULMA_EV_OBJ_FREE, &g_builtin[b], o, builtin_size(o, b), ulma_rt_tls.depth);
+        }
+    }
+    g_orig_obj.free(g_orig_obj.ctx, ptr);
+}
+
+/* ------------------------------------------------------ install / remove */
+
+static int g_refused_said;
+
+static int objects_install(void)
+{
+    if (g_installed)
+        return 0;
+    if (Py_Version < TRACER_DESTROY_EXACT) {
+        /* 3.13.0 to 3.13.2: the interpreter loop destroys objects without
+         * telling the tracer (CPython gh-130382, fixed in 3.13.3) */
+        if (!g_refused_said) {
+            g_refused_said = 1;
+            PySys_FormatStderr("ulma: object mode is not supported on CPython %d.%d.%d: it "
+                               "needs 3.13.3 or later, whose reference tracer sees every "
+                               "object's destruction; no object records; calls are profiled "
+                               "as usual\n",
+                               (int)(Py_Version >> 24 & 0xff), (int)(Py_Version >> 16 & 0xff),
+                               (int)(Py_Version >> 8 & 0xff));
+        }
+        return -ENOTSUP;
+    }
+    PyInterpreterState *in = PyInterpreterState_Get();
+    if (in != PyInterpreterState_Main())
+        return -ENOTSUP; /* one tracer per runtime, the free list per interpreter */
+    void *pdata = NULL;
+    g_prev_tracer = PyRefTracer_GetTracer(&pdata);
+    if (g_prev_tracer) {
+        /* tracemalloc, or a program's own tracer: one at a time */
+        if (!g_refused_said) {
+            g_refused_said = 1;
+            PySys_WriteStderr("ulma: object mode needs CPython's reference tracer, which is in "
+                              "use (tracemalloc?): no object records; calls are profiled as "
+                              "usual\n");
+        }
+        return -EBUSY;
+    }
+    g_interp = in;
+    ulma_rt_tls.nesting++;
+    g_epoch++;
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &g_orig_obj);
+    floats_drain_off(in);
+    g_installed = 1;
+    g_hook_obj = (PyMemAllocatorEx){NULL, h_malloc, h_calloc, h_realloc, h_free};
+    PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &g_hook_obj);
+    if (PyRefTracer_SetTracer(ref_tracer, NULL) != 0) {
+        PyErr_Clear();
+        PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &g_orig_obj);
+        FLOATS_NUMFREE(in) = 0;
+        g_installed = 0;
+        ulma_rt_tls.nesting--;
+        return -EIO;
+    }
+    ulma_rt_tls.nesting--;
+    return 0;
+}
+
+static void objects_uninstall(void)
+{
+    if (!g_installed)
+        return;
+    ulma_rt_tls.nesting++;
+    void *pdata = NULL;
+    if (PyRefTracer_GetTracer(&pdata) == ref_tracer)
+        PyRefTracer_SetTracer(NULL, NULL);
+    else
+        g_problems++, ulma_rt_problem(); /* replaced by someone else's: theirs stays */
+    PyMemAllocatorEx cur;
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &cur);
+    if (cur.malloc == h_malloc && cur.free == h_free)
+        PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &g_orig_obj);
+    else
+        g_problems++, ulma_rt_problem();
+    g_epoch++;
+    g_installed = 0;
+    if (FLOATS_HEAD(g_interp) == NULL)
+        FLOATS_NUMFREE(g_interp) = 0;
+    reg_clear();
+    ulma_rt_tls.nesting--;
+}
+
+static void objects_flush(void)
+{
+    /* nothing is deferred: every record is written when it happens */
+}
+
+#else /* !OBJECTS_ON */
+
+#ifdef Py_GIL_DISABLED
+#define BUILD_KIND " free-threaded"
+#else
+#define BUILD_KIND ""
+#endif
 
 static int g_installed; /* never set */
 static uint64_t g_news, g_frees, g_pend_lost, g_classes, g_problems;
@@ -827,9 +1152,10 @@ static int objects_install(void)
 {
     if (!g_refused_said) {
         g_refused_said = 1;
-        PySys_FormatStderr("ulma: object mode is not supported on CPython %d.%d yet (3.11 only): "
+        PySys_FormatStderr("ulma: object mode is not supported on CPython %d.%d%s (3.11, and "
+                           "3.13.3 or later): "
                            "no object records; calls are profiled as usual\n",
-                           PY_MAJOR_VERSION, PY_MINOR_VERSION);
+                           PY_MAJOR_VERSION, PY_MINOR_VERSION, BUILD_KIND);
     }
     return -ENOTSUP;
 }
@@ -842,7 +1168,7 @@ static void objects_flush(void)
 {
 }
 
-#endif /* OBJECTS_WEDGES */
+#endif /* OBJECTS_WEDGES, OBJECTS_TRACER */
 
 static int objects_installed(void)
 {
@@ -964,6 +1290,9 @@ PyMODINIT_FUNC PyInit__objects(void)
     PyModule_AddIntConstant(m, "EV_OBJ_FREE", ULMA_EV_OBJ_FREE);
     PyModule_AddIntConstant(m, "EV_DEF_TYPE", ULMA_EV_DEF_TYPE);
     PyModule_AddIntConstant(m, "FIRST_CLASS_ID", FIRST_CLASS_ID);
+    PyModule_AddStringConstant(m, "MECHANISM", OBJECTS_WEDGES   ? "wedges"
+                                               : OBJECTS_TRACER ? "reftracer"
+                                                                : "none");
     PyObject *ids = PyDict_New();
     for (int b = 0; ids && b < B_N; b++) {
         PyObject *v = PyLong_FromUnsignedLong(g_builtin[b].id);

@@ -132,14 +132,15 @@ for addr, size in tuple_sizes:
     sz = [s for k, i, d, s, a in ev1 if a == addr and k == NEW]
     check(sz and sz[-1] == size, "tuple size %s vs %d" % (sz[-1:], size))
 seq = by_addr(ev1 + ev2)
-dup = 0
+dup = collections.Counter()
 for a, evs in seq.items():
     prev = None
     for k, i in evs:
         if k == prev == NEW:
-            dup += 1
+            dup[names.get(i, i)] += 1
         prev = k
-check(dup == 0, "no address constructed twice without a FREE (%d)" % dup)
+check(not dup, "no address constructed twice without a FREE (%d: %s)"
+      % (sum(dup.values()), dup.most_common(5)))
 rec = None
 for recs in seg3["slots"].values():
     for n, r in enumerate(recs):
