@@ -157,10 +157,13 @@ static int dcounts_zero(const dcounts_t *x) { return !x->ncalls && !x->pcalls &&
 
 /* old + delta (delta columns as on the wire) into *out, checked: counts
  * stay >= 0 with pcalls <= ncalls, nothing overflows. Times may end up
- * negative (see store.h); the caller counts them. */
+ * negative (see store.h); the caller counts them. A delta refused leaves
+ * *out the old row: apply() uses rows validate() accepted, but *out is
+ * never left undefined. */
 static store_bad_t row_next(const pf_counts_t *o, int64_t dn, int64_t dr, int64_t dt, int64_t ds,
                             pf_counts_t *out)
 {
+    *out = *o;
     int64_t on = (int64_t)o->ncalls, orr = (int64_t)(o->ncalls - o->pcalls);
     int64_t ot = o->tottime_ns, os = o->cumtime_ns - o->tottime_ns;
     int64_t n, r, t, su, c;
