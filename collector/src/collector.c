@@ -423,7 +423,7 @@ static void on_ack(collector_t *c, const asker_t *from, const Ulma__Wire__Contro
             p->rows_cap = cap;
         }
         Ulma__Wire__ControlAckRow *o =
-            WIRE_MSG(p->w.a, Ulma__Wire__ControlAckRow, ulma__wire__control_ack_row__init);
+            WIRE_MSG(p->w.a, Ulma__Wire__ControlAckRow, ulma__wire__control_ack_row__descriptor);
         o->node = wire_strdup(p->w.a, node);
         o->pid = t->pid;
         o->rank = t->rank;
@@ -607,7 +607,7 @@ static void on_query(collector_t *c, frames_t *f)
             p->limit = route.limit;
             p->deadline = now + ((uint64_t)route.wait_ms + ACK_MARGIN_MS) * 1000000ull;
             wire_answer_init(&p->w, q->id);
-            p->ca = WIRE_MSG(p->w.a, Ulma__Wire__ControlAnswer, ulma__wire__control_answer__init);
+            p->ca = WIRE_MSG(p->w.a, Ulma__Wire__ControlAnswer, ulma__wire__control_answer__descriptor);
             p->ca->nodes = route.nnodes;
             Ulma__Wire__Control ctl = ULMA__WIRE__CONTROL__INIT;
             ctl.request = p->id;

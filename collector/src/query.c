@@ -119,7 +119,7 @@ static void table_spreads(const query_env_t *env, const view_scope_t *v, proc_t 
 static void answer_summary(const query_env_t *env, const Ulma__Wire__Query *q, wire_answer_t *w)
 {
     const store_t *s = env->s;
-    Ulma__Wire__Summary *o = WIRE_MSG(w->a, Ulma__Wire__Summary, ulma__wire__summary__init);
+    Ulma__Wire__Summary *o = WIRE_MSG(w->a, Ulma__Wire__Summary, ulma__wire__summary__descriptor);
     uint32_t np = 0, live = 0;
     uint64_t lost = 0;
     for (uint32_t i = 0; i < s->nnodes; i++) {
@@ -183,7 +183,7 @@ static void answer_nodes(const query_env_t *env, const Ulma__Wire__Query *q, wir
     uint32_t k = s->nnodes - from, lim = wire_query_limit(q);
     if (k > lim)
         k = lim;
-    w->r.nodes = WIRE_MSGS(w->a, k, Ulma__Wire__NodeInfo, ulma__wire__node_info__init);
+    w->r.nodes = WIRE_MSGS(w->a, k, Ulma__Wire__NodeInfo, ulma__wire__node_info__descriptor);
     w->r.n_nodes = k;
     uint64_t now = now_ns();
     for (uint32_t i = 0; i < k; i++) {
@@ -247,7 +247,7 @@ static void answer_ranks(const query_env_t *env, const Ulma__Wire__Query *q, con
     uint32_t from = q->offset < n ? q->offset : n, k = n - from, lim = wire_query_limit(q);
     if (k > lim)
         k = lim;
-    w->r.ranks = WIRE_MSGS(w->a, k, Ulma__Wire__RankInfo, ulma__wire__rank_info__init);
+    w->r.ranks = WIRE_MSGS(w->a, k, Ulma__Wire__RankInfo, ulma__wire__rank_info__descriptor);
     w->r.n_ranks = k;
     for (uint32_t i = 0; i < k; i++)
         rank_info(env->s, w->a, w->r.ranks[i], procs[from + i]);
@@ -271,7 +271,7 @@ static void answer_jobs(const query_env_t *env, const Ulma__Wire__Query *q, wire
     uint32_t from = q->offset < nj ? q->offset : nj, k = nj - from, lim = wire_query_limit(q);
     if (k > lim)
         k = lim;
-    w->r.jobs = WIRE_MSGS(w->a, k, Ulma__Wire__JobInfo, ulma__wire__job_info__init);
+    w->r.jobs = WIRE_MSGS(w->a, k, Ulma__Wire__JobInfo, ulma__wire__job_info__descriptor);
     w->r.n_jobs = k;
     for (uint32_t i = 0; i < k; i++) {
         const job_t *j = jobs[from + i];
@@ -356,8 +356,8 @@ static void answer_function(const query_env_t *env, const Ulma__Wire__Query *q,
     }
     uint32_t lim = wire_query_limit(q);
     Ulma__Wire__FunctionDetail *fd =
-        WIRE_MSG(w->a, Ulma__Wire__FunctionDetail, ulma__wire__function_detail__init);
-    fd->row = WIRE_MSG(w->a, Ulma__Wire__Row, ulma__wire__row__init);
+        WIRE_MSG(w->a, Ulma__Wire__FunctionDetail, ulma__wire__function_detail__descriptor);
+    fd->row = WIRE_MSG(w->a, Ulma__Wire__Row, ulma__wire__row__descriptor);
     wire_row(w->a, fd->row, p, row);
     uint32_t n;
     proc_t **procs = view_procs(env->s, v, &n);
@@ -379,7 +379,7 @@ static void answer_function(const query_env_t *env, const Ulma__Wire__Query *q,
         r[i].order = i;
     qsort(r, n, sizeof(*r), rv_cmp); /* ties keep the ranks' order */
     uint32_t k = n < lim ? n : lim;
-    fd->ranks = WIRE_MSGS(w->a, k, Ulma__Wire__RankValue, ulma__wire__rank_value__init);
+    fd->ranks = WIRE_MSGS(w->a, k, Ulma__Wire__RankValue, ulma__wire__rank_value__descriptor);
     fd->n_ranks = k;
     for (uint32_t i = 0; i < k; i++) {
         Ulma__Wire__RankValue *o = fd->ranks[i];
@@ -412,7 +412,7 @@ static void answer_mpi(const query_env_t *env, const Ulma__Wire__Query *q, const
     uint32_t from = q->offset < n ? q->offset : n, k = n - from, lim = wire_query_limit(q);
     if (k > lim)
         k = lim;
-    w->r.mpi_ranks = WIRE_MSGS(w->a, k, Ulma__Wire__MpiRank, ulma__wire__mpi_rank__init);
+    w->r.mpi_ranks = WIRE_MSGS(w->a, k, Ulma__Wire__MpiRank, ulma__wire__mpi_rank__descriptor);
     w->r.n_mpi_ranks = k;
     for (uint32_t i = 0; i < k; i++) {
         proc_t *x = procs[from + i];
@@ -448,7 +448,7 @@ static Ulma__Wire__HistoryPoint **hist_points(wire_arena_t *a, const history_t *
     hpoint_t *pt = xmalloc(sizeof(*pt) * (h->n + 1));
     uint32_t k = store_history_points(h, points, pt);
     Ulma__Wire__HistoryPoint **o =
-        WIRE_MSGS(a, k, Ulma__Wire__HistoryPoint, ulma__wire__history_point__init);
+        WIRE_MSGS(a, k, Ulma__Wire__HistoryPoint, ulma__wire__history_point__descriptor);
     for (uint32_t i = 0; i < k; i++) {
         o[i]->wall_ns = pt[i].wall_ns;
         o[i]->events_per_s = pt[i].events_per_s;
@@ -465,7 +465,7 @@ static void answer_history(const query_env_t *env, const Ulma__Wire__Query *q,
                            const view_scope_t *v, wire_answer_t *w)
 {
     const store_t *s = env->s;
-    Ulma__Wire__History *h = WIRE_MSG(w->a, Ulma__Wire__History, ulma__wire__history__init);
+    Ulma__Wire__History *h = WIRE_MSG(w->a, Ulma__Wire__History, ulma__wire__history__descriptor);
     h->cluster = hist_points(w->a, &s->hist, q->points, &h->n_cluster);
     node_t **nodes;
     uint32_t nn;
@@ -480,7 +480,7 @@ static void answer_history(const query_env_t *env, const Ulma__Wire__Query *q,
     uint32_t from = q->offset < nn ? q->offset : nn, k = nn - from, lim = wire_query_limit(q);
     if (k > lim)
         k = lim;
-    h->nodes = WIRE_MSGS(w->a, k, Ulma__Wire__NodeHistory, ulma__wire__node_history__init);
+    h->nodes = WIRE_MSGS(w->a, k, Ulma__Wire__NodeHistory, ulma__wire__node_history__descriptor);
     h->n_nodes = k;
     for (uint32_t i = 0; i < k; i++) {
         h->nodes[i]->node = wire_strdup(w->a, nodes[from + i]->name);
@@ -502,7 +502,7 @@ static void answer_imbalance(const query_env_t *env, const Ulma__Wire__Query *q,
     const uint32_t *rows = wire_answer_top(w, p, sort, q->filter, q->offset, wire_query_limit(q));
     uint32_t n;
     proc_t **procs = view_procs(env->s, v, &n);
-    Ulma__Wire__Imbalance *im = WIRE_MSG(w->a, Ulma__Wire__Imbalance, ulma__wire__imbalance__init);
+    Ulma__Wire__Imbalance *im = WIRE_MSG(w->a, Ulma__Wire__Imbalance, ulma__wire__imbalance__descriptor);
     size_t nr = w->r.table->n_rows;
     uint32_t nk = q->ranks ? q->ranks : DEFAULT_RANKS;
     if (nk > n)
@@ -525,7 +525,7 @@ static void answer_imbalance(const query_env_t *env, const Ulma__Wire__Query *q,
     free(g);
     im->rows = w->r.table->rows;
     im->n_rows = nr;
-    im->ranks = WIRE_MSGS(w->a, nk, Ulma__Wire__RankValue, ulma__wire__rank_value__init);
+    im->ranks = WIRE_MSGS(w->a, nk, Ulma__Wire__RankValue, ulma__wire__rank_value__descriptor);
     im->n_ranks = nk;
     for (uint32_t k = 0; k < nk; k++) {
         Ulma__Wire__RankValue *o = im->ranks[k];

@@ -175,11 +175,11 @@ static void answer_reply(const control_t *ctl, const ctl_wait_t *cw, sbuf_t *ans
     r.id = cw->id;
     r.ok = 1;
     Ulma__Wire__ControlAnswer *c =
-        WIRE_MSG(ar, Ulma__Wire__ControlAnswer, ulma__wire__control_answer__init);
+        WIRE_MSG(ar, Ulma__Wire__ControlAnswer, ulma__wire__control_answer__descriptor);
     c->requested = cw->n;
     c->timed_out = timed_out;
     c->nodes = c->nodes_answered = 1;
-    c->targets = WIRE_MSGS(ar, cw->n, Ulma__Wire__ControlAckRow, ulma__wire__control_ack_row__init);
+    c->targets = WIRE_MSGS(ar, cw->n, Ulma__Wire__ControlAckRow, ulma__wire__control_ack_row__descriptor);
     c->n_targets = cw->n;
     for (uint32_t i = 0; i < cw->n; i++) {
         aproc_t *p = cw->t[i].proc;
@@ -201,10 +201,10 @@ static const Ulma__Wire__ControlAck *answer_ack(wire_arena_t *ar, const ctl_wait
                                                 int timed_out)
 {
     Ulma__Wire__ControlAck *ack =
-        WIRE_MSG(ar, Ulma__Wire__ControlAck, ulma__wire__control_ack__init);
+        WIRE_MSG(ar, Ulma__Wire__ControlAck, ulma__wire__control_ack__descriptor);
     ack->request = cw->id;
     ack->timed_out = timed_out;
-    ack->targets = WIRE_MSGS(ar, cw->n, Ulma__Wire__ControlTarget, ulma__wire__control_target__init);
+    ack->targets = WIRE_MSGS(ar, cw->n, Ulma__Wire__ControlTarget, ulma__wire__control_target__descriptor);
     ack->n_targets = cw->n;
     for (uint32_t i = 0; i < cw->n; i++) {
         aproc_t *p = cw->t[i].proc;

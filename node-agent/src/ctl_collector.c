@@ -413,7 +413,7 @@ int ctl_collector_run(const ctl_collector_args_t *a)
     }
     wire_arena_t *ar = wire_arena_new();
     Ulma__Wire__Query q = ULMA__WIRE__QUERY__INIT;
-    Ulma__Wire__Scope *sc = WIRE_MSG(ar, Ulma__Wire__Scope, ulma__wire__scope__init);
+    Ulma__Wire__Scope *sc = WIRE_MSG(ar, Ulma__Wire__Scope, ulma__wire__scope__descriptor);
     q.kind = c->kind;
     q.scope = sc;
     int k = 0, rc = 2;

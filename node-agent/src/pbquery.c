@@ -133,7 +133,7 @@ static void rank_value(const aproc_t *ap, const profile_t *p, const pf_func_t *f
 
 static void summary(const agent_view_t *av, const proctab_t *t, wire_answer_t *w)
 {
-    Ulma__Wire__Summary *s = WIRE_MSG(w->a, Ulma__Wire__Summary, ulma__wire__summary__init);
+    Ulma__Wire__Summary *s = WIRE_MSG(w->a, Ulma__Wire__Summary, ulma__wire__summary__descriptor);
     uint32_t n = 0, live = 0;
     uint64_t lost = 0;
     char jobs[64][64];
@@ -167,7 +167,7 @@ static void summary(const agent_view_t *av, const proctab_t *t, wire_answer_t *w
 
 static void nodes(const agent_view_t *av, const proctab_t *t, wire_answer_t *w)
 {
-    Ulma__Wire__NodeInfo **v = WIRE_MSGS(w->a, 1, Ulma__Wire__NodeInfo, ulma__wire__node_info__init);
+    Ulma__Wire__NodeInfo **v = WIRE_MSGS(w->a, 1, Ulma__Wire__NodeInfo, ulma__wire__node_info__descriptor);
     Ulma__Wire__NodeInfo *ni = v[0];
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
@@ -195,7 +195,7 @@ static void nodes(const agent_view_t *av, const proctab_t *t, wire_answer_t *w)
 static void ranks(const agent_view_t *av, const scope_set_t *s, wire_answer_t *w, uint32_t limit)
 {
     uint32_t n = s->n < limit ? s->n : limit;
-    w->r.ranks = WIRE_MSGS(w->a, n, Ulma__Wire__RankInfo, ulma__wire__rank_info__init);
+    w->r.ranks = WIRE_MSGS(w->a, n, Ulma__Wire__RankInfo, ulma__wire__rank_info__descriptor);
     w->r.n_ranks = n;
     for (uint32_t i = 0; i < n; i++) {
         aproc_t *p = s->p[i];
@@ -241,7 +241,7 @@ static void jobs(const proctab_t *t, wire_answer_t *w)
         if (!seen && nj < 256)
             names[nj++] = p->info.job;
     }
-    w->r.jobs = WIRE_MSGS(w->a, nj, Ulma__Wire__JobInfo, ulma__wire__job_info__init);
+    w->r.jobs = WIRE_MSGS(w->a, nj, Ulma__Wire__JobInfo, ulma__wire__job_info__descriptor);
     w->r.n_jobs = nj;
     for (uint32_t j = 0; j < nj; j++) {
         Ulma__Wire__JobInfo *ji = w->r.jobs[j];
@@ -290,8 +290,8 @@ static void function(const agent_view_t *av, const Ulma__Wire__Query *q, const s
     if (row != UINT32_MAX) {
         uint32_t limit = wire_query_limit(q);
         Ulma__Wire__FunctionDetail *fd =
-            WIRE_MSG(w->a, Ulma__Wire__FunctionDetail, ulma__wire__function_detail__init);
-        fd->row = WIRE_MSG(w->a, Ulma__Wire__Row, ulma__wire__row__init);
+            WIRE_MSG(w->a, Ulma__Wire__FunctionDetail, ulma__wire__function_detail__descriptor);
+        fd->row = WIRE_MSG(w->a, Ulma__Wire__Row, ulma__wire__row__descriptor);
         wire_row(w->a, fd->row, m, row);
         const pf_func_t *f = profile_func(m, row);
         wire_rank_value_t *v = xmalloc(sizeof(*v) * (s->n ? s->n : 1));
@@ -299,7 +299,7 @@ static void function(const agent_view_t *av, const Ulma__Wire__Query *q, const s
             rank_value(s->p[k], each[k], f, av->node, &v[k]);
         wire_row_spread(w->a, fd->row, v, s->n);
         uint32_t nr = s->n < limit ? s->n : limit;
-        fd->ranks = WIRE_MSGS(w->a, nr, Ulma__Wire__RankValue, ulma__wire__rank_value__init);
+        fd->ranks = WIRE_MSGS(w->a, nr, Ulma__Wire__RankValue, ulma__wire__rank_value__descriptor);
         fd->n_ranks = nr;
         for (uint32_t k = 0; k < nr; k++) {
             fd->ranks[k]->rank = v[k].rank;
@@ -337,15 +337,15 @@ static void imbalance(const agent_view_t *av, const Ulma__Wire__Query *q, scope_
     profile_t *m = scope_profile(s, &each);
     uint32_t *order = profile_order(m, "cumulative");
     uint32_t nf = profile_nfuncs(m) < wire_query_limit(q) ? profile_nfuncs(m) : wire_query_limit(q);
-    Ulma__Wire__Imbalance *im = WIRE_MSG(w->a, Ulma__Wire__Imbalance, ulma__wire__imbalance__init);
-    im->ranks = WIRE_MSGS(w->a, nr, Ulma__Wire__RankValue, ulma__wire__rank_value__init);
+    Ulma__Wire__Imbalance *im = WIRE_MSG(w->a, Ulma__Wire__Imbalance, ulma__wire__imbalance__descriptor);
+    im->ranks = WIRE_MSGS(w->a, nr, Ulma__Wire__RankValue, ulma__wire__rank_value__descriptor);
     im->n_ranks = nr;
     for (uint32_t k = 0; k < nr; k++) {
         im->ranks[k]->rank = s->p[k]->info.mpi_rank;
         im->ranks[k]->node = wire_strdup(w->a, av->node);
         im->ranks[k]->pid = s->p[k]->info.pid;
     }
-    im->rows = WIRE_MSGS(w->a, nf, Ulma__Wire__Row, ulma__wire__row__init);
+    im->rows = WIRE_MSGS(w->a, nf, Ulma__Wire__Row, ulma__wire__row__descriptor);
     im->n_rows = nf;
     im->cells = wire_alloc(w->a, sizeof(int64_t) * ((size_t)nf * nr + 1));
     im->n_cells = (size_t)nf * nr;
@@ -371,7 +371,7 @@ static void mpi(const agent_view_t *av, const scope_set_t *s, wire_answer_t *w)
     profile_t **each = NULL;
     profile_t *m = scope_profile(s, &each);
     wire_answer_mpi(w, m);
-    w->r.mpi_ranks = WIRE_MSGS(w->a, s->n, Ulma__Wire__MpiRank, ulma__wire__mpi_rank__init);
+    w->r.mpi_ranks = WIRE_MSGS(w->a, s->n, Ulma__Wire__MpiRank, ulma__wire__mpi_rank__descriptor);
     w->r.n_mpi_ranks = s->n;
     for (uint32_t k = 0; k < s->n; k++) {
         Ulma__Wire__MpiRank *r = w->r.mpi_ranks[k];
@@ -416,8 +416,8 @@ static void recent_objects(aproc_t *ap, wire_answer_t *w, uint32_t limit)
     uint32_t n = have < limit ? (uint32_t)have : limit;
     profile_t *pr = proctab_profile(ap);
     uint64_t now = ap->finished ? p->last_tsc : ulma_clock_read();
-    Ulma__Wire__Objects *o = WIRE_MSG(w->a, Ulma__Wire__Objects, ulma__wire__objects__init);
-    o->recent = WIRE_MSGS(w->a, n, Ulma__Wire__RecentObject, ulma__wire__recent_object__init);
+    Ulma__Wire__Objects *o = WIRE_MSG(w->a, Ulma__Wire__Objects, ulma__wire__objects__descriptor);
+    o->recent = WIRE_MSGS(w->a, n, Ulma__Wire__RecentObject, ulma__wire__recent_object__descriptor);
     o->n_recent = n;
     for (uint32_t k = 0; k < n; k++) {
         const prof_recent_t *e = &p->recent[(p->recent_n - 1 - k) % PROF_RECENT];
@@ -504,7 +504,7 @@ query_rc_t pbquery_handle(const agent_view_t *av, proctab_t *t, control_t *ctl,
     case ULMA__WIRE__KIND__IMBALANCE: imbalance(av, q, &s, w); break;
     case ULMA__WIRE__KIND__SNAPSHOT: snapshot_json(&s, w); break;
     case ULMA__WIRE__KIND__HISTORY:
-        w->r.history = WIRE_MSG(w->a, Ulma__Wire__History, ulma__wire__history__init);
+        w->r.history = WIRE_MSG(w->a, Ulma__Wire__History, ulma__wire__history__descriptor);
         break;
     case ULMA__WIRE__KIND__RECENT:
         if (needs_one(&s, w, "RECENT"))

@@ -125,7 +125,7 @@ const uint32_t *wire_answer_top(wire_answer_t *w, const profile_t *p, const char
             order[kept++] = order[i];
     uint32_t from = offset < kept ? offset : kept;
     uint32_t count = kept - from < limit ? kept - from : limit;
-    Ulma__Wire__Table *t = WIRE_MSG(w->a, Ulma__Wire__Table, ulma__wire__table__init);
+    Ulma__Wire__Table *t = WIRE_MSG(w->a, Ulma__Wire__Table, ulma__wire__table__descriptor);
     t->total_rows = kept;
     t->sort = wire_strdup(w->a, sort);
     pf_totals_t tot;
@@ -137,7 +137,7 @@ const uint32_t *wire_answer_top(wire_answer_t *w, const profile_t *p, const char
     t->records_lost = profile_drops(p)->records_lost;
     t->processes = profile_meta_c(p)->nprocs;
     t->n_rows = count;
-    t->rows = WIRE_MSGS(w->a, count, Ulma__Wire__Row, ulma__wire__row__init);
+    t->rows = WIRE_MSGS(w->a, count, Ulma__Wire__Row, ulma__wire__row__descriptor);
     uint32_t *rows = wire_alloc(w->a, sizeof(uint32_t) * (count ? count : 1));
     for (uint32_t i = 0; i < count; i++) {
         rows[i] = order[from + i];
@@ -188,7 +188,7 @@ void wire_edges(wire_answer_t *w, const profile_t *p, uint32_t row, int callees,
     qsort(acc, k, sizeof(*acc), edge_ct_cmp);
     if (limit && k > limit)
         k = limit;
-    Ulma__Wire__Edge **e = WIRE_MSGS(w->a, k, Ulma__Wire__Edge, ulma__wire__edge__init);
+    Ulma__Wire__Edge **e = WIRE_MSGS(w->a, k, Ulma__Wire__Edge, ulma__wire__edge__descriptor);
     for (uint32_t i = 0; i < k; i++) {
         e[i]->std = wire_strdup(w->a, profile_func(p, acc[i].other)->std);
         e[i]->ncalls = acc[i].c.ncalls;
@@ -204,9 +204,9 @@ void wire_edges(wire_answer_t *w, const profile_t *p, uint32_t row, int callees,
 void wire_answer_edges(wire_answer_t *w, const profile_t *p, uint32_t row, int callees,
                        uint32_t limit)
 {
-    Ulma__Wire__Table *t = WIRE_MSG(w->a, Ulma__Wire__Table, ulma__wire__table__init);
+    Ulma__Wire__Table *t = WIRE_MSG(w->a, Ulma__Wire__Table, ulma__wire__table__descriptor);
     t->n_rows = 1;
-    t->rows = WIRE_MSGS(w->a, 1, Ulma__Wire__Row, ulma__wire__row__init);
+    t->rows = WIRE_MSGS(w->a, 1, Ulma__Wire__Row, ulma__wire__row__descriptor);
     t->total_rows = 1;
     wire_row(w->a, t->rows[0], p, row);
     w->r.table = t;
@@ -233,7 +233,7 @@ void wire_answer_paths(wire_answer_t *w, const profile_t *p, uint32_t limit)
     qsort_r(ix, n, sizeof(*ix), path_cmp, (void *)p);
     if (limit && n > limit)
         n = limit;
-    w->r.paths = WIRE_MSGS(w->a, n, Ulma__Wire__Path, ulma__wire__path__init);
+    w->r.paths = WIRE_MSGS(w->a, n, Ulma__Wire__Path, ulma__wire__path__descriptor);
     w->r.n_paths = n;
     for (uint32_t i = 0; i < n; i++) {
         const pf_path_t *pa = profile_path(p, ix[i]);
@@ -254,7 +254,7 @@ void wire_answer_threads(wire_answer_t *w, const profile_t *p, uint32_t frames)
     uint32_t n = profile_nthreads(p);
     if (!frames)
         frames = 64;
-    w->r.threads = WIRE_MSGS(w->a, n, Ulma__Wire__Thread, ulma__wire__thread__init);
+    w->r.threads = WIRE_MSGS(w->a, n, Ulma__Wire__Thread, ulma__wire__thread__descriptor);
     w->r.n_threads = n;
     for (uint32_t i = 0; i < n; i++) {
         const pf_thread_t *t = profile_thread(p, i);
@@ -267,7 +267,7 @@ void wire_answer_threads(wire_answer_t *w, const profile_t *p, uint32_t frames)
         o->records_lost = t->records_lost;
         o->depth = t->depth;
         uint32_t k = t->nstack < frames ? t->nstack : frames;
-        o->stack = WIRE_MSGS(w->a, k, Ulma__Wire__Frame, ulma__wire__frame__init);
+        o->stack = WIRE_MSGS(w->a, k, Ulma__Wire__Frame, ulma__wire__frame__descriptor);
         o->n_stack = k;
         for (uint32_t j = 0; j < k; j++) {
             uint32_t f = t->stack[j].func;
@@ -290,9 +290,9 @@ static int site_cmp(const void *x, const void *y, void *arg)
 
 void wire_answer_objects(wire_answer_t *w, const profile_t *p, uint32_t limit)
 {
-    Ulma__Wire__Objects *o = WIRE_MSG(w->a, Ulma__Wire__Objects, ulma__wire__objects__init);
+    Ulma__Wire__Objects *o = WIRE_MSG(w->a, Ulma__Wire__Objects, ulma__wire__objects__descriptor);
     uint32_t nt = profile_ntypes(p);
-    o->types = WIRE_MSGS(w->a, nt, Ulma__Wire__ObjectType, ulma__wire__object_type__init);
+    o->types = WIRE_MSGS(w->a, nt, Ulma__Wire__ObjectType, ulma__wire__object_type__descriptor);
     o->n_types = nt;
     for (uint32_t i = 0; i < nt; i++) {
         const pf_type_t *t = profile_type(p, i);
@@ -312,7 +312,7 @@ void wire_answer_objects(wire_answer_t *w, const profile_t *p, uint32_t limit)
     qsort_r(ix, ns, sizeof(*ix), site_cmp, (void *)p);
     if (limit && ns > limit)
         ns = limit;
-    o->sites = WIRE_MSGS(w->a, ns, Ulma__Wire__ObjectSite, ulma__wire__object_site__init);
+    o->sites = WIRE_MSGS(w->a, ns, Ulma__Wire__ObjectSite, ulma__wire__object_site__descriptor);
     o->n_sites = ns;
     for (uint32_t i = 0; i < ns; i++) {
         const pf_site_t *s = profile_site(p, ix[i]);
@@ -332,7 +332,7 @@ void wire_answer_mpi(wire_answer_t *w, const profile_t *p)
     uint32_t n = 0;
     for (uint32_t i = 0; i < profile_nfuncs(p); i++)
         n += profile_func(p, i)->kind == PF_KIND_MPI;
-    w->r.mpi = WIRE_MSGS(w->a, n, Ulma__Wire__MpiRow, ulma__wire__mpi_row__init);
+    w->r.mpi = WIRE_MSGS(w->a, n, Ulma__Wire__MpiRow, ulma__wire__mpi_row__descriptor);
     w->r.n_mpi = n;
     uint32_t k = 0;
     for (uint32_t i = 0; i < profile_nfuncs(p) && k < n; i++) {
@@ -351,7 +351,7 @@ void wire_answer_drops(wire_answer_t *w, const profile_t *p)
 {
     const pf_drops_t *d = profile_drops(p);
     Ulma__Wire__DropSummary *o =
-        WIRE_MSG(w->a, Ulma__Wire__DropSummary, ulma__wire__drop_summary__init);
+        WIRE_MSG(w->a, Ulma__Wire__DropSummary, ulma__wire__drop_summary__descriptor);
     o->records_lost = d->records_lost;
     o->drop_events = d->drop_events;
     o->stack_repairs = d->stack_repairs;

@@ -364,7 +364,7 @@ static void emit_process(wire_sender_t *s, proc_t *p, const pf_meta_t *m, const 
         if (s->snapshot ? c->mpi_bytes != 0 : c->mpi_bytes != l->mpi_bytes)
             nmpi++;
     }
-    Ulma__Wire__Process *o = WIRE_MSG(s->a, Ulma__Wire__Process, ulma__wire__process__init);
+    Ulma__Wire__Process *o = WIRE_MSG(s->a, Ulma__Wire__Process, ulma__wire__process__descriptor);
     o->pid = m->pid;
     o->start_time = m->start_time;
     o->uid = m->uid;
@@ -381,7 +381,7 @@ static void emit_process(wire_sender_t *s, proc_t *p, const pf_meta_t *m, const 
     o->created_ns = m->created_ns;
     o->threads = threads;
     if (d) {
-        Ulma__Wire__Drops *dr = WIRE_MSG(s->a, Ulma__Wire__Drops, ulma__wire__drops__init);
+        Ulma__Wire__Drops *dr = WIRE_MSG(s->a, Ulma__Wire__Drops, ulma__wire__drops__descriptor);
         dr->records_lost = d->records_lost;
         dr->drop_events = d->drop_events;
         dr->stack_repairs = d->stack_repairs;
@@ -436,7 +436,7 @@ static void emit_process(wire_sender_t *s, proc_t *p, const pf_meta_t *m, const 
     /* object types: absolute, the changed ones (snapshot: all) */
     uint32_t nt = 0;
     Ulma__Wire__ObjType **ty =
-        WIRE_MSGS(s->a, p->ntypes_cur, Ulma__Wire__ObjType, ulma__wire__obj_type__init);
+        WIRE_MSGS(s->a, p->ntypes_cur, Ulma__Wire__ObjType, ulma__wire__obj_type__descriptor);
     for (uint32_t i = 0; i < p->ntypes_cur; i++) {
         const objtype_t *t = &p->types_cur[i];
         int same = 0;
@@ -652,7 +652,7 @@ void wire_sender_group(wire_sender_t *s, const char *job, const profile_t *p)
                            : memcmp(&g->paths_cur[i], &g->paths_last[i], sizeof(struct pathv)) != 0;
     if (!s->snapshot && !nce && !ncp)
         return;
-    Ulma__Wire__Group *o = WIRE_MSG(s->a, Ulma__Wire__Group, ulma__wire__group__init);
+    Ulma__Wire__Group *o = WIRE_MSG(s->a, Ulma__Wire__Group, ulma__wire__group__descriptor);
     o->job = wire_strdup(s->a, g->job);
     o->edge_index = wire_alloc(s->a, sizeof(uint32_t) * (nce ? nce : 1));
     o->edge_ncalls = wire_alloc(s->a, sizeof(int64_t) * (nce ? nce : 1));
@@ -719,7 +719,7 @@ void wire_sender_end(wire_sender_t *s, const Ulma__Wire__AgentCounters *counters
     r->session = s->session;
     r->seq = s->seq + 1;
     r->snapshot = s->snapshot;
-    Ulma__Wire__Node *n = WIRE_MSG(s->a, Ulma__Wire__Node, ulma__wire__node__init);
+    Ulma__Wire__Node *n = WIRE_MSG(s->a, Ulma__Wire__Node, ulma__wire__node__descriptor);
     n->name = wire_strdup(s->a, s->node_name);
     n->host = wire_strdup(s->a, s->host);
     n->agent_version = wire_strdup(s->a, s->agent_version);
@@ -733,7 +733,7 @@ void wire_sender_end(wire_sender_t *s, const Ulma__Wire__AgentCounters *counters
     uint32_t nb = s->full_dict ? 0 : s->names_sent;
     r->name_base = nb;
     r->n_names = s->nnames - nb;
-    r->names = WIRE_MSGS(s->a, r->n_names, Ulma__Wire__Name, ulma__wire__name__init);
+    r->names = WIRE_MSGS(s->a, r->n_names, Ulma__Wire__Name, ulma__wire__name__descriptor);
     for (uint32_t i = nb; i < s->nnames; i++) {
         Ulma__Wire__Name *o = r->names[i - nb];
         o->file = wire_strdup(s->a, s->names[i].file);

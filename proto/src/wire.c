@@ -92,17 +92,22 @@ char *wire_printf(wire_arena_t *a, const char *fmt, ...)
     return wire_strndup(a, tmp, (size_t)n);
 }
 
-void **wire_msgs(wire_arena_t *a, size_t n, size_t size, void (*init)(void *))
+void **wire_msgs(wire_arena_t *a, size_t n, size_t size, const ProtobufCMessageDescriptor *desc)
 {
+    if (size != desc->sizeof_message) {
+        fprintf(stderr, "wire_msgs: %s is %zu bytes, not %zu\n", desc->name, desc->sizeof_message,
+                size);
+        abort();
+    }
     void **v = wire_alloc(a, sizeof(void *) * (n ? n : 1));
     unsigned char *block = wire_alloc(a, size * (n ? n : 1));
     for (size_t i = 0; i < n; i++) {
         v[i] = block + i * size;
-        init(v[i]);
+        protobuf_c_message_init(desc, v[i]);
     }
     if (!n) { /* one message for WIRE_MSG */
         v[0] = block;
-        init(v[0]);
+        protobuf_c_message_init(desc, v[0]);
     }
     return v;
 }

@@ -956,13 +956,13 @@ static void node_incoming(node_t *n)
                 wire_answer_error(&w, "bad query");
             } else {
                 /* a thread of the process asked, its stack the first functions */
-                w.r.threads = WIRE_MSGS(w.a, 1, Ulma__Wire__Thread, ulma__wire__thread__init);
+                w.r.threads = WIRE_MSGS(w.a, 1, Ulma__Wire__Thread, ulma__wire__thread__descriptor);
                 w.r.n_threads = 1;
                 Ulma__Wire__Thread *t = w.r.threads[0];
                 t->tid = q->scope ? q->scope->pid : 0;
                 t->name = wire_printf(w.a, "MainThread of %s", n->name);
                 t->depth = 3;
-                t->stack = WIRE_MSGS(w.a, 3, Ulma__Wire__Frame, ulma__wire__frame__init);
+                t->stack = WIRE_MSGS(w.a, 3, Ulma__Wire__Frame, ulma__wire__frame__descriptor);
                 t->n_stack = 3;
                 for (int i = 0; i < 3; i++) {
                     t->stack[i]->std = wire_printf(w.a, "/app/model.py:%d(f%d)", 10 + i, i);

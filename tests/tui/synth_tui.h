@@ -126,7 +126,7 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
     uint32_t limit = wire_query_limit(q);
     switch (q->kind) {
     case ULMA__WIRE__KIND__SUMMARY: {
-        Ulma__Wire__Summary *m = WIRE_MSG(a, Ulma__Wire__Summary, ulma__wire__summary__init);
+        Ulma__Wire__Summary *m = WIRE_MSG(a, Ulma__Wire__Summary, ulma__wire__summary__descriptor);
         m->nodes_up = s->nodes;
         m->ranks = nr;
         m->processes = nr;
@@ -143,7 +143,7 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
         break;
     }
     case ULMA__WIRE__KIND__TOP: {
-        Ulma__Wire__Table *t = WIRE_MSG(a, Ulma__Wire__Table, ulma__wire__table__init);
+        Ulma__Wire__Table *t = WIRE_MSG(a, Ulma__Wire__Table, ulma__wire__table__descriptor);
         uint32_t *pick = wire_alloc(a, sizeof(uint32_t) * (s->funcs + 1));
         uint32_t n = 0;
         for (uint32_t i = 0; i < s->funcs; i++) {
@@ -155,7 +155,7 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
         }
         t->total_rows = n;
         uint32_t k = n < limit ? n : limit;
-        t->rows = WIRE_MSGS(a, k, Ulma__Wire__Row, ulma__wire__row__init);
+        t->rows = WIRE_MSGS(a, k, Ulma__Wire__Row, ulma__wire__row__descriptor);
         t->n_rows = k;
         for (uint32_t i = 0; i < k; i++) {
             synth_row(s, a, t->rows[i], pick[i]);
@@ -172,7 +172,7 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
     }
     case ULMA__WIRE__KIND__NODES: {
         uint32_t k = s->nodes < limit ? s->nodes : limit;
-        w->r.nodes = WIRE_MSGS(a, k, Ulma__Wire__NodeInfo, ulma__wire__node_info__init);
+        w->r.nodes = WIRE_MSGS(a, k, Ulma__Wire__NodeInfo, ulma__wire__node_info__descriptor);
         w->r.n_nodes = k;
         for (uint32_t i = 0; i < k; i++) {
             Ulma__Wire__NodeInfo *x = w->r.nodes[i];
@@ -200,7 +200,7 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
             count = s->ranks_per_node;
         }
         uint32_t k = count < limit ? count : limit;
-        w->r.ranks = WIRE_MSGS(a, k, Ulma__Wire__RankInfo, ulma__wire__rank_info__init);
+        w->r.ranks = WIRE_MSGS(a, k, Ulma__Wire__RankInfo, ulma__wire__rank_info__descriptor);
         w->r.n_ranks = k;
         for (uint32_t i = 0; i < k; i++) {
             Ulma__Wire__RankInfo *x = w->r.ranks[i];
@@ -221,7 +221,7 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
         break;
     }
     case ULMA__WIRE__KIND__JOBS: {
-        w->r.jobs = WIRE_MSGS(a, 1, Ulma__Wire__JobInfo, ulma__wire__job_info__init);
+        w->r.jobs = WIRE_MSGS(a, 1, Ulma__Wire__JobInfo, ulma__wire__job_info__descriptor);
         w->r.n_jobs = 1;
         w->r.jobs[0]->job = wire_strdup(a, "job1");
         w->r.jobs[0]->ranks = nr;
@@ -232,11 +232,11 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
     }
     case ULMA__WIRE__KIND__FUNCTION: {
         Ulma__Wire__FunctionDetail *fd =
-            WIRE_MSG(a, Ulma__Wire__FunctionDetail, ulma__wire__function_detail__init);
-        fd->row = WIRE_MSG(a, Ulma__Wire__Row, ulma__wire__row__init);
+            WIRE_MSG(a, Ulma__Wire__FunctionDetail, ulma__wire__function_detail__descriptor);
+        fd->row = WIRE_MSG(a, Ulma__Wire__Row, ulma__wire__row__descriptor);
         synth_row(s, a, fd->row, 0);
         uint32_t k = nr < limit ? nr : limit;
-        fd->ranks = WIRE_MSGS(a, k, Ulma__Wire__RankValue, ulma__wire__rank_value__init);
+        fd->ranks = WIRE_MSGS(a, k, Ulma__Wire__RankValue, ulma__wire__rank_value__descriptor);
         fd->n_ranks = k;
         for (uint32_t i = 0; i < k; i++) {
             fd->ranks[i]->rank = (int32_t)i;
@@ -246,11 +246,11 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
             fd->ranks[i]->cumtime_ns = 1000000 * (int64_t)(i % 11 + 1);
             fd->ranks[i]->tottime_ns = fd->ranks[i]->cumtime_ns / 3;
         }
-        fd->callers = WIRE_MSGS(a, 1, Ulma__Wire__Edge, ulma__wire__edge__init);
+        fd->callers = WIRE_MSGS(a, 1, Ulma__Wire__Edge, ulma__wire__edge__descriptor);
         fd->n_callers = 1;
         fd->callers[0]->std = wire_strdup(a, "/app/main.py:1(main)");
         fd->callers[0]->ncalls = 10;
-        fd->callees = WIRE_MSGS(a, 2, Ulma__Wire__Edge, ulma__wire__edge__init);
+        fd->callees = WIRE_MSGS(a, 2, Ulma__Wire__Edge, ulma__wire__edge__descriptor);
         fd->n_callees = 2;
         fd->callees[0]->std = wire_strdup(a, "/app/mod1.py:11(f001)");
         fd->callees[1]->std = wire_strdup(a, "~:0(MPI_Call9)");
@@ -258,7 +258,7 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
         break;
     }
     case ULMA__WIRE__KIND__PATHS: {
-        w->r.paths = WIRE_MSGS(a, 2, Ulma__Wire__Path, ulma__wire__path__init);
+        w->r.paths = WIRE_MSGS(a, 2, Ulma__Wire__Path, ulma__wire__path__descriptor);
         w->r.n_paths = 2;
         w->r.paths[0]->id = 1;
         w->r.paths[0]->std = wire_strdup(a, "/app/main.py:1(main)");
@@ -269,16 +269,16 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
         break;
     }
     case ULMA__WIRE__KIND__IMBALANCE: {
-        Ulma__Wire__Imbalance *im = WIRE_MSG(a, Ulma__Wire__Imbalance, ulma__wire__imbalance__init);
+        Ulma__Wire__Imbalance *im = WIRE_MSG(a, Ulma__Wire__Imbalance, ulma__wire__imbalance__descriptor);
         uint32_t nf = s->funcs < limit ? s->funcs : limit;
         uint32_t nk = q->ranks ? q->ranks : 64;
         if (nk > nr)
             nk = nr;
-        im->rows = WIRE_MSGS(a, nf, Ulma__Wire__Row, ulma__wire__row__init);
+        im->rows = WIRE_MSGS(a, nf, Ulma__Wire__Row, ulma__wire__row__descriptor);
         im->n_rows = nf;
         for (uint32_t i = 0; i < nf; i++)
             synth_row(s, a, im->rows[i], i);
-        im->ranks = WIRE_MSGS(a, nk, Ulma__Wire__RankValue, ulma__wire__rank_value__init);
+        im->ranks = WIRE_MSGS(a, nk, Ulma__Wire__RankValue, ulma__wire__rank_value__descriptor);
         im->n_ranks = nk;
         for (uint32_t k = 0; k < nk; k++) {
             im->ranks[k]->rank = (int32_t)k;
@@ -293,7 +293,7 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
         break;
     }
     case ULMA__WIRE__KIND__STACKS: {
-        w->r.threads = WIRE_MSGS(a, 2, Ulma__Wire__Thread, ulma__wire__thread__init);
+        w->r.threads = WIRE_MSGS(a, 2, Ulma__Wire__Thread, ulma__wire__thread__descriptor);
         w->r.n_threads = 2;
         for (int t = 0; t < 2; t++) {
             Ulma__Wire__Thread *x = w->r.threads[t];
@@ -302,7 +302,7 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
             x->mode = 1;
             x->events = 1000;
             x->depth = 3;
-            x->stack = WIRE_MSGS(a, 3, Ulma__Wire__Frame, ulma__wire__frame__init);
+            x->stack = WIRE_MSGS(a, 3, Ulma__Wire__Frame, ulma__wire__frame__descriptor);
             x->n_stack = 3;
             for (int f = 0; f < 3; f++) {
                 x->stack[f]->std = wire_printf(a, "/app/mod0.py:%d(level%d)", 10 + f, 2 - f);
@@ -312,8 +312,8 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
         break;
     }
     case ULMA__WIRE__KIND__OBJECTS: {
-        Ulma__Wire__Objects *o = WIRE_MSG(a, Ulma__Wire__Objects, ulma__wire__objects__init);
-        o->types = WIRE_MSGS(a, 2, Ulma__Wire__ObjectType, ulma__wire__object_type__init);
+        Ulma__Wire__Objects *o = WIRE_MSG(a, Ulma__Wire__Objects, ulma__wire__objects__descriptor);
+        o->types = WIRE_MSGS(a, 2, Ulma__Wire__ObjectType, ulma__wire__object_type__descriptor);
         o->n_types = 2;
         o->types[0]->name = wire_strdup(a, "app.Particle");
         o->types[0]->news = 500;
@@ -322,7 +322,7 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
         o->types[1]->name = wire_strdup(a, "dict");
         o->types[1]->news = 50;
         o->types[1]->live = 50;
-        o->sites = WIRE_MSGS(a, 1, Ulma__Wire__ObjectSite, ulma__wire__object_site__init);
+        o->sites = WIRE_MSGS(a, 1, Ulma__Wire__ObjectSite, ulma__wire__object_site__descriptor);
         o->n_sites = 1;
         o->sites[0]->std = wire_strdup(a, "/app/mod0.py:10(f000)");
         o->sites[0]->type = wire_strdup(a, "app.Particle");
@@ -331,7 +331,7 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
         break;
     }
     case ULMA__WIRE__KIND__MPI: {
-        w->r.mpi = WIRE_MSGS(a, 1, Ulma__Wire__MpiRow, ulma__wire__mpi_row__init);
+        w->r.mpi = WIRE_MSGS(a, 1, Ulma__Wire__MpiRow, ulma__wire__mpi_row__descriptor);
         w->r.n_mpi = 1;
         w->r.mpi[0]->name = wire_strdup(a, "MPI_Allreduce");
         w->r.mpi[0]->calls = 77;
@@ -343,8 +343,8 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
             wire_answer_error(w, "%s", s->recent_error);
             break;
         }
-        Ulma__Wire__Objects *o = WIRE_MSG(a, Ulma__Wire__Objects, ulma__wire__objects__init);
-        o->recent = WIRE_MSGS(a, 30, Ulma__Wire__RecentObject, ulma__wire__recent_object__init);
+        Ulma__Wire__Objects *o = WIRE_MSG(a, Ulma__Wire__Objects, ulma__wire__objects__descriptor);
+        o->recent = WIRE_MSGS(a, 30, Ulma__Wire__RecentObject, ulma__wire__recent_object__descriptor);
         o->n_recent = 30;
         for (int i = 0; i < 30; i++) {
             o->recent[i]->ago_ns = (int64_t)i * 10000000;
@@ -356,7 +356,7 @@ static inline void synth_build(synth_t *s, const Ulma__Wire__Query *q, wire_answ
     }
     case ULMA__WIRE__KIND__CONTROL: {
         Ulma__Wire__ControlAnswer *c =
-            WIRE_MSG(a, Ulma__Wire__ControlAnswer, ulma__wire__control_answer__init);
+            WIRE_MSG(a, Ulma__Wire__ControlAnswer, ulma__wire__control_answer__descriptor);
         c->requested =
             q->scope && q->scope->level == ULMA__WIRE__SCOPE__LEVEL__RANK ? 1 : s->ranks_per_node;
         c->applied = s->control_applied < c->requested ? s->control_applied : c->requested;

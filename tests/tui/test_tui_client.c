@@ -31,7 +31,7 @@ static void answer(void *s, zmq_msg_t *id, uint64_t qid, int delim)
 {
     wire_answer_t w;
     wire_answer_init(&w, qid);
-    w.r.summary = WIRE_MSG(w.a, Ulma__Wire__Summary, ulma__wire__summary__init);
+    w.r.summary = WIRE_MSG(w.a, Ulma__Wire__Summary, ulma__wire__summary__descriptor);
     w.r.summary->nodes_up = (uint32_t)qid;
     sbuf_t b = {0};
     wire_answer_pack(&w, &b);

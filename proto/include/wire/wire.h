@@ -44,12 +44,13 @@ char *wire_strndup(wire_arena_t *a, const char *s, size_t n);
 char *wire_strdup(wire_arena_t *a, const char *s);
 char *wire_printf(wire_arena_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* An array of `n` pointers to new messages of `size` bytes each, every
- * one initialised by `init` (the generated *__init function). */
-void **wire_msgs(wire_arena_t *a, size_t n, size_t size, void (*init)(void *));
-#define WIRE_MSGS(a, n, type, init_fn)                                                      \
-    ((type **)wire_msgs((a), (n), sizeof(type), (void (*)(void *))(init_fn)))
-#define WIRE_MSG(a, type, init_fn) (WIRE_MSGS((a), 1, type, init_fn)[0])
+/* An array of `n` pointers to new messages of `size` bytes each (the
+ * descriptor's message size), every one initialised from the descriptor
+ * by protobuf_c_message_init (the generated *__init functions take their
+ * own type: called through a void * pointer, the call is undefined). */
+void **wire_msgs(wire_arena_t *a, size_t n, size_t size, const ProtobufCMessageDescriptor *desc);
+#define WIRE_MSGS(a, n, type, desc) ((type **)wire_msgs((a), (n), sizeof(type), &(desc)))
+#define WIRE_MSG(a, type, desc) (WIRE_MSGS((a), 1, type, desc)[0])
 
 /* ---- packing and unpacking ------------------------------------------------------- */
 
