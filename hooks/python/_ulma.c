@@ -1578,6 +1578,64 @@ static void wrap_attr(PyObject *mod, const char *modname, const char *name, PyMe
     Py_XDECREF(cur);
 }
 
+#if PY_VERSION_HEX >= 0x030C0000
+/* os.fork and os.forkpty: CPython 3.12+ warns when a process forks while it
+ * has other OS threads ("This process is multi-threaded, use of fork() may
+ * lead to deadlocks in the child"), and the runtime's watcher would count;
+ * it is fork-safe (rt.c's atfork handlers) and not the program's. Ours call
+ * the originals with the watcher paused, so that the warning is the one
+ * the program gets without us; C functions, so that it still names the
+ * program's line. */
+static PyObject *g_os_fork, *g_os_forkpty;
+
+static PyObject *fork_paused(PyObject *orig)
+{
+    Py_BEGIN_ALLOW_THREADS /* a control handler may be waiting for the GIL */
+    ulma_rt_watcher_pause();
+    Py_END_ALLOW_THREADS
+    PyObject *r = PyObject_CallNoArgs(orig);
+    ulma_rt_watcher_resume(); /* in the child: its watcher runs already */
+    return r;
+}
+
+static PyObject *py_os_fork(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    return fork_paused(g_os_fork);
+}
+
+static PyObject *py_os_forkpty(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    return fork_paused(g_os_forkpty);
+}
+
+/* the originals' signatures and documentation (Modules/posixmodule.c) */
+static PyMethodDef g_fork_def = {"fork", py_os_fork, METH_NOARGS,
+                                 "fork($module, /)\n--\n\nFork a child process.\n\nReturn 0 "
+                                 "to child process and PID of child to parent process."};
+static PyMethodDef g_forkpty_def = {
+    "forkpty", py_os_forkpty, METH_NOARGS,
+    "forkpty($module, /)\n--\n\nFork a new process with a new pseudo-terminal as controlling "
+    "tty.\n\nReturns a tuple of (pid, master_fd).\nLike fork(), return pid of 0 to the child "
+    "process,\nand pid of child to the parent process.\nTo both, return fd of newly opened "
+    "pseudo-terminal."};
+
+static void fork_wrap(void)
+{
+    static PyObject *fork_ours, *forkpty_ours;
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    PyObject *mods = PyImport_GetModuleDict();
+    PyObject *os = mods ? PyDict_GetItemString(mods, "os") : NULL;
+    wrap_attr(os, "posix", "fork", &g_fork_def, &g_os_fork, &fork_ours, 1);
+    if (os && PyObject_HasAttrString(os, "forkpty"))
+        wrap_attr(os, "posix", "forkpty", &g_forkpty_def, &g_os_forkpty, &forkpty_ours, 1);
+    PyErr_Clear();
+    PyErr_Restore(et, ev, etb);
+}
+#endif
+
 /* sys.setprofile / sys.getprofile and threading's (ours while full mode is
  * on, the originals back after). */
 static void sys_wrap(int on)
@@ -1716,6 +1774,9 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     }
     ulma_rt_set_control_handler(on_control, NULL);
     ulma_rt_set_tick_handler(on_tick, NULL);
+#if PY_VERSION_HEX >= 0x030C0000
+    fork_wrap();
+#endif
     ulma_segment_t *seg = ulma_rt_segment();
     return PyUnicode_FromString(seg ? ulma_segment_path(seg) : "");
 }

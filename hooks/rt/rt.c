@@ -64,6 +64,11 @@ static pthread_cond_t g_watch_cond = PTHREAD_COND_INITIALIZER;
 static pthread_t g_watcher;
 static int g_watcher_running;
 static int g_watcher_stop;
+static _Atomic pid_t g_watcher_tid;
+/* ulma_rt_watcher_pause() nesting (forks in several threads at once) */
+static pthread_mutex_t g_pause_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned g_pauses;
+static int g_pause_restart; /* the watcher ran when the first pause began */
 
 /* control and tick handlers */
 static pthread_mutex_t g_handler_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -509,6 +514,7 @@ static void *watcher_main(void *arg)
 {
     (void)arg;
     unsigned ticks = 0;
+    atomic_store(&g_watcher_tid, (pid_t)syscall(SYS_gettid));
     pthread_mutex_lock(&g_watch_lock);
     while (!g_watcher_stop) {
         struct timespec ts;
@@ -565,6 +571,33 @@ static void watcher_stop(void)
     else
         pthread_detach(g_watcher);
     g_watcher_running = 0;
+}
+
+/* The watcher stopped until ulma_rt_watcher_resume(), and gone from the
+ * kernel's count of this process's threads (a joined thread is counted
+ * until it is reaped: at most ~100 ms are waited for that). */
+void ulma_rt_watcher_pause(void)
+{
+    pthread_mutex_lock(&g_pause_lock);
+    if (g_pauses++ == 0 && (g_pause_restart = g_watcher_running)) {
+        watcher_stop();
+        char task[64];
+        snprintf(task, sizeof(task), "/proc/self/task/%d", (int)atomic_load(&g_watcher_tid));
+        for (int i = 0; i < 2000 && access(task, F_OK) == 0; i++)
+            usleep(50);
+    }
+    pthread_mutex_unlock(&g_pause_lock);
+}
+
+void ulma_rt_watcher_resume(void)
+{
+    pthread_mutex_lock(&g_pause_lock);
+    if (g_pauses && --g_pauses == 0 && g_pause_restart && ulma_load_relaxed(&g_seg)) {
+        pthread_mutex_lock(&g_watch_lock);
+        watcher_start();
+        pthread_mutex_unlock(&g_watch_lock);
+    }
+    pthread_mutex_unlock(&g_pause_lock);
 }
 
 void ulma_rt_set_control_handler(ulma_rt_control_fn fn, void *ctx)
@@ -729,6 +762,8 @@ static void atfork_child(void)
 {
     pthread_mutex_init(&g_lock, NULL);
     pthread_mutex_init(&g_watch_lock, NULL);
+    pthread_mutex_init(&g_pause_lock, NULL);
+    g_pauses = 0; /* the child's watcher runs (below): nothing to resume */
     pthread_cond_init(&g_watch_cond, NULL);
     pthread_mutex_init(&g_handler_lock, NULL);
     g_watcher_running = 0;

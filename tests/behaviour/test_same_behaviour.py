@@ -1,8 +1,9 @@
 """Hooked programs behave exactly as unhooked ones. Every program of the
 corpus (progs/: exceptions, exit codes, threads and generators, async,
-signals, fork, deep recursion with sys.setrecursionlimit, os._exit, a
-program with its own profile and trace functions, sys.argv / __file__ /
-__main__, a syntax error) runs as `python3 prog.py` and as
+signals, fork and forkpty (alone, and with a thread: CPython 3.12+ warns),
+deep recursion with sys.setrecursionlimit, os._exit, a program with its
+own profile and trace functions, sys.argv / __file__ / __main__, a syntax
+error) runs as `python3 prog.py` and as
 `python3 -m ulma -o FILE prog.py` in fast, full, objects and off modes; its
 standard output, standard error and exit status must be the same. The one
 allowed difference: lines ulma itself writes on standard error start with
@@ -28,6 +29,7 @@ CASES = [  # program, arguments
     ("async_prog.py", []),
     ("signals.py", []),
     ("forks.py", []),
+    ("forks_threads.py", []),
     ("deep.py", []),
     ("osexit.py", []),
     ("own_profiler.py", []),

@@ -1,5 +1,6 @@
-"""fork() gives the child its own segment (with its own code definitions);
-multiprocessing Pools work under the launcher with fork and spawn."""
+"""fork() gives the child its own segment (with its own code definitions)
+and its own watcher, the parent keeps its watcher; multiprocessing Pools
+work under the launcher with fork and spawn."""
 import os
 
 import hooktest as H
@@ -24,6 +25,12 @@ with H.SegDir("fork") as d:
         names = {v[0] for v in s["codes"].values()}
         if squares.get(s["pid"]):
             H.check("square" in names, "pid %d defines square in its own segment" % s["pid"])
+    d.clear()
+    # the runtime's watcher runs on in the parent and in the child
+    r = H.run(["-m", "ulma", "--no-agent", os.path.join(H.HERE, "watcher_prog.py")], d.env(),
+              timeout=60)
+    H.check(r.returncode == 0 and r.stdout.split("\n")[:3] == ["before 1", "child 1", "after 1"],
+            "one watcher before the fork, in the child, after it: %r %s" % (r.stdout, r.stderr))
     d.clear()
     for method in ("spawn", "forkserver"):
         r = H.run(["-m", "ulma", "--no-agent", "--mode", "full", PROG, method], d.env(),

@@ -105,6 +105,15 @@ typedef void (*ulma_rt_control_fn)(uint32_t control, uint32_t seq, void *ctx);
  * progress to finish: do not hold a lock the handler needs meanwhile. */
 void ulma_rt_set_control_handler(ulma_rt_control_fn fn, void *ctx);
 
+/* Stop the watcher (joined, and no longer counted among the process's
+ * threads) until the matching ulma_rt_watcher_resume(); pauses nest. Around
+ * a fork: CPython 3.12+ warns when a process forks with other threads, and
+ * the watcher, which is fork-safe, is not the program's. A fork()ed child
+ * has its own watcher running and nothing to resume. Not with the GIL held
+ * (a control handler may be waiting for it). */
+void ulma_rt_watcher_pause(void);
+void ulma_rt_watcher_resume(void);
+
 /* A function the watcher calls on every wake (ULMA_RT_WATCH_MS), after
  * applying a pending control request; NULL removes it (waiting for a call
  * in progress, as for the control handler). */
