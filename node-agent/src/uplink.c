@@ -26,6 +26,7 @@ struct uplink {
     wire_sender_t *snd;
     uint64_t interval_ns, next_ns;
     uint32_t since_snapshot;
+    uint32_t phase;           /* reports the first period is shorter by (see uplink_new) */
     int want_snapshot, want_dictionary;
     /* processes forgotten since the last report */
     int32_t gone_pid[GONE_MAX];
@@ -96,6 +97,14 @@ uplink_t *uplink_new(const agent_config_t *cfg, const agent_view_t *v, proctab_t
     u->interval_ns = (uint64_t)(cfg->report_s * 1e9);
     u->snd = wire_sender_new(&ni, 0, u->interval_ns);
     u->want_snapshot = u->want_dictionary = 1; /* a new session starts whole */
+    /* Agents started together (one command over the nodes, a boot) report
+     * in step, and their periodic snapshots, every --snapshot-every reports
+     * after the first, would all reach the collector in the same interval,
+     * delaying every other report behind them. A phase drawn from the
+     * session id (random) spreads them over the period; the first period
+     * is at most as long as the others. */
+    if (u->snapshot_every > 1)
+        u->phase = (uint32_t)(wire_sender_session(u->snd) % u->snapshot_every);
     ulma__wire__agent_counters__init(&u->counters);
     return u;
 }
@@ -172,7 +181,8 @@ static void report(uplink_t *u)
             ulma_reader_set_reported(p->rd, p->base_read + p->prof->events);
         if (snapshot) {
             u->counters.snapshots_sent++;
-            u->since_snapshot = 0;
+            u->since_snapshot = u->phase; /* the phase once, then whole periods */
+            u->phase = 0;
             u->want_snapshot = u->want_dictionary = 0;
         } else {
             u->since_snapshot++;

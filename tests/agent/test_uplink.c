@@ -39,6 +39,7 @@ static struct {
     int32_t gone[8];
     uint32_t ngone;
     uint64_t snapshots, deltas;
+    uint64_t last_snap_seq, max_snap_gap, snap_gaps; /* periodic snapshots' spacing */
     int64_t group_path_count;
 } model;
 
@@ -58,6 +59,12 @@ static mproc_t *mproc(int32_t pid, uint64_t st)
 static void apply(const Ulma__Wire__Report *r)
 {
     if (r->snapshot) {
+        if (model.snapshots && r->session == model.session) {
+            uint64_t gap = r->seq - model.last_snap_seq;
+            model.max_snap_gap = gap > model.max_snap_gap ? gap : model.max_snap_gap;
+            model.snap_gaps++;
+        }
+        model.last_snap_seq = r->seq;
         model.snapshots++;
         if (r->name_base == 0)
             model.nnames = 0;
@@ -282,6 +289,10 @@ int main(void)
     }
     CHECK(model.snapshots >= s0 + 2);
     CHECK(model.deltas >= 6);
+    /* every period at most --snapshot-every reports (the first one shorter
+     * by the session's phase) */
+    CHECK(model.snap_gaps >= 2);
+    CHECK(model.max_snap_gap <= 5);
 
     /* 4. a snapshot when asked, with the whole dictionary */
     Ulma__Wire__CollectorMsg c = ULMA__WIRE__COLLECTOR_MSG__INIT;

@@ -63,6 +63,7 @@ typedef struct node {
     uint32_t *idx;        /* sender index per function */
     profile_t *group;     /* edges and paths of the node's job */
     uint32_t reports;
+    uint32_t phase;       /* --stagger: periodic snapshots shifted by this many reports */
     int want_snapshot, want_full;
     uint64_t next_ns;
     int32_t next_pid;
@@ -74,7 +75,7 @@ static struct {
     char curve_dir[256], server_key[256]; /* CURVE keys of every simulated node, or "" */
     uint32_t nodes, first, ranks, funcs, edges, paths, snapshot_every, reports;
     double change, zipf, churn, duration, interval, latency_skip, final;
-    int no_answer, quiet;
+    int no_answer, quiet, stagger;
     uint32_t drop_at, restart_at, seed, pool;
 } cfg = {.ep = "tcp://127.0.0.1:7710", .job = "job1", .prefix = "node", .nodes = 4,
          .ranks = 4, .funcs = 100, .edges = 0, .paths = 0, .snapshot_every = 10,
@@ -307,7 +308,7 @@ static void node_report(node_t *n)
     }
     group_work(n);
 send:;
-    int snap = n->want_snapshot || (cfg.snapshot_every && n->reports % cfg.snapshot_every == 0);
+    int snap = n->want_snapshot || (cfg.snapshot_every && (n->reports + n->phase) % cfg.snapshot_every == 0);
     if (snap)
         n->rows += (uint64_t)n->nranks * cfg.funcs;
     wire_sender_begin(n->s, snap, n->want_full);
@@ -742,7 +743,7 @@ static void pnode_report(node_t *n)
             r->exited_at = n->reports;
         }
     }
-    int snap = n->want_snapshot || (cfg.snapshot_every && n->reports % cfg.snapshot_every == 0);
+    int snap = n->want_snapshot || (cfg.snapshot_every && (n->reports + n->phase) % cfg.snapshot_every == 0);
     int full = snap && n->want_full;
     uint32_t np = 0;
     for (uint32_t k = 0; k < n->nranks; k++) {
@@ -1054,7 +1055,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: collector_load [--ep EP] [--nodes N] [--first K] [--prefix P] [--ranks R]\n"
             "  [--funcs F] [--edges E] [--paths P] [--change X] [--zipf S] [--interval S]\n"
-            "  [--snapshot-every K] [--churn PER_NODE_PER_MIN] [--duration S] [--reports N]\n"
+            "  [--snapshot-every K [--stagger]] [--churn PER_NODE_PER_MIN] [--duration S]\n"
+            "  [--reports N]\n"
             "  [--job J] [--truth FILE] [--latency QUERY_EP [--latency-skip S]] [--no-answer]\n"
             "  [--drop-at N]\n"
             "  [--restart-at N] [--seed N] [--pool K] [--quiet] [--final S]\n"
@@ -1082,6 +1084,7 @@ int main(int argc, char **argv)
         DBL("--latency-skip", cfg.latency_skip) DBL("--final", cfg.final)
         if (!strcmp(a, "--no-answer")) { cfg.no_answer = 1; continue; }
         if (!strcmp(a, "--quiet")) { cfg.quiet = 1; continue; }
+        if (!strcmp(a, "--stagger")) { cfg.stagger = 1; continue; }
         usage();
     }
     if (!cfg.nodes || !cfg.ranks || cfg.funcs < 2)
@@ -1142,6 +1145,10 @@ int main(int argc, char **argv)
         n->nranks = cfg.ranks;
         n->ranks = xcalloc(cfg.ranks, sizeof(rank_t));
         n->next_pid = 1000;
+        /* as agents do (node-agent/src/uplink.c): each node's periodic
+         * snapshots at its own phase of the period, not all at once */
+        if (cfg.stagger && cfg.snapshot_every > 1)
+            n->phase = (cfg.first + i) % cfg.snapshot_every;
         for (uint32_t k = 0; k < cfg.ranks; k++) {
             rank_start(n, &n->ranks[k], k);
             n->ranks[k].m.rank = (int32_t)((cfg.first + i) * cfg.ranks + k);
