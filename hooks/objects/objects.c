@@ -394,6 +394,50 @@ static inline uintptr_t word_at(uintptr_t mem, size_t off)
     return w;
 }
 
+/* The object allocator hook. Each mechanism has its own h_* functions
+ * (below); putting them in and taking them out is the same for both. */
+static void *h_malloc(void *ctx, size_t n);
+static void *h_calloc(void *ctx, size_t nelem, size_t elsize);
+static void *h_realloc(void *ctx, void *ptr, size_t n);
+static void h_free(void *ctx, void *ptr);
+
+static void alloc_hook_set(void)
+{
+    g_hook_obj = (PyMemAllocatorEx){NULL, h_malloc, h_calloc, h_realloc, h_free};
+    PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &g_hook_obj);
+}
+
+/* The allocator we wrapped back, unless someone wrapped us since: their
+ * chain is left alone and counted as a problem. */
+static void alloc_hook_remove(void)
+{
+    PyMemAllocatorEx cur;
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &cur);
+    if (cur.malloc == h_malloc && cur.free == h_free)
+        PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &g_orig_obj);
+    else
+        g_problems++, ulma_rt_problem();
+}
+
+/* Floats may use their free list again (nothing was pushed meanwhile). */
+static void floats_back_on(void)
+{
+    if (FLOATS_HEAD(g_interp) == NULL)
+        FLOATS_NUMFREE(g_interp) = 0;
+}
+
+/* _PyTuple_Resize() of an untracked tuple reallocates its block (GC head
+ * first, whose first word is 0): the tuple in the new block `r` of `n`
+ * bytes, whose first bytes are the old ones (ob_size still the old), or
+ * NULL when `r` holds no live tuple. */
+static PyObject *tuple_resized(void *r, size_t n)
+{
+    if (n < 48 || word_at((uintptr_t)r, 0) != 0)
+        return NULL;
+    PyObject *g = (PyObject *)((char *)r + GC_HEAD);
+    return Py_TYPE(g) == &PyTuple_Type && Py_REFCNT(g) >= 1 ? g : NULL;
+}
+
 #endif /* OBJECTS_ON */
 
 #if OBJECTS_WEDGES
@@ -569,11 +613,9 @@ static void *h_realloc(void *ctx, void *ptr, size_t n)
         emit(ULMA_EV_OBJ_FREE, &g_builtin[b], ptr, osize, ulma_rt_tls.depth);
         emit(ULMA_EV_OBJ_NEW, &g_builtin[b], r, builtin_size((PyObject *)r, b),
              ulma_rt_tls.depth);
-    } else if (n >= 48 && word_at((uintptr_t)r, 0) == 0) {
-        /* _PyTuple_Resize() of an untracked tuple: read in the new block,
-         * whose first bytes are the old ones (ob_size is still the old) */
-        PyObject *g = (PyObject *)((char *)r + GC_HEAD);
-        if (Py_TYPE(g) == &PyTuple_Type && Py_REFCNT(g) >= 1) {
+    } else {
+        PyObject *g = tuple_resized(r, n);
+        if (g) {
             emit(ULMA_EV_OBJ_FREE, &g_builtin[B_TUPLE], (char *)ptr + GC_HEAD,
                  builtin_size(g, B_TUPLE), ulma_rt_tls.depth);
             uint64_t ns = n - GC_HEAD;
@@ -840,8 +882,7 @@ static int objects_install(void)
         g_orig_dealloc[b] = g_builtin[b].tp->tp_dealloc;
         g_builtin[b].tp->tp_dealloc = g_wedge_dealloc[b];
     }
-    g_hook_obj = (PyMemAllocatorEx){NULL, h_malloc, h_calloc, h_realloc, h_free};
-    PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &g_hook_obj);
+    alloc_hook_set();
     ulma_rt_tls.nesting--;
     return 0;
 }
@@ -852,12 +893,7 @@ static void objects_uninstall(void)
         return;
     ulma_rt_tls.nesting++;
     objects_flush();
-    PyMemAllocatorEx cur;
-    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &cur);
-    if (cur.malloc == h_malloc && cur.free == h_free)
-        PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &g_orig_obj);
-    else
-        g_problems++, ulma_rt_problem(); /* someone wrapped us: leave their chain */
+    alloc_hook_remove();
     g_epoch++;
     for (int b = B_LIST; b < B_N; b++)
         if (g_builtin[b].tp->tp_dealloc == g_wedge_dealloc[b])
@@ -870,9 +906,7 @@ static void objects_uninstall(void)
     PyErr_Fetch(&et, &ev, &etb);
     walk_classes(&PyBaseObject_Type, 0, 0);
     PyErr_Restore(et, ev, etb);
-    /* floats may use their free list again (nothing was pushed meanwhile) */
-    if (FLOATS_HEAD(g_interp) == NULL)
-        FLOATS_NUMFREE(g_interp) = 0;
+    floats_back_on();
     reg_clear();
     g_installed = 0;
     ulma_rt_tls.nesting--;
@@ -1021,11 +1055,9 @@ static void *h_realloc(void *ctx, void *ptr, size_t n)
         return r;
     if (b >= 0) {
         emit(ULMA_EV_OBJ_FREE, &g_builtin[b], ptr, osize, ulma_rt_tls.depth);
-    } else if (n >= 48 && word_at((uintptr_t)r, 0) == 0) {
-        /* _PyTuple_Resize() of an untracked tuple, read in the new block
-         * (ob_size is still the old one) */
-        PyObject *g = (PyObject *)((char *)r + GC_HEAD);
-        if (Py_TYPE(g) == &PyTuple_Type && Py_REFCNT(g) >= 1)
+    } else {
+        PyObject *g = tuple_resized(r, n);
+        if (g)
             emit(ULMA_EV_OBJ_FREE, &g_builtin[B_TUPLE], (char *)ptr + GC_HEAD,
                  builtin_size(g, B_TUPLE), ulma_rt_tls.depth);
     }
@@ -1093,12 +1125,11 @@ static int objects_install(void)
     PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &g_orig_obj);
     floats_drain_off(in);
     g_installed = 1;
-    g_hook_obj = (PyMemAllocatorEx){NULL, h_malloc, h_calloc, h_realloc, h_free};
-    PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &g_hook_obj);
+    alloc_hook_set();
     if (PyRefTracer_SetTracer(ref_tracer, NULL) != 0) {
         PyErr_Clear();
-        PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &g_orig_obj);
-        FLOATS_NUMFREE(in) = 0;
+        alloc_hook_remove();
+        floats_back_on();
         g_installed = 0;
         ulma_rt_tls.nesting--;
         return -EIO;
@@ -1117,16 +1148,10 @@ static void objects_uninstall(void)
         PyRefTracer_SetTracer(NULL, NULL);
     else
         g_problems++, ulma_rt_problem(); /* replaced by someone else's: theirs stays */
-    PyMemAllocatorEx cur;
-    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &cur);
-    if (cur.malloc == h_malloc && cur.free == h_free)
-        PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &g_orig_obj);
-    else
-        g_problems++, ulma_rt_problem();
+    alloc_hook_remove();
     g_epoch++;
     g_installed = 0;
-    if (FLOATS_HEAD(g_interp) == NULL)
-        FLOATS_NUMFREE(g_interp) = 0;
+    floats_back_on();
     reg_clear();
     ulma_rt_tls.nesting--;
 }
