@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "snapshot.h"
+#include "ulma/clock.h"
 #include "ulma/segment.h"
 
 proctab_t *proctab_new(const prof_limits_t *lim, int verbose)
@@ -85,6 +86,7 @@ aproc_t *proctab_add(proctab_t *t, const char *path, ulma_reader_t *rd, uint64_t
     p->info = *in;
     p->prof = prof_new(&t->lim, in->nslots);
     p->prof->hz = ulma_reader_hz(rd);
+    ulma_clock_sample_pair(&p->seen_tsc, &p->seen_ns);
     /* a reader before us (an agent killed, restarted) read records it never
      * reported: nobody has them now, they are counted lost */
     uint64_t read, reported;
@@ -126,9 +128,28 @@ static int on_batch(void *ctx, unsigned slot, const ulma_rec_t *recs, size_t nun
     return prof_consume(p->prof, slot, recs, nunits);
 }
 
+/* The clock's rate over our watch of the process, our own pairs, against
+ * the writer's calibration: a virtual machine paused or migrated, or a TSC
+ * the kernel does not trust, shows here as times that are off by as much,
+ * and the table says so (PF_CLOCK_DRIFT_WARN_PPM). Judged from 1 s on. */
+static void clock_drift(aproc_t *p)
+{
+    uint64_t c = 0, n = 0;
+    ulma_clock_sample_pair(&c, &n);
+    if (!p->prof->hz || n < p->seen_ns || n - p->seen_ns < 1000000000u)
+        return;
+    uint64_t rate = ulma_clock_rate_from_pairs(p->seen_tsc, p->seen_ns, c, n);
+    if (!rate)
+        return;
+    double ppm = ((double)rate / (double)p->prof->hz - 1.0) * 1e6;
+    p->prof->clock_drift_ppm = ppm > INT32_MAX ? INT32_MAX : ppm < -INT32_MAX ? -INT32_MAX
+                                                                         : (int32_t)ppm;
+}
+
 void proctab_finish(proctab_t *t, aproc_t *p, uint64_t now)
 {
     p->prof->hz = ulma_reader_hz(p->rd);
+    clock_drift(p);
     p->prof->writer_dropped = ulma_reader_total_dropped(p->rd);
     prof_finish(p->prof);
     p->finished = 1;
@@ -193,6 +214,7 @@ uint64_t proctab_refresh(proctab_t *t, uint64_t now, int mark)
         if (!p->writer_gone && !ulma_reader_writer_alive(p->rd))
             p->writer_gone = 1;
         p->prof->hz = ulma_reader_hz(p->rd);
+        clock_drift(p);
         if (mark)
             prof_mark(p->prof, now);
     }

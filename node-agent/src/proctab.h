@@ -31,6 +31,7 @@ typedef struct aproc {
     uint64_t base_read;      /* records the readers before us read (their
                               * handover: our totals in the header add to it) */
     uint64_t claimed_ns, finished_ns;
+    uint64_t seen_tsc, seen_ns; /* our (cycles, ns) pair when we found it */
     struct aproc *next;
 } aproc_t;
 

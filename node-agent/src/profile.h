@@ -270,6 +270,8 @@ typedef struct prof_hmap {    /* open addressing, u64 key -> u32 value */
 typedef struct prof {
     prof_limits_t lim;
     uint64_t hz;              /* cycles per second (segment calibration) */
+    int32_t clock_drift_ppm;  /* the clock against CLOCK_MONOTONIC_RAW over
+                               * the agent's watch of it (proctab.c) */
     /* id -> fidx, per namespace (0 = not seen yet) */
     uint32_t *map[PROF_NS_COUNT];
     uint32_t map_cap[PROF_NS_COUNT];

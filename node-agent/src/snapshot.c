@@ -211,6 +211,7 @@ profile_t *snapshot_take(prof_t *p, const pf_meta_t *meta, uint64_t corrupt,
     pf_meta_t *m = profile_meta(out);
     *m = *meta;
     m->hz = p->hz;
+    m->clock_drift_ppm = p->clock_drift_ppm;
     m->events = p->events;
     m->span_ns = ns(p, prof_span(p));
     m->nprocs = 1;

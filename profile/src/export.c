@@ -53,6 +53,7 @@ void profile_process_json(const profile_t *p, jw_t *w)
     jw_ku64(w, "profile_hook_displacements", pf_hook_displacements(m->hook_status));
     jw_ku64(w, "processes", m->nprocs ? m->nprocs : 1);
     jw_ku64(w, "hz", m->hz);
+    jw_ki64(w, "clock_drift_ppm", m->clock_drift_ppm);
     jw_ku64(w, "events", m->events);
     jw_ksec(w, "span", m->span_ns);
     jw_kbool(w, "live", m->live);

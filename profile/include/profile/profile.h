@@ -197,11 +197,17 @@ typedef struct pf_meta {
     uint32_t active_mode;       /* ulma_mode_t | ULMA_CTL_OBJECTS bits */
     uint32_t hook_status;       /* ULMA_HOOK_* bits of the process */
     uint64_t hz;                /* cycles per second of its clock */
+    int32_t clock_drift_ppm;    /* the clock's rate over the run against
+                                 * CLOCK_MONOTONIC_RAW, minus the calibration
+                                 * (ppm; merged: the largest in magnitude) */
     uint64_t events;            /* records consumed */
     int64_t span_ns;            /* first to last record; merged: the longest */
     uint32_t nprocs;            /* processes in this profile */
     int live;                   /* taken while the process ran: open_* are set */
 } pf_meta_t;
+
+/* |clock_drift_ppm| from which a table warns that its times are off. */
+#define PF_CLOCK_DRIFT_WARN_PPM 10000
 
 typedef struct profile profile_t;
 
