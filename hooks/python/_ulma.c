@@ -55,6 +55,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ulma/clock.h"
@@ -774,6 +775,17 @@ static PyTypeObject g_token_type;
 static int g_uninstalling;  /* ulma removes its hooks itself (GIL held) */
 static void hook_lost(PyThreadState *ts, unsigned long tid);
 
+/* Whether thread `tid` is one of this process's: a fork()ed child's
+ * CPython deletes the thread states of the parent's other threads, which
+ * frees their tokens while their frames still look like running. */
+static int thread_here(unsigned long tid)
+{
+    int saved = errno;
+    int here = syscall(SYS_tgkill, getpid(), (pid_t)tid, 0) == 0 || errno != ESRCH;
+    errno = saved;
+    return here;
+}
+
 static void token_dealloc(PyObject *o)
 {
     hook_token_t *k = (hook_token_t *)o;
@@ -784,8 +796,10 @@ static void token_dealloc(PyObject *o)
             k->t->hook_token = NULL; /* a new token may get this address */
             k->t->hook_top = k->hs ? open_top(k->hs) : OPEN_NONE;
         }
-        /* not ulma's doing, not the thread state's end (no frame running) */
-        if (!g_uninstalling && g_mode == ULMA_MODE_FULL && TS_FRAME(k->ts))
+        /* not ulma's doing, not the thread state's end (no frame running,
+         * or the thread of a fork()ed child's parent) */
+        if (!g_uninstalling && g_mode == ULMA_MODE_FULL && TS_FRAME(k->ts) &&
+            thread_here(k->tid))
             hook_lost(k->ts, k->tid);
     }
     PyObject_Free(o);

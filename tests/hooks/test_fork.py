@@ -32,6 +32,18 @@ with H.SegDir("fork") as d:
     H.check(r.returncode == 0 and r.stdout.split("\n")[:3] == ["before 1", "child 1", "after 1"],
             "one watcher before the fork, in the child, after it: %r %s" % (r.stdout, r.stderr))
     d.clear()
+    # full mode, a fork while another thread waits: no "paused on thread"
+    prog = os.path.join(H.HERE, "fork_thread_prog.py")
+    r = H.run(["-m", "ulma", "--no-agent", "--mode", "full", prog], d.env(), timeout=60)
+    H.check(r.returncode == 0 and r.stdout.strip() == "child 0",
+            "fork with a thread, full mode: %r %s" % (r.stdout, r.stderr[-500:]))
+    H.check("paused on thread" not in r.stderr,
+            "the parent's threads, gone in the child, are not taken for displaced "
+            "hooks: %s" % r.stderr[-500:])
+    counts = [sum(v for k, v in H.counts(H.read(p), only_file=prog).items()
+                  if k[2] == "in_child") for p in d.segments()]
+    H.check(sorted(counts)[-1:] == [100], "the child's 100 calls in one segment: %s" % counts)
+    d.clear()
     for method in ("spawn", "forkserver"):
         r = H.run(["-m", "ulma", "--no-agent", "--mode", "full", PROG, method], d.env(),
                   timeout=60)
