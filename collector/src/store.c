@@ -1188,6 +1188,7 @@ static void meta_set(pf_meta_t *m, const Ulma__Wire__Process *pr, const node_t *
     m->active_mode = pr->active_mode;
     m->hook_status = pr->hook_status;
     m->hz = pr->hz;
+    m->clock_drift_ppm = pr->clock_drift_ppm;
     m->events = pr->events;
     m->span_ns = pr->span_ns;
     m->nprocs = 1;

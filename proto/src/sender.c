@@ -378,6 +378,7 @@ static void emit_process(wire_sender_t *s, proc_t *p, const pf_meta_t *m, const 
     o->events = m->events;
     o->span_ns = m->span_ns;
     o->hz = m->hz;
+    o->clock_drift_ppm = m->clock_drift_ppm;
     o->created_ns = m->created_ns;
     o->threads = threads;
     if (d) {

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "query.h"
+#include "profile/table.h"
 #include "profile_rows.h"
 #include "sim.h"
 #include "watch.h"
@@ -776,6 +777,32 @@ static void test_scope_rates(void)
     store_destroy(&s);
 }
 
+/* A process's clock drift travels with it; a merged view gives the largest
+ * in magnitude, and its table warns. */
+static void test_clock_drift(void)
+{
+    store_t *s = new_store();
+    sim_node_t a;
+    sim_init(&a, "n1", 21, 3, "job1", 0);
+    a.m[0].clock_drift_ppm = 40;
+    a.m[1].clock_drift_ppm = -212598;
+    a.m[2].clock_drift_ppm = 150000;
+    work_round(&a, 1);
+    CHECK_EQ_I(deliver(s, sim_report(&a, 1, 0, 1), NULL), 0);
+    view_scope_t v = {.level = ULMA__WIRE__SCOPE__LEVEL__CLUSTER};
+    profile_t *p = view_profile(s, &v, 0, 0, NULL);
+    CHECK_EQ_I(profile_meta(p)->clock_drift_ppm, -212598);
+    sbuf_t out;
+    sbuf_init(&out);
+    profile_table(p, NULL, &out);
+    sbuf_addc(&out, '\0');
+    CHECK(strstr(out.data, "Clock: the cycle counter ran 21.3% slower") != NULL);
+    sbuf_free(&out);
+    profile_destroy(&p);
+    wire_sender_destroy(&a.s);
+    store_destroy(&s);
+}
+
 int main(void)
 {
     RUN(test_deltas_exact);
@@ -789,6 +816,7 @@ int main(void)
     RUN(test_negative_times_and_refusals);
     RUN(test_snapshot_replaces);
     RUN(test_scope_rates);
+    RUN(test_clock_drift);
     fprintf(stderr, "test_collector_store: all passed\n");
     return 0;
 }
