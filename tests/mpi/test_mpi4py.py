@@ -3,7 +3,8 @@ libulma-mpi, and every MPI call the program makes is in each rank's profile
 with the right count and bytes, as a callee of the Python function that
 called mpi4py.
 
-Usage: test_mpi4py.py BUILD_DIR MPIEXEC
+Usage: PYTHON test_mpi4py.py BUILD_DIR MPIEXEC (the ranks run PYTHON, the
+interpreter under test)
 """
 import glob
 import json
@@ -28,7 +29,7 @@ with tempfile.TemporaryDirectory(prefix="ulma-mpi4py-") as tmp:
     cmd = [mpiexec, "-np", "2", "--oversubscribe", "--mca", "btl", "self,vader",
            "-x", "ULMA_DIR", "-x", "PYTHONPATH"] + (["-x", "LD_PRELOAD", "-x", "ASAN_OPTIONS"]
            if "LD_PRELOAD" in env else []) + [
-           "/usr/bin/python3", "-m", "ulma", "--objects", "--json", out, os.path.join(here, "mpi4py_known.py")]
+           sys.executable, "-m", "ulma", "--objects", "--json", out, os.path.join(here, "mpi4py_known.py")]
     print("+", " ".join(cmd))
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     check(r.returncode == 0, f"mpirun exit status 0 (got {r.returncode}: {r.stderr[-2000:]})")
