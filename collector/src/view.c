@@ -362,8 +362,7 @@ profile_t *view_profile(const store_t *s, const view_scope_t *v, int what, uint3
                 m->job[0] = '\0';
             m->active_mode |= p->m.active_mode;
             m->hook_status |= p->m.hook_status;
-            if (llabs((long long)p->m.clock_drift_ppm) > llabs((long long)m->clock_drift_ppm))
-                m->clock_drift_ppm = p->m.clock_drift_ppm;
+            m->clock_drift_ppm = pf_clock_drift_merge(m->clock_drift_ppm, p->m.clock_drift_ppm);
         }
         if (store_proc_live(p)) {
             m->state = PF_STATE_LIVE;

@@ -508,8 +508,7 @@ static void meta_merge(pf_meta_t *d, const pf_meta_t *s)
         d->state = PF_STATE_LIVE;
     d->live |= s->live;
     d->hook_status |= s->hook_status;
-    if (llabs((long long)s->clock_drift_ppm) > llabs((long long)d->clock_drift_ppm))
-        d->clock_drift_ppm = s->clock_drift_ppm;
+    d->clock_drift_ppm = pf_clock_drift_merge(d->clock_drift_ppm, s->clock_drift_ppm);
     d->active_mode |= s->active_mode;
     if (d->rank != s->rank)
         d->rank = -1;

@@ -180,12 +180,13 @@ void profile_table(const profile_t *p, const pf_table_opts_t *o, sbuf_t *out)
                     "paused on those threads meanwhile: their counts are incomplete\n\n",
                     pf_hook_displacements(m->hook_status),
                     (m->hook_status & PF_HOOK_DISPLACED) ? ", and still holds a thread" : "");
-    if (llabs((long long)m->clock_drift_ppm) >= PF_CLOCK_DRIFT_WARN_PPM)
+    int slow = m->clock_drift_ppm < 0;
+    double drift = slow ? -(double)m->clock_drift_ppm : (double)m->clock_drift_ppm;
+    if (drift >= PF_CLOCK_DRIFT_WARN_PPM)
         sbuf_printf(out, "   Clock: the cycle counter ran %.1f%% %s than the monotonic clock "
                     "during this run (a paused or migrated virtual machine, or an "
                     "unstable TSC): times are %s by as much\n\n",
-                    (m->clock_drift_ppm < 0 ? -(double)m->clock_drift_ppm : (double)m->clock_drift_ppm) / 1e4, m->clock_drift_ppm < 0 ? "slower" : "faster",
-                    m->clock_drift_ppm < 0 ? "low" : "high");
+                    drift / 1e4, slow ? "slower" : "faster", slow ? "low" : "high");
     if (t.open_tottime_ns > 0)
         sbuf_adds(out, "   * times include frames still running (not yet counted in "
                        "ncalls)\n\n");

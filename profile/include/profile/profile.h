@@ -209,6 +209,13 @@ typedef struct pf_meta {
 /* |clock_drift_ppm| from which a table warns that its times are off. */
 #define PF_CLOCK_DRIFT_WARN_PPM 10000
 
+/* Of two processes' clock drifts, the one a merged profile keeps: the
+ * larger in magnitude. */
+static inline int32_t pf_clock_drift_merge(int32_t a, int32_t b)
+{
+    return (int64_t)b * b > (int64_t)a * a ? b : a;
+}
+
 typedef struct profile profile_t;
 
 /* A new empty profile. Caller owns the return value. Aborts on OOM. */
