@@ -53,6 +53,8 @@
 #undef Py_BUILD_CORE
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -409,17 +411,25 @@ static inline uint32_t cfunc_id(ulma_rt_thread_t *t, PyCFunctionObject *fn)
  * before a record of the thread's that came after it.
  */
 
-/* A frame the profile hook recorded open, known by its frame object (the
- * hook makes one for every frame). A C function is kept with its caller's
- * frame object and the caller's instruction making the call. */
+/* A frame full mode recorded open, known by its frame (OPEN_FRAME below).
+ * A C function is kept with its caller's frame and the caller's
+ * instruction making the call. */
 typedef struct open_frame {
-    const void *fobj;  /* PyFrameObject of the frame (of the caller for C) */
+    const void *fobj;  /* its frame (the caller's for C): OPEN_FRAME() */
     const void *key;   /* PyCodeObject, or PyMethodDef address | 1 for C */
     const void *instr; /* C only: the caller's instruction */
     uint32_t id, depth;
 } open_frame_t;
 
 #define OPEN_C(key) (((uintptr_t)(key)) & 1u)
+/* How an open frame is known: 3.11, by its frame object (the profile hook
+ * is handed one); 3.12+, by its interpreter frame (sys.monitoring's events
+ * come without a frame object, and none is made). */
+#if PY_VERSION_HEX >= 0x030C0000
+#define OPEN_FRAME(p) ((const void *)(p))
+#else
+#define OPEN_FRAME(p) ((const void *)(p)->frame_obj)
+#endif
 /* ulma_rt_thread_t.hook_top, read by the fast-mode wrapper only: the depth
  * of the innermost open frame, or OPEN_NONE. Kept up to date outside full
  * mode (the profile hook's events do not maintain it: it is set again when
@@ -429,9 +439,33 @@ typedef struct open_frame {
 typedef struct hook_state {
     open_frame_t *s;  /* innermost last */
     uint32_t len, cap;
+    uint32_t period;  /* 3.12+: the full-mode period the thread last synced in, 0: none */
     uint64_t gone;    /* when the profile hook last left the thread */
     uint64_t floor;   /* a time every frame in s was known open (fast mode) */
 } hook_state_t;
+
+#if PY_VERSION_HEX >= 0x030C0000
+/* 3.12+: full mode's events are interpreter-wide (sys.monitoring), so they
+ * leave every thread at once, when full mode ends: each such period is
+ * numbered from 1, and its end time kept (the last MON_PERIODS of them). A
+ * thread's `gone` is its last period's end, found when it is needed. */
+#define MON_PERIODS 64u
+static uint32_t g_mon_period;
+static uint64_t g_mon_end[MON_PERIODS];
+
+static void mon_gone(hook_state_t *hs)
+{
+    if (!hs->period)
+        return;
+    if (hs->period == g_mon_period && g_mode == ULMA_MODE_FULL) {
+        hs->gone = ulma_clock_read(); /* still in it (the thread ends) */
+        return;
+    }
+    /* a period older than the ones kept: a later one's end, an upper bound */
+    hs->gone = g_mon_end[hs->period % MON_PERIODS];
+    hs->period = 0;
+}
+#endif
 
 static hook_state_t *hook_state_of(ulma_rt_thread_t *t)
 {
@@ -452,7 +486,7 @@ static hook_state_t *hook_state_of(ulma_rt_thread_t *t)
 }
 
 static void open_close(ulma_rt_thread_t *t, hook_state_t *hs, uint64_t tsc);
-static inline uint64_t open_stamp(const hook_state_t *hs);
+static inline uint64_t open_stamp(hook_state_t *hs);
 
 /* The thread ends (its pthread key destructor: no Python frame is left, no
  * GIL): the frames still recorded open left while the profile hook was
@@ -491,7 +525,7 @@ static inline uint32_t open_top(const hook_state_t *hs)
 static int open_alive(const open_frame_t *e, const _PyInterpreterFrame *chain)
 {
     for (const _PyInterpreterFrame *p = chain; p; p = p->previous) {
-        if ((const void *)p->frame_obj != e->fobj)
+        if (OPEN_FRAME(p) != e->fobj)
             continue;
         if (OPEN_C(e->key))
             return FRAME_INSTR(p) == e->instr;
@@ -511,8 +545,11 @@ static void open_close(ulma_rt_thread_t *t, hook_state_t *hs, uint64_t tsc)
     t->hook_top = open_top(hs);
 }
 
-static inline uint64_t open_stamp(const hook_state_t *hs)
+static inline uint64_t open_stamp(hook_state_t *hs)
 {
+#if PY_VERSION_HEX >= 0x030C0000
+    mon_gone(hs);
+#endif
     return hs->gone > hs->floor ? hs->gone : hs->floor;
 }
 
@@ -753,6 +790,9 @@ static _PyFrameEvalFunction fast_fn(void)
 
 /* ------------------------------------------------------------ full mode */
 
+#if PY_VERSION_HEX < 0x030C0000
+/* 3.11: the profile hook (Py_tracefunc), per thread. */
+
 /*
  * The profile hook is installed with a token as its object
  * (tstate->c_profileobj): one per installation on a thread, referenced by
@@ -834,37 +874,11 @@ static __attribute__((noinline)) void hook_sync(ulma_rt_thread_t *t, PyObject *o
 }
 
 /* Whether a PyTrace_RETURN event with a value `arg` is a frame left by an
- * exception. 3.11 says so with arg NULL. 3.12 and 3.13 run the profile
- * hook from sys.monitoring's PY_RETURN, PY_YIELD and PY_UNWIND events and
- * hand it None for an unwind, so the frame's instruction tells: a return or
- * a yield is at a return or yield instruction, an exit by exception at the
- * instruction that raised (an instrumented line or instruction, with a
- * tracer on too, is taken as a return). The one case read as a return: a
- * generator thrown into at a yield (throw(), close()) that does not catch
- * the exception. */
+ * exception: 3.11 says so with arg NULL. */
 static inline int prof_unwinding(const PyFrameObject *frame, const PyObject *arg)
 {
-#if PY_VERSION_HEX >= 0x030C0000
-    if (arg != Py_None)
-        return arg == NULL;
-    const _Py_CODEUNIT *ip = FRAME_INSTR(frame->f_frame);
-    switch (ip->op.code) {
-    case RETURN_VALUE:
-    case RETURN_CONST:
-    case YIELD_VALUE:
-    case INSTRUMENTED_RETURN_VALUE:
-    case INSTRUMENTED_RETURN_CONST:
-    case INSTRUMENTED_YIELD_VALUE:
-    case INSTRUMENTED_LINE:
-    case INSTRUMENTED_INSTRUCTION:
-        return 0;
-    default:
-        return 1;
-    }
-#else
     (void)frame;
     return arg == NULL;
-#endif
 }
 
 /* The full-mode profile hook. `with_clock` is a constant: 0 only in the
@@ -951,6 +965,353 @@ static int prof_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *ar
 /* The profile hook full mode installs (prof_hook but in the overhead
  * benchmark's stripped variants, bench_hooks.h). */
 static Py_tracefunc g_prof_fn = prof_hook;
+
+#else /* PY_VERSION_HEX >= 0x030C0000 */
+
+/*
+ * 3.12 and 3.13: sys.monitoring (PEP 669). Full mode is a tool of its own
+ * (ULMA_MON_TOOLS: the first free of them), with C callbacks for the events
+ * cProfile uses there: PY_START, PY_RESUME and PY_THROW give a CALL record;
+ * PY_RETURN and PY_YIELD a RETURN, PY_UNWIND an UNWIND; CALL of a C function
+ * (or of a method descriptor with its object, as a bound method) a C_CALL;
+ * C_RETURN and C_RAISE its C_RETURN. The same events as the setprofile shim
+ * CPython builds on the same machinery, without the frame object the shim
+ * makes for every frame; and the program's own profile function
+ * (sys.setprofile, threading.setprofile), debugger or coverage tool, and
+ * cProfile (the profiler tool id) run beside full mode and take nothing from
+ * it. The callbacks never return DISABLE: a call site can call a C function
+ * on one run and a Python one on the next.
+ *
+ * The events are interpreter-wide: no per-thread installation, and full
+ * mode ends on every thread at once (the period bookkeeping above). A
+ * thread's first event in a period (the epoch changed) attaches and syncs
+ * it: the frames it recorded open and that left while full mode was off get
+ * their returns first.
+ */
+typedef struct mon_cb {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+} mon_cb_t;
+
+static PyTypeObject g_mon_cb_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "ulma._ulma.monitor_callback",
+    .tp_basicsize = sizeof(mon_cb_t),
+    .tp_vectorcall_offset = offsetof(mon_cb_t, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "one of ulma's full-mode sys.monitoring callbacks (internal)",
+};
+
+/* Tool ids full mode may take, in order of preference: those PEP 669 leaves
+ * unnamed (0-2 are debugger, coverage, profiler; 5 the optimizer's). */
+static const int g_mon_tools[] = {4, 3};
+static int g_mon_tool = -1;       /* the one taken, -1: none yet */
+static PyObject *g_monitoring;    /* sys.monitoring */
+static PyObject *g_mon_missing;   /* sys.monitoring.MISSING (a call's absent arg0) */
+static int g_mon_warned;
+
+static inline _PyInterpreterFrame *mon_frame(void)
+{
+    PyThreadState *ts = _PyThreadState_UncheckedGet();
+    return ts ? TS_FRAME(ts) : NULL;
+}
+
+/* A thread's first event in a full-mode period (or ever). `chain`: the
+ * innermost frame still running. */
+static __attribute__((noinline)) void mon_sync(ulma_rt_thread_t *t,
+                                               const _PyInterpreterFrame *chain)
+{
+    thread_attach(t);
+    hook_state_t *hs = hook_state_of(t);
+    if (!hs)
+        return; /* counted; the next event tries again */
+    if (hs->len)
+        open_settle(t, hs, chain);
+    hs->period = g_mon_period;
+    thread_mode(t);
+}
+
+/* What every callback does first: the thread's runtime state, synced, or
+ * NULL when the event is not to be recorded (the hook's own work nested,
+ * no memory for the open frames). */
+static inline __attribute__((always_inline)) hook_state_t *
+mon_enter(ulma_rt_thread_t *t, const _PyInterpreterFrame *chain)
+{
+    if (ULMA_UNLIKELY(t->hook_epoch != g_epoch))
+        mon_sync(t, chain);
+    if (ULMA_UNLIKELY(t->nesting))
+        return NULL;
+    hook_state_t *hs = t->hook_state;
+    if (ULMA_LIKELY(hs) && ULMA_UNLIKELY(g_objects))
+        g_obj->flush();
+    return hs;
+}
+
+/* PY_START, PY_RESUME, PY_THROW (code, offset[, exception]): the frame,
+ * innermost now, is entered. */
+static inline __attribute__((always_inline)) void mon_py_call_body(PyObject *const *args,
+                                                                   const int with_clock)
+{
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    _PyInterpreterFrame *f = mon_frame();
+    hook_state_t *hs = mon_enter(t, f ? f->previous : NULL);
+    if (ULMA_UNLIKELY(!hs || !f))
+        return;
+    if (ULMA_UNLIKELY(hs->len == hs->cap) && hook_state_grow(hs) != 0)
+        return; /* not recorded, so not returned either */
+    PyCodeObject *co = (PyCodeObject *)args[0];
+    uint32_t id = code_id(t, co, 1);
+    uint32_t d = ++t->depth;
+    hs->s[hs->len++] = (open_frame_t){f, co, NULL, id, d};
+    ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_CALL, id, (uint16_t)d);
+}
+
+/* PY_RETURN, PY_YIELD, PY_UNWIND (code, offset, value or exception): the
+ * innermost frame leaves; recorded if it is the innermost one recorded
+ * open (else it was entered while full mode was off). */
+static inline __attribute__((always_inline)) void
+mon_py_return_body(PyObject *const *args, uint16_t ev, const int with_clock)
+{
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    _PyInterpreterFrame *f = mon_frame();
+    hook_state_t *hs = mon_enter(t, f);
+    if (ULMA_UNLIKELY(!hs) || !hs->len)
+        return;
+    const open_frame_t *e = &hs->s[hs->len - 1];
+    if (e->fobj != (const void *)f || e->key != (const void *)args[0])
+        return;
+    ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ev, e->id, (uint16_t)e->depth);
+    t->depth = e->depth - 1;
+    hs->len--;
+}
+
+/* The C function a CALL, C_RETURN or C_RAISE event (code, offset,
+ * callable, arg0) is about, as the setprofile shim and cProfile see it: a
+ * builtin function or method, or a method descriptor called with its object
+ * (as the bound method it makes); its PyMethodDef, or NULL. */
+static inline const PyMethodDef *mon_cfunc(PyObject *const *args)
+{
+    PyObject *fn = args[2];
+    if (PyCFunction_Check(fn))
+        return ((PyCFunctionObject *)fn)->m_ml;
+    if (Py_IS_TYPE(fn, &PyMethodDescr_Type) && args[3] != g_mon_missing)
+        return ((PyMethodDescrObject *)fn)->d_method;
+    return NULL;
+}
+
+/* A C function's id; its definition from the bound method a descriptor
+ * makes (as the shim does), else none (0: not recorded). */
+static __attribute__((noinline)) uint32_t mon_cfunc_define(ulma_rt_thread_t *t,
+                                                           PyObject *const *args,
+                                                           cfunc_ent_t *e, uint32_t gen)
+{
+    PyObject *fn = args[2];
+    if (PyCFunction_Check(fn))
+        return cfunc_define(t, (PyCFunctionObject *)fn, e, gen);
+    PyObject *exc = PyErr_GetRaisedException();
+    t->nesting++;
+    PyObject *self = args[3];
+    PyObject *m = Py_TYPE(fn)->tp_descr_get(fn, self, (PyObject *)Py_TYPE(self));
+    uint32_t id = 0;
+    if (m && PyCFunction_Check(m))
+        id = cfunc_define(t, (PyCFunctionObject *)m, e, gen);
+    else
+        ulma_rt_problem();
+    Py_XDECREF(m);
+    PyErr_Clear();
+    t->nesting--;
+    PyErr_SetRaisedException(exc);
+    return id;
+}
+
+/* CALL: a C function is called from the innermost frame. */
+static inline __attribute__((always_inline)) void mon_call_body(PyObject *const *args,
+                                                                const int with_clock)
+{
+    const PyMethodDef *ml = mon_cfunc(args);
+    if (!ml)
+        return; /* a Python function (its PY_START follows), a class... */
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    _PyInterpreterFrame *f = mon_frame();
+    hook_state_t *hs = mon_enter(t, f);
+    if (ULMA_UNLIKELY(!hs || !f))
+        return;
+    if (ULMA_UNLIKELY(hs->len == hs->cap) && hook_state_grow(hs) != 0)
+        return;
+    cfunc_ent_t *ce = cf_find(ml);
+    uint32_t gen = ulma_load_relaxed(&ulma_rt_defgen);
+    uint32_t id = ULMA_LIKELY(ce && ce->gen == gen) ? ce->id : mon_cfunc_define(t, args, ce, gen);
+    if (ULMA_UNLIKELY(!id))
+        return;
+    uint32_t d = ++t->depth;
+    hs->s[hs->len++] =
+        (open_frame_t){f, (const void *)((uintptr_t)ml | 1u), FRAME_INSTR(f), id, d};
+    ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_C_CALL, id, (uint16_t)d);
+}
+
+/* C_RETURN, C_RAISE: the C function called from the innermost frame
+ * returns; recorded if it is the innermost one recorded open. */
+static inline __attribute__((always_inline)) void mon_c_return_body(PyObject *const *args,
+                                                                    const int with_clock)
+{
+    const PyMethodDef *ml = mon_cfunc(args);
+    if (!ml)
+        return;
+    ulma_rt_thread_t *t = &ulma_rt_tls;
+    _PyInterpreterFrame *f = mon_frame();
+    hook_state_t *hs = mon_enter(t, f);
+    if (ULMA_UNLIKELY(!hs) || !hs->len)
+        return;
+    const open_frame_t *e = &hs->s[hs->len - 1];
+    if (e->fobj != (const void *)f || e->key != (const void *)((uintptr_t)ml | 1u))
+        return;
+    ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_C_RETURN, e->id,
+             (uint16_t)e->depth);
+    t->depth = e->depth - 1;
+    hs->len--;
+}
+
+/* The callbacks (vectorcall: callable, args, nargsf, kwnames). Each returns
+ * None (immortal from 3.12), never DISABLE. */
+#define MON_CALLBACK(name, body)                                                            \
+    static PyObject *name(PyObject *cb, PyObject *const *args, size_t nargsf, PyObject *kw) \
+    {                                                                                     \
+        (void)cb, (void)nargsf, (void)kw;                                                 \
+        body;                                                                             \
+        Py_RETURN_NONE;                                                                   \
+    }
+MON_CALLBACK(mon_py_call, mon_py_call_body(args, 1))
+MON_CALLBACK(mon_py_return, mon_py_return_body(args, ULMA_EV_RETURN, 1))
+MON_CALLBACK(mon_py_unwind, mon_py_return_body(args, ULMA_EV_UNWIND, 1))
+MON_CALLBACK(mon_call, mon_call_body(args, 1))
+MON_CALLBACK(mon_c_return, mon_c_return_body(args, 1))
+
+/* One set of callbacks, by event: enter (PY_START, PY_RESUME, PY_THROW),
+ * return (PY_RETURN, PY_YIELD), unwind (PY_UNWIND), call (CALL), c_return
+ * (C_RETURN, C_RAISE). */
+typedef struct mon_set {
+    vectorcallfunc enter, ret, unwind, call, c_return;
+} mon_set_t;
+
+static const mon_set_t g_mon_real = {mon_py_call, mon_py_return, mon_py_unwind, mon_call,
+                                     mon_c_return};
+static const mon_set_t *g_mon_set = &g_mon_real; /* the benchmark's variants (bench_hooks.h) */
+static const mon_set_t *g_mon_registered;        /* the set registered now */
+
+/* sys.monitoring.<name>(args...) from C; 0 or -1 (the error cleared). */
+static int mon_call_method(const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    PyObject *fn = PyObject_GetAttrString(g_monitoring, name);
+    PyObject *a = fn ? Py_VaBuildValue(fmt, ap) : NULL;
+    va_end(ap);
+    PyObject *r = a ? PyObject_CallObject(fn, a) : NULL;
+    int rc = r ? 0 : -1;
+    Py_XDECREF(r);
+    Py_XDECREF(a);
+    Py_XDECREF(fn);
+    PyErr_Clear();
+    return rc;
+}
+
+static int mon_register(int event_bit, vectorcallfunc f)
+{
+    mon_cb_t *cb = PyObject_New(mon_cb_t, &g_mon_cb_type);
+    if (!cb)
+        return -1;
+    cb->vectorcall = f;
+    int rc = mon_call_method("register_callback", "(iiO)", g_mon_tool, event_bit, (PyObject *)cb);
+    Py_DECREF(cb);
+    return rc;
+}
+
+/* The events full mode asks for, and their callbacks. */
+static const struct {
+    const char *name;
+    size_t which; /* offset in mon_set_t */
+} g_mon_events[] = {
+    {"PY_START", offsetof(mon_set_t, enter)},   {"PY_RESUME", offsetof(mon_set_t, enter)},
+    {"PY_THROW", offsetof(mon_set_t, enter)},   {"PY_RETURN", offsetof(mon_set_t, ret)},
+    {"PY_YIELD", offsetof(mon_set_t, ret)},     {"PY_UNWIND", offsetof(mon_set_t, unwind)},
+    {"CALL", offsetof(mon_set_t, call)},        {"C_RETURN", offsetof(mon_set_t, c_return)},
+    {"C_RAISE", offsetof(mon_set_t, c_return)},
+};
+static long g_mon_mask;
+
+/* Take a tool id and register the callbacks (once, and again for another
+ * set). 0, or -1: full mode cannot run here (said once). GIL held. */
+static int mon_ready(void)
+{
+    if (g_mon_tool >= 0 && g_mon_registered == g_mon_set)
+        return 0;
+    PyObject *exc = PyErr_GetRaisedException();
+    ulma_rt_thread_t *me = &ulma_rt_tls;
+    me->nesting++;
+    int rc = -1;
+    if (!g_monitoring) {
+        PyObject *sys = PyImport_ImportModule("sys");
+        g_monitoring = sys ? PyObject_GetAttrString(sys, "monitoring") : NULL;
+        Py_XDECREF(sys);
+        g_mon_missing = g_monitoring ? PyObject_GetAttrString(g_monitoring, "MISSING") : NULL;
+        PyObject *evs = g_monitoring ? PyObject_GetAttrString(g_monitoring, "events") : NULL;
+        for (size_t i = 0; evs && i < sizeof(g_mon_events) / sizeof(g_mon_events[0]); i++) {
+            PyObject *v = PyObject_GetAttrString(evs, g_mon_events[i].name);
+            long bit = v ? PyLong_AsLong(v) : -1;
+            Py_XDECREF(v);
+            if (bit <= 0) {
+                g_mon_mask = 0;
+                break;
+            }
+            g_mon_mask |= bit;
+        }
+        Py_XDECREF(evs);
+        PyErr_Clear();
+    }
+    if (!g_monitoring || !g_mon_missing || !g_mon_mask)
+        goto out;
+    for (size_t i = 0; g_mon_tool < 0 && i < sizeof(g_mon_tools) / sizeof(g_mon_tools[0]); i++)
+        if (mon_call_method("use_tool_id", "(is)", g_mon_tools[i], "ulma") == 0)
+            g_mon_tool = g_mon_tools[i];
+    if (g_mon_tool < 0)
+        goto out;
+    PyObject *evs = PyObject_GetAttrString(g_monitoring, "events");
+    rc = evs ? 0 : -1;
+    for (size_t i = 0; evs && i < sizeof(g_mon_events) / sizeof(g_mon_events[0]); i++) {
+        PyObject *v = PyObject_GetAttrString(evs, g_mon_events[i].name);
+        long bit = v ? PyLong_AsLong(v) : -1;
+        Py_XDECREF(v);
+        vectorcallfunc f = *(const vectorcallfunc *)((const char *)g_mon_set + g_mon_events[i].which);
+        if (bit <= 0 || mon_register((int)bit, f) != 0)
+            rc = -1;
+    }
+    Py_XDECREF(evs);
+    PyErr_Clear();
+    g_mon_registered = rc == 0 ? g_mon_set : NULL;
+out:
+    if (rc != 0 && !g_mon_warned) {
+        g_mon_warned = 1;
+        PySys_WriteStderr("ulma: full mode is not available in this process: sys.monitoring "
+                          "tool ids 4 and 3 are both in use by the program (or its "
+                          "monitoring failed); fast mode instead\n");
+    }
+    if (rc != 0)
+        ulma_rt_problem();
+    me->nesting--;
+    PyErr_SetRaisedException(exc);
+    return rc;
+}
+
+/* Full mode's events on or off, interpreter-wide. GIL held. */
+static void mon_events(int on)
+{
+    PyObject *exc = PyErr_GetRaisedException();
+    if (g_mon_tool >= 0 && mon_call_method("set_events", "(il)", g_mon_tool,
+                                           on ? g_mon_mask : 0L) != 0)
+        ulma_rt_problem();
+    PyErr_SetRaisedException(exc);
+}
+#endif /* PY_VERSION_HEX */
 
 /* ------------------------------------- inline __getitem__ calls (3.11) */
 
@@ -1300,6 +1661,7 @@ static void threading_setprofile(PyObject *fn)
     PyErr_Restore(et, ev, etb);
 }
 
+#if PY_VERSION_HEX < 0x030C0000
 /* --------------------------------------- full mode: the program's hook */
 
 /*
@@ -1521,6 +1883,16 @@ static PyObject *py_sys_getprofile(PyObject *self, PyObject *noargs)
     return Py_NewRef(o);
 }
 
+static PyMethodDef g_setprofile_def = {
+    "setprofile", py_sys_setprofile, METH_O,
+    "setprofile(function)\n\nSet the profiling function (ulma keeps its own full-mode hook "
+    "underneath: see the ulma package)."};
+static PyMethodDef g_getprofile_def = {"getprofile", py_sys_getprofile, METH_NOARGS,
+                                       "Return the profiling function set with "
+                                       "sys.setprofile."};
+
+#endif /* 3.11 */
+
 /* threading.setprofile while full mode is on: new threads keep getting
  * ulma's hook when the program sets none. */
 static PyObject *py_threading_setprofile(PyObject *self, PyObject *fn)
@@ -1561,13 +1933,6 @@ static PyMethodDef g_tgetprofile_def = {"getprofile", py_threading_getprofile, M
                                         "Get the profiler function as set by "
                                         "threading.setprofile()."};
 
-static PyMethodDef g_setprofile_def = {
-    "setprofile", py_sys_setprofile, METH_O,
-    "setprofile(function)\n\nSet the profiling function (ulma keeps its own full-mode hook "
-    "underneath: see the ulma package)."};
-static PyMethodDef g_getprofile_def = {"getprofile", py_sys_getprofile, METH_NOARGS,
-                                       "Return the profiling function set with "
-                                       "sys.setprofile."};
 
 /* A module's function `name` (its original saved in *orig, ours made from
  * `def` in *ours the first time): ours in (on), or the original back; only
@@ -1650,26 +2015,29 @@ static void fork_wrap(void)
 }
 #endif
 
-/* sys.setprofile / sys.getprofile and threading's (ours while full mode is
- * on, the originals back after). */
+/* threading.setprofile / getprofile (and on 3.11 sys.setprofile /
+ * getprofile): ours while full mode is on, the originals back after. */
 static void sys_wrap(int on)
 {
     static PyObject *t_set, *t_get, *t_set_ours, *t_get_ours;
     PyObject *et, *ev, *etb;
     PyErr_Fetch(&et, &ev, &etb);
     PyObject *mods = PyImport_GetModuleDict();
-    PyObject *sys = mods ? PyDict_GetItemString(mods, "sys") : NULL;
     PyObject *threading = mods ? PyDict_GetItemString(mods, "threading") : NULL;
+#if PY_VERSION_HEX < 0x030C0000
+    PyObject *sys = mods ? PyDict_GetItemString(mods, "sys") : NULL;
     wrap_attr(sys, "sys", "setprofile", &g_setprofile_def, &g_sys_setprofile, &g_setprofile_fn,
               on);
     wrap_attr(sys, "sys", "getprofile", &g_getprofile_def, &g_sys_getprofile, &g_getprofile_fn,
               on);
+#endif
     wrap_attr(threading, "threading", "setprofile", &g_tsetprofile_def, &t_set, &t_set_ours, on);
     wrap_attr(threading, "threading", "getprofile", &g_tgetprofile_def, &t_get, &t_get_ours, on);
     PyErr_Clear();
     PyErr_Restore(et, ev, etb);
 }
 
+#if PY_VERSION_HEX < 0x030C0000
 static void profile_all(int on)
 {
     PyThreadState *ts = PyInterpreterState_ThreadHead(g_interp);
@@ -1694,18 +2062,29 @@ static void profile_all(int on)
     hook_status_publish();
 }
 
+#endif
+
 /* Apply `mode` process-wide. GIL held. */
 static void apply_mode(uint32_t mode)
 {
     if (mode > ULMA_MODE_FULL)
         mode = ULMA_MODE_OFF;
+#if PY_VERSION_HEX >= 0x030C0000
+    if (mode == ULMA_MODE_FULL && mon_ready() != 0)
+        mode = ULMA_MODE_FAST; /* said */
+#endif
     if (mode == g_mode)
         return;
     g_epoch++;
     if (g_mode == ULMA_MODE_FAST) {
         _PyInterpreterState_SetEvalFrameFunc(g_interp, _PyEval_EvalFrameDefault);
     } else if (g_mode == ULMA_MODE_FULL) {
+#if PY_VERSION_HEX >= 0x030C0000
+        mon_events(0);
+        g_mon_end[g_mon_period % MON_PERIODS] = ulma_clock_read();
+#else
         profile_all(0);
+#endif
         sys_wrap(0);
     }
     g_mode = mode;
@@ -1721,8 +2100,16 @@ static void apply_mode(uint32_t mode)
         init_prepare();
         _PyInterpreterState_SetEvalFrameFunc(g_interp, fast_fn());
     } else if (mode == ULMA_MODE_FULL) {
+#if PY_VERSION_HEX >= 0x030C0000
+        g_mon_period++;
+        if (!g_mon_period) /* 0 is "none" */
+            g_mon_period = 1;
+        sys_wrap(1);
+        mon_events(1);
+#else
         sys_wrap(1);
         profile_all(1);
+#endif
     }
 }
 
@@ -1787,9 +2174,10 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     ulma_rt_set_control_handler(on_control, NULL);
-    ulma_rt_set_tick_handler(on_tick, NULL);
 #if PY_VERSION_HEX >= 0x030C0000
     fork_wrap();
+#else
+    ulma_rt_set_tick_handler(on_tick, NULL);
 #endif
     ulma_segment_t *seg = ulma_rt_segment();
     return PyUnicode_FromString(seg ? ulma_segment_path(seg) : "");
@@ -1885,9 +2273,11 @@ static void thread_boot_here(void)
     Py_XDECREF(cur);
     PyErr_Clear();
     PyThreadState *ts = PyThreadState_Get();
+#if PY_VERSION_HEX < 0x030C0000
     if (g_mode == ULMA_MODE_FULL)
         hook_install(ts);
     else
+#endif
         _PyEval_SetProfile(ts, NULL, NULL);
     PyErr_Clear();
 }
@@ -1934,8 +2324,13 @@ static PyObject *py_status(PyObject *self, PyObject *noargs)
         PyDict_SetItemString(d, "objects", ob);
         Py_DECREF(ob);
         uint32_t hst = h ? ulma_load_relaxed(&h->hook_status) : 0u;
+#if PY_VERSION_HEX >= 0x030C0000
+        uint32_t displaced = 0; /* nothing displaces full mode's sys.monitoring tool */
+#else
+        uint32_t displaced = g_ndisplaced;
+#endif
         PyObject *v = Py_BuildValue("{s:I,s:I,s:K}", "hook_status", hst, "displaced",
-                                    g_ndisplaced, "stack_chunks",
+                                    displaced, "stack_chunks",
                                     (unsigned long long)ulma_rt_stack_chunks());
         if (v) {
             PyDict_Update(d, v);
@@ -1973,7 +2368,11 @@ static PyObject *py_eval_frame_is_default(PyObject *self, PyObject *noargs)
 static PyObject *py_profile_is_ours(PyObject *self, PyObject *noargs)
 {
     (void)self, (void)noargs;
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyBool_FromLong(g_mode == ULMA_MODE_FULL && g_mon_registered);
+#else
     return PyBool_FromLong(PyThreadState_Get()->c_profilefunc == g_prof_fn);
+#endif
 }
 
 #ifdef ULMA_BENCH_HOOKS
@@ -2043,7 +2442,11 @@ PyMODINIT_FUNC PyInit__ulma(void)
         Py_DECREF(m);
         return NULL;
     }
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyType_Ready(&g_mon_cb_type) != 0) {
+#else
     if (PyType_Ready(&g_token_type) != 0) {
+#endif
         Py_DECREF(m);
         return NULL;
     }

@@ -33,6 +33,37 @@ static PyObject *fast_eval_clockonly(PyThreadState *ts, _PyInterpreterFrame *f, 
     return r;
 }
 
+#if PY_VERSION_HEX >= 0x030C0000
+/* Stripped-down sys.monitoring callbacks, for the overhead benchmark only:
+ * 1 = callbacks doing nothing (the floor of the mechanism), 2 = records
+ * without the clock, 3 = one clock read per event and nothing else. */
+static PyObject *mon_empty(PyObject *cb, PyObject *const *args, size_t nargsf, PyObject *kw)
+{
+    (void)cb, (void)args, (void)nargsf, (void)kw;
+    Py_RETURN_NONE;
+}
+
+static PyObject *mon_clockonly(PyObject *cb, PyObject *const *args, size_t nargsf, PyObject *kw)
+{
+    (void)cb, (void)args, (void)nargsf, (void)kw;
+    uint64_t c = ulma_clock_read();
+    __asm__ volatile("" : "+r"(c)); /* keep the read */
+    Py_RETURN_NONE;
+}
+
+MON_CALLBACK(mon_py_call_noclock, mon_py_call_body(args, 0))
+MON_CALLBACK(mon_py_return_noclock, mon_py_return_body(args, ULMA_EV_RETURN, 0))
+MON_CALLBACK(mon_py_unwind_noclock, mon_py_return_body(args, ULMA_EV_UNWIND, 0))
+MON_CALLBACK(mon_call_noclock, mon_call_body(args, 0))
+MON_CALLBACK(mon_c_return_noclock, mon_c_return_body(args, 0))
+
+static const mon_set_t g_mon_empty = {mon_empty, mon_empty, mon_empty, mon_empty, mon_empty};
+static const mon_set_t g_mon_noclock = {mon_py_call_noclock, mon_py_return_noclock,
+                                        mon_py_unwind_noclock, mon_call_noclock,
+                                        mon_c_return_noclock};
+static const mon_set_t g_mon_clockonly = {mon_clockonly, mon_clockonly, mon_clockonly,
+                                          mon_clockonly, mon_clockonly};
+#else
 /* Stripped-down hooks, for the overhead benchmark only: 1 = a hook doing
  * nothing (the floor of the profile-hook mechanism), 2 = records without
  * the clock, 3 = one clock read per event and nothing else. */
@@ -54,6 +85,8 @@ static int prof_hook_clockonly(PyObject *obj, PyFrameObject *frame, int what, Py
     __asm__ volatile("" : "+r"(c)); /* keep the read */
     return 0;
 }
+
+#endif
 
 static PyObject *py_set_fast_variant(PyObject *self, PyObject *args)
 {
@@ -86,10 +119,17 @@ static PyObject *py_set_full_variant(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_RuntimeError, "switch full mode off first");
         return NULL;
     }
+#if PY_VERSION_HEX >= 0x030C0000
+    g_mon_set = v == 1 ? &g_mon_empty
+              : v == 2 ? &g_mon_noclock
+              : v == 3 ? &g_mon_clockonly
+                       : &g_mon_real;
+#else
     g_prof_fn = v == 1 ? prof_hook_empty
               : v == 2 ? prof_hook_noclock
               : v == 3 ? prof_hook_clockonly
                        : prof_hook;
+#endif
     Py_RETURN_NONE;
 }
 

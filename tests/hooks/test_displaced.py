@@ -1,14 +1,21 @@
-"""Full mode and the program's own profile function (only one profile hook
-exists per thread): when the program installs one (sys.setprofile,
-cProfile, threading.setprofile for a new thread), full mode says so once per
-thread on standard error, naming the thread, sets ULMA_HOOK_DISPLACED in the
-segment's hook_status while it holds and counts it; the program sees its own
-function (sys.getprofile) and nothing of ulma's; when the program removes
-it, ulma takes the hook back (at once through sys.setprofile, within a
-watcher period after cProfile) and records again; calls meanwhile are not
-recorded; the records stay balanced. In process and through the launcher.
-From 3.12 on cProfile runs on sys.monitoring, not on the profile hook: it
-takes nothing from full mode, whose calls under cProfile are recorded."""
+"""Full mode and the program's own profile function.
+
+CPython 3.11: only one profile hook exists per thread. When the program
+installs one (sys.setprofile, cProfile, threading.setprofile for a new
+thread), full mode says so once per thread on standard error, naming the
+thread, sets ULMA_HOOK_DISPLACED in the segment's hook_status while it holds
+and counts it; the program sees its own function (sys.getprofile) and
+nothing of ulma's; when the program removes it, ulma takes the hook back (at
+once through sys.setprofile, within a watcher period after cProfile) and
+records again; calls meanwhile are not recorded; the records stay balanced.
+
+CPython 3.12+: full mode is a sys.monitoring tool of its own; the program's
+profile functions and cProfile run beside it and take nothing: every call is
+recorded, nothing is said, hook_status stays 0, and the program still sees
+only its own functions. When the tool ids full mode may take are all in use,
+it says so once and runs fast mode instead.
+
+In process and through the launcher."""
 import os
 import sys
 
@@ -16,7 +23,8 @@ import hooktest as H
 from ulma import _ulma
 
 PROG = os.path.join(H.HERE, "displaced_prog.py")
-CPROFILE_DISPLACES = sys.version_info < (3, 12)
+MONITORING = sys.version_info >= (3, 12)  # full mode on sys.monitoring
+CPROFILE_DISPLACES = not MONITORING
 
 
 def run(what, args, d):
@@ -27,28 +35,38 @@ def run(what, args, d):
     H.check(out.get("getprofile-mine") == "True" and out.get("getprofile-none") == "True"
             and out.get("threading-getprofile") == "None" and out.get("mine-saw-calls") == "True",
             "%s: the program sees its own profile functions only: %s" % (what, out))
-    # hook_status: DISPLACED bit, then the count
-    H.check(out.get("setprofile") == "1 1", "%s: displaced by sys.setprofile: %s"
-            % (what, out.get("setprofile")))
-    H.check(out.get("after-setprofile") == "0 1", "%s: back after sys.setprofile(None): %s"
-            % (what, out.get("after-setprofile")))
-    n = 3 if CPROFILE_DISPLACES else 2  # displacements in all
-    H.check(out.get("after-cprofile") == "0 %d" % (n - 1), "%s: back after cProfile: %s"
-            % (what, out.get("after-cprofile")))
-    H.check(out.get("end") == "0 %d" % n, "%s: a thread started under threading.setprofile: %s"
-            % (what, out.get("end")))
-    warn = [ln for ln in r.stderr.splitlines() if "full-mode profiling is paused" in ln]
-    H.check(len(warn) == 2 and "'MainThread'" in warn[0] and "'worker-displaced'" in warn[1],
-            "%s: said once per thread, naming it: %s" % (what, warn))
     path = out.get("segment", "")
-    H.check(_ulma._header(path)["hook_status"] == n << _ulma.HOOK_COUNT_SHIFT,
-            "%s: the header's hook_status" % what)
     seg = H.read(path)
     H.check(H.balance_ok(seg), "%s: balanced" % what)
     calls = {k[2]: v for k, v in H.counts(seg, only_file=PROG).items()}
-    recorded = ["before", "after_setprofile", "after_cprofile", "in_later_thread"]
-    unrecorded = ["under_setprofile", "in_thread"]
-    (unrecorded if CPROFILE_DISPLACES else recorded).append("under_cprofile")
+    warn = [ln for ln in r.stderr.splitlines() if "full-mode profiling is paused" in ln]
+    if MONITORING:
+        for k in ("setprofile", "after-setprofile", "after-cprofile", "end"):
+            H.check(out.get(k) == "0 0", "%s: %s: nothing displaced: %s" % (what, k, out.get(k)))
+        H.check(not warn and "ulma:" not in r.stderr, "%s: nothing said: %s"
+                % (what, r.stderr[-1000:]))
+        H.check(_ulma._header(path)["hook_status"] == 0, "%s: the header's hook_status" % what)
+        recorded = ["before", "under_setprofile", "after_setprofile", "under_cprofile",
+                    "after_cprofile", "in_thread", "in_later_thread"]
+        unrecorded = []
+    else:
+        # hook_status: DISPLACED bit, then the count
+        H.check(out.get("setprofile") == "1 1", "%s: displaced by sys.setprofile: %s"
+                % (what, out.get("setprofile")))
+        H.check(out.get("after-setprofile") == "0 1", "%s: back after sys.setprofile(None): %s"
+                % (what, out.get("after-setprofile")))
+        n = 3 if CPROFILE_DISPLACES else 2  # displacements in all
+        H.check(out.get("after-cprofile") == "0 %d" % (n - 1), "%s: back after cProfile: %s"
+                % (what, out.get("after-cprofile")))
+        H.check(out.get("end") == "0 %d" % n, "%s: a thread started under threading.setprofile: %s"
+                % (what, out.get("end")))
+        H.check(len(warn) == 2 and "'MainThread'" in warn[0] and "'worker-displaced'" in warn[1],
+                "%s: said once per thread, naming it: %s" % (what, warn))
+        H.check(_ulma._header(path)["hook_status"] == n << _ulma.HOOK_COUNT_SHIFT,
+                "%s: the header's hook_status" % what)
+        recorded = ["before", "after_setprofile", "after_cprofile", "in_later_thread"]
+        unrecorded = ["under_setprofile", "in_thread"]
+        (unrecorded if CPROFILE_DISPLACES else recorded).append("under_cprofile")
     for fn in recorded:
         H.check(calls.get(fn) == 1, "%s: %s recorded (%s)" % (what, fn, calls.get(fn)))
     for fn in unrecorded:
@@ -59,7 +77,41 @@ def run(what, args, d):
     H.check("worker-later" in names, "%s: the later thread profiled" % what)
 
 
+TOOLS_TAKEN = r"""
+import sys
+for i in (3, 4):
+    sys.monitoring.use_tool_id(i, "mine")
+import ulma
+from ulma import _ulma
+def g(x):
+    return x * 2
+ulma.enable("full")
+print("mode", _ulma.status()["mode"])
+[g(i) for i in range(7)]
+print("segment", ulma.status()["segment"])
+ulma.disable()
+"""
+
+
+def tools_taken(d):
+    """3.12+: tool ids 3 and 4 held by the program: said, fast mode."""
+    d.clear()
+    r = H.run(["-c", TOOLS_TAKEN], d.env())
+    H.check(r.returncode == 0, "tools taken: exit %d %s" % (r.returncode, r.stderr[-1000:]))
+    out = dict((ln.split(" ", 1) + [""])[:2] for ln in r.stdout.splitlines())
+    H.check(out.get("mode") == str(_ulma.MODE_FAST), "tools taken: fast mode: %s" % out)
+    said = [ln for ln in r.stderr.splitlines() if "full mode is not available" in ln]
+    H.check(len(said) == 1 and "tool ids 4 and 3" in said[0], "tools taken: said once: %s"
+            % r.stderr[-1000:])
+    seg = H.read(out.get("segment", ""))
+    calls = {k[2]: v for k, v in H.counts(seg).items()}
+    H.check(calls.get("g") == 7 and H.balance_ok(seg), "tools taken: recorded in fast mode: %s"
+            % calls.get("g"))
+
+
 with H.SegDir("displaced") as d:
     run("in process", [PROG, "inprocess"], d)
     run("launcher", ["-m", "ulma", "--no-agent", "--mode", "full", PROG], d)
+    if MONITORING:
+        tools_taken(d)
 H.finish()
