@@ -7,14 +7,14 @@
  *   (left by an exception) when it is left. The evaluation that only creates
  *   a generator/coroutine object is passed through unrecorded, as cProfile
  *   does not count it.
- * full mode: a C profile hook (Py_tracefunc) on every thread, with the
- *   events cProfile sees: Python calls and returns, and calls of C
- *   functions, named the way cProfile names them. On 3.12 and 3.13 CPython
- *   runs that hook from sys.monitoring (PY_START, PY_RESUME, PY_THROW,
- *   PY_RETURN, PY_YIELD, PY_UNWIND, CALL, C_RETURN, C_RAISE under its own
- *   tool id for sys.setprofile), the events cProfile itself uses there:
- *   the same records, and cProfile (sys.monitoring's profiler tool) no
- *   longer takes the hook from full mode.
+ * full mode: the events cProfile sees: Python calls and returns, and
+ *   calls of C functions, named the way cProfile names them. On 3.11 a C
+ *   profile hook (Py_tracefunc) on every thread; on 3.12 and 3.13 a
+ *   sys.monitoring tool of ulma's own with C callbacks for the events
+ *   cProfile itself uses there (PY_START, PY_RESUME, PY_THROW, PY_RETURN,
+ *   PY_YIELD, PY_UNWIND, CALL, C_RETURN, C_RAISE): the same records as the
+ *   setprofile shim would give, without its frame object per frame, and
+ *   the program's own profile function or cProfile take nothing from it.
  *
  * CPython 3.11, 3.12 and 3.13 from this one source: the internals that
  * differ are behind the accessors below and PY_VERSION_HEX; each version's
@@ -53,6 +53,7 @@
 #undef Py_BUILD_CORE
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1237,32 +1238,47 @@ static const struct {
     {"CALL", offsetof(mon_set_t, call)},        {"C_RETURN", offsetof(mon_set_t, c_return)},
     {"C_RAISE", offsetof(mon_set_t, c_return)},
 };
-static long g_mon_mask;
+#define MON_NEVENTS (sizeof(g_mon_events) / sizeof(g_mon_events[0]))
+static int g_mon_bit[MON_NEVENTS]; /* sys.monitoring.events.<name> */
+static long g_mon_mask;            /* all of them, 0: not read */
 
 /* Take a tool id and register the callbacks (once, and again for another
  * set). 0, or -1: full mode cannot run here (said once). GIL held. */
 static int mon_ready(void)
 {
-    if (g_mon_tool >= 0 && g_mon_registered == g_mon_set)
-        return 0;
     PyObject *exc = PyErr_GetRaisedException();
     ulma_rt_thread_t *me = &ulma_rt_tls;
     me->nesting++;
     int rc = -1;
+    if (g_mon_tool >= 0) {
+        /* still ours? (the program may have freed it, and taken it for itself) */
+        PyObject *name = PyObject_CallMethod(g_monitoring, "get_tool", "i", g_mon_tool);
+        int ours = name && PyUnicode_Check(name) &&
+                   PyUnicode_CompareWithASCIIString(name, "ulma") == 0;
+        Py_XDECREF(name);
+        PyErr_Clear();
+        if (ours && g_mon_registered == g_mon_set) {
+            rc = 0;
+            goto out;
+        }
+        if (!ours)
+            g_mon_tool = -1, g_mon_registered = NULL;
+    }
     if (!g_monitoring) {
         PyObject *sys = PyImport_ImportModule("sys");
         g_monitoring = sys ? PyObject_GetAttrString(sys, "monitoring") : NULL;
         Py_XDECREF(sys);
         g_mon_missing = g_monitoring ? PyObject_GetAttrString(g_monitoring, "MISSING") : NULL;
         PyObject *evs = g_monitoring ? PyObject_GetAttrString(g_monitoring, "events") : NULL;
-        for (size_t i = 0; evs && i < sizeof(g_mon_events) / sizeof(g_mon_events[0]); i++) {
+        for (size_t i = 0; evs && i < MON_NEVENTS; i++) {
             PyObject *v = PyObject_GetAttrString(evs, g_mon_events[i].name);
             long bit = v ? PyLong_AsLong(v) : -1;
             Py_XDECREF(v);
-            if (bit <= 0) {
+            if (bit <= 0 || bit > INT_MAX) {
                 g_mon_mask = 0;
                 break;
             }
+            g_mon_bit[i] = (int)bit;
             g_mon_mask |= bit;
         }
         Py_XDECREF(evs);
@@ -1275,18 +1291,13 @@ static int mon_ready(void)
             g_mon_tool = g_mon_tools[i];
     if (g_mon_tool < 0)
         goto out;
-    PyObject *evs = PyObject_GetAttrString(g_monitoring, "events");
-    rc = evs ? 0 : -1;
-    for (size_t i = 0; evs && i < sizeof(g_mon_events) / sizeof(g_mon_events[0]); i++) {
-        PyObject *v = PyObject_GetAttrString(evs, g_mon_events[i].name);
-        long bit = v ? PyLong_AsLong(v) : -1;
-        Py_XDECREF(v);
-        vectorcallfunc f = *(const vectorcallfunc *)((const char *)g_mon_set + g_mon_events[i].which);
-        if (bit <= 0 || mon_register((int)bit, f) != 0)
+    rc = 0;
+    for (size_t i = 0; i < MON_NEVENTS; i++) {
+        vectorcallfunc f =
+            *(const vectorcallfunc *)((const char *)g_mon_set + g_mon_events[i].which);
+        if (mon_register(g_mon_bit[i], f) != 0)
             rc = -1;
     }
-    Py_XDECREF(evs);
-    PyErr_Clear();
     g_mon_registered = rc == 0 ? g_mon_set : NULL;
 out:
     if (rc != 0 && !g_mon_warned) {

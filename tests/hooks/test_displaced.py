@@ -109,9 +109,46 @@ def tools_taken(d):
             % calls.get("g"))
 
 
+TOOL_FREED = r"""
+import sys
+import ulma
+from ulma import _ulma
+def g(x):
+    return x * 2
+ulma.enable("full")
+first = [t for t in range(6) if sys.monitoring.get_tool(t) == "ulma"]
+_ulma.set_mode(_ulma.MODE_OFF)
+sys.monitoring.free_tool_id(first[0])  # the program takes ulma's tool id
+sys.monitoring.use_tool_id(first[0], "mine")
+_ulma.set_mode(_ulma.MODE_FULL)
+print("tools", first[0], sys.monitoring.get_tool(first[0]),
+      [t for t in range(6) if sys.monitoring.get_tool(t) == "ulma"])
+print("mode", _ulma.status()["mode"])
+[g(i) for i in range(5)]
+print("segment", ulma.status()["segment"])
+ulma.disable()
+"""
+
+
+def tool_freed(d):
+    """3.12+: the program frees ulma's tool id and takes it: full mode takes
+    the next one when it comes on again, and records."""
+    d.clear()
+    r = H.run(["-c", TOOL_FREED], d.env())
+    H.check(r.returncode == 0, "tool freed: exit %d %s" % (r.returncode, r.stderr[-1000:]))
+    out = dict((ln.split(" ", 1) + [""])[:2] for ln in r.stdout.splitlines())
+    H.check(out.get("tools") == "4 mine [3]", "tool freed: ulma on tool 3: %s" % out)
+    H.check(out.get("mode") == str(_ulma.MODE_FULL), "tool freed: full mode: %s" % out)
+    seg = H.read(out.get("segment", ""))
+    calls = {k[2]: v for k, v in H.counts(seg).items()}
+    H.check(calls.get("g") == 5 and H.balance_ok(seg), "tool freed: recorded: %s"
+            % calls.get("g"))
+
+
 with H.SegDir("displaced") as d:
     run("in process", [PROG, "inprocess"], d)
     run("launcher", ["-m", "ulma", "--no-agent", "--mode", "full", PROG], d)
     if MONITORING:
         tools_taken(d)
+        tool_freed(d)
 H.finish()
