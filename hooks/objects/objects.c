@@ -42,7 +42,10 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#if PY_VERSION_HEX < 0x030C0000 || (PY_VERSION_HEX >= 0x030D0000 && !defined(Py_GIL_DISABLED))
+#if PY_VERSION_HEX < 0x030D0000 || !defined(Py_GIL_DISABLED)
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
+#undef _PyGC_FINALIZED /* the public header's alias of what the internal one defines */
+#endif
 #define Py_BUILD_CORE 1
 #include "internal/pycore_interp.h" /* the float free list, the GC head */
 #undef Py_BUILD_CORE
@@ -62,17 +65,20 @@
 #error "ulma._objects builds for CPython 3.11 to 3.13"
 #endif
 /* Two mechanisms, one interface and one record stream:
- *   3.11  the wedges above (free-list layouts, the float free-list rule,
- *         the GC pre-header of 3.11).
+ *   3.11, 3.12  the wedges above (the free-list layouts, the float
+ *         free-list rule and the GC pre-header are the same in both; 3.12's
+ *         immortal objects are never freed, and its specialised float
+ *         arithmetic that reuses an operand in place makes no object).
  *   3.13  CPython's reference tracer (PyRefTracer_SetTracer) for every
  *         construction and for the destruction of every tracked type but
  *         int, float and str, whose deaths some specialised instructions
  *         make without it: those are seen in the object allocator, as on
  *         3.11, with the float free list switched off. No slot is touched.
- * On 3.12 (no reference tracer) and on a free-threaded build the module
- * builds with the same interface but install() refuses (ENOTSUP, said once
- * on standard error): see OBJECTS.md. */
-#if PY_VERSION_HEX < 0x030C0000
+ * On 3.13.0 to 3.13.2 (a reference tracer blind to the interpreter loop's
+ * destructions) and on a free-threaded build the module builds with the
+ * same interface but install() refuses (ENOTSUP, said once on standard
+ * error): see OBJECTS.md. */
+#if PY_VERSION_HEX < 0x030D0000
 #define OBJECTS_WEDGES 1
 #define OBJECTS_TRACER 0
 #elif PY_VERSION_HEX >= 0x030D0000 && !defined(Py_GIL_DISABLED)
@@ -463,6 +469,9 @@ typedef struct pend_list {
 } pend_list_t;
 
 static __thread pend_list_t tl_pend;
+/* the block of an object CPython made for a hook call whose deferred
+ * construction was dropped (flush_made): its free is not a death */
+static __thread uintptr_t tl_made;
 
 
 /* 1: done with (reported, or not a tracked object); 0: not initialised yet */
@@ -632,7 +641,9 @@ static void h_free(void *ctx, void *ptr)
     pend_list_t *s = &tl_pend;
     if (s->n)
         pend_flush(s, 0);
-    if (ptr) {
+    if (ULMA_UNLIKELY(ptr && (uintptr_t)ptr == tl_made)) {
+        tl_made = 0; /* made for a hook call, not born to the program */
+    } else if (ptr) {
         PyObject *o = ptr;
         int b = nongc_index(Py_TYPE(o));
         if (b >= 0 && Py_REFCNT(o) == 0 && ulma_rt_tls.nesting == 0)
@@ -644,6 +655,25 @@ static void h_free(void *ctx, void *ptr)
 static void objects_flush(void)
 {
     pend_list_t *s = &tl_pend;
+    if (s->n)
+        pend_flush(s, 0);
+}
+
+static void objects_flush_made(const void *made)
+{
+    pend_list_t *s = &tl_pend;
+    if (!s->n)
+        return;
+    if (s->epoch == g_epoch) {
+        for (uint32_t i = 0; i < s->n; i++) {
+            if (s->e[i].mem == (uintptr_t)made) {
+                memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(s->e[0]));
+                s->n--;
+                tl_made = (uintptr_t)made;
+                break;
+            }
+        }
+    }
     if (s->n)
         pend_flush(s, 0);
 }
@@ -971,15 +1001,41 @@ static uint64_t new_size(PyObject *op, int b)
     return builtin_size(op, b);
 }
 
+/* An int's construction is held back until the thread's next object event
+ * or flush: from 3.12 on, sys.monitoring makes an int for an event's offset
+ * right before it calls the hooks, and full mode's hook drops it
+ * (flush_made); its free is then not reported either (tl_made). */
+typedef struct held_int {
+    PyObject *op;
+    uint64_t size;
+    uint32_t depth, epoch;
+} held_int_t;
+
+static __thread held_int_t tl_held;
+static __thread uintptr_t tl_made;
+
+static inline void held_flush(void)
+{
+    if (ULMA_UNLIKELY(tl_held.op != NULL)) {
+        PyObject *op = tl_held.op;
+        tl_held.op = NULL;
+        if (tl_held.epoch == g_epoch)
+            emit(ULMA_EV_OBJ_NEW, &g_builtin[B_INT], op, tl_held.size, tl_held.depth);
+    }
+}
+
 static int ref_tracer(PyObject *op, PyRefTracerEvent ev, void *data)
 {
     (void)data;
+    held_flush();
     if (ulma_rt_tls.nesting)
         return 0;
     PyTypeObject *tp = Py_TYPE(op);
     int b = tracked_index(tp);
     if (b >= 0) {
-        if (ev == PyRefTracer_CREATE)
+        if (ev == PyRefTracer_CREATE && b == B_INT)
+            tl_held = (held_int_t){op, new_size(op, b), ulma_rt_tls.depth, g_epoch};
+        else if (ev == PyRefTracer_CREATE)
             emit(ULMA_EV_OBJ_NEW, &g_builtin[b], op, new_size(op, b), ulma_rt_tls.depth);
         else if (b != B_INT && b != B_FLOAT && b != B_STR) /* those: h_free */
             emit(ULMA_EV_OBJ_FREE, &g_builtin[b], op, builtin_size(op, b), ulma_rt_tls.depth);
@@ -1053,6 +1109,7 @@ static void *h_realloc(void *ctx, void *ptr, size_t n)
     last_set(r, n);
     if (ulma_rt_tls.nesting)
         return r;
+    held_flush();
     if (b >= 0) {
         emit(ULMA_EV_OBJ_FREE, &g_builtin[b], ptr, osize, ulma_rt_tls.depth);
     } else {
@@ -1068,9 +1125,14 @@ static void h_free(void *ctx, void *ptr)
 {
     (void)ctx;
     floats_keep_off();
-    if (ptr) {
+    if (ULMA_UNLIKELY(ptr && (uintptr_t)ptr == tl_made)) {
+        tl_made = 0; /* made for a hook call, not born to the program */
         if (tl_last.mem == (uintptr_t)ptr)
             tl_last.mem = 0;
+    } else if (ptr) {
+        if (tl_last.mem == (uintptr_t)ptr)
+            tl_last.mem = 0;
+        held_flush();
         PyObject *o = ptr;
         PyTypeObject *tp = Py_TYPE(o);
         if ((tp == &PyLong_Type || tp == &PyFloat_Type || tp == &PyUnicode_Type) &&
@@ -1142,6 +1204,7 @@ static void objects_uninstall(void)
 {
     if (!g_installed)
         return;
+    held_flush();
     ulma_rt_tls.nesting++;
     void *pdata = NULL;
     if (PyRefTracer_GetTracer(&pdata) == ref_tracer)
@@ -1158,7 +1221,17 @@ static void objects_uninstall(void)
 
 static void objects_flush(void)
 {
-    /* nothing is deferred: every record is written when it happens */
+    held_flush(); /* else every record is written when it happens */
+}
+
+static void objects_flush_made(const void *made)
+{
+    if (tl_held.op && tl_held.op == (PyObject *)made) {
+        tl_held.op = NULL;
+        tl_made = (uintptr_t)made;
+        return;
+    }
+    held_flush();
 }
 
 #else /* !OBJECTS_ON */
@@ -1177,8 +1250,8 @@ static int objects_install(void)
 {
     if (!g_refused_said) {
         g_refused_said = 1;
-        PySys_FormatStderr("ulma: object mode is not supported on CPython %d.%d%s (3.11, and "
-                           "3.13.3 or later): "
+        PySys_FormatStderr("ulma: object mode is not supported on CPython %d.%d%s (3.11, 3.12, "
+                           "and 3.13.3 or later): "
                            "no object records; calls are profiled as usual\n",
                            PY_MAJOR_VERSION, PY_MINOR_VERSION, BUILD_KIND);
     }
@@ -1193,6 +1266,11 @@ static void objects_flush(void)
 {
 }
 
+static void objects_flush_made(const void *made)
+{
+    (void)made;
+}
+
 #endif /* OBJECTS_WEDGES, OBJECTS_TRACER */
 
 static int objects_installed(void)
@@ -1202,7 +1280,7 @@ static int objects_installed(void)
 
 static const ulma_objects_api_t g_api = {
     ULMA_OBJECTS_ABI, sizeof(ulma_objects_api_t), objects_install, objects_uninstall,
-    objects_installed, objects_flush,
+    objects_installed, objects_flush, objects_flush_made,
 };
 
 /* ------------------------------------------------------------ Python API */

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define ULMA_OBJECTS_CAPSULE "ulma._objects._C_API"
-#define ULMA_OBJECTS_ABI 1u
+#define ULMA_OBJECTS_ABI 2u
 
 typedef struct ulma_objects_api {
     uint32_t abi;        /* ULMA_OBJECTS_ABI */
@@ -35,6 +35,12 @@ typedef struct ulma_objects_api {
      * that each construction lands before the record of the frame that
      * follows it (see OBJECTS.md, "ordering"). */
     void (*flush)(void);
+    /* flush(), from a hook CPython calls with an object it made for the
+     * call (sys.monitoring's offset, an int from 257 on): that object is not
+     * the program's, so its construction, if still deferred, is dropped and
+     * its destruction then not reported. Where constructions are written
+     * when they happen (the reference tracer) it is flush(). */
+    void (*flush_made)(const void *made);
 } ulma_objects_api_t;
 
 #endif /* ULMA_OBJECTS_H */

@@ -1036,7 +1036,7 @@ static __attribute__((noinline)) void mon_sync(ulma_rt_thread_t *t,
  * NULL when the event is not to be recorded (the hook's own work nested,
  * no memory for the open frames). */
 static inline __attribute__((always_inline)) hook_state_t *
-mon_enter(ulma_rt_thread_t *t, const _PyInterpreterFrame *chain)
+mon_enter(ulma_rt_thread_t *t, const _PyInterpreterFrame *chain, PyObject *const *args)
 {
     if (ULMA_UNLIKELY(t->hook_epoch != g_epoch))
         mon_sync(t, chain);
@@ -1044,7 +1044,7 @@ mon_enter(ulma_rt_thread_t *t, const _PyInterpreterFrame *chain)
         return NULL;
     hook_state_t *hs = t->hook_state;
     if (ULMA_LIKELY(hs) && ULMA_UNLIKELY(g_objects))
-        g_obj->flush();
+        g_obj->flush_made(args[1]); /* the event's offset: an int made for it */
     return hs;
 }
 
@@ -1055,7 +1055,7 @@ static inline __attribute__((always_inline)) void mon_py_call_body(PyObject *con
 {
     ulma_rt_thread_t *t = &ulma_rt_tls;
     _PyInterpreterFrame *f = mon_frame();
-    hook_state_t *hs = mon_enter(t, f ? f->previous : NULL);
+    hook_state_t *hs = mon_enter(t, f ? f->previous : NULL, args);
     if (ULMA_UNLIKELY(!hs || !f))
         return;
     if (ULMA_UNLIKELY(hs->len == hs->cap) && hook_state_grow(hs) != 0)
@@ -1075,7 +1075,7 @@ mon_py_return_body(PyObject *const *args, uint16_t ev, const int with_clock)
 {
     ulma_rt_thread_t *t = &ulma_rt_tls;
     _PyInterpreterFrame *f = mon_frame();
-    hook_state_t *hs = mon_enter(t, f);
+    hook_state_t *hs = mon_enter(t, f, args);
     if (ULMA_UNLIKELY(!hs) || !hs->len)
         return;
     const open_frame_t *e = &hs->s[hs->len - 1];
@@ -1130,11 +1130,14 @@ static inline __attribute__((always_inline)) void mon_call_body(PyObject *const 
                                                                 const int with_clock)
 {
     const PyMethodDef *ml = mon_cfunc(args);
-    if (!ml)
-        return; /* a Python function (its PY_START follows), a class... */
+    if (!ml) { /* a Python function (its PY_START follows), a class... */
+        if (ULMA_UNLIKELY(g_objects))
+            g_obj->flush_made(args[1]);
+        return;
+    }
     ulma_rt_thread_t *t = &ulma_rt_tls;
     _PyInterpreterFrame *f = mon_frame();
-    hook_state_t *hs = mon_enter(t, f);
+    hook_state_t *hs = mon_enter(t, f, args);
     if (ULMA_UNLIKELY(!hs || !f))
         return;
     if (ULMA_UNLIKELY(hs->len == hs->cap) && hook_state_grow(hs) != 0)
@@ -1156,11 +1159,14 @@ static inline __attribute__((always_inline)) void mon_c_return_body(PyObject *co
                                                                     const int with_clock)
 {
     const PyMethodDef *ml = mon_cfunc(args);
-    if (!ml)
+    if (!ml) {
+        if (ULMA_UNLIKELY(g_objects))
+            g_obj->flush_made(args[1]);
         return;
+    }
     ulma_rt_thread_t *t = &ulma_rt_tls;
     _PyInterpreterFrame *f = mon_frame();
-    hook_state_t *hs = mon_enter(t, f);
+    hook_state_t *hs = mon_enter(t, f, args);
     if (ULMA_UNLIKELY(!hs) || !hs->len)
         return;
     const open_frame_t *e = &hs->s[hs->len - 1];

@@ -23,6 +23,14 @@ b = nest()
 del a
 '''
 
+# A function whose calls sit past byte offset 256: from 3.12 on,
+# sys.monitoring hands full mode's callbacks each event's offset as an int,
+# which CPython makes anew from 257 on. Those ints are not the program's.
+# The loop itself makes no object (a list of None, small ints only).
+LONG = "def long():\n    a = 0\n" + "    a += 1\n" * 80 + \
+    "    for x in XS:\n        len(x)\n    return a\n" + \
+    "XS = [()] * 2000\nlong()\n"
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from pycheck import check, finish  # noqa: E402
 
@@ -60,5 +68,22 @@ with tempfile.TemporaryDirectory(prefix="ulma-objlaunch-") as tmp:
           "501 lists attributed to nest's comprehension, %s (%s)"
           % (nest_site, [s for s in sites if s[1] == "builtins.list"]))
     check(p["drops"]["records_lost"] == 0, "nothing lost")
+
+    # the interpreter's own objects for hook calls: none counted, in either mode
+    prog = os.path.join(tmp, "long.py")
+    with open(prog, "w") as f:
+        f.write(LONG)
+    ints = {}
+    for mode in ("fast", "full"):
+        r = subprocess.run([sys.executable, "-m", "ulma", "--mode", mode, "--objects", "--json",
+                            out, prog], env=env, capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "%s: exit status 0 (%s)" % (mode, r.stderr[-500:]))
+        p = json.load(open(out))
+        ints[mode] = sum(s["count"] for s in p["objects"]["sites"]
+                         if s["std"].endswith("(long)") and s["type_name"] == "builtins.int")
+        calls = [fn["ncalls"] for fn in p["functions"] if fn["name"] == "long"]
+        check(calls == [1], "%s: long() profiled (%s)" % (mode, calls))
+    check(ints["fast"] == ints["full"] and ints["full"] < 10,
+          "no int counted for the events' offsets: fast %d, full %d" % (ints["fast"], ints["full"]))
 
 finish()

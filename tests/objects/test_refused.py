@@ -1,5 +1,6 @@
-"""Object mode where neither mechanism applies (CPython 3.12; 3.13.0 to
-3.13.2, whose reference tracer misses the interpreter loop's destructions):
+"""Object mode where neither mechanism applies (CPython 3.13.0 to 3.13.2,
+whose reference tracer misses the interpreter loop's destructions; the wedges
+are for 3.11 and 3.12):
 ulma._objects builds and imports, install() refuses with ENOTSUP and says
 why once on standard error, nothing is wedged (allocator and slots
 unchanged); `python -m ulma --objects --json` still profiles the calls and
@@ -24,7 +25,7 @@ for i in range(100):
 MSG = "ulma: object mode is not supported on CPython %d.%d" % sys.version_info[:2]
 
 with tempfile.TemporaryDirectory(prefix="ulma-objrefused-") as tmp:
-    check((3, 12) <= sys.version_info < (3, 13, 3), "run for an interpreter without either")
+    check((3, 13) <= sys.version_info < (3, 13, 3), "run for an interpreter without either")
     env = dict(os.environ, ULMA_DIR=tmp)
     code = ("import errno\n"
             "from ulma import _objects as O\n"
