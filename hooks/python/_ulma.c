@@ -1067,23 +1067,31 @@ static inline __attribute__((always_inline)) void mon_py_call_body(PyObject *con
     ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_CALL, id, (uint16_t)d);
 }
 
-/* PY_RETURN, PY_YIELD, PY_UNWIND (code, offset, value or exception): the
- * innermost frame leaves; recorded if it is the innermost one recorded
- * open (else it was entered while full mode was off). */
+/* The innermost frame (`f`, known by `key`) leaves: its `ev` record if it
+ * is the innermost one recorded open (else it was entered while full mode
+ * was off). */
+static inline __attribute__((always_inline)) void mon_leave(ulma_rt_thread_t *t,
+                                                            hook_state_t *hs, const void *f,
+                                                            const void *key, uint16_t ev,
+                                                            const int with_clock)
+{
+    if (ULMA_UNLIKELY(!hs) || !hs->len)
+        return;
+    const open_frame_t *e = &hs->s[hs->len - 1];
+    if (e->fobj != f || e->key != key)
+        return;
+    ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ev, e->id, (uint16_t)e->depth);
+    t->depth = e->depth - 1;
+    hs->len--;
+}
+
+/* PY_RETURN, PY_YIELD, PY_UNWIND (code, offset, value or exception). */
 static inline __attribute__((always_inline)) void
 mon_py_return_body(PyObject *const *args, uint16_t ev, const int with_clock)
 {
     ulma_rt_thread_t *t = &ulma_rt_tls;
     _PyInterpreterFrame *f = mon_frame();
-    hook_state_t *hs = mon_enter(t, f, args);
-    if (ULMA_UNLIKELY(!hs) || !hs->len)
-        return;
-    const open_frame_t *e = &hs->s[hs->len - 1];
-    if (e->fobj != (const void *)f || e->key != (const void *)args[0])
-        return;
-    ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ev, e->id, (uint16_t)e->depth);
-    t->depth = e->depth - 1;
-    hs->len--;
+    mon_leave(t, mon_enter(t, f, args), f, args[0], ev, with_clock);
 }
 
 /* The C function a CALL, C_RETURN or C_RAISE event (code, offset,
@@ -1125,20 +1133,34 @@ static __attribute__((noinline)) uint32_t mon_cfunc_define(ulma_rt_thread_t *t,
     return id;
 }
 
-/* CALL: a C function is called from the innermost frame. */
-static inline __attribute__((always_inline)) void mon_call_body(PyObject *const *args,
-                                                                const int with_clock)
+/* What CALL, C_RETURN and C_RAISE do first: the C function's PyMethodDef
+ * (mon_cfunc), or NULL (the event's offset then given back to the object
+ * events); the innermost frame in *fp and the thread synced (*hsp, NULL:
+ * not recorded). */
+static inline __attribute__((always_inline)) const PyMethodDef *
+mon_c_enter(ulma_rt_thread_t *t, PyObject *const *args, _PyInterpreterFrame **fp,
+            hook_state_t **hsp)
 {
     const PyMethodDef *ml = mon_cfunc(args);
     if (!ml) { /* a Python function (its PY_START follows), a class... */
         if (ULMA_UNLIKELY(g_objects))
             g_obj->flush_made(args[1]);
-        return;
+        return NULL;
     }
+    *fp = mon_frame();
+    *hsp = mon_enter(t, *fp, args);
+    return ml;
+}
+
+/* CALL: a C function is called from the innermost frame. */
+static inline __attribute__((always_inline)) void mon_call_body(PyObject *const *args,
+                                                                const int with_clock)
+{
     ulma_rt_thread_t *t = &ulma_rt_tls;
-    _PyInterpreterFrame *f = mon_frame();
-    hook_state_t *hs = mon_enter(t, f, args);
-    if (ULMA_UNLIKELY(!hs || !f))
+    _PyInterpreterFrame *f;
+    hook_state_t *hs;
+    const PyMethodDef *ml = mon_c_enter(t, args, &f, &hs);
+    if (!ml || ULMA_UNLIKELY(!hs || !f))
         return;
     if (ULMA_UNLIKELY(hs->len == hs->cap) && hook_state_grow(hs) != 0)
         return;
@@ -1154,28 +1176,16 @@ static inline __attribute__((always_inline)) void mon_call_body(PyObject *const 
 }
 
 /* C_RETURN, C_RAISE: the C function called from the innermost frame
- * returns; recorded if it is the innermost one recorded open. */
+ * returns. */
 static inline __attribute__((always_inline)) void mon_c_return_body(PyObject *const *args,
                                                                     const int with_clock)
 {
-    const PyMethodDef *ml = mon_cfunc(args);
-    if (!ml) {
-        if (ULMA_UNLIKELY(g_objects))
-            g_obj->flush_made(args[1]);
-        return;
-    }
     ulma_rt_thread_t *t = &ulma_rt_tls;
-    _PyInterpreterFrame *f = mon_frame();
-    hook_state_t *hs = mon_enter(t, f, args);
-    if (ULMA_UNLIKELY(!hs) || !hs->len)
-        return;
-    const open_frame_t *e = &hs->s[hs->len - 1];
-    if (e->fobj != (const void *)f || e->key != (const void *)((uintptr_t)ml | 1u))
-        return;
-    ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_C_RETURN, e->id,
-             (uint16_t)e->depth);
-    t->depth = e->depth - 1;
-    hs->len--;
+    _PyInterpreterFrame *f;
+    hook_state_t *hs;
+    const PyMethodDef *ml = mon_c_enter(t, args, &f, &hs);
+    if (ml)
+        mon_leave(t, hs, f, (const void *)((uintptr_t)ml | 1u), ULMA_EV_C_RETURN, with_clock);
 }
 
 /* The callbacks (vectorcall: callable, args, nargsf, kwnames). Each returns
