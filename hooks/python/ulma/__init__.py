@@ -13,13 +13,15 @@
 Records go into this process's shared-memory segment (one ring per thread)
 in $ULMA_DIR (default /dev/shm); a node agent (ulma-agent) drains them.
 Modes: "fast" wraps CPython's frame evaluation (Python frames only, the
-cheapest); "full" uses the C profile hook and also sees C functions, like
-cProfile. Only one profile hook exists per thread: in full mode, while the
+cheapest); "full" also sees C functions, like cProfile. On CPython 3.11 full
+mode is the C profile hook, and only one exists per thread: while the
 program's own profile function (sys.setprofile, cProfile...) holds a
 thread's hook, full mode is paused on that thread, said once on standard
 error and shown in status()["hook_status"]; ulma takes the hook back when
-the program removes its function. Switching modes never cuts the frames
-that stay open.
+the program removes its function. On 3.12 and 3.13 full mode is a
+sys.monitoring tool of its own (id 4, else 3), beside which the program's
+profile function and cProfile run, taking nothing. Switching modes never
+cuts the frames that stay open.
 """
 import contextlib
 import os

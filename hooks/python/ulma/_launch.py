@@ -58,9 +58,10 @@ OPTIONS
         fast (default): wrap CPython's frame evaluation; every Python
         function call, generator/coroutine resume, return, suspension and
         exit by exception is recorded, C functions are not.
-        full: the C profile hook on every thread; adds calls of C
-        functions (builtins, extension methods), named as cProfile names
-        them. Slower: CPython 3.11 makes a frame object for every call.
+        full: adds calls of C functions (builtins, extension methods),
+        named as cProfile names them. Slower: on CPython 3.11 it is the
+        C profile hook on every thread, for which CPython makes a frame
+        object per call; on 3.12 and 3.13 a sys.monitoring tool of its own.
     -o FILE
         Write pstats data to FILE (readable with pstats.Stats). As with
         python3 -m cProfile, no table is printed then (-s included).
