@@ -1124,8 +1124,10 @@ static __attribute__((noinline)) uint32_t mon_cfunc_define(ulma_rt_thread_t *t,
     uint32_t id = 0;
     if (m && PyCFunction_Check(m))
         id = cfunc_define(t, (PyCFunctionObject *)m, e, gen);
-    else
+    else if (m)
         ulma_rt_problem();
+    /* else the object is not one the descriptor applies to: the call
+     * itself raises that TypeError, and nothing runs to be recorded */
     Py_XDECREF(m);
     PyErr_Clear();
     t->nesting--;
