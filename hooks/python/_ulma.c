@@ -462,7 +462,8 @@ static void mon_gone(hook_state_t *hs)
         hs->gone = ulma_clock_read(); /* still in it (the thread ends) */
         return;
     }
-    /* a period older than the ones kept: a later one's end, an upper bound */
+    /* its period's end (for one older than the last MON_PERIODS, a later
+     * one's: an upper bound) */
     hs->gone = g_mon_end[hs->period % MON_PERIODS];
     hs->period = 0;
 }
@@ -971,7 +972,7 @@ static Py_tracefunc g_prof_fn = prof_hook;
 
 /*
  * 3.12 and 3.13: sys.monitoring (PEP 669). Full mode is a tool of its own
- * (ULMA_MON_TOOLS: the first free of them), with C callbacks for the events
+ * (the first free of g_mon_tools), with C callbacks for the events
  * cProfile uses there: PY_START, PY_RESUME and PY_THROW give a CALL record;
  * PY_RETURN and PY_YIELD a RETURN, PY_UNWIND an UNWIND; CALL of a C function
  * (or of a method descriptor with its object, as a bound method) a C_CALL;
