@@ -547,6 +547,40 @@ static void open_close(ulma_rt_thread_t *t, hook_state_t *hs, uint64_t tsc)
     t->hook_top = open_top(hs);
 }
 
+/* The hook paths' side of the open frames (3.11's profile hook, 3.12+'s
+ * sys.monitoring callbacks): room for one more (0: none, counted: the frame
+ * is then not recorded, so not returned either); a frame entered, recorded
+ * at the thread's next depth and kept open as (fobj, key, instr); the
+ * innermost frame leaving, its `ev` record written if it is the innermost
+ * one recorded open (else it was entered while nothing recorded). */
+static inline __attribute__((always_inline)) int open_room(hook_state_t *hs)
+{
+    return ULMA_LIKELY(hs->len < hs->cap) || hook_state_grow(hs) == 0;
+}
+
+static inline __attribute__((always_inline)) void
+open_push(ulma_rt_thread_t *t, hook_state_t *hs, const void *fobj, const void *key,
+          const void *instr, uint32_t id, uint16_t ev, const int with_clock)
+{
+    uint32_t d = ++t->depth;
+    hs->s[hs->len++] = (open_frame_t){fobj, key, instr, id, d};
+    ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ev, id, (uint16_t)d);
+}
+
+static inline __attribute__((always_inline)) void
+open_leave(ulma_rt_thread_t *t, hook_state_t *hs, const void *fobj, const void *key, uint16_t ev,
+           const int with_clock)
+{
+    if (ULMA_UNLIKELY(!hs) || !hs->len)
+        return;
+    const open_frame_t *e = &hs->s[hs->len - 1];
+    if (e->fobj != fobj || e->key != key)
+        return;
+    ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ev, e->id, (uint16_t)e->depth);
+    t->depth = e->depth - 1;
+    hs->len--;
+}
+
 static inline uint64_t open_stamp(hook_state_t *hs)
 {
 #if PY_VERSION_HEX >= 0x030C0000
@@ -903,55 +937,29 @@ prof_hook_body(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg, con
     if (ULMA_UNLIKELY(g_objects))
         g_obj->flush();
     switch (what) {
-    case PyTrace_CALL: {
-        if (ULMA_UNLIKELY(hs->len == hs->cap) && hook_state_grow(hs) != 0)
-            break; /* not recorded, so not returned either */
-        PyCodeObject *co = FRAME_CODE(frame->f_frame);
-        uint32_t id = code_id(t, co, 1);
-        uint32_t d = ++t->depth;
-        open_frame_t *e = &hs->s[hs->len++];
-        e->fobj = frame, e->key = co, e->id = id, e->depth = d;
-        ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_CALL, id, (uint16_t)d);
+    case PyTrace_CALL:
+        if (open_room(hs)) {
+            PyCodeObject *co = FRAME_CODE(frame->f_frame);
+            open_push(t, hs, frame, co, NULL, code_id(t, co, 1), ULMA_EV_CALL, with_clock);
+        }
         break;
-    }
-    case PyTrace_RETURN: {
-        if (!hs->len)
-            break;
-        const open_frame_t *e = &hs->s[hs->len - 1];
-        if (e->fobj != (const void *)frame || OPEN_C(e->key))
-            break;
-        ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0,
-                 prof_unwinding(frame, arg) ? ULMA_EV_UNWIND : ULMA_EV_RETURN, e->id,
-                 (uint16_t)e->depth);
-        t->depth = e->depth - 1;
-        hs->len--;
+    case PyTrace_RETURN:
+        open_leave(t, hs, frame, FRAME_CODE(frame->f_frame),
+                   prof_unwinding(frame, arg) ? ULMA_EV_UNWIND : ULMA_EV_RETURN, with_clock);
         break;
-    }
     case PyTrace_C_CALL:
-        if (PyCFunction_Check(arg)) {
-            if (ULMA_UNLIKELY(hs->len == hs->cap) && hook_state_grow(hs) != 0)
-                break;
+        if (PyCFunction_Check(arg) && open_room(hs)) {
             PyCFunctionObject *fn = (PyCFunctionObject *)arg;
-            uint32_t id = cfunc_id(t, fn);
-            uint32_t d = ++t->depth;
-            hs->s[hs->len++] = (open_frame_t){frame, (const void *)((uintptr_t)fn->m_ml | 1u),
-                                              FRAME_INSTR(frame->f_frame), id, d};
-            ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_C_CALL, id,
-                     (uint16_t)d);
+            open_push(t, hs, frame, (const void *)((uintptr_t)fn->m_ml | 1u),
+                      FRAME_INSTR(frame->f_frame), cfunc_id(t, fn), ULMA_EV_C_CALL, with_clock);
         }
         break;
     case PyTrace_C_RETURN:
     case PyTrace_C_EXCEPTION:
-        if (PyCFunction_Check(arg) && hs->len) {
-            const open_frame_t *e = &hs->s[hs->len - 1];
-            if (e->fobj != (const void *)frame ||
-                e->key != (const void *)((uintptr_t)((PyCFunctionObject *)arg)->m_ml | 1u))
-                break;
-            ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_C_RETURN, e->id,
-                     (uint16_t)e->depth);
-            t->depth = e->depth - 1;
-            hs->len--;
-        }
+        if (PyCFunction_Check(arg))
+            open_leave(t, hs, frame,
+                       (const void *)((uintptr_t)((PyCFunctionObject *)arg)->m_ml | 1u),
+                       ULMA_EV_C_RETURN, with_clock);
         break;
     default:
         break;
@@ -1057,33 +1065,10 @@ static inline __attribute__((always_inline)) void mon_py_call_body(PyObject *con
     ulma_rt_thread_t *t = &ulma_rt_tls;
     _PyInterpreterFrame *f = mon_frame();
     hook_state_t *hs = mon_enter(t, f ? f->previous : NULL, args);
-    if (ULMA_UNLIKELY(!hs || !f))
+    if (ULMA_UNLIKELY(!hs || !f) || !open_room(hs))
         return;
-    if (ULMA_UNLIKELY(hs->len == hs->cap) && hook_state_grow(hs) != 0)
-        return; /* not recorded, so not returned either */
     PyCodeObject *co = (PyCodeObject *)args[0];
-    uint32_t id = code_id(t, co, 1);
-    uint32_t d = ++t->depth;
-    hs->s[hs->len++] = (open_frame_t){f, co, NULL, id, d};
-    ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_CALL, id, (uint16_t)d);
-}
-
-/* The innermost frame (`f`, known by `key`) leaves: its `ev` record if it
- * is the innermost one recorded open (else it was entered while full mode
- * was off). */
-static inline __attribute__((always_inline)) void mon_leave(ulma_rt_thread_t *t,
-                                                            hook_state_t *hs, const void *f,
-                                                            const void *key, uint16_t ev,
-                                                            const int with_clock)
-{
-    if (ULMA_UNLIKELY(!hs) || !hs->len)
-        return;
-    const open_frame_t *e = &hs->s[hs->len - 1];
-    if (e->fobj != f || e->key != key)
-        return;
-    ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ev, e->id, (uint16_t)e->depth);
-    t->depth = e->depth - 1;
-    hs->len--;
+    open_push(t, hs, f, co, NULL, code_id(t, co, 1), ULMA_EV_CALL, with_clock);
 }
 
 /* PY_RETURN, PY_YIELD, PY_UNWIND (code, offset, value or exception). */
@@ -1092,7 +1077,7 @@ mon_py_return_body(PyObject *const *args, uint16_t ev, const int with_clock)
 {
     ulma_rt_thread_t *t = &ulma_rt_tls;
     _PyInterpreterFrame *f = mon_frame();
-    mon_leave(t, mon_enter(t, f, args), f, args[0], ev, with_clock);
+    open_leave(t, mon_enter(t, f, args), f, args[0], ev, with_clock);
 }
 
 /* The C function a CALL, C_RETURN or C_RAISE event (code, offset,
@@ -1163,19 +1148,14 @@ static inline __attribute__((always_inline)) void mon_call_body(PyObject *const 
     _PyInterpreterFrame *f;
     hook_state_t *hs;
     const PyMethodDef *ml = mon_c_enter(t, args, &f, &hs);
-    if (!ml || ULMA_UNLIKELY(!hs || !f))
-        return;
-    if (ULMA_UNLIKELY(hs->len == hs->cap) && hook_state_grow(hs) != 0)
+    if (!ml || ULMA_UNLIKELY(!hs || !f) || !open_room(hs))
         return;
     cfunc_ent_t *ce = cf_find(ml);
     uint32_t gen = ulma_load_relaxed(&ulma_rt_defgen);
     uint32_t id = ULMA_LIKELY(ce && ce->gen == gen) ? ce->id : mon_cfunc_define(t, args, ce, gen);
-    if (ULMA_UNLIKELY(!id))
-        return;
-    uint32_t d = ++t->depth;
-    hs->s[hs->len++] =
-        (open_frame_t){f, (const void *)((uintptr_t)ml | 1u), FRAME_INSTR(f), id, d};
-    ulma_put(&t->prod, with_clock ? ulma_clock_read() : 0, ULMA_EV_C_CALL, id, (uint16_t)d);
+    if (ULMA_LIKELY(id))
+        open_push(t, hs, f, (const void *)((uintptr_t)ml | 1u), FRAME_INSTR(f), id,
+                  ULMA_EV_C_CALL, with_clock);
 }
 
 /* C_RETURN, C_RAISE: the C function called from the innermost frame
@@ -1188,7 +1168,7 @@ static inline __attribute__((always_inline)) void mon_c_return_body(PyObject *co
     hook_state_t *hs;
     const PyMethodDef *ml = mon_c_enter(t, args, &f, &hs);
     if (ml)
-        mon_leave(t, hs, f, (const void *)((uintptr_t)ml | 1u), ULMA_EV_C_RETURN, with_clock);
+        open_leave(t, hs, f, (const void *)((uintptr_t)ml | 1u), ULMA_EV_C_RETURN, with_clock);
 }
 
 /* The callbacks (vectorcall: callable, args, nargsf, kwnames). Each returns
