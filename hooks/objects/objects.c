@@ -444,6 +444,19 @@ static PyObject *tuple_resized(void *r, size_t n)
     return Py_TYPE(g) == &PyTuple_Type && Py_REFCNT(g) >= 1 ? g : NULL;
 }
 
+/* The block of an object CPython made for a hook call (sys.monitoring's
+ * offset int) whose construction was dropped (flush_made): its free is not
+ * a death. made_freed(): whether `ptr` is that block (then forgotten). */
+static __thread uintptr_t tl_made;
+
+static inline int made_freed(const void *ptr)
+{
+    if (ULMA_LIKELY((uintptr_t)ptr != tl_made) || !ptr)
+        return 0;
+    tl_made = 0;
+    return 1;
+}
+
 #endif /* OBJECTS_ON */
 
 #if OBJECTS_WEDGES
@@ -469,9 +482,23 @@ typedef struct pend_list {
 } pend_list_t;
 
 static __thread pend_list_t tl_pend;
-/* the block of an object CPython made for a hook call whose deferred
- * construction was dropped (flush_made): its free is not a death */
-static __thread uintptr_t tl_made;
+
+/* Take `mem`'s entry out of the deferred blocks (into *out): 1, or 0 when
+ * it is not among them. */
+static int pend_take(pend_list_t *s, uintptr_t mem, pend_t *out)
+{
+    if (!s->n || s->epoch != g_epoch)
+        return 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (s->e[i].mem == mem) {
+            *out = s->e[i];
+            memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(s->e[0]));
+            s->n--;
+            return 1;
+        }
+    }
+    return 0;
+}
 
 
 /* 1: done with (reported, or not a tracked object); 0: not initialised yet */
@@ -578,21 +605,8 @@ static void *h_realloc(void *ctx, void *ptr, size_t n)
     if (!ptr)
         return h_malloc(ctx, n);
     pend_list_t *s = &tl_pend;
-    int was_pending = 0;
-    uint32_t depth = 0;
-    size_t psize = 0;
-    if (s->n && s->epoch == g_epoch) {
-        for (uint32_t i = 0; i < s->n; i++) {
-            if (s->e[i].mem == (uintptr_t)ptr) {
-                was_pending = 1;
-                depth = s->e[i].depth;
-                psize = s->e[i].size;
-                memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(s->e[0]));
-                s->n--;
-                break;
-            }
-        }
-    }
+    pend_t was = {0, 0, 0};
+    int was_pending = pend_take(s, (uintptr_t)ptr, &was);
     if (s->n)
         pend_flush(s, 0);
     /* a live int/float/str/bytes being resized (unicode writer, bytes
@@ -610,7 +624,7 @@ static void *h_realloc(void *ctx, void *ptr, size_t n)
     if (was_pending) {
         /* still to be classified, at its new address (one entry was taken
          * out above, so there is room) */
-        s->e[s->n++] = (pend_t){(uintptr_t)(r ? r : ptr), r ? n : psize, depth};
+        s->e[s->n++] = (pend_t){(uintptr_t)(r ? r : ptr), r ? n : was.size, was.depth};
         return r;
     }
     if (!r)
@@ -641,9 +655,7 @@ static void h_free(void *ctx, void *ptr)
     pend_list_t *s = &tl_pend;
     if (s->n)
         pend_flush(s, 0);
-    if (ULMA_UNLIKELY(ptr && (uintptr_t)ptr == tl_made)) {
-        tl_made = 0; /* made for a hook call, not born to the program */
-    } else if (ptr) {
+    if (ptr && !made_freed(ptr)) {
         PyObject *o = ptr;
         int b = nongc_index(Py_TYPE(o));
         if (b >= 0 && Py_REFCNT(o) == 0 && ulma_rt_tls.nesting == 0)
@@ -662,18 +674,9 @@ static void objects_flush(void)
 static void objects_flush_made(const void *made)
 {
     pend_list_t *s = &tl_pend;
-    if (!s->n)
-        return;
-    if (s->epoch == g_epoch) {
-        for (uint32_t i = 0; i < s->n; i++) {
-            if (s->e[i].mem == (uintptr_t)made) {
-                memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(s->e[0]));
-                s->n--;
-                tl_made = (uintptr_t)made;
-                break;
-            }
-        }
-    }
+    pend_t was = {0, 0, 0};
+    if (pend_take(s, (uintptr_t)made, &was))
+        tl_made = (uintptr_t)made;
     if (s->n)
         pend_flush(s, 0);
 }
@@ -1012,7 +1015,6 @@ typedef struct held_int {
 } held_int_t;
 
 static __thread held_int_t tl_held;
-static __thread uintptr_t tl_made;
 
 static inline void held_flush(void)
 {
@@ -1125,13 +1127,9 @@ static void h_free(void *ctx, void *ptr)
 {
     (void)ctx;
     floats_keep_off();
-    if (ULMA_UNLIKELY(ptr && (uintptr_t)ptr == tl_made)) {
-        tl_made = 0; /* made for a hook call, not born to the program */
-        if (tl_last.mem == (uintptr_t)ptr)
-            tl_last.mem = 0;
-    } else if (ptr) {
-        if (tl_last.mem == (uintptr_t)ptr)
-            tl_last.mem = 0;
+    if (ptr && tl_last.mem == (uintptr_t)ptr)
+        tl_last.mem = 0;
+    if (ptr && !made_freed(ptr)) {
         held_flush();
         PyObject *o = ptr;
         PyTypeObject *tp = Py_TYPE(o);
