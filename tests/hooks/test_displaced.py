@@ -27,11 +27,17 @@ MONITORING = sys.version_info >= (3, 12)  # full mode on sys.monitoring
 CPROFILE_DISPLACES = not MONITORING
 
 
-def run(what, args, d):
+def child(what, args, d):
+    """Run a child in a cleared segment directory; (its result, its
+    "key value" output lines as a dict); a non-zero exit fails."""
     d.clear()
     r = H.run(args, d.env())
     H.check(r.returncode == 0, "%s: exit %d %s" % (what, r.returncode, r.stderr[-1000:]))
-    out = dict((ln.split(" ", 1) + [""])[:2] for ln in r.stdout.splitlines())
+    return r, dict((ln.split(" ", 1) + [""])[:2] for ln in r.stdout.splitlines())
+
+
+def run(what, args, d):
+    r, out = child(what, args, d)
     H.check(out.get("getprofile-mine") == "True" and out.get("getprofile-none") == "True"
             and out.get("threading-getprofile") == "None" and out.get("mine-saw-calls") == "True",
             "%s: the program sees its own profile functions only: %s" % (what, out))
@@ -95,10 +101,7 @@ ulma.disable()
 
 def tools_taken(d):
     """3.12+: tool ids 3 and 4 held by the program: said, fast mode."""
-    d.clear()
-    r = H.run(["-c", TOOLS_TAKEN], d.env())
-    H.check(r.returncode == 0, "tools taken: exit %d %s" % (r.returncode, r.stderr[-1000:]))
-    out = dict((ln.split(" ", 1) + [""])[:2] for ln in r.stdout.splitlines())
+    r, out = child("tools taken", ["-c", TOOLS_TAKEN], d)
     H.check(out.get("mode") == str(_ulma.MODE_FAST), "tools taken: fast mode: %s" % out)
     said = [ln for ln in r.stderr.splitlines() if "full mode is not available" in ln]
     H.check(len(said) == 1 and "tool ids 4 and 3" in said[0], "tools taken: said once: %s"
@@ -133,10 +136,7 @@ ulma.disable()
 def tool_freed(d):
     """3.12+: the program frees ulma's tool id and takes it: full mode takes
     the next one when it comes on again, and records."""
-    d.clear()
-    r = H.run(["-c", TOOL_FREED], d.env())
-    H.check(r.returncode == 0, "tool freed: exit %d %s" % (r.returncode, r.stderr[-1000:]))
-    out = dict((ln.split(" ", 1) + [""])[:2] for ln in r.stdout.splitlines())
+    _, out = child("tool freed", ["-c", TOOL_FREED], d)
     H.check(out.get("tools") == "4 mine [3]", "tool freed: ulma on tool 3: %s" % out)
     H.check(out.get("mode") == str(_ulma.MODE_FULL), "tool freed: full mode: %s" % out)
     seg = H.read(out.get("segment", ""))
