@@ -2466,6 +2466,12 @@ PyMODINIT_FUNC PyInit__ulma(void)
         Py_DECREF(m);
         return NULL;
     }
+#ifdef ULMA_BENCH_HOOKS
+    if (bench_hooks_from_env() != 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+#endif
     PyModule_AddIntConstant(m, "MODE_OFF", ULMA_MODE_OFF);
     PyModule_AddIntConstant(m, "MODE_FAST", ULMA_MODE_FAST);
     PyModule_AddIntConstant(m, "MODE_FULL", ULMA_MODE_FULL);

@@ -88,36 +88,31 @@ static int prof_hook_clockonly(PyObject *obj, PyFrameObject *frame, int what, Py
 
 #endif
 
-static PyObject *py_set_fast_variant(PyObject *self, PyObject *args)
+/* Select the stripped-down wrapper `v` (0: the real one); 0, or -1 with
+ * an exception set. */
+static int bench_fast_variant(int v)
 {
-    (void)self;
-    int v;
-    if (!PyArg_ParseTuple(args, "i", &v))
-        return NULL;
     if (g_mode == ULMA_MODE_FAST) {
         PyErr_SetString(PyExc_RuntimeError, "switch fast mode off first");
-        return NULL;
+        return -1;
     }
     if (v == 2 && !g_extra_direct) {
         PyErr_SetString(PyExc_RuntimeError, "co_extra cannot be read directly here");
-        return NULL;
+        return -1;
     }
     g_fast_fn = v == 1 ? fast_eval_empty
               : v == 2 ? fast_eval_noclock
               : v == 3 ? fast_eval_clockonly
                        : fast_eval;
-    Py_RETURN_NONE;
+    return 0;
 }
 
-static PyObject *py_set_full_variant(PyObject *self, PyObject *args)
+/* Select the stripped-down full-mode hook `v` (0: the real one). */
+static int bench_full_variant(int v)
 {
-    (void)self;
-    int v;
-    if (!PyArg_ParseTuple(args, "i", &v))
-        return NULL;
     if (g_mode == ULMA_MODE_FULL) {
         PyErr_SetString(PyExc_RuntimeError, "switch full mode off first");
-        return NULL;
+        return -1;
     }
 #if PY_VERSION_HEX >= 0x030C0000
     g_mon_set = v == 1 ? &g_mon_empty
@@ -130,7 +125,36 @@ static PyObject *py_set_full_variant(PyObject *self, PyObject *args)
               : v == 3 ? prof_hook_clockonly
                        : prof_hook;
 #endif
+    return 0;
+}
+
+static PyObject *py_set_fast_variant(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int v;
+    if (!PyArg_ParseTuple(args, "i", &v) || bench_fast_variant(v) != 0)
+        return NULL;
     Py_RETURN_NONE;
+}
+
+static PyObject *py_set_full_variant(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int v;
+    if (!PyArg_ParseTuple(args, "i", &v) || bench_full_variant(v) != 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* At import: $ULMA_BENCH_FAST_VARIANT and $ULMA_BENCH_FULL_VARIANT (the
+ * numbers above) select the stripped-down hooks for a whole process run by
+ * `python3 -m ulma`, for the benchmark's process-level floors. */
+static int bench_hooks_from_env(void)
+{
+    const char *f = getenv("ULMA_BENCH_FAST_VARIANT"), *u = getenv("ULMA_BENCH_FULL_VARIANT");
+    if ((f && bench_fast_variant(atoi(f)) != 0) || (u && bench_full_variant(atoi(u)) != 0))
+        return -1;
+    return 0;
 }
 
 /* The entries of _ulma's method table. */
