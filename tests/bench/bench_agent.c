@@ -502,8 +502,86 @@ static double median5(const ev_t *pat, size_t npat, const char *what, uint32_t *
     return r[2];
 }
 
-int main(void)
+static const char usage_line[] = "usage: bench_agent [-h]\n";
+
+static void help(void)
 {
+    fputs("NAME\n"
+          "    bench_agent - ulma-agent's drain rate, how many saturated ranks one agent\n"
+          "    core keeps up with, and a profile's memory\n\n"
+          "SYNOPSIS\n"
+          "    bench_agent\n\n"
+          "DESCRIPTION\n"
+          "    Drain rates: a segment ring filled by a producer in this process (not\n"
+          "    timed), then drained with ulma_reader_drain into a profile as the agent\n"
+          "    does (timed), on one core, until 20,000,000 records have gone through;\n"
+          "    the median of 5 runs, in records per second, for three synthetic\n"
+          "    streams:\n"
+          "      program-like    300 functions in 6 layers of 50, each calling 3 fixed\n"
+          "                      functions of the next layer, the first of them hot;\n"
+          "                      5 entry points; one function in ten of the last\n"
+          "                      layers recursing up to 6 deep (some 4,200 call paths)\n"
+          "      many call paths 300 functions in 10 layers of 30, 3 random callees\n"
+          "                      each, recursion, no hot loop: tens of thousands of\n"
+          "                      call paths (the worst case of a calling context tree)\n"
+          "      fib replay      recursive fib's stream: one function, depth up to 19\n"
+          "    and for real hooked records: `$PYTHON -m ulma --no-agent fib.py` (fib(27),\n"
+          "    over a million records, ULMA_RING_SIZE=64M so that the segment keeps\n"
+          "    them all), a copy of its segment drained into a profile 5 times.\n\n"
+          "    Saturated ranks: one node agent (ulma-agent --dir D, D a new directory\n"
+          "    in /dev/shm) pinned to CPU 0 with taskset, and K hooked ranks running\n"
+          "    fib(30) ($PYTHON -m ulma --no-agent, the default ring size) pinned to\n"
+          "    the other CPUs, for K = 1, 2, ... up to the number of CPUs less one,\n"
+          "    until ulma-ctl drops reports lost records: the figure is the largest K\n"
+          "    with none lost (on 2 CPUs only K = 1 can be tried). Computed beside it:\n"
+          "    the hooked-fib drain rate over the rate at which one saturated rank\n"
+          "    writes records (from the fib(27) segment: its records over their time\n"
+          "    span).\n\n"
+          "    Memory: the heap a profile grows by (mallinfo2) when one process has\n"
+          "    defined and called 10,000 distinct functions; the median of 3.\n\n"
+          "    Needs the build's python side, node-agent/ulma-agent and\n"
+          "    node-agent/ulma-ctl (built with this program), and taskset.\n\n"
+          "OPTIONS\n"
+          "    -h, --help\n"
+          "        Show this text and exit.\n\n"
+          "ENVIRONMENT\n"
+          "    ULMA_BUILD_DIR\n"
+          "        The build holding python/, node-agent/ulma-agent and\n"
+          "        node-agent/ulma-ctl (default: " ULMA_BUILD_DIR_DEFAULT ").\n"
+          "    PYTHON\n"
+          "        The interpreter of the hooked runs (default: /usr/bin/python3).\n"
+          "    TMPDIR\n"
+          "        Where the synthetic segments and the hooked run's segment go, in a\n"
+          "        new directory removed at the end (default: /tmp).\n\n"
+          "OUTPUT\n"
+          "    A line per measurement for the reader, and:\n"
+          "        BENCH agent_drain_rate RATE rec/s              program-like stream\n"
+          "        BENCH agent_drain_rate_many_paths RATE rec/s   many call paths\n"
+          "        BENCH agent_drain_rate_replay_fib RATE rec/s   fib replay\n"
+          "        BENCH agent_drain_rate_hooked_fib RATE rec/s   real hooked records\n"
+          "        BENCH agent_saturated_ranks_per_core N ranks   measured\n"
+          "        BENCH agent_ranks_per_core_computed N ranks    computed\n"
+          "        BENCH agent_mem_per_proc_10k_funcs KIB KiB     memory\n\n"
+          "EXIT STATUS\n"
+          "    0 success; 1 a segment could not be made or read, the hooked run\n"
+          "    failed, or a drain lost records; 2 a usage error.\n\n"
+          "SEE ALSO\n"
+          "    tests/bench/run agent, bench_agent_objects --help\n",
+          stdout);
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            help();
+            return 0;
+        }
+        fprintf(stderr, "bench_agent: %s '%s'\n%s",
+                a[0] == '-' ? "unknown option" : "unexpected argument", a, usage_line);
+        return 2;
+    }
     const char *base = getenv("TMPDIR");
     snprintf(dir, sizeof(dir), "%s/ulma-bench-agent-XXXXXX", base && *base ? base : "/tmp");
     if (!mkdtemp(dir))

@@ -25,6 +25,9 @@
  * and a line with median and max, wall and CPU.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,13 +223,101 @@ static void bench(store_t *s, uint32_t nodes, const char *label, Ulma__Wire__Kin
     printf("BENCH collector_q_%s_ms_%u %.3f ms\n", label, nodes, wall[ROUNDS / 2]);
 }
 
+static const char usage_line[] = "usage: bench_collector_query [-h] [NODES...]\n";
+
+static void help(void)
+{
+    fputs("NAME\n"
+          "    bench_collector_query - the collector's answers and merging on a large\n"
+          "    store, in one process\n\n"
+          "SYNOPSIS\n"
+          "    bench_collector_query [NODES...]\n\n"
+          "DESCRIPTION\n"
+          "    For each size, a collector store of NODES nodes x 16 ranks x 2000\n"
+          "    functions, one job, is fed by the real report sender (per node a\n"
+          "    snapshot, two deltas changing 10% of the rows, then a later snapshot),\n"
+          "    with no sockets and no load generator competing for the CPU. Then each\n"
+          "    query a dashboard asks every refresh is answered 21 times, packed as\n"
+          "    the dashboard gets it, and timed (wall clock and CPU of this thread;\n"
+          "    the first answer, which warms the caches and the allocator, left out):\n"
+          "      top, job_top    TOP of the cluster and of the job, 50 rows with the\n"
+          "                      spread over every rank, each the first answer of an\n"
+          "                      interval (spreads computed anew)\n"
+          "      top_again, job_top_again\n"
+          "                      the same within the interval (spreads kept, as for a\n"
+          "                      dashboard refreshing faster than the interval, or a\n"
+          "                      second dashboard)\n"
+          "      imbalance       IMBALANCE of the job, 20 rows x 64 ranks\n"
+          "      function        FUNCTION at job scope (every rank's value)\n"
+          "      nodes, ranks, summary\n"
+          "                      NODES, RANKS of the job, SUMMARY\n\n"
+          "    While the store is built, decoding and merging each report is timed\n"
+          "    (CPU of this thread): a node's first snapshot, its deltas and its later\n"
+          "    snapshot (onto the rows it replaces); and the once-per-interval work\n"
+          "    (store_tick, median of 21). With one report per node per second and a\n"
+          "    snapshot every 10, the collector's CPU for merging is\n"
+          "    NODES x (0.9 delta + 0.1 snapshot) + a tick per second: the\n"
+          "    collector_ingest_cores figure, which the load generators and the\n"
+          "    machine's other work cannot disturb (beyond the caches).\n\n"
+          "ARGUMENTS\n"
+          "    NODES...\n"
+          "        Up to 8 sizes, each a number of nodes of at least 1 (default: 64\n"
+          "        256 1024).\n\n"
+          "OPTIONS\n"
+          "    -h, --help\n"
+          "        Show this text and exit.\n\n"
+          "ENVIRONMENT\n"
+          "    BENCH_ONLY\n"
+          "        Answer only this query (one of the names above, e.g. top), for a\n"
+          "        profiler; the store is built all the same.\n\n"
+          "OUTPUT\n"
+          "    Per size N: a line on the store (build time, resident memory), one on\n"
+          "    the merging, one per query (median and max, wall and CPU), and:\n"
+          "        BENCH collector_store_mib_N MIB MiB            the store's memory\n"
+          "        BENCH collector_tick_ms_N MS ms                a tick (CPU)\n"
+          "        BENCH collector_ingest_delta_ms_N MS ms        a delta merged (CPU)\n"
+          "        BENCH collector_ingest_snapshot_ms_N MS ms     a later snapshot (CPU)\n"
+          "        BENCH collector_ingest_cores_N CORES cores     at 1 report/s\n"
+          "        BENCH collector_q_Q_ms_N MS ms                 query Q (median wall)\n\n"
+          "EXIT STATUS\n"
+          "    0 success; 1 a report did not decode or apply, or a query failed;\n"
+          "    2 a usage error.\n\n"
+          "SEE ALSO\n"
+          "    tests/bench/run collector_query, bench_collector --help\n",
+          stdout);
+}
+
 int main(int argc, char **argv)
 {
     uint32_t sizes[8] = {64, 256, 1024}, ns = 3;
-    if (argc > 1) {
-        ns = 0;
-        for (int i = 1; i < argc && ns < 8; i++)
-            sizes[ns++] = (uint32_t)strtoul(argv[i], NULL, 10);
+    int given = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char *end;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            help();
+            return 0;
+        }
+        if (a[0] == '-' && !isdigit((unsigned char)a[1])) {
+            fprintf(stderr, "bench_collector_query: unknown option '%s'\n%s", a, usage_line);
+            return 2;
+        }
+        if (!given)
+            ns = 0;
+        given = 1;
+        if (ns == 8) {
+            fprintf(stderr, "bench_collector_query: at most 8 sizes, not %d\n%s", argc - 1,
+                    usage_line);
+            return 2;
+        }
+        errno = 0;
+        unsigned long v = strtoul(a, &end, 10);
+        if (!isdigit((unsigned char)a[0]) || *end || errno || v < 1 || v > UINT32_MAX / RANKS) {
+            fprintf(stderr, "bench_collector_query: NODES is a number of at least 1, not '%s'\n%s",
+                    a, usage_line);
+            return 2;
+        }
+        sizes[ns++] = (uint32_t)v;
     }
     for (uint32_t k = 0; k < ns; k++) {
         double t0 = wall_ms(), m0 = rss_mib();

@@ -28,8 +28,62 @@ typedef struct bview {
     const char *name, *view, *tab;
 } bview_t;
 
-int main(void)
+static const char usage_line[] = "usage: bench_tui [-h]\n";
+
+static void help(void)
 {
+    fputs("NAME\n"
+          "    bench_tui - the time clustertop takes to build and draw one frame of a\n"
+          "    cluster of 1,024 nodes x 16 ranks\n\n"
+          "SYNOPSIS\n"
+          "    bench_tui\n\n"
+          "DESCRIPTION\n"
+          "    Per frame: the answers decoded (synthetic replies of a cluster of 1,024\n"
+          "    nodes x 16 ranks and 2000 functions, packed once, as they come off the\n"
+          "    socket), the model's lists rebuilt and sorted, the frame drawn into the\n"
+          "    canvas and copied to a real ncurses screen (newterm on /dev/null,\n"
+          "    xterm-256color, 200 x 60). Two sets of answers alternate, so that every\n"
+          "    frame has new numbers to draw, and the selection moves every frame.\n"
+          "    For each view (cluster, nodes, imbalance, node with its ranks tab,\n"
+          "    function, rank with its threads tab), 5 frames of warm-up, then the\n"
+          "    median of 101; the figure is the slowest view's median. Target: under\n"
+          "    20 ms.\n\n"
+          "OPTIONS\n"
+          "    -h, --help\n"
+          "        Show this text and exit.\n\n"
+          "ENVIRONMENT\n"
+          "    BENCH_TUI_SHOW\n"
+          "        When set, each view's last frame is printed on the standard error,\n"
+          "        to see what was measured.\n"
+          "    NO_COLOR\n"
+          "        When set and not empty, the screen is drawn without colours.\n"
+          "    clustertop's settings (/etc/ulma/clustertop.conf and its ULMA_*\n"
+          "    variables, see clustertop --help) apply as to a clustertop started\n"
+          "    with no arguments.\n\n"
+          "OUTPUT\n"
+          "    A line per view (median, min and max), and:\n"
+          "        BENCH tui_frame_ms_VIEW MS ms   each view's median\n"
+          "        BENCH tui_frame_ms MS ms        the slowest view's median\n\n"
+          "EXIT STATUS\n"
+          "    0 success; 1 clustertop's settings, the screen or a view could not be\n"
+          "    set up; 2 a usage error.\n\n"
+          "SEE ALSO\n"
+          "    tests/bench/run tui, clustertop --help\n",
+          stdout);
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            help();
+            return 0;
+        }
+        fprintf(stderr, "bench_tui: %s '%s'\n%s",
+                a[0] == '-' ? "unknown option" : "unexpected argument", a, usage_line);
+        return 2;
+    }
     static const bview_t views[] = {
         {"cluster", "cluster", NULL},        {"nodes", "nodes", NULL},
         {"imbalance", "imbalance", NULL},    {"node", "node:node0512", "ranks"},
@@ -43,8 +97,8 @@ int main(void)
                      .bump = 1000000,
                      .swap_ties = 1}};
     ct_opts_t o;
-    char *argv[] = {"clustertop", NULL};
-    if (ct_opts_parse(&o, 1, argv) != 0)
+    char *ct_argv[] = {"clustertop", NULL};
+    if (ct_opts_parse(&o, 1, ct_argv) != 0)
         return 1;
     FILE *out = fopen("/dev/null", "w"), *in = fopen("/dev/null", "r");
     char err[256];

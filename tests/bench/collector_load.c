@@ -23,9 +23,11 @@
  * nodes leave the collector being measured most of the machine.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1050,27 +1052,201 @@ static int dcmp(const void *a, const void *b)
 
 /* ---- main --------------------------------------------------------------------------------- */
 
-static void usage(void)
+static const char usage_line[] =
+    "usage: collector_load [-h] [--ep EP] [--nodes N] [--ranks R] [--funcs F] [OPTION...]\n";
+
+static void help(void)
 {
-    fprintf(stderr,
-            "usage: collector_load [--ep EP] [--nodes N] [--first K] [--prefix P] [--ranks R]\n"
-            "  [--funcs F] [--edges E] [--paths P] [--change X] [--zipf S] [--interval S]\n"
-            "  [--snapshot-every K [--stagger]] [--churn PER_NODE_PER_MIN] [--duration S]\n"
-            "  [--reports N]\n"
-            "  [--job J] [--truth FILE] [--latency QUERY_EP [--latency-skip S]] [--no-answer]\n"
-            "  [--drop-at N]\n"
-            "  [--restart-at N] [--seed N] [--pool K] [--quiet] [--final S]\n"
-            "  [--curve-dir DIR [--server-key FILE]] (CURVE: every node with DIR's key)\n");
+    fputs("NAME\n"
+          "    collector_load - simulated node agents for ulma-collector's tests and\n"
+          "    benchmark\n\n"
+          "SYNOPSIS\n"
+          "    collector_load [--ep EP] [--nodes N] [--first K] [--prefix P] [--ranks R]\n"
+          "                   [--funcs F] [--edges E] [--paths P] [--change X] [--zipf S]\n"
+          "                   [--interval S] [--snapshot-every K [--stagger]]\n"
+          "                   [--churn PER_NODE_PER_MIN] [--duration S] [--reports N]\n"
+          "                   [--job J] [--truth FILE] [--latency QUERY_EP\n"
+          "                   [--latency-skip S]] [--no-answer] [--drop-at N]\n"
+          "                   [--restart-at N] [--seed N] [--pool K] [--quiet] [--final S]\n"
+          "                   [--curve-dir DIR [--server-key FILE]]\n\n"
+          "DESCRIPTION\n"
+          "    Each simulated node is one report sender (libulma-wire's wire_sender_*,\n"
+          "    as ulma-agent uses it) on its own DEALER socket connected to the\n"
+          "    collector's agent endpoint: per rank a table of F function rows, a share\n"
+          "    X of them changing per report (Zipf-like hot rows), a snapshot every K\n"
+          "    reports and whenever the collector asks, one group of edges and call\n"
+          "    paths per node, processes ending and starting (--churn). Like an agent,\n"
+          "    it acknowledges control requests (the ranks they name take the mode) and\n"
+          "    answers forwarded queries (a made-up thread and stack) unless\n"
+          "    --no-answer. The nodes' reports are spread over the interval, as agents\n"
+          "    are not in step. It runs until --duration or --reports, or until SIGINT\n"
+          "    or SIGTERM, then prints its totals.\n\n"
+          "    The pooled mode (--pool K) is the benchmark's cheap mode: every node\n"
+          "    runs the same program (one dictionary of names, one call graph, made\n"
+          "    once); a rank's delta is one of K row sets drawn and encoded once, as the\n"
+          "    sender encodes them, and added to that rank's cumulative rows; snapshots\n"
+          "    are encoded from the cumulative rows every time. The collector decodes,\n"
+          "    validates and applies the messages it would get from agents, for a\n"
+          "    fraction of the generator's CPU. It goes with none of --restart-at,\n"
+          "    --drop-at and --latency, and with --truth only without --churn.\n\n"
+          "OPTIONS\n"
+          "    --ep EP\n"
+          "        The collector's agent endpoint (default tcp://127.0.0.1:7710).\n"
+          "    --nodes N\n"
+          "        Simulated nodes, at least 1 (default 4).\n"
+          "    --first K\n"
+          "        The number of the first node (default 0): the nodes are named PREFIX\n"
+          "        and K, K + 1, ... in 5 digits, node i's ranks numbered from\n"
+          "        (K + i) x R; it also shifts the random numbers.\n"
+          "    --prefix P\n"
+          "        The start of the node names (default node).\n"
+          "    --ranks R\n"
+          "        Ranks (processes) per node, at least 1 (default 4).\n"
+          "    --funcs F\n"
+          "        Functions per rank, at least 2 (default 100): f0, f1, ...; the last\n"
+          "        10 (the last one when F < 20) are MPI calls, MPI_CallN.\n"
+          "    --edges E, --paths P\n"
+          "        Caller-callee edges and call paths of each node's group, its job's\n"
+          "        call graph (default 0 and 0: no group); the share X of them changes\n"
+          "        per report.\n"
+          "    --change X\n"
+          "        The share of a rank's rows that change per report (default 0.1).\n"
+          "    --zipf S\n"
+          "        How hot the hot rows are: function f is picked with weight\n"
+          "        1 / (f + 1)^S (default 1).\n"
+          "    --interval S\n"
+          "        Seconds between two reports of a node (default 1).\n"
+          "    --snapshot-every K\n"
+          "        A snapshot every K reports (default 10; 0: only when the collector\n"
+          "        asks).\n"
+          "    --stagger\n"
+          "        Each node's periodic snapshots at its own phase of the K reports, as\n"
+          "        agents do, not all at once.\n"
+          "    --churn PER_NODE_PER_MIN\n"
+          "        Processes ending per node per minute (default 0): a rank is reported\n"
+          "        exited, then gone 3 reports later, and a new process takes its place.\n"
+          "    --duration S\n"
+          "        Stop after S seconds (default 0: no limit).\n"
+          "    --reports N\n"
+          "        Stop after N reports per node (default 0: no limit), answering\n"
+          "        snapshot requests and queries for one more interval first.\n"
+          "    --job J\n"
+          "        The job of every rank (default job1).\n"
+          "    --truth FILE\n"
+          "        At the end, write every function's exact totals over the simulated\n"
+          "        ranks as JSON: {\"functions\": {NAME: {\"ncalls\": ..., \"pcalls\": ...,\n"
+          "        \"tottime_ns\": ..., \"cumtime_ns\": ...}}}.\n"
+          "    --latency QUERY_EP\n"
+          "        Measure report-to-view latency: function f0 is named marker, and\n"
+          "        its count of calls on each node's first rank is the node's report\n"
+          "        number; after each report of the first node, QUERY_EP (the\n"
+          "        collector's query endpoint, asked without CURVE) is asked for the\n"
+          "        marker at node scope every 2 ms until the new count shows (5 s at\n"
+          "        most).\n"
+          "    --latency-skip S\n"
+          "        Leave the latencies of the first S seconds out of the summary\n"
+          "        (default 0).\n"
+          "    --no-answer\n"
+          "        Do not answer forwarded queries.\n"
+          "    --drop-at N\n"
+          "        Each node's report N is lost on the way: counted as sent, never sent.\n"
+          "    --restart-at N\n"
+          "        After report N, each node restarts as an agent does: a new session,\n"
+          "        its counts from zero, its first report a delta from zero.\n"
+          "    --seed N\n"
+          "        The random seed (default 1).\n"
+          "    --pool K\n"
+          "        The pooled mode, with K pre-encoded deltas (default 0: exact mode).\n"
+          "    --quiet\n"
+          "        No LAT line per latency measured.\n"
+          "    --final S\n"
+          "        At the end (exact mode, not after a signal), a last snapshot of\n"
+          "        every node queued whatever the high-water mark (retried), and\n"
+          "        snapshots answered for S seconds, as an agent ends: the collector\n"
+          "        then holds exactly what --truth says.\n"
+          "    --curve-dir DIR\n"
+          "        Encrypt and authenticate every node's connection with CurveZMQ, all\n"
+          "        with DIR's key pair.\n"
+          "    --server-key FILE\n"
+          "        With --curve-dir: the collector's public key, a file or the key\n"
+          "        itself (default: DIR/server.pub).\n"
+          "    -h, --help\n"
+          "        Show this text and exit.\n\n"
+          "ENVIRONMENT\n"
+          "    None.\n\n"
+          "OUTPUT\n"
+          "    READY\n"
+          "        Once every node is set up (memory touched, sockets made); the clock\n"
+          "        starts then.\n"
+          "    LAT t T ms MS\n"
+          "        Per latency measured (--latency, without --quiet): the report sent T\n"
+          "        seconds after the start showed after MS ms.\n"
+          "    LOAD nodes N reports R bytes B rows W seconds S\n"
+          "        At the end: the reports sent, their bytes, the rows they carried,\n"
+          "        the seconds run.\n"
+          "    LATENCY n N median_ms MS p99_ms MS\n"
+          "        At the end, with --latency: over the N latencies kept.\n\n"
+          "EXIT STATUS\n"
+          "    0 success; 1 memory could not be mapped, a CURVE key could not be read\n"
+          "    or a connection could not be made; 2 a usage error.\n\n"
+          "EXAMPLES\n"
+          "    collector_load --ep tcp://127.0.0.1:7710 --nodes 64 --ranks 16 --funcs 2000\n\n"
+          "SEE ALSO\n"
+          "    bench_collector --help, ulma-collector --help\n",
+          stdout);
+}
+
+/* A usage error: what is wrong, the usage line, exit 2. */
+__attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("collector_load: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n%s", usage_line);
     exit(2);
+}
+
+/* The value `v` (the next argument) of option `a`: there at all; a whole
+ * number up to UINT32_MAX; a number of at least 0. Else a usage error. */
+static const char *arg_str(const char *a, const char *v)
+{
+    if (!v)
+        usage_error("%s needs a value", a);
+    return v;
+}
+
+static uint32_t arg_u32(const char *a, const char *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(arg_str(a, v), &end, 10);
+    if (!isdigit((unsigned char)v[0]) || *end || errno || x > UINT32_MAX)
+        usage_error("%s takes a whole number, not '%s'", a, v);
+    return (uint32_t)x;
+}
+
+static double arg_dbl(const char *a, const char *v)
+{
+    char *end;
+    double x = strtod(arg_str(a, v), &end);
+    if (end == v || *end || !isfinite(x) || x < 0)
+        usage_error("%s takes a number of at least 0, not '%s'", a, v);
+    return x;
 }
 
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define STR(name, field) if (!strcmp(a, name) && v) { snprintf(field, sizeof(field), "%s", v); i++; continue; }
-#define U32(name, field) if (!strcmp(a, name) && v) { field = (uint32_t)strtoul(v, NULL, 10); i++; continue; }
-#define DBL(name, field) if (!strcmp(a, name) && v) { field = strtod(v, NULL); i++; continue; }
+#define STR(name, field) if (!strcmp(a, name)) { snprintf(field, sizeof(field), "%s", arg_str(a, v)); i++; continue; }
+#define U32(name, field) if (!strcmp(a, name)) { field = arg_u32(a, v); i++; continue; }
+#define DBL(name, field) if (!strcmp(a, name)) { field = arg_dbl(a, v); i++; continue; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            help();
+            return 0;
+        }
         STR("--ep", cfg.ep) STR("--job", cfg.job) STR("--prefix", cfg.prefix)
         STR("--truth", cfg.truth) STR("--latency", cfg.latency)
         STR("--curve-dir", cfg.curve_dir) STR("--server-key", cfg.server_key)
@@ -1085,16 +1261,14 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--no-answer")) { cfg.no_answer = 1; continue; }
         if (!strcmp(a, "--quiet")) { cfg.quiet = 1; continue; }
         if (!strcmp(a, "--stagger")) { cfg.stagger = 1; continue; }
-        usage();
+        usage_error(a[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'", a);
     }
     if (!cfg.nodes || !cfg.ranks || cfg.funcs < 2)
-        usage();
+        usage_error("--nodes and --ranks are at least 1, --funcs at least 2");
     if (cfg.pool && (cfg.restart_at || cfg.drop_at || cfg.latency[0] ||
-                     (cfg.truth[0] && cfg.churn > 0))) {
-        fprintf(stderr, "collector_load: --pool goes with none of --restart-at, --drop-at, "
-                        "--latency, and with --truth only without --churn\n");
-        return 2;
-    }
+                     (cfg.truth[0] && cfg.churn > 0)))
+        usage_error("--pool goes with none of --restart-at, --drop-at, --latency, and with "
+                    "--truth only without --churn");
     signal(SIGINT, on_sig);
     signal(SIGTERM, on_sig);
     rng_state = 0x9e3779b97f4a7c15ull ^ ((uint64_t)cfg.seed * 0x100000001b3ull) ^ cfg.first;
