@@ -46,6 +46,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_args.h"
 #include "profile.h"
 #include "ulma/clock.h"
 #include "ulma/reader.h"
@@ -572,16 +573,9 @@ static void help(void)
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            help();
-            return 0;
-        }
-        fprintf(stderr, "bench_agent: %s '%s'\n%s",
-                a[0] == '-' ? "unknown option" : "unexpected argument", a, usage_line);
-        return 2;
-    }
+    int rc = bench_no_args(argc, argv, "bench_agent", usage_line, help);
+    if (rc >= 0)
+        return rc;
     const char *base = getenv("TMPDIR");
     snprintf(dir, sizeof(dir), "%s/ulma-bench-agent-XXXXXX", base && *base ? base : "/tmp");
     if (!mkdtemp(dir))

@@ -41,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_args.h"
 #include "profile.h"
 
 static double now_s(void)
@@ -328,16 +329,9 @@ static void help(void)
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            help();
-            return 0;
-        }
-        fprintf(stderr, "bench_agent_objects: %s '%s'\n%s",
-                a[0] == '-' ? "unknown option" : "unexpected argument", a, usage_line);
-        return 2;
-    }
+    int rc = bench_no_args(argc, argv, "bench_agent_objects", usage_line, help);
+    if (rc >= 0)
+        return rc;
     stream_t churn = {0}, live = {0}, unborn = {0};
     make_churn(&churn, 1000000);
     make_live(&live, 1000000);

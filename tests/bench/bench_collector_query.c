@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_args.h"
 #include "query.h"
 #include "store_int.h"
 #include "view.h"
@@ -294,14 +295,12 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         char *end;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        if (bench_is_help(a)) {
             help();
             return 0;
         }
-        if (a[0] == '-' && !isdigit((unsigned char)a[1])) {
-            fprintf(stderr, "bench_collector_query: unknown option '%s'\n%s", a, usage_line);
+        if (bench_option_error("bench_collector_query", a, usage_line))
             return 2;
-        }
         if (!given)
             ns = 0;
         given = 1;

@@ -14,7 +14,6 @@
  * Usage: bench_ring [RUNS]   (default 7; medians are reported)
  */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_args.h"
 #include "ulma/clock.h"
 #include "ulma/reader.h"
 #include "ulma/ring.h"
@@ -191,14 +191,12 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         char *end;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        if (bench_is_help(a)) {
             help();
             return 0;
         }
-        if (a[0] == '-' && !isdigit((unsigned char)a[1])) {
-            fprintf(stderr, "bench_ring: unknown option '%s'\n%s", a, usage_line);
+        if (bench_option_error("bench_ring", a, usage_line))
             return 2;
-        }
         if (given) {
             fprintf(stderr, "bench_ring: unexpected argument '%s'\n%s", a, usage_line);
             return 2;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_args.h"
 #include "../tui/synth_tui.h"
 #include "app.h"
 #include "crt.h"
@@ -74,16 +75,9 @@ static void help(void)
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            help();
-            return 0;
-        }
-        fprintf(stderr, "bench_tui: %s '%s'\n%s",
-                a[0] == '-' ? "unknown option" : "unexpected argument", a, usage_line);
-        return 2;
-    }
+    int rc = bench_no_args(argc, argv, "bench_tui", usage_line, help);
+    if (rc >= 0)
+        return rc;
     static const bview_t views[] = {
         {"cluster", "cluster", NULL},        {"nodes", "nodes", NULL},
         {"imbalance", "imbalance", NULL},    {"node", "node:node0512", "ranks"},

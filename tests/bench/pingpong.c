@@ -1,7 +1,6 @@
 /* pingpong.c - small-message MPI ping-pong latency, for bench_pmpi.
  * Usage (2 ranks): pingpong ITERATIONS BYTES; rank 0 prints the mean
  * round-trip time in ns. */
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <mpi.h>
@@ -9,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "bench_args.h"
 
 static const char usage_line[] = "usage: mpiexec -np 2 pingpong [-h] [ITERATIONS [BYTES]]\n";
 
@@ -68,14 +69,12 @@ int main(int argc, char **argv)
     int bytes = 8, nargs = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        if (bench_is_help(a)) {
             help();
             return 0;
         }
-        if (a[0] == '-' && !isdigit((unsigned char)a[1])) {
-            fprintf(stderr, "pingpong: unknown option '%s'\n%s", a, usage_line);
+        if (bench_option_error("pingpong", a, usage_line))
             return 2;
-        }
         if (nargs == 2) {
             fprintf(stderr, "pingpong: unexpected argument '%s'\n%s", a, usage_line);
             return 2;
