@@ -2333,6 +2333,10 @@ static PyObject *py_status(PyObject *self, PyObject *noargs)
         PyObject *ob = PyBool_FromLong(g_objects != 0);
         PyDict_SetItemString(d, "objects", ob);
         Py_DECREF(ob);
+        PyObject *wp = PyLong_FromUnsignedLongLong(ulma_rt_warmed_pages());
+        if (wp)
+            PyDict_SetItemString(d, "warmed_pages", wp);
+        Py_XDECREF(wp);
         uint32_t hst = h ? ulma_load_relaxed(&h->hook_status) : 0u;
 #if PY_VERSION_HEX >= 0x030C0000
         uint32_t displaced = 0; /* nothing displaces full mode's sys.monitoring tool */

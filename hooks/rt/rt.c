@@ -207,6 +207,10 @@ static ulma_rt_thread_t *attach_locked(ulma_rt_thread_t *t)
         return NULL; /* counted in threads_lost */
     if (atomic_load(&g_blocking))
         ulma_producer_set_blocking(&t->prod, 1);
+    /* a new ring to warm (see warm_rings); without g_watch_lock, which is
+     * taken before g_lock (atfork_prepare): a wake lost while the watcher
+     * is between waits only makes it warm at its next one */
+    pthread_cond_signal(&g_watch_cond);
     if (g_nthreads < ULMA_MAX_SLOTS)
         g_threads[g_nthreads++] = t;
     if (pn)
@@ -510,6 +514,89 @@ static void tick(void)
     pthread_mutex_unlock(&g_handler_lock);
 }
 
+/*
+ * Warming the rings. The first write into a page of a thread's ring costs
+ * that thread a page fault, which on a virtual machine is the dearest part
+ * of a record (about 11 us a 4 KiB page here: 45 ms for a 16 MiB ring's
+ * first lap). The watcher takes that cost off the hooked threads: on each
+ * wake, and when a thread takes a slot, it writes into the pages from
+ * WARM_GAP beyond each ring's head on, during the ring's first lap only
+ * (afterwards every page is in): as far again as the thread has written,
+ * at least WARM_MIN, at most WARM_AHEAD, so that a thread that writes
+ * little costs few pages, and a ring nothing was written into none. The
+ * write is an atomic add of zero: it changes no byte, whatever the ring's
+ * writer does to the same line meanwhile.
+ */
+#define WARM_GAP (64u << 10)
+#define WARM_MIN (256u << 10)
+#define WARM_AHEAD (4u << 20)
+#define WARM_PAGE 4096u
+static uint32_t g_warm[ULMA_MAX_SLOTS]; /* bytes of each ring warmed (first lap) */
+static const ulma_segment_t *g_warm_seg;
+/* the layout, read once per segment and checked against our own mapping:
+ * the header is shared, and what another process writes there must not
+ * lead us outside it */
+static uint64_t g_warm_slot_offset, g_warm_slot_size, g_warm_cap;
+static uint32_t g_warm_nslots;
+static _Atomic uint64_t g_warmed_pages; /* ulma_rt_warmed_pages() */
+
+static void warm_layout(ulma_segment_t *seg)
+{
+    const ulma_seg_header_t *h = ulma_segment_header(seg);
+    memset(g_warm, 0, sizeof(g_warm));
+    g_warm_seg = seg;
+    g_warm_nslots = 0; /* nothing to warm unless the layout makes sense */
+    uint64_t off = h->slot_offset, size = h->slot_size, cap = h->ring_bytes;
+    uint32_t n = h->nslots;
+    if (cap < ULMA_MIN_RING_BYTES || cap > ULMA_MAX_RING_BYTES || (cap & (cap - 1)) != 0 ||
+        size != ULMA_SLOT_HEADER_BYTES + cap || n == 0 || n > ULMA_MAX_SLOTS ||
+        off < ULMA_SEG_HEADER_BYTES || off + (uint64_t)n * size > ulma_segment_size(seg))
+        return;
+    g_warm_slot_offset = off, g_warm_slot_size = size, g_warm_cap = cap, g_warm_nslots = n;
+}
+
+static void warm_rings(ulma_segment_t *seg)
+{
+    if (g_warm_seg != seg) /* a new segment (a fork()ed child's, a restart) */
+        warm_layout(seg);
+    ulma_seg_header_t *h = ulma_segment_header(seg);
+    const uint64_t cap = g_warm_cap;
+    uint32_t used = ulma_load_acquire(&h->slots_used);
+    if (used > g_warm_nslots)
+        used = g_warm_nslots;
+    for (uint32_t i = 0; i < used; i++) {
+        if (g_warm[i] >= cap)
+            continue;
+        uint8_t *slot = (uint8_t *)h + g_warm_slot_offset + (uint64_t)i * g_warm_slot_size;
+        ulma_slot_header_t *sh = (ulma_slot_header_t *)(void *)slot;
+        uint8_t *data = slot + ULMA_SLOT_HEADER_BYTES;
+        if (ulma_load_relaxed(&sh->state) != ULMA_SLOT_ACTIVE)
+            continue;
+        uint64_t head = ulma_load_relaxed(&sh->head), at = g_warm[i];
+        if (head == 0)
+            continue; /* nothing written yet */
+        for (unsigned n = 0;; n++) {
+            if (head >= cap) { /* round once: the writer touched every page */
+                at = cap;
+                break;
+            }
+            if (at < head + WARM_GAP) /* it passed us: go on ahead of it */
+                at = (head + WARM_GAP + WARM_PAGE - 1) & ~(uint64_t)(WARM_PAGE - 1);
+            uint64_t ahead = head < WARM_MIN ? WARM_MIN : head > WARM_AHEAD ? WARM_AHEAD : head;
+            if (at >= cap || at >= head + WARM_GAP + ahead)
+                break;
+            __atomic_fetch_add(data + at, (uint8_t)0, __ATOMIC_RELAXED);
+            at += WARM_PAGE;
+            atomic_fetch_add_explicit(&g_warmed_pages, 1, memory_order_relaxed);
+            if (n % 16 == 15)
+                head = ulma_load_relaxed(&sh->head);
+        }
+        g_warm[i] = (uint32_t)(at < cap ? at : cap);
+    }
+}
+
+uint64_t ulma_rt_warmed_pages(void) { return atomic_load_explicit(&g_warmed_pages, memory_order_relaxed); }
+
 static void *watcher_main(void *arg)
 {
     (void)arg;
@@ -517,6 +604,14 @@ static void *watcher_main(void *arg)
     atomic_store(&g_watcher_tid, (pid_t)syscall(SYS_gettid));
     pthread_mutex_lock(&g_watch_lock);
     while (!g_watcher_stop) {
+        ulma_segment_t *wseg = ulma_load_relaxed(&g_seg);
+        if (wseg) {
+            pthread_mutex_unlock(&g_watch_lock);
+            warm_rings(wseg);
+            pthread_mutex_lock(&g_watch_lock);
+            if (g_watcher_stop)
+                break;
+        }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += (long)ULMA_RT_WATCH_MS * 1000000L;

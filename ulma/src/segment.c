@@ -240,6 +240,7 @@ void ulma_segment_calib_refresh(ulma_seg_header_t *h)
 }
 
 const char *ulma_segment_path(const ulma_segment_t *seg) { return seg->path; }
+size_t ulma_segment_size(const ulma_segment_t *seg) { return seg->size; }
 
 uint8_t *ulma__segment_slot(ulma_segment_t *seg, uint32_t i)
 {

@@ -203,6 +203,10 @@ void ulma_segment_calib_refresh(ulma_seg_header_t *h);
 /* Path of the segment file. Owned by seg. */
 const char *ulma_segment_path(const ulma_segment_t *seg);
 
+/* Bytes of the writer's mapping of it: the bound of every address the
+ * writer derives from the header, which other processes can write to. */
+size_t ulma_segment_size(const ulma_segment_t *seg);
+
 /* Mark the segment exited and unmap it. The file stays for the agent to
  * drain unless `unlink_file`. NULL-safe; nulls *seg_p. */
 void ulma_segment_destroy(ulma_segment_t **seg_p, int unlink_file);

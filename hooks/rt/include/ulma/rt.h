@@ -114,6 +114,11 @@ void ulma_rt_set_control_handler(ulma_rt_control_fn fn, void *ctx);
 void ulma_rt_watcher_pause(void);
 void ulma_rt_watcher_resume(void);
 
+/* Pages of the rings the watcher has written into ahead of their writers
+ * (their first lap: a first write into a page is a page fault, which the
+ * hooked thread then does not pay), since the process started. */
+uint64_t ulma_rt_warmed_pages(void);
+
 /* A function the watcher calls on every wake (ULMA_RT_WATCH_MS), after
  * applying a pending control request; NULL removes it (waiting for a call
  * in progress, as for the control handler). */
