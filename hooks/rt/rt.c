@@ -533,6 +533,7 @@ static void tick(void)
 #define WARM_PAGE 4096u
 static uint32_t g_warm[ULMA_MAX_SLOTS]; /* bytes of each ring warmed (first lap) */
 static const ulma_segment_t *g_warm_seg;
+static uint32_t g_warm_gen;             /* ulma_rt_generation it was read in */
 /* the layout, read once per segment and checked against our own mapping:
  * the header is shared, and what another process writes there must not
  * lead us outside it */
@@ -545,6 +546,7 @@ static void warm_layout(ulma_segment_t *seg)
     const ulma_seg_header_t *h = ulma_segment_header(seg);
     memset(g_warm, 0, sizeof(g_warm));
     g_warm_seg = seg;
+    g_warm_gen = ulma_load_relaxed(&ulma_rt_generation);
     g_warm_nslots = 0; /* nothing to warm unless the layout makes sense */
     uint64_t off = h->slot_offset, size = h->slot_size, cap = h->ring_bytes;
     uint32_t n = h->nslots;
@@ -557,7 +559,10 @@ static void warm_layout(ulma_segment_t *seg)
 
 static void warm_rings(ulma_segment_t *seg)
 {
-    if (g_warm_seg != seg) /* a new segment (a fork()ed child's, a restart) */
+    /* a new segment (a fork()ed child's, a restart: its handle may sit
+     * where the last one did) */
+    if (g_warm_seg != seg || g_warm_gen != ulma_load_relaxed(&ulma_rt_generation) ||
+        g_warm_slot_offset + (uint64_t)g_warm_nslots * g_warm_slot_size > ulma_segment_size(seg))
         warm_layout(seg);
     ulma_seg_header_t *h = ulma_segment_header(seg);
     const uint64_t cap = g_warm_cap;

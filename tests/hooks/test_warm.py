@@ -23,6 +23,21 @@ with H.SegDir("warm") as d:
     n = sum(v for (f, line, name), v in counts.items() if name == "f")
     H.check(n == CALLS, "fast: %d calls of f recorded, %d made" % (n, CALLS))
 
+    # a fork()ed child: its own segment, its own rings, warmed too
+    d.clear()
+    r = H.run(["-m", "ulma", "--no-agent", "--mode", "fast", PROG, "fork"],
+              d.env(ULMA_RING_SIZE=RING))
+    words = r.stdout.split()
+    H.check(r.returncode == 0 and words[:1] == ["child"], "fork: the child ran (%r %s)"
+            % (r.stdout, r.stderr.strip()[-300:]))
+    child = int(words[1]) if len(words) > 1 else -1
+    H.check(0 < child <= RING // 4096, "fork: %d pages of the child's ring warmed" % child)
+    segs = [H.read(p) for p in d.segments()]
+    H.check(len(segs) == 2, "fork: two segments (%d)" % len(segs))
+    n = max((sum(v for (f, line, name), v in H.counts(s, only_file=PROG).items() if name == "f")
+             for s in segs), default=0)
+    H.check(n == CALLS, "fork: the child's %d calls of f recorded" % n)
+
     # hooks loaded, off: nothing written, nothing warmed
     d.clear()
     r = H.run(["-m", "ulma", "--no-agent", "--off", PROG], d.env(ULMA_RING_SIZE=RING))
