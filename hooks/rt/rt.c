@@ -533,46 +533,24 @@ static void tick(void)
 #define WARM_PAGE 4096u
 static uint32_t g_warm[ULMA_MAX_SLOTS]; /* bytes of each ring warmed (first lap) */
 static const ulma_segment_t *g_warm_seg;
-static uint32_t g_warm_gen;             /* ulma_rt_generation it was read in */
-/* the layout, read once per segment and checked against our own mapping:
- * the header is shared, and what another process writes there must not
- * lead us outside it */
-static uint64_t g_warm_slot_offset, g_warm_slot_size, g_warm_cap;
-static uint32_t g_warm_nslots;
+static uint32_t g_warm_gen;             /* ulma_rt_generation it was for */
 static _Atomic uint64_t g_warmed_pages; /* ulma_rt_warmed_pages() */
-
-static void warm_layout(ulma_segment_t *seg)
-{
-    const ulma_seg_header_t *h = ulma_segment_header(seg);
-    memset(g_warm, 0, sizeof(g_warm));
-    g_warm_seg = seg;
-    g_warm_gen = ulma_load_relaxed(&ulma_rt_generation);
-    g_warm_nslots = 0; /* nothing to warm unless the layout makes sense */
-    uint64_t off = h->slot_offset, size = h->slot_size, cap = h->ring_bytes;
-    uint32_t n = h->nslots;
-    if (cap < ULMA_MIN_RING_BYTES || cap > ULMA_MAX_RING_BYTES || (cap & (cap - 1)) != 0 ||
-        size != ULMA_SLOT_HEADER_BYTES + cap || n == 0 || n > ULMA_MAX_SLOTS ||
-        off < ULMA_SEG_HEADER_BYTES || off + (uint64_t)n * size > ulma_segment_size(seg))
-        return;
-    g_warm_slot_offset = off, g_warm_slot_size = size, g_warm_cap = cap, g_warm_nslots = n;
-}
 
 static void warm_rings(ulma_segment_t *seg)
 {
     /* a new segment (a fork()ed child's, a restart: its handle may sit
      * where the last one did) */
-    if (g_warm_seg != seg || g_warm_gen != ulma_load_relaxed(&ulma_rt_generation) ||
-        g_warm_slot_offset + (uint64_t)g_warm_nslots * g_warm_slot_size > ulma_segment_size(seg))
-        warm_layout(seg);
-    ulma_seg_header_t *h = ulma_segment_header(seg);
-    const uint64_t cap = g_warm_cap;
-    uint32_t used = ulma_load_acquire(&h->slots_used);
-    if (used > g_warm_nslots)
-        used = g_warm_nslots;
-    for (uint32_t i = 0; i < used; i++) {
+    uint32_t gen = ulma_load_relaxed(&ulma_rt_generation);
+    if (g_warm_seg != seg || g_warm_gen != gen) {
+        memset(g_warm, 0, sizeof(g_warm));
+        g_warm_seg = seg, g_warm_gen = gen;
+    }
+    const uint64_t cap = ulma_segment_ring_bytes(seg);
+    uint32_t used = ulma_load_acquire(&ulma_segment_header(seg)->slots_used);
+    uint8_t *slot;
+    for (uint32_t i = 0; i < used && i < ULMA_MAX_SLOTS && (slot = ulma_segment_slot(seg, i)); i++) {
         if (g_warm[i] >= cap)
             continue;
-        uint8_t *slot = (uint8_t *)h + g_warm_slot_offset + (uint64_t)i * g_warm_slot_size;
         ulma_slot_header_t *sh = (ulma_slot_header_t *)(void *)slot;
         uint8_t *data = slot + ULMA_SLOT_HEADER_BYTES;
         if (ulma_load_relaxed(&sh->state) != ULMA_SLOT_ACTIVE)
@@ -745,15 +723,11 @@ uint64_t ulma_rt_dropped(void)
     pthread_mutex_lock(&g_lock);
     ulma_segment_t *seg = ulma_load_relaxed(&g_seg);
     if (seg) {
-        ulma_seg_header_t *h = ulma_segment_header(seg);
-        uint8_t *base = (uint8_t *)h;
         /* only slots a thread ever claimed (no page of the others touched) */
-        uint32_t used = ulma_load_acquire(&h->slots_used);
-        for (uint32_t i = 0; i < used && i < h->nslots; i++) {
-            ulma_slot_header_t *sh =
-                (ulma_slot_header_t *)(void *)(base + h->slot_offset + (uint64_t)i * h->slot_size);
-            n += ulma_load_relaxed(&sh->dropped);
-        }
+        uint32_t used = ulma_load_acquire(&ulma_segment_header(seg)->slots_used);
+        uint8_t *slot;
+        for (uint32_t i = 0; i < used && (slot = ulma_segment_slot(seg, i)); i++)
+            n += ulma_load_relaxed(&((ulma_slot_header_t *)(void *)slot)->dropped);
     }
     pthread_mutex_unlock(&g_lock);
     return n;

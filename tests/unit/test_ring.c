@@ -390,6 +390,35 @@ static void test_slots(void)
     ulma_segment_destroy(&seg, 1);
 }
 
+/* The header is shared: what another process writes into its layout
+ * fields must not move the writer out of its own mapping. */
+static void test_layout_private(void)
+{
+    ulma_segment_t *seg = make_seg(2, 4096);
+    ulma_seg_header_t *h = ulma_segment_header(seg);
+    h->nslots = ULMA_MAX_SLOTS;
+    h->ring_bytes = ULMA_MAX_RING_BYTES;
+    h->slot_size = 1u << 31;
+    h->slot_offset = 1ull << 40;
+    CHECK_EQ_U(ulma_segment_nslots(seg), 2);
+    CHECK_EQ_U(ulma_segment_ring_bytes(seg), 4096);
+    CHECK(ulma_segment_slot(seg, 1) ==
+          (uint8_t *)h + ULMA_SEG_HEADER_BYTES + ULMA_SLOT_HEADER_BYTES + 4096);
+    CHECK(ulma_segment_slot(seg, 2) == NULL);
+    ulma_producer_t a, b, c;
+    CHECK_EQ_I(ulma_producer_attach(seg, &a, 1, "a"), 0);
+    CHECK_EQ_I(ulma_producer_attach(seg, &b, 2, "b"), 0);
+    CHECK_EQ_I(ulma_producer_attach(seg, &c, 3, "c"), -ENOSPC);
+    CHECK_EQ_U(b.mask, 4095);
+    /* twice what the ring holds, nobody draining: the last slot's ring
+     * ends the mapping, and the writer stops there (the rest dropped) */
+    for (uint32_t i = 0; i < 2 * 4096 / ULMA_UNIT; i++)
+        ulma_put(&b, i, ULMA_EV_CALL, i, 1);
+    CHECK_EQ_U(b.head, 4096);
+    CHECK_EQ_U(atomic_load(&b.slot->dropped), 4096 / ULMA_UNIT);
+    ulma_segment_destroy(&seg, 1);
+}
+
 static void test_env_defaults(void)
 {
     setenv("ULMA_DIR", dir, 1);
@@ -503,6 +532,7 @@ int main(void)
     RUN(test_def_code);
     RUN(test_blocking_bounded);
     RUN(test_slots);
+    RUN(test_layout_private);
     RUN(test_env_defaults);
     RUN(test_threads);
     rm_tree(dir);

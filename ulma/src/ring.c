@@ -8,15 +8,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
 #include "ulma/clock.h"
 
 int ulma_producer_attach(ulma_segment_t *seg, ulma_producer_t *p, int32_t tid, const char *name)
 {
     ulma_seg_header_t *h = ulma_segment_header(seg);
     memset(p, 0, sizeof(*p));
-    for (uint32_t i = 0; i < h->nslots; i++) {
-        uint8_t *s = ulma__segment_slot(seg, i);
+    for (uint32_t i = 0; i < ulma_segment_nslots(seg); i++) {
+        uint8_t *s = ulma_segment_slot(seg, i);
         ulma_slot_header_t *sh = (ulma_slot_header_t *)(void *)s;
         uint32_t st = ulma_load_relaxed(&sh->state);
         if (st == ULMA_SLOT_ACTIVE)
@@ -46,7 +45,7 @@ int ulma_producer_attach(ulma_segment_t *seg, ulma_producer_t *p, int32_t tid, c
             ;
         p->slot = sh;
         p->data = s + ULMA_SLOT_HEADER_BYTES;
-        p->mask = (uint64_t)h->ring_bytes - 1u;
+        p->mask = (uint64_t)ulma_segment_ring_bytes(seg) - 1u;
         p->head = ulma_load_relaxed(&sh->head); /* positions go on across owners */
         p->limit = 0;                          /* first put takes the slow path */
         p->slot_index = i;

@@ -15,11 +15,13 @@
 
 #include "ulma/barrier.h"
 #include "ulma/clock.h"
-#include "internal.h"
 
 struct ulma_segment {
     uint8_t *base;
     size_t size;
+    /* the layout as made: the writer's own copy, for the header is shared
+     * and other processes can write to it */
+    uint32_t nslots, ring_bytes;
     char path[4096];
 };
 
@@ -171,6 +173,8 @@ int ulma_segment_create(const ulma_segment_opts_t *opts, ulma_segment_t **out)
     fd = -1;
     seg->base = base;
     seg->size = size;
+    seg->nslots = nslots;
+    seg->ring_bytes = ring;
 
     ulma_seg_header_t *h = base;
     h->version = ULMA_SEG_VERSION;
@@ -240,14 +244,15 @@ void ulma_segment_calib_refresh(ulma_seg_header_t *h)
 }
 
 const char *ulma_segment_path(const ulma_segment_t *seg) { return seg->path; }
-size_t ulma_segment_size(const ulma_segment_t *seg) { return seg->size; }
+uint32_t ulma_segment_nslots(const ulma_segment_t *seg) { return seg->nslots; }
+uint32_t ulma_segment_ring_bytes(const ulma_segment_t *seg) { return seg->ring_bytes; }
 
-uint8_t *ulma__segment_slot(ulma_segment_t *seg, uint32_t i)
+uint8_t *ulma_segment_slot(ulma_segment_t *seg, uint32_t i)
 {
-    ulma_seg_header_t *h = ulma_segment_header(seg);
-    if (i >= h->nslots)
+    if (i >= seg->nslots)
         return NULL;
-    return seg->base + h->slot_offset + (uint64_t)i * h->slot_size;
+    return seg->base + ULMA_SEG_HEADER_BYTES +
+           (uint64_t)i * ((uint64_t)ULMA_SLOT_HEADER_BYTES + seg->ring_bytes);
 }
 
 void ulma_segment_destroy(ulma_segment_t **seg_p, int unlink_file)

@@ -203,9 +203,13 @@ void ulma_segment_calib_refresh(ulma_seg_header_t *h);
 /* Path of the segment file. Owned by seg. */
 const char *ulma_segment_path(const ulma_segment_t *seg);
 
-/* Bytes of the writer's mapping of it: the bound of every address the
- * writer derives from the header, which other processes can write to. */
-size_t ulma_segment_size(const ulma_segment_t *seg);
+/* The layout the writer made: its slots, each ring's bytes, and slot i
+ * (its ulma_slot_header_t, the ring data after it), or NULL past the last.
+ * From the writer's own copy, never from the header, which other processes
+ * can write to. */
+uint32_t ulma_segment_nslots(const ulma_segment_t *seg);
+uint32_t ulma_segment_ring_bytes(const ulma_segment_t *seg);
+uint8_t *ulma_segment_slot(ulma_segment_t *seg, uint32_t i);
 
 /* Mark the segment exited and unmap it. The file stays for the agent to
  * drain unless `unlink_file`. NULL-safe; nulls *seg_p. */
